@@ -1,0 +1,95 @@
+/* The pieces every command shares. */
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+void cli_error(const char *fmt, ...)
+{
+    va_list args;
+    va_start(args, fmt);
+    fputs("tessera: ", stderr);
+    vfprintf(stderr, fmt, args);
+    fputc('\n', stderr);
+    va_end(args);
+}
+
+int cli_fail(const tsr_error *err, int exit_code)
+{
+    cli_error("%s", err->message);
+    return exit_code;
+}
+
+bool cli_is_help(const char *arg)
+{
+    return strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0;
+}
+
+static void log_to_stderr(int level, const char *source, const char *message, void *ctx)
+{
+    static const char *const names[] = {"error", "warning", "info", "debug"};
+    fprintf(stderr, "tessera: %s: %s: %s\n", names[level], source, message);
+}
+
+static tsr_config cli_config;
+static bool cli_config_loaded;
+
+static void free_config(void)
+{
+    tsr_config_free(&cli_config);
+}
+
+tsr_status cli_setup(tsr_config **config, tsr_error *err)
+{
+    if (!cli_config_loaded) {
+        tsr_status status = tsr_config_load(NULL, &cli_config, err);
+        if (status != TSR_OK)
+            return status;
+        cli_config_loaded = true;
+        atexit(free_config);
+        tsr_log_set_sink(log_to_stderr, NULL);
+        tsr_log_set_level(cli_config.log_level);
+        const char *isa = getenv("TESSERA_ISA");
+        if (isa && isa[0] && (status = tsr_cpu_set_limit(isa, err)) != TSR_OK)
+            return tsr_error_prefix(err, "TESSERA_ISA");
+    }
+    *config = &cli_config;
+    return TSR_OK;
+}
+
+tsr_status cli_open_registry(const tsr_config *config, const char *const *extra_dirs,
+                             size_t n_extra_dirs, tsr_registry **out, tsr_error *err)
+{
+    size_t n = n_extra_dirs + config->n_env_plugin_dirs + config->n_plugin_dirs + 1;
+    const char **dirs = calloc(n, sizeof *dirs);
+    if (!dirs)
+        return tsr_error_set(err, TSR_ERR_NOMEM, "out of memory");
+    size_t k = 0;
+    for (size_t i = 0; i < n_extra_dirs; i++)
+        dirs[k++] = extra_dirs[i];
+    for (size_t i = 0; i < config->n_env_plugin_dirs; i++)
+        dirs[k++] = config->env_plugin_dirs[i];
+    for (size_t i = 0; i < config->n_plugin_dirs; i++)
+        dirs[k++] = config->plugin_dirs[i];
+    dirs[k++] = tsr_install_plugin_dir();
+    tsr_status status = tsr_registry_open(dirs, k, out, err);
+    free(dirs);
+    return status;
+}
+
+void cli_print_environment(FILE *out)
+{
+    fputs("Environment:\n"
+          "  TESSERA_CONFIG       the tessera.ini to read (default ~/.config/tessera/tessera.ini,\n"
+          "                       then " TSR_SYSCONF_DIR "/tessera.ini)\n"
+          "  TESSERA_PLUGIN_PATH  plugin folders, ':'-separated, searched after the profile's\n"
+          "                       plugins.path and before tessera.ini's and " TSR_PLUGIN_DIR "\n"
+          "  TESSERA_THREADS      default CPU threads (0 = one per physical core)\n"
+          "  TESSERA_LOG          log level: error, warn (default), info, debug\n"
+          "  TESSERA_MODEL_CACHE  where models are kept (default ~/.cache/tessera/models)\n"
+          "  TESSERA_ISA          limit the CPU kernels: scalar, avx2, avxvnni, avx512,\n"
+          "                       avx512vnni, native (default)\n",
+          out);
+}

@@ -1,0 +1,14 @@
+/* Operations on a candidates array that every sampler may need; reached by
+ * plugins through the host table. */
+#ifndef TSR_CORE_CANDIDATES_H
+#define TSR_CORE_CANDIDATES_H
+
+#include "tessera/plugin.h"
+
+/* Sorts by logit, highest first; ties by token id, so the order is total and
+ * identical on every platform. */
+void tsr_candidates_sort(tsr_candidates *cands);
+/* p = softmax(logit); stable against large logits (subtracts the maximum). */
+void tsr_candidates_softmax(tsr_candidates *cands);
+
+#endif

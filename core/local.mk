@@ -1,0 +1,9 @@
+# libtessera: the core. It never names a concrete format, sampler or strategy.
+libtessera_core_la_SOURCES += \
+	core/error.c core/version.c core/config.c \
+	core/rng.c core/rng.h \
+	core/candidates.c core/candidates.h \
+	core/log.c core/log.h \
+	core/cpu.c core/cpu.h \
+	core/host.c core/host.h \
+	core/loader.c core/loader.h

@@ -1,0 +1,412 @@
+/* tessera — the plugin ABI.
+ *
+ * A plugin is a shared object exporting exactly one symbol:
+ *
+ *     TSR_EXPORT const tsr_plugin_desc *tsr_plugin_entry(uint32_t index);
+ *
+ * which returns the index-th plugin the object carries and NULL past the last
+ * (one .so may carry several plugins). The descriptors and everything they
+ * point to are static: they live as long as the object is loaded.
+ *
+ * Versioning. Every descriptor and every vtable begins with a tsr_abi:
+ * abi_major, abi_minor, struct_size, in that order — frozen forever, they are
+ * how any core recognises and refuses any plugin. The core refuses another
+ * major. Members are only ever appended (a minor bump); the core copies a
+ * plugin's struct into a zeroed struct of its own by the size the plugin
+ * declared, so a member an older plugin does not have reads as 0/NULL, which
+ * always means "unsupported". A plugin whose minor is newer than the core's
+ * is refused too: it may rely on members the core would ignore.
+ *
+ * Threads. "Setup" members run on one thread at a time, before or after the
+ * hot loop, and may allocate. "Hot" members run inside the decode loop: they
+ * never allocate, block or log, and the ones marked so may be called from
+ * several threads at once on disjoint outputs.
+ *
+ * Errors. Plugins never print or exit; they return a tsr_status and fill the
+ * tsr_error they are handed, through host->error_set.
+ */
+#ifndef TESSERA_PLUGIN_H
+#define TESSERA_PLUGIN_H
+
+#include <assert.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tessera/error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define TSR_ABI_MAJOR 1
+#define TSR_ABI_MINOR 0
+
+/* Head of every descriptor and vtable. A plugin fills it with
+ * TSR_ABI_INIT(its_struct_type). */
+typedef struct tsr_abi {
+    uint32_t abi_major;   /* TSR_ABI_MAJOR the plugin was built with */
+    uint32_t abi_minor;   /* TSR_ABI_MINOR the plugin was built with */
+    uint32_t struct_size; /* sizeof the enclosing struct as the plugin compiled it */
+} tsr_abi;
+
+#define TSR_ABI_INIT(type) {TSR_ABI_MAJOR, TSR_ABI_MINOR, (uint32_t)sizeof(type)}
+
+typedef enum tsr_plugin_kind {
+    TSR_PLUGIN_QUANT = 1,   /* a weight / cache / activation number format */
+    TSR_PLUGIN_SAMPLER = 2, /* one step of the sampler chain */
+    TSR_PLUGIN_SPEC = 3,    /* a speculative-decoding strategy */
+    TSR_PLUGIN_ALLOC = 4,   /* a family of devices and their memory */
+} tsr_plugin_kind;
+
+enum { TSR_LOG_ERROR = 0, TSR_LOG_WARN = 1, TSR_LOG_INFO = 2, TSR_LOG_DEBUG = 3 };
+
+/* CPU features a plugin may use: what the processor has, limited by the
+ * user's TESSERA_ISA (so tests can force every lower path on one machine). */
+enum {
+    TSR_CPU_AVX = 1u << 0,
+    TSR_CPU_AVX2 = 1u << 1,
+    TSR_CPU_FMA = 1u << 2,
+    TSR_CPU_F16C = 1u << 3,
+    TSR_CPU_AVX512F = 1u << 4,
+    TSR_CPU_AVX512BW = 1u << 5,
+    TSR_CPU_AVX512VL = 1u << 6,
+    TSR_CPU_AVX512VNNI = 1u << 7,
+    TSR_CPU_AVXVNNI = 1u << 8,
+    TSR_CPU_AVX512BF16 = 1u << 9,
+    TSR_CPU_NEON = 1u << 16,
+    TSR_CPU_DOTPROD = 1u << 17,
+};
+
+/* ---------------------------------------------------------------------------
+ * Declared parameters. Sampler and spec plugins list their parameters; the
+ * core validates a profile entry against the list (unknown name, wrong type,
+ * out of range: FILE:LINE:COLUMN) and hands the plugin a complete, validated
+ * array of values in declaration order, defaults filled in. Plugins parse
+ * nothing. In a profile, `name: SCALAR` sets the first declared parameter.
+ * ------------------------------------------------------------------------- */
+
+typedef enum tsr_param_type {
+    TSR_PARAM_BOOL = 1,
+    TSR_PARAM_INT = 2,         /* 64-bit integer, range [min, max] */
+    TSR_PARAM_FLOAT = 3,       /* double, range [min, max] */
+    TSR_PARAM_STRING = 4,      /* one of choices[] when choices is non-NULL */
+    TSR_PARAM_STRING_LIST = 5, /* a YAML sequence of strings */
+    TSR_PARAM_FLOAT_MAP = 6,   /* a YAML mapping of string keys to numbers, e.g. {"15": -100} */
+} tsr_param_type;
+
+typedef struct tsr_param_desc {
+    const char *name;    /* snake_case, unique within the plugin */
+    uint32_t type;       /* a tsr_param_type */
+    double min, max;     /* inclusive bounds for INT and FLOAT */
+    double default_number;                 /* BOOL (0 or 1), INT, FLOAT */
+    const char *default_string;            /* STRING (may be NULL) */
+    const char *const *default_list;       /* STRING_LIST, NULL-terminated (may be NULL: empty) */
+    const char *const *choices;            /* STRING: allowed values, NULL-terminated, or NULL */
+    const char *doc;                       /* one line: meaning, unit, what the default does */
+} tsr_param_desc;
+
+/* A validated value. The core owns every pointer in it; they stay valid until
+ * the instance created from it is destroyed. */
+typedef struct tsr_param_value {
+    uint32_t type;         /* the declared tsr_param_type */
+    bool is_set;           /* the profile gave it (false: the default) */
+    bool boolean;          /* BOOL */
+    int64_t integer;       /* INT */
+    double number;         /* FLOAT, and INT as a double */
+    const char *string;    /* STRING (may be NULL) */
+    const char *const *items; /* STRING_LIST items; FLOAT_MAP keys */
+    const double *values;  /* FLOAT_MAP values, one per key */
+    uint32_t n_items;      /* STRING_LIST / FLOAT_MAP length */
+} tsr_param_value;
+
+/* ---------------------------------------------------------------------------
+ * Objects the core owns and plugins reach only through the host table.
+ * ------------------------------------------------------------------------- */
+typedef struct tsr_rng tsr_rng;       /* the seeded generator of one sequence */
+typedef struct tsr_vocab tsr_vocab;   /* a model's vocabulary */
+typedef struct tsr_draft tsr_draft;   /* a draft model lent to a spec plugin */
+
+/* One candidate token. */
+typedef struct tsr_candidate {
+    int32_t token;
+    float logit;
+    float p; /* meaningful only after a softmax (host->candidates_softmax) */
+} tsr_candidate;
+
+/* The candidates one sampler step sees. Samplers may reorder, rescale or
+ * shrink data in place (size only ever decreases); they never reallocate it. */
+typedef struct tsr_candidates {
+    tsr_candidate *data;
+    size_t size;
+    int64_t selected; /* index into data of the chosen token; -1 until a choosing sampler sets it */
+    bool sorted;      /* data is sorted by logit, highest first */
+} tsr_candidates;
+
+/* ---------------------------------------------------------------------------
+ * Host services: the core's functions a plugin may call. Handed to every
+ * create/open/init; valid until the plugin is unloaded. Every member is
+ * thread-safe unless it says otherwise.
+ * ------------------------------------------------------------------------- */
+typedef struct tsr_host {
+    tsr_abi abi;
+    uint32_t cpu_features; /* TSR_CPU_* bits the plugin may use */
+
+    /* Logs through the core (which filters by level); setup calls only. */
+    void (*log)(int level, const char *source, const char *fmt, ...) TSR_PRINTF(3, 4);
+    /* Fills err (may be NULL) and returns code, as tsr_error_set does. */
+    tsr_status (*error_set)(tsr_error *err, tsr_status code, const char *fmt, ...)
+        TSR_PRINTF(3, 4);
+
+    /* Host memory for a plugin's own state, aligned to 64 bytes, counted by the
+     * core. Setup calls only. alloc returns NULL when none is left. */
+    void *(*alloc)(size_t bytes);
+    void (*free)(void *ptr);
+
+    /* The sequence's seeded generator: uniform in [0, 1), and 64 raw bits.
+     * Hot, but not thread-safe: one sequence, one thread. */
+    double (*rng_uniform)(tsr_rng *rng);
+    uint64_t (*rng_next)(tsr_rng *rng);
+
+    /* Sorts by logit, highest first (sets sorted); hot. */
+    void (*candidates_sort)(tsr_candidates *cands);
+    /* Sets p = softmax(logit) over data[0..size); hot. */
+    void (*candidates_softmax)(tsr_candidates *cands);
+
+    /* Vocabulary. token_bytes returns the bytes the token decodes to (not
+     * NUL-terminated; *n_bytes set), or NULL for an unknown id. tokenize
+     * writes at most max_tokens ids, returns how many the text needs (more
+     * than max_tokens: call again), or -1 on error. Setup calls. */
+    int32_t (*vocab_n_tokens)(const tsr_vocab *vocab);
+    const char *(*vocab_token_bytes)(const tsr_vocab *vocab, int32_t token, size_t *n_bytes);
+    int32_t (*vocab_tokenize)(const tsr_vocab *vocab, const char *text, size_t n_bytes,
+                              int32_t *tokens, int32_t max_tokens);
+    bool (*vocab_is_end_of_generation)(const tsr_vocab *vocab, int32_t token);
+
+    /* Draft model (spec plugins that asked for one). eval appends tokens at
+     * the draft's current position and computes their logits; logits(i)
+     * returns the i-th of the last eval's rows (n_vocab floats, valid until
+     * the next eval); rollback keeps the first n_keep positions; n_past is
+     * the current position. Not thread-safe: the spec instance's thread. */
+    tsr_status (*draft_eval)(tsr_draft *draft, const int32_t *tokens, size_t n_tokens,
+                             tsr_error *err);
+    const float *(*draft_logits)(tsr_draft *draft, size_t i);
+    void (*draft_rollback)(tsr_draft *draft, size_t n_keep);
+    size_t (*draft_n_past)(const tsr_draft *draft);
+} tsr_host;
+
+/* ---------------------------------------------------------------------------
+ * quant: a number format — weights, KV cache, activations.
+ *
+ * Data are blocks of block_elems values stored in block_bytes bytes; a row
+ * of n elements (a multiple of block_elems) is n / block_elems blocks. The
+ * products multiply rows of this format by activation rows in the format
+ * whose GGUF type is act_gguf_type (the core quantizes activations with the
+ * plugin claiming that type), accumulate in float, and cover a row range, so
+ * the core's threads split a matrix and the plugin knows nothing of threads.
+ * ------------------------------------------------------------------------- */
+
+enum {
+    TSR_QUANT_KV_CACHE = 1u << 0,     /* may hold the KV cache (quantize + dequantize are fast) */
+    TSR_QUANT_ACTIVATION = 1u << 1,   /* an activation form only (q8_1, q8_K): no products */
+};
+
+typedef struct tsr_quant_vtable {
+    tsr_abi abi;
+    uint32_t gguf_type;     /* the GGUF/ggml type id this format is (GGUF's table, stable) */
+    uint32_t block_elems;   /* values per block */
+    uint32_t block_bytes;   /* bytes per block: all the planner needs */
+    uint32_t act_gguf_type; /* the activation form the products want */
+    uint32_t flags;         /* TSR_QUANT_* */
+
+    /* Setup, optional: called once after loading and again whenever the core
+     * changes host->cpu_features; picks the kernels the products use. */
+    tsr_status (*init)(const tsr_host *host, tsr_error *err);
+    /* The kernel path the products use now, e.g. "avx512vnni"; static string. */
+    const char *(*kernel_name)(void);
+
+    /* Hot, thread-safe. n_elems is a multiple of block_elems. */
+    void (*dequantize)(const void *src, float *dst, int64_t n_elems);
+    /* Hot, thread-safe; NULL when the format cannot be produced from floats. */
+    void (*quantize)(const float *src, void *dst, int64_t n_elems);
+
+    /* y[r] = dot(W[r], x) for r in [row_begin, row_end). W's rows are
+     * w_row_bytes apart; x is one activation row of n_cols values. Hot,
+     * thread-safe on disjoint row ranges. NULL for TSR_QUANT_ACTIVATION. */
+    void (*matvec)(const void *w, size_t w_row_bytes, const void *x, float *y, int64_t n_cols,
+                   int64_t row_begin, int64_t row_end);
+    /* Y[t * y_stride + r] = dot(W[r], X[t]) for t in [0, n_tokens) and r in
+     * [row_begin, row_end); X's rows are x_row_bytes apart. Hot, thread-safe
+     * on disjoint row ranges. */
+    void (*matmat)(const void *w, size_t w_row_bytes, const void *x, size_t x_row_bytes,
+                   float *y, size_t y_stride, int64_t n_cols, int64_t n_tokens,
+                   int64_t row_begin, int64_t row_end);
+    /* The plain scalar reference of matmat, which every fast path is tested
+     * against; same contract. */
+    void (*matmat_reference)(const void *w, size_t w_row_bytes, const void *x,
+                             size_t x_row_bytes, float *y, size_t y_stride, int64_t n_cols,
+                             int64_t n_tokens, int64_t row_begin, int64_t row_end);
+    /* The scalar reference of quantize (fast paths must match it bit for bit
+     * or within the format's rounding); NULL when quantize is NULL. */
+    void (*quantize_reference)(const float *src, void *dst, int64_t n_elems);
+} tsr_quant_vtable;
+
+/* ---------------------------------------------------------------------------
+ * sampler: one step of the chain. The chain applies its samplers in profile
+ * order to one tsr_candidates; a "choosing" sampler sets selected. A chain
+ * that ends without one gets `dist` appended.
+ * ------------------------------------------------------------------------- */
+
+enum {
+    TSR_SAMPLER_CHOOSES = 1u << 0, /* apply sets cands->selected */
+};
+
+typedef struct tsr_sampler_init {
+    uint32_t struct_size;    /* sizeof(tsr_sampler_init) as the core built it */
+    int32_t n_vocab;         /* size of the logit arrays */
+    uint64_t seed;           /* the profile's seed (the rng is already seeded with it) */
+    tsr_rng *rng;            /* the sequence's generator, owned by the core */
+    const tsr_vocab *vocab;  /* NULL when sampling without a model (tests, benchmarks) */
+} tsr_sampler_init;
+
+typedef struct tsr_sampler_vtable {
+    tsr_abi abi;
+    uint32_t flags; /* TSR_SAMPLER_* */
+
+    /* Setup: makes an instance from validated params (the descriptor's order,
+     * defaults filled). *state is the plugin's; destroy frees it. */
+    tsr_status (*create)(const tsr_host *host, const tsr_param_value *params,
+                         const tsr_sampler_init *init, void **state, tsr_error *err);
+    void (*destroy)(void *state);
+    /* Hot: transforms cands (or chooses). Errors only for impossible input. */
+    tsr_status (*apply)(void *state, tsr_candidates *cands, tsr_error *err);
+    /* Hot, optional: the token the chain finally chose (history for
+     * penalties, feedback for mirostat). */
+    void (*accept)(void *state, int32_t token);
+    /* Setup, optional: forget per-sequence state (a new request). */
+    void (*reset)(void *state);
+} tsr_sampler_vtable;
+
+/* ---------------------------------------------------------------------------
+ * spec: a speculative-decoding strategy. Each step it proposes up to
+ * max_tokens continuations of the history; the target model verifies them
+ * in one batch and tells the strategy how many it accepted.
+ * ------------------------------------------------------------------------- */
+
+enum {
+    TSR_SPEC_NEEDS_DRAFT = 1u << 0, /* the core must plan, load and lend a draft model */
+};
+
+typedef struct tsr_spec_init {
+    uint32_t struct_size;
+    uint32_t max_tokens;    /* the profile's speculative.tokens */
+    int32_t n_vocab;
+    const tsr_vocab *vocab;
+    tsr_draft *draft;       /* non-NULL exactly when TSR_SPEC_NEEDS_DRAFT */
+} tsr_spec_init;
+
+typedef struct tsr_spec_vtable {
+    tsr_abi abi;
+    uint32_t flags; /* TSR_SPEC_* */
+
+    /* Setup. */
+    tsr_status (*create)(const tsr_host *host, const tsr_param_value *params,
+                         const tsr_spec_init *init, void **state, tsr_error *err);
+    void (*destroy)(void *state);
+    /* Hot: writes up to max_out proposed tokens following history[0..n). */
+    tsr_status (*propose)(void *state, const int32_t *history, size_t n_history,
+                          int32_t *out, size_t max_out, size_t *n_out, tsr_error *err);
+    /* Hot, optional: of the last n_proposed tokens, the first n_accepted were kept. */
+    void (*accepted)(void *state, size_t n_proposed, size_t n_accepted);
+    /* Setup, optional: a new sequence. */
+    void (*reset)(void *state);
+} tsr_spec_vtable;
+
+/* ---------------------------------------------------------------------------
+ * alloc: a family of devices and their memory. The planner asks each device
+ * for its capacity and overhead; the core then reserves exactly the plan.
+ * Every implementation (host, sim, cuda) answers a reservation beyond what a
+ * device holds with TSR_ERR_NOMEM and the same message shape:
+ * "DEVICE: cannot reserve N bytes: U of C bytes in use".
+ * ------------------------------------------------------------------------- */
+
+enum {
+    TSR_DEVICE_HOST_MEMORY = 1u << 0, /* pointers it returns are CPU-addressable */
+};
+
+typedef struct tsr_device_info {
+    uint32_t struct_size;
+    char name[64];           /* "cpu", "sim0", "cuda0" */
+    char description[128];   /* "NVIDIA GeForce RTX 4090", "simulated 24.0 GiB" */
+    uint64_t capacity_bytes; /* total memory */
+    uint64_t free_bytes;     /* free now */
+    uint64_t overhead_bytes; /* what the runtime costs on it besides our arenas (context, workspaces) */
+    uint32_t flags;          /* TSR_DEVICE_* */
+} tsr_device_info;
+
+typedef struct tsr_alloc_config {
+    uint32_t struct_size;
+    const uint64_t *sim_capacities; /* devices.sim: one capacity per simulated device */
+    uint32_t n_sim_capacities;
+} tsr_alloc_config;
+
+typedef struct tsr_alloc_vtable {
+    tsr_abi abi;
+
+    /* Setup: discovers the devices. */
+    tsr_status (*open)(const tsr_host *host, const tsr_alloc_config *config, void **state,
+                       tsr_error *err);
+    /* Setup: releases whatever is still reserved, then the state. */
+    void (*close)(void *state);
+    uint32_t (*device_count)(void *state);
+    tsr_status (*device_info)(void *state, uint32_t device, tsr_device_info *info,
+                              tsr_error *err);
+    /* Setup: one arena of bytes on device, aligned to at least align (a power
+     * of two). Zero-filled only when the device is host memory. */
+    tsr_status (*reserve)(void *state, uint32_t device, uint64_t bytes, uint64_t align,
+                          void **arena, tsr_error *err);
+    /* Setup: gives back an arena reserve returned. */
+    void (*release)(void *state, uint32_t device, void *arena);
+    /* Thread-safe: bytes reserved now, and the most ever reserved at once. */
+    uint64_t (*bytes_in_use)(void *state, uint32_t device);
+    uint64_t (*peak_bytes)(void *state, uint32_t device);
+} tsr_alloc_vtable;
+
+/* ---------------------------------------------------------------------------
+ * The descriptor and the entry point.
+ * ------------------------------------------------------------------------- */
+typedef struct tsr_plugin_desc {
+    tsr_abi abi;
+    uint32_t kind;              /* a tsr_plugin_kind */
+    const char *name;           /* unique within its kind: "q4_1", "top_k", "host" */
+    const char *version;        /* the plugin's own version, e.g. "1.0.0" */
+    const char *summary;        /* one line for `tessera plugins` */
+    const tsr_param_desc *params; /* declared parameters (sampler, spec), or NULL */
+    uint32_t n_params;
+    const void *vtable;         /* the kind's vtable: tsr_quant_vtable, ... */
+} tsr_plugin_desc;
+
+typedef const tsr_plugin_desc *(*tsr_plugin_entry_fn)(uint32_t index);
+/* Every plugin object defines this, and exports nothing else. */
+TSR_EXPORT const tsr_plugin_desc *tsr_plugin_entry(uint32_t index);
+#define TSR_PLUGIN_ENTRY_SYMBOL "tsr_plugin_entry"
+
+/* The layout the frozen members promise. */
+static_assert(offsetof(tsr_abi, abi_major) == 0, "abi_major first");
+static_assert(offsetof(tsr_abi, abi_minor) == 4, "abi_minor second");
+static_assert(offsetof(tsr_abi, struct_size) == 8, "struct_size third");
+static_assert(offsetof(tsr_plugin_desc, abi) == 0, "descriptor starts with its abi");
+static_assert(offsetof(tsr_quant_vtable, abi) == 0, "quant vtable starts with its abi");
+static_assert(offsetof(tsr_sampler_vtable, abi) == 0, "sampler vtable starts with its abi");
+static_assert(offsetof(tsr_spec_vtable, abi) == 0, "spec vtable starts with its abi");
+static_assert(offsetof(tsr_alloc_vtable, abi) == 0, "alloc vtable starts with its abi");
+static_assert(offsetof(tsr_host, abi) == 0, "host table starts with its abi");
+/* ABI 1.0 layouts on LP64; appending members keeps these true. */
+static_assert(sizeof(void *) != 8 || offsetof(tsr_plugin_desc, kind) == 12, "descriptor layout");
+static_assert(sizeof(void *) != 8 || offsetof(tsr_plugin_desc, vtable) == 56, "descriptor layout");
+static_assert(sizeof(void *) != 8 || offsetof(tsr_quant_vtable, init) == 32, "quant layout");
+
+#ifdef __cplusplus
+}
+#endif
+#endif

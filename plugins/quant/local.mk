@@ -1,0 +1,1 @@
+# Quantization format plugins: one folder and one .so per format.

@@ -1,0 +1,55 @@
+# Tests: Criterion programs (TAP on stdout) and shell scripts (TAP by hand),
+# through automake's parallel harness with the TAP driver.
+TEST_EXTENSIONS = .sh
+LOG_DRIVER = env AM_TAP_AWK='$(AWK)' $(SHELL) $(top_srcdir)/build-aux/tap-driver.sh
+SH_LOG_DRIVER = $(LOG_DRIVER)
+LOG_COMPILER = $(top_srcdir)/tests/criterion-tap
+SH_LOG_COMPILER = $(SHELL)
+AM_TESTS_ENVIRONMENT = \
+	TSR_TEST_BUILDDIR='$(abs_top_builddir)'; export TSR_TEST_BUILDDIR; \
+	TSR_TEST_SRCDIR='$(abs_top_srcdir)'; export TSR_TEST_SRCDIR; \
+	TESSERA_PLUGIN_PATH='$(abs_top_builddir)/plugins/.libs'; export TESSERA_PLUGIN_PATH; \
+	TESSERA_CONFIG=/dev/null; export TESSERA_CONFIG; \
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0; export ASAN_OPTIONS;
+
+TEST_CFLAGS = $(AM_CFLAGS) $(CRITERION_CFLAGS)
+TEST_LIBS = libtessera_core.la $(CRITERION_LIBS)
+
+if HAVE_CRITERION
+check_PROGRAMS += tests/test_loader
+tests_test_loader_SOURCES = tests/test_loader.c tests/testutil.h
+tests_test_loader_CFLAGS = $(TEST_CFLAGS)
+tests_test_loader_LDADD = $(TEST_LIBS)
+TESTS += tests/test_loader
+endif
+
+# Deliberately broken plugins for the loader's refusals (tests/plugins/.libs).
+BROKEN_PLUGIN_LDFLAGS = -module -avoid-version -shared -no-undefined -rpath /nowhere
+if HAVE_CRITERION
+check_LTLIBRARIES += tests/plugins/broken_wrong_major.la tests/plugins/broken_newer_minor.la tests/plugins/broken_truncated.la tests/plugins/broken_truncated_vtable.la tests/plugins/broken_no_entry.la tests/plugins/broken_duplicate.la tests/plugins/broken_missing_member.la tests/plugins/broken_bad_param.la
+tests_plugins_broken_wrong_major_la_SOURCES = tests/plugins/broken.c
+tests_plugins_broken_wrong_major_la_CPPFLAGS = $(AM_CPPFLAGS) -DBROKEN_WRONG_MAJOR
+tests_plugins_broken_wrong_major_la_LDFLAGS = $(BROKEN_PLUGIN_LDFLAGS)
+tests_plugins_broken_newer_minor_la_SOURCES = tests/plugins/broken.c
+tests_plugins_broken_newer_minor_la_CPPFLAGS = $(AM_CPPFLAGS) -DBROKEN_NEWER_MINOR
+tests_plugins_broken_newer_minor_la_LDFLAGS = $(BROKEN_PLUGIN_LDFLAGS)
+tests_plugins_broken_truncated_la_SOURCES = tests/plugins/broken.c
+tests_plugins_broken_truncated_la_CPPFLAGS = $(AM_CPPFLAGS) -DBROKEN_TRUNCATED
+tests_plugins_broken_truncated_la_LDFLAGS = $(BROKEN_PLUGIN_LDFLAGS)
+tests_plugins_broken_truncated_vtable_la_SOURCES = tests/plugins/broken.c
+tests_plugins_broken_truncated_vtable_la_CPPFLAGS = $(AM_CPPFLAGS) -DBROKEN_TRUNCATED_VTABLE
+tests_plugins_broken_truncated_vtable_la_LDFLAGS = $(BROKEN_PLUGIN_LDFLAGS)
+tests_plugins_broken_no_entry_la_SOURCES = tests/plugins/broken.c
+tests_plugins_broken_no_entry_la_CPPFLAGS = $(AM_CPPFLAGS) -DBROKEN_NO_ENTRY
+tests_plugins_broken_no_entry_la_LDFLAGS = $(BROKEN_PLUGIN_LDFLAGS)
+tests_plugins_broken_duplicate_la_SOURCES = tests/plugins/broken.c
+tests_plugins_broken_duplicate_la_CPPFLAGS = $(AM_CPPFLAGS) -DBROKEN_DUPLICATE
+tests_plugins_broken_duplicate_la_LDFLAGS = $(BROKEN_PLUGIN_LDFLAGS)
+tests_plugins_broken_missing_member_la_SOURCES = tests/plugins/broken.c
+tests_plugins_broken_missing_member_la_CPPFLAGS = $(AM_CPPFLAGS) -DBROKEN_MISSING_MEMBER
+tests_plugins_broken_missing_member_la_LDFLAGS = $(BROKEN_PLUGIN_LDFLAGS)
+tests_plugins_broken_bad_param_la_SOURCES = tests/plugins/broken.c
+tests_plugins_broken_bad_param_la_CPPFLAGS = $(AM_CPPFLAGS) -DBROKEN_BAD_PARAM
+tests_plugins_broken_bad_param_la_LDFLAGS = $(BROKEN_PLUGIN_LDFLAGS)
+endif
+EXTRA_DIST += tests/criterion-tap
