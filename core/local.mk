@@ -3,6 +3,7 @@ libtessera_core_la_SOURCES += \
 	core/error.c core/version.c core/config.c \
 	core/rng.c core/rng.h \
 	core/candidates.c core/candidates.h \
+	core/params.c core/params.h \
 	core/log.c core/log.h \
 	core/cpu.c core/cpu.h \
 	core/host.c core/host.h \
