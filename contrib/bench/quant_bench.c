@@ -23,10 +23,12 @@
 #include "loader.h"
 #include "tessera/tessera.h"
 
+/* The thread's CPU time: the machine is shared, and time spent switched
+ * out would count against whichever kernel was running. */
 static double now_seconds(void)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
@@ -73,13 +75,16 @@ static void time_ggml(const char *path, const char *format, const char *act, con
         fprintf(stderr, "quant_bench: %s\n", dlerror());
         return;
     }
+    /* ggml names the quantized dot products after both formats
+     * (ggml_vec_dot_q8_0_q8_0), the float ones after one (ggml_vec_dot_f16) */
     char name[96];
-    if (strcmp(format, act) == 0)
-        snprintf(name, sizeof name, "ggml_vec_dot_%s", format);
-    else
-        snprintf(name, sizeof name, "ggml_vec_dot_%s_%s", format, act);
-    void (*cpu_init)(void) = (void (*)(void))dlsym(lib, "ggml_cpu_init");
+    snprintf(name, sizeof name, "ggml_vec_dot_%s_%s", format, act);
     ggml_vec_dot_fn *dot = (ggml_vec_dot_fn *)dlsym(lib, name);
+    if (!dot && strcmp(format, act) == 0) {
+        snprintf(name, sizeof name, "ggml_vec_dot_%s", format);
+        dot = (ggml_vec_dot_fn *)dlsym(lib, name);
+    }
+    void (*cpu_init)(void) = (void (*)(void))dlsym(lib, "ggml_cpu_init");
     if (!dot || !cpu_init) {
         fprintf(stderr, "quant_bench: %s has no %s\n", path, name);
         dlclose(lib);

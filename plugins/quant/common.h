@@ -60,6 +60,13 @@ static inline void quant_store_u16(void *p, uint16_t v)
     memcpy(p, &v, sizeof v);
 }
 
+static inline float quant_load_f32(const void *p)
+{
+    float v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
 /* IEEE half -> float, exact; a NaN comes back quiet with its payload, as
  * F16C's vcvtph2ps returns it. */
 static inline float quant_fp16_to_fp32(uint16_t h)
@@ -204,6 +211,23 @@ static inline const quant_kernels *quant_pick(const quant_kernels *const *candid
 #define QUANT_TARGET_AVX512VNNI \
     __attribute__((target("avx,avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")))
 #define QUANT_INLINE static inline __attribute__((always_inline))
+
+/* How far ahead of a product's reads the weights are prefetched. */
+#ifndef QUANT_PREFETCH_BYTES
+#define QUANT_PREFETCH_BYTES 4096
+#endif
+
+/* The scalar conversions on F16C: the same results as quant_fp16_to_fp32
+ * and quant_fp32_to_fp16, in one instruction. */
+QUANT_INLINE QUANT_TARGET_AVX2 float quant_fp16_to_fp32_f16c(uint16_t h)
+{
+    return _cvtsh_ss(h);
+}
+
+QUANT_INLINE QUANT_TARGET_AVX2 uint16_t quant_fp32_to_fp16_f16c(float f)
+{
+    return (uint16_t)_cvtss_sh(f, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+}
 
 /* Sum of the 8 lanes of v. */
 QUANT_INLINE QUANT_TARGET_AVX2 float quant_hsum_ps(__m256 v)

@@ -18,3 +18,23 @@ plugins_quant_q8_1_la_LDFLAGS = $(PLUGIN_LDFLAGS)
 noinst_PROGRAMS += contrib/bench/quant_bench
 contrib_bench_quant_bench_SOURCES = contrib/bench/quant_bench.c
 contrib_bench_quant_bench_LDADD = libtessera_core.la
+
+plugins_LTLIBRARIES += plugins/quant_q8_0.la
+plugins_quant_q8_0_la_SOURCES = plugins/quant/q8_0/q8_0.c plugins/quant/q8_0/q8_0_x86.c \
+	plugins/quant/q8_0/q8_0.h plugins/quant/q8_0/q8_0_tier.h plugins/quant/common.h
+plugins_quant_q8_0_la_CPPFLAGS = $(QUANT_PLUGIN_CPPFLAGS)
+plugins_quant_q8_0_la_LDFLAGS = $(PLUGIN_LDFLAGS)
+
+plugins_LTLIBRARIES += plugins/quant_f32.la plugins/quant_f16.la plugins/quant_bf16.la
+plugins_quant_f32_la_SOURCES = plugins/quant/f32/f32.c plugins/quant/float_tier.h \
+	plugins/quant/common.h
+plugins_quant_f32_la_CPPFLAGS = $(QUANT_PLUGIN_CPPFLAGS)
+plugins_quant_f32_la_LDFLAGS = $(PLUGIN_LDFLAGS)
+plugins_quant_f16_la_SOURCES = plugins/quant/f16/f16.c plugins/quant/float_tier.h \
+	plugins/quant/common.h
+plugins_quant_f16_la_CPPFLAGS = $(QUANT_PLUGIN_CPPFLAGS)
+plugins_quant_f16_la_LDFLAGS = $(PLUGIN_LDFLAGS)
+plugins_quant_bf16_la_SOURCES = plugins/quant/bf16/bf16.c plugins/quant/float_tier.h \
+	plugins/quant/common.h
+plugins_quant_bf16_la_CPPFLAGS = $(QUANT_PLUGIN_CPPFLAGS)
+plugins_quant_bf16_la_LDFLAGS = $(PLUGIN_LDFLAGS)
