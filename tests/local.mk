@@ -53,3 +53,15 @@ tests_plugins_broken_bad_param_la_CPPFLAGS = $(AM_CPPFLAGS) -DBROKEN_BAD_PARAM
 tests_plugins_broken_bad_param_la_LDFLAGS = $(BROKEN_PLUGIN_LDFLAGS)
 endif
 EXTRA_DIST += tests/criterion-tap
+
+# The quant plugins against the gguf package's bytes and their own scalar references.
+if HAVE_CRITERION
+check_PROGRAMS += tests/test_quant
+tests_test_quant_SOURCES = tests/test_quant.c tests/testutil.h
+tests_test_quant_CFLAGS = $(TEST_CFLAGS)
+tests_test_quant_LDADD = $(TEST_LIBS) -lm
+TESTS += tests/test_quant
+endif
+EXTRA_DIST += tests/reference/quant_ref.py tests/reference/quant/f32.bin \
+	tests/reference/quant/f16.bin tests/reference/quant/bf16.bin tests/reference/quant/q8_0.bin \
+	tests/reference/quant/q8_1.bin tests/reference/quant/q4_1.bin

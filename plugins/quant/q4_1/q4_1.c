@@ -13,8 +13,8 @@ static void q4_1_dequantize_scalar(const void *src, float *dst, int64_t n_elems)
         float m = quant_fp16_to_fp32(quant_load_u16(block + 2));
         float *out = dst + b * Q4_1_BLOCK_ELEMS;
         for (int j = 0; j < 16; j++) {
-            /* d * q, rounded, then + m: no fused multiply-add, as ggml and
-             * the gguf package compute it */
+            /* d * q is exact in float (11 + 4 significant bits), so only
+             * the + m rounds, fused or not: the gguf package's floats */
             float low = d * (float)(block[4 + j] & 0x0f);
             float high = d * (float)(block[4 + j] >> 4);
             out[j] = low + m;

@@ -200,8 +200,7 @@ static TIER_TARGET void TIER(matmat)(const void *w, size_t w_row_bytes, const vo
     }
 }
 
-/* Dequantizing: d * q rounded, then + m rounded (no fma), as the scalar
- * reference and the gguf package compute it. */
+/* Dequantizing: d * q (exact in float) + m, as the scalar reference. */
 static TIER_TARGET void TIER(dequantize)(const void *src, float *dst, int64_t n_elems)
 {
     const uint8_t *block = src;
