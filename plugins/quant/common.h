@@ -247,23 +247,25 @@ QUANT_INLINE QUANT_TARGET_AVX2 float quant_hmax_ps(__m256 v)
     return _mm_cvtss_f32(m);
 }
 
-/* roundf on 8 lanes (half away from zero), exact for every float: truncate,
- * then step one away from zero where the dropped fraction is >= 1/2. The
- * processor's own rounding ties to even, which would differ from the scalar
- * reference on exact halves. */
-QUANT_INLINE QUANT_TARGET_AVX2 __m256 quant_round_half_away_ps(__m256 v)
+/* roundf (half away from zero) on 8 lanes, converted to int32, for |v| <=
+ * 128: truncate v + copysign(0.49999997, v). Adding 0.5 instead would round
+ * 0.49999997 up to 1; with the constant one ulp below 0.5 the sum never
+ * crosses an integer it should not, which was checked against roundf for
+ * every float of magnitude up to 128. The processor's own rounding ties to
+ * even, which would differ from the scalar reference on exact halves. */
+QUANT_INLINE QUANT_TARGET_AVX2 __m256i quant_round_half_away_epi32(__m256 v)
 {
-    const __m256 sign_mask = _mm256_set1_ps(-0.0f);
-    __m256 truncated = _mm256_round_ps(v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
-    __m256 fraction = _mm256_andnot_ps(sign_mask, _mm256_sub_ps(v, truncated));
-    __m256 step = _mm256_and_ps(_mm256_cmp_ps(fraction, _mm256_set1_ps(0.5f), _CMP_GE_OQ),
-                                _mm256_or_ps(_mm256_and_ps(v, sign_mask), _mm256_set1_ps(1.0f)));
-    return _mm256_add_ps(truncated, step);
+    __m256 sign = _mm256_and_ps(v, _mm256_set1_ps(-0.0f));
+    __m256 nudge = _mm256_or_ps(sign, _mm256_set1_ps(0.49999997f));
+    return _mm256_cvttps_epi32(_mm256_add_ps(v, nudge));
 }
 
 /* Quantizes 32 floats to int8 the way ggml's q8 references do: d = amax /
- * 127, q = roundf(x * (1/d)). Writes the 32 bytes to q and returns d; *sum
- * (when non-NULL) gets the sum of the q. Bit-exact with the scalar loop. */
+ * 127, q = roundf(x * (1/d)), so |x * (1/d)| <= 127 and a few ulps. Writes
+ * the 32 bytes to q and returns d; *sum (when non-NULL) gets the sum of the
+ * q. Bit-exact with the scalar loop (for finite x, and blocks whose largest
+ * magnitude is a normal float at least 127 times the smallest normal:
+ * otherwise 1/d overflows and both give unspecified bytes). */
 QUANT_INLINE QUANT_TARGET_AVX2 float quant_q8_block_avx2(const float *x, int8_t *q, int *sum)
 {
     const __m256 abs_mask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
@@ -274,10 +276,10 @@ QUANT_INLINE QUANT_TARGET_AVX2 float quant_q8_block_avx2(const float *x, int8_t 
     float d = quant_hmax_ps(amax) / 127.0f;
     float id = d != 0.0f ? 1.0f / d : 0.0f;
     __m256 scale = _mm256_set1_ps(id);
-    __m256i i0 = _mm256_cvttps_epi32(quant_round_half_away_ps(_mm256_mul_ps(v0, scale)));
-    __m256i i1 = _mm256_cvttps_epi32(quant_round_half_away_ps(_mm256_mul_ps(v1, scale)));
-    __m256i i2 = _mm256_cvttps_epi32(quant_round_half_away_ps(_mm256_mul_ps(v2, scale)));
-    __m256i i3 = _mm256_cvttps_epi32(quant_round_half_away_ps(_mm256_mul_ps(v3, scale)));
+    __m256i i0 = quant_round_half_away_epi32(_mm256_mul_ps(v0, scale));
+    __m256i i1 = quant_round_half_away_epi32(_mm256_mul_ps(v1, scale));
+    __m256i i2 = quant_round_half_away_epi32(_mm256_mul_ps(v2, scale));
+    __m256i i3 = quant_round_half_away_epi32(_mm256_mul_ps(v3, scale));
     if (sum) {
         __m256i s = _mm256_add_epi32(_mm256_add_epi32(i0, i1), _mm256_add_epi32(i2, i3));
         __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
@@ -295,16 +297,13 @@ QUANT_INLINE QUANT_TARGET_AVX2 float quant_q8_block_avx2(const float *x, int8_t 
     return d;
 }
 
-/* The same on AVX-512: 16 lanes at a time, truncating narrow stores. */
-QUANT_INLINE QUANT_TARGET_AVX512 __m512 quant_round_half_away_ps512(__m512 v)
+/* The same on AVX-512: 16 lanes at a time, saturating narrow stores. */
+QUANT_INLINE QUANT_TARGET_AVX512 __m512i quant_round_half_away_epi32_512(__m512 v)
 {
-    __m512 truncated = _mm512_roundscale_ps(v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
-    __m512 fraction = _mm512_abs_ps(_mm512_sub_ps(v, truncated));
-    __mmask16 step = _mm512_cmp_ps_mask(fraction, _mm512_set1_ps(0.5f), _CMP_GE_OQ);
-    __m512 one = _mm512_castsi512_ps(_mm512_or_si512(
-        _mm512_and_si512(_mm512_castps_si512(v), _mm512_set1_epi32((int)0x80000000u)),
-        _mm512_castps_si512(_mm512_set1_ps(1.0f))));
-    return _mm512_mask_add_ps(truncated, step, truncated, one);
+    __m512i sign = _mm512_and_si512(_mm512_castps_si512(v), _mm512_set1_epi32((int)0x80000000u));
+    __m512 nudge = _mm512_castsi512_ps(
+        _mm512_or_si512(sign, _mm512_castps_si512(_mm512_set1_ps(0.49999997f))));
+    return _mm512_cvttps_epi32(_mm512_add_ps(v, nudge));
 }
 
 QUANT_INLINE QUANT_TARGET_AVX512 float quant_q8_block_avx512(const float *x, int8_t *q, int *sum)
@@ -313,8 +312,8 @@ QUANT_INLINE QUANT_TARGET_AVX512 float quant_q8_block_avx512(const float *x, int
     float d = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(v0), _mm512_abs_ps(v1))) / 127.0f;
     float id = d != 0.0f ? 1.0f / d : 0.0f;
     __m512 scale = _mm512_set1_ps(id);
-    __m512i i0 = _mm512_cvttps_epi32(quant_round_half_away_ps512(_mm512_mul_ps(v0, scale)));
-    __m512i i1 = _mm512_cvttps_epi32(quant_round_half_away_ps512(_mm512_mul_ps(v1, scale)));
+    __m512i i0 = quant_round_half_away_epi32_512(_mm512_mul_ps(v0, scale));
+    __m512i i1 = quant_round_half_away_epi32_512(_mm512_mul_ps(v1, scale));
     if (sum)
         *sum = _mm512_reduce_add_epi32(_mm512_add_epi32(i0, i1));
     _mm_storeu_si128((__m128i *)q, _mm512_cvtsepi32_epi8(i0));

@@ -61,8 +61,8 @@ static QUANT_TARGET_AVX2 void q8_1_quantize_avx2(const float *src, void *dst, in
     for (int64_t b = 0; b < n_elems / Q8_1_BLOCK_ELEMS; b++, block += Q8_1_BLOCK_BYTES) {
         int sum;
         float d = quant_q8_block_avx2(src + b * Q8_1_BLOCK_ELEMS, (int8_t *)(block + 4), &sum);
-        quant_store_u16(block, quant_fp32_to_fp16(d));
-        quant_store_u16(block + 2, quant_fp32_to_fp16((float)sum * d));
+        quant_store_u16(block, quant_fp32_to_fp16_f16c(d));
+        quant_store_u16(block + 2, quant_fp32_to_fp16_f16c((float)sum * d));
     }
 }
 
@@ -73,8 +73,8 @@ static QUANT_TARGET_AVX512 void q8_1_quantize_avx512(const float *src, void *dst
     for (int64_t b = 0; b < n_elems / Q8_1_BLOCK_ELEMS; b++, block += Q8_1_BLOCK_BYTES) {
         int sum;
         float d = quant_q8_block_avx512(src + b * Q8_1_BLOCK_ELEMS, (int8_t *)(block + 4), &sum);
-        quant_store_u16(block, quant_fp32_to_fp16(d));
-        quant_store_u16(block + 2, quant_fp32_to_fp16((float)sum * d));
+        quant_store_u16(block, quant_fp32_to_fp16_f16c(d));
+        quant_store_u16(block + 2, quant_fp32_to_fp16_f16c((float)sum * d));
     }
 }
 
