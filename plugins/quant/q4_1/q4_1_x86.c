@@ -42,7 +42,7 @@
 #define TIER_VNNI 0
 #define MATVEC_ROWS 4
 #define MATMAT_ROWS 4
-#define MATMAT_TOKENS 3
+#define MATMAT_TOKENS 4
 #include "q4_1_tier.h"
 #undef TIER
 #undef TIER_TARGET
@@ -58,7 +58,7 @@
 #define TIER_DPBUSD _mm256_dpbusd_epi32
 #define MATVEC_ROWS 4
 #define MATMAT_ROWS 4
-#define MATMAT_TOKENS 3
+#define MATMAT_TOKENS 4
 #include "q4_1_tier.h"
 #undef TIER
 #undef TIER_TARGET
