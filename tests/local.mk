@@ -53,3 +53,21 @@ tests_plugins_broken_bad_param_la_CPPFLAGS = $(AM_CPPFLAGS) -DBROKEN_BAD_PARAM
 tests_plugins_broken_bad_param_la_LDFLAGS = $(BROKEN_PLUGIN_LDFLAGS)
 endif
 EXTRA_DIST += tests/criterion-tap
+
+# libFuzzer targets, built by `make fuzzers` after ./configure --enable-fuzzers CC=clang
+# (contrib/fuzz.sh does both and runs each target for a bounded time). A target:
+#   FUZZER_TARGETS += tests/fuzz/fuzz_NAME
+#   tests_fuzz_fuzz_NAME_SOURCES = tests/fuzz/fuzz_NAME.c
+#   tests_fuzz_fuzz_NAME_LDADD = $(FUZZER_LIBS)
+#   tests_fuzz_fuzz_NAME_LDFLAGS = $(FUZZER_LINK_FLAGS)
+# with a seed corpus in tests/fuzz/corpus/NAME/.
+FUZZER_TARGETS =
+FUZZER_LIBS = libtessera_core.la
+FUZZER_LINK_FLAGS = -fsanitize=fuzzer
+EXTRA_PROGRAMS = $(FUZZER_TARGETS)
+EXTRA_DIST += tests/valgrind-cli.sh tests/fuzz/corpus
+fuzzers: $(FUZZER_TARGETS)
+if !FUZZERS
+	@echo "the fuzz targets need ./configure --enable-fuzzers CC=clang" >&2; exit 1
+endif
+.PHONY: fuzzers
