@@ -71,3 +71,11 @@ if !FUZZERS
 	@echo "the fuzz targets need ./configure --enable-fuzzers CC=clang" >&2; exit 1
 endif
 .PHONY: fuzzers
+
+if HAVE_CRITERION
+check_PROGRAMS += tests/test_alloc
+tests_test_alloc_SOURCES = tests/test_alloc.c tests/testutil.h
+tests_test_alloc_CFLAGS = $(TEST_CFLAGS)
+tests_test_alloc_LDADD = $(TEST_LIBS)
+TESTS += tests/test_alloc
+endif

@@ -367,9 +367,16 @@ typedef struct tsr_alloc_vtable {
                           void **arena, tsr_error *err);
     /* Setup: gives back an arena reserve returned. */
     void (*release)(void *state, uint32_t device, void *arena);
-    /* Thread-safe: bytes reserved now, and the most ever reserved at once. */
+    /* Thread-safe: bytes reserved (and mapped) now, and the most ever at once. */
     uint64_t (*bytes_in_use)(void *state, uint32_t device);
     uint64_t (*peak_bytes)(void *state, uint32_t device);
+    /* Setup, optional: makes bytes of the open file fd, from offset, readable
+     * on the device as an arena without a copy (host memory: a read-only
+     * private mapping that the page cache backs), counted as reserve counts
+     * and given back with release. NULL, or TSR_ERR_UNSUPPORTED: the core
+     * reserves an arena and reads the bytes into it instead. */
+    tsr_status (*map_file)(void *state, uint32_t device, int fd, uint64_t offset, uint64_t bytes,
+                           const void **arena, tsr_error *err);
 } tsr_alloc_vtable;
 
 /* ---------------------------------------------------------------------------
