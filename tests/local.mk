@@ -79,3 +79,8 @@ tests_test_alloc_CFLAGS = $(TEST_CFLAGS)
 tests_test_alloc_LDADD = $(TEST_LIBS)
 TESTS += tests/test_alloc
 endif
+
+clean-local: clean-test-scratch
+clean-test-scratch:
+	-rm -rf tests/plugins/bogus
+.PHONY: clean-test-scratch
