@@ -84,3 +84,12 @@ clean-local: clean-test-scratch
 clean-test-scratch:
 	-rm -rf tests/plugins/bogus
 .PHONY: clean-test-scratch
+
+# The thread pool.
+if HAVE_CRITERION
+check_PROGRAMS += tests/test_threadpool
+tests_test_threadpool_SOURCES = tests/test_threadpool.c
+tests_test_threadpool_CFLAGS = $(TEST_CFLAGS)
+tests_test_threadpool_LDADD = $(TEST_LIBS)
+TESTS += tests/test_threadpool
+endif
