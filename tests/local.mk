@@ -93,3 +93,12 @@ tests_test_threadpool_CFLAGS = $(TEST_CFLAGS)
 tests_test_threadpool_LDADD = $(TEST_LIBS)
 TESTS += tests/test_threadpool
 endif
+
+# The CPU kernels.
+if HAVE_CRITERION
+check_PROGRAMS += tests/test_kernels
+tests_test_kernels_SOURCES = tests/test_kernels.c
+tests_test_kernels_CFLAGS = $(TEST_CFLAGS)
+tests_test_kernels_LDADD = $(TEST_LIBS) -lm
+TESTS += tests/test_kernels
+endif
