@@ -4,6 +4,7 @@ libtessera_core_la_SOURCES += \
 	core/rng.c core/rng.h \
 	core/candidates.c core/candidates.h \
 	core/params.c core/params.h \
+	core/sampler_chain.c core/sampler_chain.h \
 	core/log.c core/log.h \
 	core/cpu.c core/cpu.h \
 	core/host.c core/host.h \

@@ -102,3 +102,26 @@ tests_test_kernels_CFLAGS = $(TEST_CFLAGS)
 tests_test_kernels_LDADD = $(TEST_LIBS) -lm
 TESTS += tests/test_kernels
 endif
+
+# The sampler chain and the sampler plugins (real plugins from plugins/.libs).
+if HAVE_CRITERION
+SAMPLER_TESTS = tests/test_candidates tests/test_sampler_chain tests/test_samplers_filters \
+	tests/test_samplers_penalties tests/test_samplers_draws
+check_PROGRAMS += $(SAMPLER_TESTS)
+TESTS += $(SAMPLER_TESTS)
+tests_test_candidates_SOURCES = tests/test_candidates.c
+tests_test_candidates_CFLAGS = $(TEST_CFLAGS)
+tests_test_candidates_LDADD = $(TEST_LIBS)
+tests_test_sampler_chain_SOURCES = tests/test_sampler_chain.c tests/samplertest.h tests/testutil.h
+tests_test_sampler_chain_CFLAGS = $(TEST_CFLAGS)
+tests_test_sampler_chain_LDADD = $(TEST_LIBS)
+tests_test_samplers_filters_SOURCES = tests/test_samplers_filters.c tests/samplertest.h tests/testutil.h
+tests_test_samplers_filters_CFLAGS = $(TEST_CFLAGS)
+tests_test_samplers_filters_LDADD = $(TEST_LIBS)
+tests_test_samplers_penalties_SOURCES = tests/test_samplers_penalties.c tests/samplertest.h tests/testutil.h
+tests_test_samplers_penalties_CFLAGS = $(TEST_CFLAGS)
+tests_test_samplers_penalties_LDADD = $(TEST_LIBS)
+tests_test_samplers_draws_SOURCES = tests/test_samplers_draws.c tests/samplertest.h tests/testutil.h
+tests_test_samplers_draws_CFLAGS = $(TEST_CFLAGS)
+tests_test_samplers_draws_LDADD = $(TEST_LIBS)
+endif
