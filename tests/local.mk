@@ -125,3 +125,10 @@ tests_test_samplers_draws_SOURCES = tests/test_samplers_draws.c tests/samplertes
 tests_test_samplers_draws_CFLAGS = $(TEST_CFLAGS)
 tests_test_samplers_draws_LDADD = $(TEST_LIBS)
 endif
+
+# The contrib example sampler, built against a temporary installation.
+check_PROGRAMS += tests/contrib_chain
+tests_contrib_chain_SOURCES = tests/contrib_chain.c tests/testutil.h
+tests_contrib_chain_LDADD = libtessera_core.la
+TESTS += tests/contrib-example.sh
+EXTRA_DIST += tests/contrib-example.sh
