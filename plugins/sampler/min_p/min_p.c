@@ -57,9 +57,10 @@ static tsr_status min_p_apply(void *state, tsr_candidates *cands, tsr_error *err
     }
     /* In place and in order, so a sorted array stays sorted. */
     size_t kept = 0;
-    for (size_t i = 0; i < cands->size; i++)
-        if (cands->data[i].logit >= threshold)
-            cands->data[kept++] = cands->data[i];
+    for (size_t i = 0; i < cands->size; i++) {
+        cands->data[kept] = cands->data[i]; /* branch-free: the kept ones advance */
+        kept += cands->data[i].logit >= threshold;
+    }
     cands->size = kept;
     return TSR_OK;
 }

@@ -36,34 +36,61 @@ static void top_n_sigma_destroy(void *state)
     s->host->free(s);
 }
 
+static bool taken(float logit) /* -inf (a banned token) is left out */
+{
+    return logit != -INFINITY;
+}
+
+/* Sum, count and maximum of the finite logits. Four lanes of sums, so that a
+ * whole vocabulary does not wait on one chain of dependent additions. */
+static double finite_sum(const tsr_candidates *cands, size_t *count, float *max)
+{
+    double sum[4] = {0, 0, 0, 0};
+    size_t n = 0;
+    float top = -INFINITY;
+    for (size_t i = 0; i < cands->size; i++) {
+        float x = cands->data[i].logit;
+        if (!taken(x))
+            continue;
+        sum[i % 4] += x;
+        n++;
+        top = x > top ? x : top;
+    }
+    *count = n;
+    *max = top;
+    return (sum[0] + sum[1]) + (sum[2] + sum[3]);
+}
+
+/* Sum of the finite logits' squared distances from mean, in four lanes. */
+static double finite_squares(const tsr_candidates *cands, double mean)
+{
+    double sum[4] = {0, 0, 0, 0};
+    for (size_t i = 0; i < cands->size; i++) {
+        float x = cands->data[i].logit;
+        if (taken(x))
+            sum[i % 4] += (x - mean) * (x - mean);
+    }
+    return (sum[0] + sum[1]) + (sum[2] + sum[3]);
+}
+
 static tsr_status top_n_sigma_apply(void *state, tsr_candidates *cands, tsr_error *err)
 {
     top_n_sigma_state *s = state;
     if (s->n <= 0.0 || cands->size <= 1)
         return TSR_OK;
-    double max = -INFINITY, sum = 0.0;
-    size_t finite = 0;
-    for (size_t i = 0; i < cands->size; i++) {
-        float logit = cands->data[i].logit;
-        if (isinf(logit) && logit < 0)
-            continue;
-        max = fmax(max, logit);
-        sum += logit;
-        finite++;
-    }
-    if (finite == 0)
+    size_t count;
+    float max;
+    double mean = finite_sum(cands, &count, &max);
+    if (count == 0)
         return TSR_OK;
-    double mean = sum / (double)finite, squares = 0.0;
-    for (size_t i = 0; i < cands->size; i++) {
-        float logit = cands->data[i].logit;
-        if (!(isinf(logit) && logit < 0))
-            squares += (logit - mean) * (logit - mean);
-    }
-    double threshold = max - s->n * sqrt(squares / (double)finite);
+    mean /= (double)count;
+    double threshold = max - s->n * sqrt(finite_squares(cands, mean) / (double)count);
+    /* Branch-free: every candidate is written, the kept ones advance. */
     size_t kept = 0;
-    for (size_t i = 0; i < cands->size; i++)
-        if (cands->data[i].logit >= threshold)
-            cands->data[kept++] = cands->data[i];
+    for (size_t i = 0; i < cands->size; i++) {
+        cands->data[kept] = cands->data[i];
+        kept += cands->data[i].logit >= threshold;
+    }
     cands->size = kept;
     return TSR_OK;
 }
