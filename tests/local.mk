@@ -106,7 +106,7 @@ endif
 # The sampler chain and the sampler plugins (real plugins from plugins/.libs).
 if HAVE_CRITERION
 SAMPLER_TESTS = tests/test_candidates tests/test_sampler_chain tests/test_samplers_filters \
-	tests/test_samplers_penalties tests/test_samplers_draws
+	tests/test_samplers_penalties tests/test_samplers_draws tests/test_samplers_llama_cpp
 check_PROGRAMS += $(SAMPLER_TESTS)
 TESTS += $(SAMPLER_TESTS)
 tests_test_candidates_SOURCES = tests/test_candidates.c
@@ -124,7 +124,13 @@ tests_test_samplers_penalties_LDADD = $(TEST_LIBS)
 tests_test_samplers_draws_SOURCES = tests/test_samplers_draws.c tests/samplertest.h tests/testutil.h
 tests_test_samplers_draws_CFLAGS = $(TEST_CFLAGS)
 tests_test_samplers_draws_LDADD = $(TEST_LIBS)
+tests_test_samplers_llama_cpp_SOURCES = tests/test_samplers_llama_cpp.c tests/samplertest.h tests/testutil.h
+tests_test_samplers_llama_cpp_CFLAGS = $(TEST_CFLAGS)
+tests_test_samplers_llama_cpp_LDADD = $(TEST_LIBS)
 endif
+# llama.cpp's verdicts on random logits, and the script that made them.
+EXTRA_DIST += tests/reference/samplers/make_llama_cpp_cases.py \
+	tests/reference/samplers/llama_cpp_cases.txt
 
 # The contrib example sampler, built against a temporary installation.
 check_PROGRAMS += tests/contrib_chain
