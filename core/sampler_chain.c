@@ -73,7 +73,8 @@ tsr_status tsr_sampler_list_append(tsr_sampler_list *list, const tsr_plugin *plu
 {
     if (!tsr_plugin_sampler(plugin))
         return tsr_error_set(err, TSR_ERR_INVALID, "%s is a %s plugin, not a sampler",
-                             plugin->name, tsr_plugin_kind_name(plugin->kind));
+                             plugin ? plugin->name : "(no plugin)",
+                             plugin ? tsr_plugin_kind_name(plugin->kind) : "missing");
     return list_insert(list, list->n_entries, plugin, entry, err);
 }
 
