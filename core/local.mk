@@ -11,3 +11,7 @@ libtessera_core_la_SOURCES += \
 	core/loader.c core/loader.h
 # The thread pool the forward pass splits its work with.
 libtessera_core_la_SOURCES += core/threadpool.c core/threadpool.h
+
+# GGUF: the reader and the ggml type table.
+libtessera_core_la_SOURCES += core/gguf.c core/gguf_values.c core/gguf.h core/gguf_private.h \
+	core/ggml_types.c

@@ -138,3 +138,37 @@ tests_contrib_chain_SOURCES = tests/contrib_chain.c tests/testutil.h
 tests_contrib_chain_LDADD = libtessera_core.la
 TESTS += tests/contrib-example.sh
 EXTRA_DIST += tests/contrib-example.sh
+
+# GGUF: the reader's tests, the writer they and the tools share, the corpus
+# of malformed files (tests/data/gguf-corrupt, made by make_gguf_corrupt and
+# checked by gguf_corpus.sh) and the planner's sparse model fixtures.
+GGUF_WRITER = tests/gguf_writer.c tests/gguf_writer.h
+check_PROGRAMS += tests/make_gguf_corrupt tests/make_fixtures
+tests_make_gguf_corrupt_SOURCES = tests/data/gguf-corrupt/make_corrupt.c $(GGUF_WRITER)
+tests_make_gguf_corrupt_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/tests
+tests_make_gguf_corrupt_LDADD = libtessera_core.la
+tests_make_fixtures_SOURCES = tests/make_fixtures.c $(GGUF_WRITER)
+tests_make_fixtures_LDADD = libtessera_core.la
+TESTS += tests/gguf_corpus.sh
+EXTRA_DIST += tests/gguf_corpus.sh tests/data/gguf-corrupt tests/reference
+if HAVE_CRITERION
+check_PROGRAMS += tests/test_gguf tests/test_ggml_types
+tests_test_gguf_SOURCES = tests/test_gguf.c tests/testutil.h $(GGUF_WRITER)
+tests_test_gguf_CFLAGS = $(TEST_CFLAGS)
+tests_test_gguf_LDADD = $(TEST_LIBS)
+TESTS += tests/test_gguf
+tests_test_ggml_types_SOURCES = tests/test_ggml_types.c tests/testutil.h
+tests_test_ggml_types_CFLAGS = $(TEST_CFLAGS)
+tests_test_ggml_types_LDADD = $(TEST_LIBS)
+TESTS += tests/test_ggml_types
+endif
+
+# libFuzzer (configure --enable-fuzzers CC=clang): the reader's sources are
+# compiled into the target so that the fuzzer sees their coverage.
+if FUZZERS
+noinst_PROGRAMS += tests/fuzz/fuzz_gguf
+tests_fuzz_fuzz_gguf_SOURCES = tests/fuzz/fuzz_gguf.c core/gguf.c core/gguf_values.c \
+	core/ggml_types.c core/error.c
+tests_fuzz_fuzz_gguf_CFLAGS = $(AM_CFLAGS) -fsanitize=fuzzer,address,undefined
+tests_fuzz_fuzz_gguf_LDFLAGS = -fsanitize=fuzzer,address,undefined -pthread
+endif
