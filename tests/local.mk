@@ -152,7 +152,7 @@ tests_make_fixtures_LDADD = libtessera_core.la
 TESTS += tests/gguf_corpus.sh
 EXTRA_DIST += tests/gguf_corpus.sh tests/data/gguf-corrupt tests/reference
 if HAVE_CRITERION
-check_PROGRAMS += tests/test_gguf tests/test_ggml_types
+check_PROGRAMS += tests/test_gguf tests/test_ggml_types tests/test_make_fixtures
 tests_test_gguf_SOURCES = tests/test_gguf.c tests/testutil.h $(GGUF_WRITER)
 tests_test_gguf_CFLAGS = $(TEST_CFLAGS)
 tests_test_gguf_LDADD = $(TEST_LIBS)
@@ -161,6 +161,10 @@ tests_test_ggml_types_SOURCES = tests/test_ggml_types.c tests/testutil.h
 tests_test_ggml_types_CFLAGS = $(TEST_CFLAGS)
 tests_test_ggml_types_LDADD = $(TEST_LIBS)
 TESTS += tests/test_ggml_types
+tests_test_make_fixtures_SOURCES = tests/test_make_fixtures.c tests/testutil.h
+tests_test_make_fixtures_CFLAGS = $(TEST_CFLAGS)
+tests_test_make_fixtures_LDADD = $(TEST_LIBS)
+TESTS += tests/test_make_fixtures
 endif
 
 # libFuzzer (configure --enable-fuzzers CC=clang): the reader's sources are
