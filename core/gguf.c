@@ -30,6 +30,9 @@ enum {
     MAX_TENSOR_NAME_BYTES = 1024,
     MAX_ARRAY_DEPTH = 8,
     MAX_NESTED_ARRAYS = 1 << 20,
+    /* Real models carry tens of keys and at most a few thousand tensors. */
+    MAX_KEYS = 1 << 16,
+    MAX_TENSORS = 1 << 20,
     /* The smallest encodings, to refuse counts that cannot fit in the bytes
      * left before allocating anything for them. */
     MIN_KV_BYTES = 8 + 1 + 4 + 1,              /* key length, key, type, a 1-byte value */
@@ -369,6 +372,12 @@ static bool parse_header(parser *p, uint64_t *n_tensors, uint64_t *n_kvs)
     p->g->version = version;
     if (!read_u64(p, "tensor count", n_tensors) || !read_u64(p, "metadata count", n_kvs))
         return false;
+    if (*n_kvs > MAX_KEYS)
+        return fail(p, TSR_ERR_FORMAT, "metadata count %" PRIu64 " at byte 16 is over the limit"
+                    " of %d keys", *n_kvs, MAX_KEYS);
+    if (*n_tensors > MAX_TENSORS)
+        return fail(p, TSR_ERR_FORMAT, "tensor count %" PRIu64 " at byte 8 is over the limit of"
+                    " %d tensors", *n_tensors, MAX_TENSORS);
     uint64_t left = p->limit - p->pos;
     if (*n_kvs > left / MIN_KV_BYTES)
         return fail(p, TSR_ERR_FORMAT, "metadata count %" PRIu64 " at byte 16 cannot fit in the"

@@ -16,8 +16,10 @@
  * an unknown value type; a bool other than 0 or 1; an empty key, a key
  * over 65535 bytes, an empty tensor name or one over 1024 bytes, or either
  * holding a NUL byte; arrays nested deeper than 8 levels or more than 2^20
- * nested arrays in one file; a header section (everything before the
- * tensor data) over 128 MiB; duplicate keys and duplicate tensor names;
+ * nested arrays in one file; more than 2^16 keys or 2^20 tensors; a header
+ * section (everything before the tensor data) over 128 MiB (together, the
+ * limits keep what a hostile file can make the reader allocate to a few
+ * hundred MiB at worst); duplicate keys and duplicate tensor names;
  * general.alignment that is not a uint32 power of two; n_dims outside 1..4,
  * a dimension of 0, an element count over INT64_MAX; a type id the ggml
  * type table does not know; a row length (dims[0]) that is not a whole
@@ -26,9 +28,11 @@
  * file is refused by tsr_gguf_open and tsr_gguf_open_memory, not by
  * tsr_gguf_open_headers (a file of headers alone can be planned).
  *
- * Messages read "FILE: WHERE: FIELD at byte N: what is wrong", e.g.
- * "model.gguf: tensor 3 (blk.0.attn_q.weight): data at byte 1024 end at
- * byte 812345678, past the end of the 700000000-byte file".
+ * Messages read "FILE: WHERE: FIELD at byte N ...what is wrong", e.g.
+ * "model.gguf: tensor 3 (blk.0.attn_q.weight): data at byte 1024 (offset 0
+ * at byte 901) ends at byte 812345678, past the end of the 700000000-byte
+ * file", "model.gguf: key 7 (tokenizer.ggml.tokens): element 12 length
+ * 9000 at byte 4242 runs past the end of the 5000-byte file".
  *
  * Strings returned point into the file's bytes (the mapping, the caller's
  * buffer, or for tsr_gguf_open_headers the reader's copy of the headers)
@@ -84,9 +88,10 @@ typedef struct tsr_gguf_tensor {
 } tsr_gguf_tensor;
 
 /* What the ggml type table says of a tensor type id: its name and block
- * geometry. Known for every type GGUF defines, whether or not a plugin
- * computes with it (the planner sizes tensors from it). NULL for an id the
- * table does not know. */
+ * geometry. Known for every type GGUF defines (ids 0 to 42, less the ones
+ * ggml removed), whether or not a plugin computes with it (the planner
+ * sizes tensors from it). NULL for an id the table does not know. The
+ * table is static: any thread may call these. */
 typedef struct tsr_ggml_type_info {
     uint32_t id;
     const char *name;      /* "f32", "q4_1", "iq3_xxs", ... */
@@ -98,8 +103,9 @@ const tsr_ggml_type_info *tsr_ggml_type(uint32_t id);
 int64_t tsr_ggml_type_by_name(const char *name);
 
 /* Opens and parses a file; the whole file is mmapped read-only. On error
- * *out is NULL and err says why: TSR_ERR_IO (cannot open, stat, map or
- * read), TSR_ERR_FORMAT, TSR_ERR_UNSUPPORTED, TSR_ERR_NOMEM. */
+ * *out is NULL and err says why: TSR_ERR_NOT_FOUND (no such file),
+ * TSR_ERR_IO (cannot open, stat, map or read; not a regular file),
+ * TSR_ERR_FORMAT, TSR_ERR_UNSUPPORTED, TSR_ERR_NOMEM. */
 tsr_status tsr_gguf_open(const char *path, tsr_gguf **out, tsr_error *err);
 /* Parses only the header, metadata and tensor infos, copied in with plain
  * reads (no tensor data is touched; sparse files work, and so does a file
@@ -124,7 +130,9 @@ uint64_t tsr_gguf_data_offset(const tsr_gguf *gguf);
 int64_t tsr_gguf_key_count(const tsr_gguf *gguf);
 /* Index of key, or -1. */
 int64_t tsr_gguf_find_key(const tsr_gguf *gguf, const char *key);
-/* Keys are in file order; index must be in [0, key_count). */
+/* Keys are in file order, index in [0, key_count); out of range, the name
+ * is {NULL, 0}, the type one no value has (tsr_gguf_type_name says
+ * "unknown") and the offset 0. */
 tsr_gguf_str tsr_gguf_key_name(const tsr_gguf *gguf, int64_t index);
 tsr_gguf_type tsr_gguf_key_type(const tsr_gguf *gguf, int64_t index);
 /* Absolute file offset of the key (its length prefix), for messages. */

@@ -130,11 +130,20 @@ static void header_cases(void)
     w = base();
     gguf_writer_set_counts(w, 0, (uint64_t)1 << 40);
     emit("huge_kv_count.gguf", w, SIZE_MAX, "format",
-         "metadata count 1099511627776 at byte 16 cannot fit");
+         "metadata count 1099511627776 at byte 16 is over the limit of 65536 keys");
     w = base();
     gguf_writer_set_counts(w, (uint64_t)1 << 40, 2);
     emit("huge_tensor_count.gguf", w, SIZE_MAX, "format",
-         "tensor count 1099511627776 at byte 8 cannot fit");
+         "tensor count 1099511627776 at byte 8 is over the limit of 1048576 tensors");
+    /* Under the limits, but not in the bytes the file has. */
+    w = base();
+    gguf_writer_set_counts(w, 0, 1000);
+    emit("too_many_keys.gguf", w, SIZE_MAX, "format",
+         "metadata count 1000 at byte 16 cannot fit in the 78 bytes left");
+    w = base();
+    gguf_writer_set_counts(w, 1000, 2);
+    emit("too_many_tensors.gguf", w, SIZE_MAX, "format",
+         "tensor count 1000 at byte 8 cannot fit in the 50 bytes left after the metadata");
 }
 
 static void metadata_cases(void)
