@@ -167,12 +167,10 @@ tests_test_make_fixtures_LDADD = $(TEST_LIBS)
 TESTS += tests/test_make_fixtures
 endif
 
-# libFuzzer (configure --enable-fuzzers CC=clang): the reader's sources are
-# compiled into the target so that the fuzzer sees their coverage.
-if FUZZERS
-noinst_PROGRAMS += tests/fuzz/fuzz_gguf
-tests_fuzz_fuzz_gguf_SOURCES = tests/fuzz/fuzz_gguf.c core/gguf.c core/gguf_values.c \
-	core/ggml_types.c core/error.c
-tests_fuzz_fuzz_gguf_CFLAGS = $(AM_CFLAGS) -fsanitize=fuzzer,address,undefined
-tests_fuzz_fuzz_gguf_LDFLAGS = -fsanitize=fuzzer,address,undefined -pthread
-endif
+# The reader's fuzz target (the pattern above); its seeds are the corpus of
+# malformed files, valid.gguf among them (tests/fuzz/corpus/gguf links there).
+FUZZER_TARGETS += tests/fuzz/fuzz_gguf
+tests_fuzz_fuzz_gguf_SOURCES = tests/fuzz/fuzz_gguf.c
+tests_fuzz_fuzz_gguf_LDADD = $(FUZZER_LIBS)
+tests_fuzz_fuzz_gguf_LDFLAGS = $(FUZZER_LINK_FLAGS)
+EXTRA_DIST += tests/fuzz/gguf.dict
