@@ -1,7 +1,7 @@
 #!/bin/sh
 # The committed corpus of malformed GGUF files (tests/data/gguf-corrupt) is
 # exactly what its generator writes: regenerate it and compare, file by file.
-# To change the corpus, edit make_corrupt.c and run
+# To change the corpus, edit tests/make_gguf_corrupt.c and run
 #   tests/make_gguf_corrupt $(srcdir)/tests/data/gguf-corrupt
 srcdir=${TSR_TEST_SRCDIR:-.}
 builddir=${TSR_TEST_BUILDDIR:-.}
@@ -19,15 +19,15 @@ status=ok
 for f in "$fresh"/*; do
   name=$(basename "$f")
   if ! cmp -s "$f" "$committed/$name"; then
-    echo "# $name: the committed file differs from what make_corrupt.c writes (or is missing)"
+    echo "# $name: the committed file differs from what make_gguf_corrupt.c writes (or is missing)"
     status="not ok"
   fi
 done
 for f in "$committed"/*.gguf; do
   name=$(basename "$f")
   if [ ! -e "$fresh/$name" ]; then
-    echo "# $name: committed, but make_corrupt.c no longer writes it"
+    echo "# $name: committed, but make_gguf_corrupt.c no longer writes it"
     status="not ok"
   fi
 done
-echo "$status 2 - the committed corpus is what make_corrupt.c writes"
+echo "$status 2 - the committed corpus is what make_gguf_corrupt.c writes"

@@ -140,12 +140,11 @@ TESTS += tests/contrib-example.sh
 EXTRA_DIST += tests/contrib-example.sh
 
 # GGUF: the reader's tests, the writer they and the tools share, the corpus
-# of malformed files (tests/data/gguf-corrupt, made by make_gguf_corrupt and
+# of malformed files (tests/data/gguf-corrupt, made by make_gguf_corrupt.c and
 # checked by gguf_corpus.sh) and the planner's sparse model fixtures.
 GGUF_WRITER = tests/gguf_writer.c tests/gguf_writer.h
 check_PROGRAMS += tests/make_gguf_corrupt tests/make_fixtures
-tests_make_gguf_corrupt_SOURCES = tests/data/gguf-corrupt/make_corrupt.c $(GGUF_WRITER)
-tests_make_gguf_corrupt_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/tests
+tests_make_gguf_corrupt_SOURCES = tests/make_gguf_corrupt.c $(GGUF_WRITER)
 tests_make_gguf_corrupt_LDADD = libtessera_core.la
 tests_make_fixtures_SOURCES = tests/make_fixtures.c $(GGUF_WRITER)
 tests_make_fixtures_LDADD = libtessera_core.la

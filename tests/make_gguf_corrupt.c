@@ -1,5 +1,6 @@
-/* Writes the corpus of malformed GGUF files in this folder, and EXPECTED.txt
- * saying what the reader must answer for each:
+/* Writes the corpus of malformed GGUF files, tests/data/gguf-corrupt, and
+ * its EXPECTED.txt saying what the reader must answer for each (after a
+ * first line, a comment):
  *
  *     NAME <TAB> CODE <TAB> HEADERS_CODE <TAB> a piece of the error message
  *
@@ -12,7 +13,9 @@
  * the fuzzer's seeds (tests/fuzz/fuzz_gguf.c).
  *
  * Usage: make_gguf_corrupt OUTDIR   (tests/gguf_corpus.sh checks that the
- * committed files are what this program writes.) */
+ * committed files are what this program writes.) The program lives here,
+ * not in the corpus folder, so that no build output lands beside the
+ * files `make dist` copies. */
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -356,6 +359,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "make_gguf_corrupt: cannot write %s\n", path);
         return 1;
     }
+    fprintf(expected, "# Written by tests/make_gguf_corrupt.c, with the files beside it:"
+                      " NAME, CODE, HEADERS_CODE, PIECE.\n");
     header_cases();
     metadata_cases();
     tensor_cases();
