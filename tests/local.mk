@@ -149,7 +149,9 @@ tests_make_gguf_corrupt_LDADD = libtessera_core.la
 tests_make_fixtures_SOURCES = tests/make_fixtures.c $(GGUF_WRITER)
 tests_make_fixtures_LDADD = libtessera_core.la
 TESTS += tests/gguf_corpus.sh
-EXTRA_DIST += tests/gguf_corpus.sh tests/data/gguf-corrupt tests/reference
+EXTRA_DIST += tests/gguf_corpus.sh tests/data/gguf-corrupt \
+	tests/reference/gguf_dump.py tests/reference/smollm2-gguf.txt \
+	tests/reference/ggml_types.py tests/reference/ggml-types.txt
 if HAVE_CRITERION
 check_PROGRAMS += tests/test_gguf tests/test_ggml_types tests/test_make_fixtures
 tests_test_gguf_SOURCES = tests/test_gguf.c tests/testutil.h $(GGUF_WRITER)
