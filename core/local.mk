@@ -15,3 +15,6 @@ libtessera_core_la_SOURCES += core/threadpool.c core/threadpool.h
 # GGUF: the reader and the ggml type table.
 libtessera_core_la_SOURCES += core/gguf.c core/gguf_values.c core/gguf.h core/gguf_private.h \
 	core/ggml_types.c
+# The Llama-family model: hyperparameters, loading, the forward pass, generation.
+libtessera_core_la_SOURCES += core/llama_config.c core/model.c core/model.h \
+	core/model_internal.h core/forward.c
