@@ -46,3 +46,36 @@ plugins_quant_q8_k_la_SOURCES = plugins/quant/q8_k/q8_k.c plugins/quant/kquant.h
 	plugins/quant/common.h
 plugins_quant_q8_k_la_CPPFLAGS = $(QUANT_PLUGIN_CPPFLAGS)
 plugins_quant_q8_k_la_LDFLAGS = $(PLUGIN_LDFLAGS)
+
+KQUANT_SHARED = plugins/quant/common.h plugins/quant/kquant.h plugins/quant/kquant_quantize.h \
+	plugins/quant/kquant_tier_head.h plugins/quant/kquant_tier.h
+
+plugins_LTLIBRARIES += plugins/quant_q4_k.la
+plugins_quant_q4_k_la_SOURCES = plugins/quant/q4_k/q4_k.c plugins/quant/q4_k/q4_k_x86.c \
+	plugins/quant/q4_k/q4_k.h plugins/quant/q4_k/q4_k_tier.h $(KQUANT_SHARED)
+plugins_quant_q4_k_la_CPPFLAGS = $(QUANT_PLUGIN_CPPFLAGS)
+plugins_quant_q4_k_la_LDFLAGS = $(PLUGIN_LDFLAGS)
+
+plugins_LTLIBRARIES += plugins/quant_q6_k.la
+plugins_quant_q6_k_la_SOURCES = plugins/quant/q6_k/q6_k.c plugins/quant/q6_k/q6_k_x86.c \
+	plugins/quant/q6_k/q6_k.h plugins/quant/q6_k/q6_k_tier.h $(KQUANT_SHARED)
+plugins_quant_q6_k_la_CPPFLAGS = $(QUANT_PLUGIN_CPPFLAGS)
+plugins_quant_q6_k_la_LDFLAGS = $(PLUGIN_LDFLAGS)
+
+plugins_LTLIBRARIES += plugins/quant_q5_k.la
+plugins_quant_q5_k_la_SOURCES = plugins/quant/q5_k/q5_k.c plugins/quant/q5_k/q5_k_x86.c \
+	plugins/quant/q5_k/q5_k.h plugins/quant/q5_k/q5_k_tier.h $(KQUANT_SHARED)
+plugins_quant_q5_k_la_CPPFLAGS = $(QUANT_PLUGIN_CPPFLAGS)
+plugins_quant_q5_k_la_LDFLAGS = $(PLUGIN_LDFLAGS)
+
+plugins_LTLIBRARIES += plugins/quant_q3_k.la
+plugins_quant_q3_k_la_SOURCES = plugins/quant/q3_k/q3_k.c plugins/quant/q3_k/q3_k_x86.c \
+	plugins/quant/q3_k/q3_k.h plugins/quant/q3_k/q3_k_tier.h $(KQUANT_SHARED)
+plugins_quant_q3_k_la_CPPFLAGS = $(QUANT_PLUGIN_CPPFLAGS)
+plugins_quant_q3_k_la_LDFLAGS = $(PLUGIN_LDFLAGS)
+
+plugins_LTLIBRARIES += plugins/quant_q2_k.la
+plugins_quant_q2_k_la_SOURCES = plugins/quant/q2_k/q2_k.c plugins/quant/q2_k/q2_k_x86.c \
+	plugins/quant/q2_k/q2_k.h plugins/quant/q2_k/q2_k_tier.h $(KQUANT_SHARED)
+plugins_quant_q2_k_la_CPPFLAGS = $(QUANT_PLUGIN_CPPFLAGS)
+plugins_quant_q2_k_la_LDFLAGS = $(PLUGIN_LDFLAGS)

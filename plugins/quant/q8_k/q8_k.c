@@ -72,7 +72,7 @@ static void q8_k_quantize_reference(const float *src, void *dst, int64_t n_elems
     }
 }
 
-#if defined(__x86_64__)
+#if QUANT_X86
 /* The same bytes with 8 lanes: |max| first, then the first value that has
  * it (its sign decides the sign of dx), then round-to-nearest-even
  * conversions, which are nearest_int for |v| <= 2^22. */
@@ -177,7 +177,7 @@ static const quant_kernels q8_k_kernels_scalar = {"scalar", QUANT_ISA_SCALAR, q8
                                                   q8_k_quantize_reference, NULL};
 
 static const quant_kernels *const q8_k_candidates[] = {
-#if defined(__x86_64__)
+#if QUANT_X86
     &q8_k_kernels_avx512, &q8_k_kernels_avx2,
 #endif
     &q8_k_kernels_scalar,

@@ -1,0 +1,262 @@
+/* The products of one x86 tier of a K-quant, against q8_K activations,
+ * built on the format's decoding (see kquant_tier_head.h for what a
+ * FORMAT_x86.c defines and what FORMAT_tier.h provides). Undefines the tier
+ * macros at the end, so the next tier starts clean.
+ *
+ * One block of one row against one token: per chunk, vpmaddubsw multiplies
+ * the unsigned values u by the signed activation bytes p and adds pairs
+ * (int16: at most 2 * 63 * 128, no saturation), and vpmaddwd (or vpdpwssd)
+ * multiplies those by the group scales s and adds pairs into int32 lanes,
+ * which sum the block exactly (at most 16 values of 128 * 63 * 128 per lane
+ * on the wide tiers). At the block's end the lanes are folded to 8, turned
+ * into floats and scaled by a * dx; the correction b * dx * sum k[g]
+ * bsums[g] is one vpmaddwd on the token's bsums. Floats accumulate in lanes
+ * across blocks and are summed when the tile is done.
+ *
+ * A tile of R rows x T tokens decodes each weight chunk once for all its
+ * tokens and loads each activation chunk once for all its rows. */
+
+/* int16 lanes take scale byte `first + L` in 128-bit lane L (as the low
+ * byte, zero-extended; or as the high byte, for an arithmetic shift to
+ * sign-extend): vpshufb control for the scale vector of a chunk. */
+QUANT_INLINE TIER_TARGET TIER_VEC TIER(scale_control)(int first)
+{
+    const int high = TIER(signed_scales);
+#define KQ_LANE(i) \
+    (long long)((unsigned long long)(high ? ((i) << 8 | 0x80) : (0x8000 | (i))) * 0x0001000100010001ull)
+#if TIER_WIDE
+    return _mm512_setr_epi64(KQ_LANE(first), KQ_LANE(first), KQ_LANE(first + 1),
+                             KQ_LANE(first + 1), KQ_LANE(first + 2), KQ_LANE(first + 2),
+                             KQ_LANE(first + 3), KQ_LANE(first + 3));
+#else
+    return _mm256_setr_epi64x(KQ_LANE(first), KQ_LANE(first), KQ_LANE(first + 1),
+                              KQ_LANE(first + 1));
+#endif
+#undef KQ_LANE
+}
+
+/* The 16 scale bytes in every 128-bit lane. */
+QUANT_INLINE TIER_TARGET TIER_VEC TIER(scale_source)(__m128i scales)
+{
+#if TIER_WIDE
+    return _mm512_broadcast_i32x4(scales);
+#else
+    return _mm256_broadcastsi128_si256(scales);
+#endif
+}
+
+/* int16 scales of chunk c: the group of each int16 pair lane. */
+QUANT_INLINE TIER_TARGET TIER_VEC TIER(scale_vector)(TIER_VEC source, int c)
+{
+    const int groups_per_chunk = TIER_CHUNK / 16;
+#if TIER_WIDE
+    __m512i s = _mm512_shuffle_epi8(source, TIER(scale_control)(groups_per_chunk * c));
+    return TIER(signed_scales) ? _mm512_srai_epi16(s, 8) : s;
+#else
+    __m256i s = _mm256_shuffle_epi8(source, TIER(scale_control)(groups_per_chunk * c));
+    return TIER(signed_scales) ? _mm256_srai_epi16(s, 8) : s;
+#endif
+}
+
+/* sum + the scaled products of u (unsigned) and p (signed), in int32 lanes. */
+QUANT_INLINE TIER_TARGET TIER_VEC TIER(dot)(TIER_VEC sum, TIER_VEC u, TIER_VEC p, TIER_VEC s)
+{
+#if TIER_WIDE
+    __m512i pairs = _mm512_maddubs_epi16(u, p);
+#if TIER_VNNI
+    return TIER_DPWSSD(sum, pairs, s);
+#else
+    return _mm512_add_epi32(sum, _mm512_madd_epi16(pairs, s));
+#endif
+#else
+    __m256i pairs = _mm256_maddubs_epi16(u, p);
+#if TIER_VNNI
+    return TIER_DPWSSD(sum, pairs, s);
+#else
+    return _mm256_add_epi32(sum, _mm256_madd_epi16(pairs, s));
+#endif
+#endif
+}
+
+/* The int32 lanes folded to 8. */
+QUANT_INLINE TIER_TARGET __m256i TIER(fold)(TIER_VEC v)
+{
+#if TIER_WIDE
+    return _mm256_add_epi32(_mm512_castsi512_si256(v), _mm512_extracti64x4_epi64(v, 1));
+#else
+    return v;
+#endif
+}
+
+/* y[t * y_stride + r] for r < R, t < T: rows w, w + w_row_bytes, ... against
+ * tokens x, x + x_row_bytes, ... over n_blocks blocks. R and T (at most 4)
+ * are compile-time constants where this is inlined, so the arrays live in
+ * registers. */
+QUANT_INLINE TIER_TARGET void TIER(tile)(const uint8_t *w, size_t w_row_bytes, const uint8_t *x,
+                                         size_t x_row_bytes, float *y, size_t y_stride,
+                                         int64_t n_blocks, const int R, const int T)
+{
+    enum { MAX_R = 4, MAX_T = 4 };
+    __m256 acc[MAX_R][MAX_T];
+#pragma GCC unroll 4
+    for (int r = 0; r < R; r++)
+#pragma GCC unroll 4
+        for (int t = 0; t < T; t++)
+            acc[r][t] = _mm256_setzero_ps();
+
+    for (int64_t b = 0; b < n_blocks; b++) {
+        const uint8_t *wb = w + b * TIER(block_bytes);
+        const uint8_t *xb = x + b * Q8_K_BLOCK_BYTES;
+        /* The tile's R rows lie one after another: it reads a region R
+         * rows long, R blocks per step. Prefetch that region as the one
+         * stream it is (q4_1_tier.h says why); a hint never faults. */
+        uintptr_t ahead =
+            (uintptr_t)w + KQ_PREFETCH_BYTES + (uintptr_t)(b * R * TIER(block_bytes));
+#pragma GCC unroll 8
+        for (int i = 0; i < (R * TIER(block_bytes) + 63) / 64; i++)
+            _mm_prefetch((const char *)(ahead + 64 * (uintptr_t)i), _MM_HINT_T0);
+
+        TIER(row) rows[MAX_R];
+        TIER_VEC scale_source[MAX_R];
+#pragma GCC unroll 4
+        for (int r = 0; r < R; r++) {
+            rows[r] = TIER(row_load)(wb + r * w_row_bytes);
+            scale_source[r] = TIER(scale_source)(TIER(row_scales)(&rows[r]));
+        }
+        TIER_VEC sum[MAX_R][MAX_T];
+#pragma GCC unroll 4
+        for (int r = 0; r < R; r++)
+#pragma GCC unroll 4
+            for (int t = 0; t < T; t++)
+                sum[r][t] = TIER(zero)();
+
+#pragma GCC unroll 8
+        for (int c = 0; c < TIER_CHUNKS; c++) {
+            TIER_VEC u[MAX_R], s[MAX_R];
+#pragma GCC unroll 4
+            for (int r = 0; r < R; r++) {
+                u[r] = TIER(chunk)(wb + r * w_row_bytes, c);
+                s[r] = TIER(scale_vector)(scale_source[r], c);
+            }
+#pragma GCC unroll 4
+            for (int t = 0; t < T; t++) {
+                TIER_VEC p = TIER(load)(xb + t * x_row_bytes + Q8_K_QS + c * TIER_CHUNK);
+#pragma GCC unroll 4
+                for (int r = 0; r < R; r++)
+                    sum[r][t] = TIER(dot)(sum[r][t], u[r], p, s[r]);
+            }
+        }
+
+        /* [a0 b0 a1 b1 ...] of the rows, times each token's dx */
+        uint32_t ab[4] = {0, 0, 0, 0};
+#pragma GCC unroll 4
+        for (int r = 0; r < R; r++)
+            ab[r] = TIER(halves)(wb + r * w_row_bytes);
+        __m256 factors =
+            _mm256_cvtph_ps(_mm_setr_epi32((int)ab[0], (int)ab[1], (int)ab[2], (int)ab[3]));
+#pragma GCC unroll 4
+        for (int t = 0; t < T; t++) {
+            const uint8_t *xt = xb + t * x_row_bytes;
+            float scale[8] __attribute__((aligned(32)));
+            _mm256_store_ps(scale, _mm256_mul_ps(factors, _mm256_set1_ps(kq_q8k_scale(xt))));
+            __m256i bsums = _mm256_loadu_si256((const __m256i *)(xt + Q8_K_BSUMS));
+#pragma GCC unroll 4
+            for (int r = 0; r < R; r++) {
+                __m256i corr = _mm256_madd_epi16(TIER(row_corr)(&rows[r]), bsums);
+                __m256i total = TIER(fold)(sum[r][t]);
+                if (TIER(corr_folds)) {
+                    total = _mm256_sub_epi32(total, corr);
+                    acc[r][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(total),
+                                                _mm256_broadcast_ss(&scale[2 * r]), acc[r][t]);
+                } else {
+                    acc[r][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(total),
+                                                _mm256_broadcast_ss(&scale[2 * r]), acc[r][t]);
+                    acc[r][t] = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(corr),
+                                                 _mm256_broadcast_ss(&scale[2 * r + 1]), acc[r][t]);
+                }
+            }
+        }
+    }
+
+#pragma GCC unroll 4
+    for (int t = 0; t < T; t++)
+#pragma GCC unroll 4
+        for (int r = 0; r < R; r++)
+            y[t * y_stride + r] = quant_hsum_ps(acc[r][t]);
+}
+
+/* Rows [0, R) against all n_tokens, T tokens at a time, then the rest. */
+QUANT_INLINE TIER_TARGET void TIER(row_tile)(const uint8_t *w, size_t w_row_bytes,
+                                             const uint8_t *x, size_t x_row_bytes, float *y,
+                                             size_t y_stride, int64_t n_blocks, int64_t n_tokens,
+                                             const int R, const int T)
+{
+    int64_t t = 0;
+    for (; t + T <= n_tokens; t += T)
+        TIER(tile)(w, w_row_bytes, x + t * x_row_bytes, x_row_bytes, y + t * y_stride, y_stride,
+                   n_blocks, R, T);
+    const uint8_t *xt = x + t * x_row_bytes;
+    float *yt = y + t * y_stride;
+    switch (n_tokens - t) {
+    case 3:
+        if (T > 3)
+            TIER(tile)(w, w_row_bytes, xt, x_row_bytes, yt, y_stride, n_blocks, R, 3);
+        break;
+    case 2:
+        if (T > 2)
+            TIER(tile)(w, w_row_bytes, xt, x_row_bytes, yt, y_stride, n_blocks, R, 2);
+        break;
+    case 1:
+        if (T > 1)
+            TIER(tile)(w, w_row_bytes, xt, x_row_bytes, yt, y_stride, n_blocks, R, 1);
+        break;
+    default:
+        break;
+    }
+}
+
+/* Tokens are taken this many at a time, so that their activations stay in
+ * the L2 cache while every row of the range passes over them. */
+enum { TIER(token_chunk) = 32 };
+
+static TIER_TARGET void TIER(matmat)(const void *w, size_t w_row_bytes, const void *x,
+                                     size_t x_row_bytes, float *y, size_t y_stride,
+                                     int64_t n_cols, int64_t n_tokens, int64_t row_begin,
+                                     int64_t row_end)
+{
+    const uint8_t *wr = (const uint8_t *)w;
+    int64_t n_blocks = n_cols / KQ_BLOCK_ELEMS;
+    if (n_tokens == 1) {
+        int64_t r = row_begin;
+        for (; r + MATVEC_ROWS <= row_end; r += MATVEC_ROWS)
+            TIER(tile)(wr + r * w_row_bytes, w_row_bytes, x, 0, y + r, 0, n_blocks, MATVEC_ROWS,
+                       1);
+        for (; r < row_end; r++)
+            TIER(tile)(wr + r * w_row_bytes, w_row_bytes, x, 0, y + r, 0, n_blocks, 1, 1);
+        return;
+    }
+    for (int64_t t0 = 0; t0 < n_tokens; t0 += TIER(token_chunk)) {
+        int64_t n_chunk = n_tokens - t0 < TIER(token_chunk) ? n_tokens - t0 : TIER(token_chunk);
+        const uint8_t *xc = (const uint8_t *)x + t0 * x_row_bytes;
+        float *yc = y + t0 * y_stride;
+        int64_t r = row_begin;
+        for (; r + MATMAT_ROWS <= row_end; r += MATMAT_ROWS)
+            TIER(row_tile)(wr + r * w_row_bytes, w_row_bytes, xc, x_row_bytes, yc + r, y_stride,
+                           n_blocks, n_chunk, MATMAT_ROWS, MATMAT_TOKENS);
+        for (; r < row_end; r++)
+            TIER(row_tile)(wr + r * w_row_bytes, w_row_bytes, xc, x_row_bytes, yc + r, y_stride,
+                           n_blocks, n_chunk, 1, MATMAT_TOKENS);
+    }
+}
+
+#undef TIER
+#undef TIER_TARGET
+#undef TIER_WIDE
+#undef TIER_VNNI
+#undef TIER_DPWSSD
+#undef TIER_VEC
+#undef TIER_CHUNK
+#undef TIER_CHUNKS
+#undef MATVEC_ROWS
+#undef MATMAT_ROWS
+#undef MATMAT_TOKENS

@@ -1,0 +1,70 @@
+/* The x86 tiers of q2_k's kernels: the format's decoding (q2_k_tier.h) and
+ * the K-quant products (kquant_tier.h) compiled four times, each with its
+ * own target attribute, vector width and register tile. */
+#include "q2_k.h"
+
+#if QUANT_X86
+
+/* AVX2: 256-bit chunks, 16 vector registers. */
+#define TIER(name) q2_k_##name##_avx2
+#define TIER_TARGET QUANT_TARGET_AVX2
+#define TIER_WIDE 0
+#define TIER_VNNI 0
+#define MATVEC_ROWS 2
+#define MATMAT_ROWS 2
+#define MATMAT_TOKENS 2
+#include "kquant_tier_head.h"
+#include "q2_k_tier.h"
+#include "kquant_tier.h"
+
+/* AVX-VNNI: vpdpwssd on ymm (VEX), still 16 registers. */
+#define TIER(name) q2_k_##name##_avxvnni
+#define TIER_TARGET QUANT_TARGET_AVXVNNI
+#define TIER_WIDE 0
+#define TIER_VNNI 1
+#define TIER_DPWSSD _mm256_dpwssd_avx_epi32
+#define MATVEC_ROWS 2
+#define MATMAT_ROWS 2
+#define MATMAT_TOKENS 2
+#include "kquant_tier_head.h"
+#include "q2_k_tier.h"
+#include "kquant_tier.h"
+
+/* AVX-512: 512-bit chunks and 32 registers. */
+#define TIER(name) q2_k_##name##_avx512
+#define TIER_TARGET QUANT_TARGET_AVX512
+#define TIER_WIDE 1
+#define TIER_VNNI 0
+#define MATVEC_ROWS 4
+#define MATMAT_ROWS 2
+#define MATMAT_TOKENS 4
+#include "kquant_tier_head.h"
+#include "q2_k_tier.h"
+#include "kquant_tier.h"
+
+/* AVX-512 VNNI: vpdpwssd on zmm. */
+#define TIER(name) q2_k_##name##_avx512vnni
+#define TIER_TARGET QUANT_TARGET_AVX512VNNI
+#define TIER_WIDE 1
+#define TIER_VNNI 1
+#define TIER_DPWSSD _mm512_dpwssd_epi32
+#define MATVEC_ROWS 4
+#define MATMAT_ROWS 2
+#define MATMAT_TOKENS 4
+#include "kquant_tier_head.h"
+#include "q2_k_tier.h"
+#include "kquant_tier.h"
+
+/* Dequantizing and quantizing run outside the hot loop: the scalar
+ * reference serves every tier. */
+const quant_kernels q2_k_kernels_avx2 = {"avx2", QUANT_ISA_AVX2, q2_k_dequantize_scalar, NULL,
+                                         q2_k_matmat_avx2};
+const quant_kernels q2_k_kernels_avxvnni = {"avxvnni", QUANT_ISA_AVXVNNI, q2_k_dequantize_scalar,
+                                            NULL, q2_k_matmat_avxvnni};
+const quant_kernels q2_k_kernels_avx512 = {"avx512", QUANT_ISA_AVX512, q2_k_dequantize_scalar,
+                                           NULL, q2_k_matmat_avx512};
+const quant_kernels q2_k_kernels_avx512vnni = {"avx512vnni", QUANT_ISA_AVX512VNNI,
+                                               q2_k_dequantize_scalar, NULL,
+                                               q2_k_matmat_avx512vnni};
+
+#endif
