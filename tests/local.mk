@@ -219,3 +219,18 @@ endif
 EXTRA_DIST += tests/reference/quant_ref.py tests/reference/quant/f32.bin \
 	tests/reference/quant/f16.bin tests/reference/quant/bf16.bin tests/reference/quant/q8_0.bin \
 	tests/reference/quant/q8_1.bin tests/reference/quant/q4_1.bin
+
+# The K-quant plugins and q8_k against the gguf package's floats and ggml's
+# bytes (tests/reference/quant_k_ref.py), their SIMD paths against their
+# scalar references.
+if HAVE_CRITERION
+check_PROGRAMS += tests/test_quant_k
+tests_test_quant_k_SOURCES = tests/test_quant_k.c tests/quant_testutil.h tests/testutil.h
+tests_test_quant_k_CFLAGS = $(TEST_CFLAGS)
+tests_test_quant_k_LDADD = $(TEST_LIBS) -lm
+TESTS += tests/test_quant_k
+endif
+EXTRA_DIST += tests/reference/quant_k_ref.py tests/make_kquant_models.py \
+	tests/reference/quant/q8_k.bin tests/reference/quant/q4_k.bin \
+	tests/reference/quant/q6_k.bin tests/reference/quant/q5_k.bin \
+	tests/reference/quant/q3_k.bin tests/reference/quant/q2_k.bin
