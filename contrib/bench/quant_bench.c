@@ -84,6 +84,12 @@ static void time_ggml(const char *path, const char *format, const char *act, con
         snprintf(name, sizeof name, "ggml_vec_dot_%s", format);
         dot = (ggml_vec_dot_fn *)dlsym(lib, name);
     }
+    if (!dot) { /* ggml spells the K-quants with a capital K (ggml_vec_dot_q4_K_q8_K) */
+        snprintf(name, sizeof name, "ggml_vec_dot_%s_%s", format, act);
+        for (char *k = strstr(name, "_k"); k; k = strstr(k + 1, "_k"))
+            k[1] = 'K';
+        dot = (ggml_vec_dot_fn *)dlsym(lib, name);
+    }
     void (*cpu_init)(void) = (void (*)(void))dlsym(lib, "ggml_cpu_init");
     if (!dot || !cpu_init) {
         fprintf(stderr, "quant_bench: %s has no %s\n", path, name);
