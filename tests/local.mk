@@ -234,3 +234,30 @@ EXTRA_DIST += tests/reference/quant_k_ref.py tests/make_kquant_models.py \
 	tests/reference/quant/q8_k.bin tests/reference/quant/q4_k.bin \
 	tests/reference/quant/q6_k.bin tests/reference/quant/q5_k.bin \
 	tests/reference/quant/q3_k.bin tests/reference/quant/q2_k.bin
+
+# The default model re-quantized by llama.cpp into its K-quant mixes, for
+# test_quant_k_model: build output (600 MB, about 20 s), made before the tests
+# run. TSR_TEST_PY needs llama-cpp-python; when the files cannot be made,
+# tests/kquant-models/UNAVAILABLE says why and the test fails saying so.
+TSR_TEST_PY = /opt/tsr-venv/bin/python
+KQUANT_MODELS = tests/kquant-models
+check_DATA = $(KQUANT_MODELS)/.made
+$(KQUANT_MODELS)/.made: $(srcdir)/tests/make_kquant_models.py
+	$(AM_V_GEN)mkdir -p $(KQUANT_MODELS); rm -f $@; \
+	py='$(TSR_TEST_PY)'; test -x "$$py" || py=python3; \
+	if "$$py" $(srcdir)/tests/make_kquant_models.py $(KQUANT_MODELS); then touch $@; \
+	elif test ! -f $(KQUANT_MODELS)/UNAVAILABLE; then \
+	  echo "$$py could not run tests/make_kquant_models.py" > $(KQUANT_MODELS)/UNAVAILABLE; fi
+clean-local: clean-kquant-models
+clean-kquant-models:
+	rm -rf $(KQUANT_MODELS)
+.PHONY: clean-kquant-models
+
+if HAVE_CRITERION
+check_PROGRAMS += tests/test_quant_k_model
+tests_test_quant_k_model_SOURCES = tests/test_quant_k_model.c tests/testutil.h
+tests_test_quant_k_model_CFLAGS = $(TEST_CFLAGS) $(JANSSON_CFLAGS)
+tests_test_quant_k_model_LDADD = $(TEST_LIBS) $(JANSSON_LIBS) -lm
+TESTS += tests/test_quant_k_model
+endif
+EXTRA_DIST += tests/reference/make_kquant_greedy_ref.py tests/reference/kquant-greedy.json
