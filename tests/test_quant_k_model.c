@@ -13,11 +13,13 @@
  * Teacher forcing, as tests/test_model.c does: the prompt is followed by
  * llama.cpp's own 16 greedy tokens, so every step is compared even after a
  * near tie would have let two free-running texts part. At each step the
- * reference's top-5 logits must be within LOGIT_TOLERANCE of ours (tessera
- * and llama.cpp round differently through 30 layers: on these files and on
- * a q8_0 copy of the model, whose formats are not K-quants, the top logits
- * differ by up to about 0.5), and our greedy choice must be llama.cpp's
- * unless its own top-2 gap there is below NEAR_TIE. */
+ * reference's top-5 logits must be within LOGIT_TOLERANCE of ours, and our
+ * greedy choice must be llama.cpp's unless its own top-2 gap there is below
+ * NEAR_TIE. tessera and llama.cpp round differently through 30 layers: over
+ * these 16 steps the top-5 logits of the K-quant files differ from
+ * llama.cpp's by up to 0.96, those of the default q4_1 model and of a q8_0
+ * copy of it (no K-quant at all) by up to 0.75 and 0.79; a broken kernel
+ * moves them by whole units. */
 #include <criterion/criterion.h>
 #include <jansson.h>
 #include <math.h>
@@ -28,7 +30,7 @@
 #include "model.h"
 #include "testutil.h"
 
-#define LOGIT_TOLERANCE 1.0
+#define LOGIT_TOLERANCE 1.5
 #define NEAR_TIE 0.5
 
 static const char *models_dir(void)
