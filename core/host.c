@@ -73,6 +73,7 @@ static tsr_host host_table = {
     .rng_next = tsr_rng_next,
     .candidates_sort = tsr_candidates_sort,
     .candidates_softmax = tsr_candidates_softmax,
+    .candidates_partial_sort = tsr_candidates_partial_sort,
 };
 
 const tsr_host *tsr_host_services(void)

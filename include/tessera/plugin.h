@@ -193,6 +193,14 @@ typedef struct tsr_host {
     const float *(*draft_logits)(tsr_draft *draft, size_t i);
     void (*draft_rollback)(tsr_draft *draft, size_t n_keep);
     size_t (*draft_n_past)(const tsr_draft *draft);
+
+    /* Moves the k best candidates (highest logit first, ties to the lower
+     * token id) to data[0..k) in that order, leaving the others after them in
+     * no particular order; size is unchanged. sorted is set when the whole
+     * array ended up sorted (always for k >= size). Costs O(size) for small
+     * k where a full sort costs O(size log size): top-k and friends use it on
+     * a whole vocabulary. Hot. */
+    void (*candidates_partial_sort)(tsr_candidates *cands, size_t k);
 } tsr_host;
 
 /* ---------------------------------------------------------------------------
@@ -253,8 +261,22 @@ typedef struct tsr_quant_vtable {
 
 /* ---------------------------------------------------------------------------
  * sampler: one step of the chain. The chain applies its samplers in profile
- * order to one tsr_candidates; a "choosing" sampler sets selected. A chain
- * that ends without one gets `dist` appended.
+ * order to one tsr_candidates; a "choosing" sampler sets selected and must be
+ * the last (the chain refuses one before the end). A chain that ends without
+ * one gets `dist` appended.
+ *
+ * Each step starts from the whole vocabulary in id order (data[i].token == i,
+ * p unset, sorted false). logit is the truth every sampler reads; p is valid
+ * only where a sampler just computed it (host->candidates_softmax), so a
+ * sampler that needs probabilities computes them itself. After a choice the
+ * chain calls accept(token) on every sampler, and the caller may feed it
+ * tokens it did not choose (the prompt), so histories see them too.
+ *
+ * Randomness comes only from init->rng (shared by the chain's samplers, one
+ * per sequence): same seed, same tokens. Token text comes only through the
+ * host's vocab_* members, which are NULL in a build without a tokenizer, and
+ * init->vocab is NULL without a model: a sampler must work (or refuse with a
+ * clear message at create) in both cases.
  * ------------------------------------------------------------------------- */
 
 enum {
@@ -267,6 +289,9 @@ typedef struct tsr_sampler_init {
     uint64_t seed;           /* the profile's seed (the rng is already seeded with it) */
     tsr_rng *rng;            /* the sequence's generator, owned by the core */
     const tsr_vocab *vocab;  /* NULL when sampling without a model (tests, benchmarks) */
+    int32_t max_seq_len;     /* tokens a sequence may hold (bounds "the whole sequence"
+                                histories); 0 when unknown. Read it only when struct_size
+                                covers it. */
 } tsr_sampler_init;
 
 typedef struct tsr_sampler_vtable {
@@ -367,9 +392,16 @@ typedef struct tsr_alloc_vtable {
                           void **arena, tsr_error *err);
     /* Setup: gives back an arena reserve returned. */
     void (*release)(void *state, uint32_t device, void *arena);
-    /* Thread-safe: bytes reserved now, and the most ever reserved at once. */
+    /* Thread-safe: bytes reserved (and mapped) now, and the most ever at once. */
     uint64_t (*bytes_in_use)(void *state, uint32_t device);
     uint64_t (*peak_bytes)(void *state, uint32_t device);
+    /* Setup, optional: makes bytes of the open file fd, from offset, readable
+     * on the device as an arena without a copy (host memory: a read-only
+     * private mapping that the page cache backs), counted as reserve counts
+     * and given back with release. NULL, or TSR_ERR_UNSUPPORTED: the core
+     * reserves an arena and reads the bytes into it instead. */
+    tsr_status (*map_file)(void *state, uint32_t device, int fd, uint64_t offset, uint64_t bytes,
+                           const void **arena, tsr_error *err);
 } tsr_alloc_vtable;
 
 /* ---------------------------------------------------------------------------

@@ -100,6 +100,52 @@ static tsr_status arena_reserve(const tsr_host *host, arena_device *dev, uint64_
     return TSR_OK;
 }
 
+/* Maps bytes of fd from offset read-only, counted like a reservation. */
+static tsr_status arena_map_file(const tsr_host *host, arena_device *dev, int fd,
+                                 uint64_t offset, uint64_t bytes, const void **arena,
+                                 tsr_error *err)
+{
+    *arena = NULL;
+    pthread_mutex_lock(&dev->lock);
+    if (bytes > dev->info.capacity_bytes || dev->in_use > dev->info.capacity_bytes - bytes) {
+        uint64_t in_use = dev->in_use;
+        pthread_mutex_unlock(&dev->lock);
+        return host->error_set(err, TSR_ERR_NOMEM,
+                               "%s: cannot reserve %" PRIu64 " bytes: %" PRIu64 " of %" PRIu64
+                               " bytes in use",
+                               dev->info.name, bytes, in_use, dev->info.capacity_bytes);
+    }
+    if (dev->n_blocks == dev->cap_blocks) {
+        size_t cap = dev->cap_blocks ? dev->cap_blocks * 2 : 8;
+        arena_block *bigger = realloc(dev->blocks, cap * sizeof *bigger);
+        if (!bigger) {
+            pthread_mutex_unlock(&dev->lock);
+            return host->error_set(err, TSR_ERR_NOMEM, "%s: out of host memory for bookkeeping",
+                                   dev->info.name);
+        }
+        dev->blocks = bigger;
+        dev->cap_blocks = cap;
+    }
+    /* mmap wants a page-aligned file offset: map from the page holding offset. */
+    uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
+    uint64_t start = offset / page * page;
+    uint64_t mapped = offset - start + (bytes ? bytes : 1);
+    void *base = mmap(NULL, mapped, PROT_READ, MAP_PRIVATE, fd, (off_t)start);
+    if (base == MAP_FAILED) {
+        pthread_mutex_unlock(&dev->lock);
+        return host->error_set(err, TSR_ERR_IO, "%s: cannot map %" PRIu64 " bytes of the file at "
+                               "offset %" PRIu64, dev->info.name, bytes, offset);
+    }
+    void *ptr = (char *)base + (offset - start);
+    dev->blocks[dev->n_blocks++] = (arena_block){ptr, base, bytes, mapped};
+    dev->in_use += bytes;
+    if (dev->in_use > dev->peak)
+        dev->peak = dev->in_use;
+    pthread_mutex_unlock(&dev->lock);
+    *arena = ptr;
+    return TSR_OK;
+}
+
 static void arena_release(arena_device *dev, void *arena)
 {
     if (!arena)

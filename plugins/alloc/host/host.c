@@ -100,6 +100,17 @@ static uint64_t host_peak_bytes(void *state, uint32_t device)
     return device == 0 ? arena_peak(&s->cpu) : 0;
 }
 
+
+static tsr_status host_map_file(void *state, uint32_t device, int fd, uint64_t offset,
+                                uint64_t bytes, const void **arena, tsr_error *err)
+{
+    host_state *s = state;
+    if (device != 0)
+        return s->host->error_set(err, TSR_ERR_NOT_FOUND, "alloc/host has one device (0), not %u",
+                                  device);
+    return arena_map_file(s->host, &s->cpu, fd, offset, bytes, arena, err);
+}
+
 static const tsr_alloc_vtable host_vtable = {
     .abi = TSR_ABI_INIT(tsr_alloc_vtable),
     .open = host_open,
@@ -110,6 +121,7 @@ static const tsr_alloc_vtable host_vtable = {
     .release = host_release,
     .bytes_in_use = host_bytes_in_use,
     .peak_bytes = host_peak_bytes,
+    .map_file = host_map_file,
 };
 
 static const tsr_plugin_desc host_desc = {

@@ -113,6 +113,17 @@ static uint64_t sim_peak_bytes(void *state, uint32_t device)
     return dev ? arena_peak(dev) : 0;
 }
 
+
+static tsr_status sim_map_file(void *state, uint32_t device, int fd, uint64_t offset,
+                               uint64_t bytes, const void **arena, tsr_error *err)
+{
+    sim_state *s = state;
+    arena_device *dev = sim_device(s, device, err);
+    if (!dev)
+        return TSR_ERR_NOT_FOUND;
+    return arena_map_file(s->host, dev, fd, offset, bytes, arena, err);
+}
+
 static const tsr_alloc_vtable sim_vtable = {
     .abi = TSR_ABI_INIT(tsr_alloc_vtable),
     .open = sim_open,
@@ -123,6 +134,7 @@ static const tsr_alloc_vtable sim_vtable = {
     .release = sim_release,
     .bytes_in_use = sim_bytes_in_use,
     .peak_bytes = sim_peak_bytes,
+    .map_file = sim_map_file,
 };
 
 static const tsr_plugin_desc sim_desc = {

