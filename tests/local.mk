@@ -187,3 +187,14 @@ tests_fuzz_fuzz_gguf_SOURCES = tests/fuzz/fuzz_gguf.c
 tests_fuzz_fuzz_gguf_LDADD = $(FUZZER_LIBS)
 tests_fuzz_fuzz_gguf_LDFLAGS = $(FUZZER_LINK_FLAGS)
 EXTRA_DIST += tests/fuzz/gguf.dict
+
+# q4_0, q5_0, q5_1, iq4_nl against the gguf package's bytes and ggml's quantizer.
+if HAVE_CRITERION
+check_PROGRAMS += tests/test_quant_legacy
+tests_test_quant_legacy_SOURCES = tests/test_quant_legacy.c tests/quanttest.h tests/testutil.h
+tests_test_quant_legacy_CFLAGS = $(TEST_CFLAGS)
+tests_test_quant_legacy_LDADD = $(TEST_LIBS) -lm
+TESTS += tests/test_quant_legacy
+endif
+EXTRA_DIST += tests/reference/quant_legacy_ref.py tests/reference/quant/q4_0.bin \
+	tests/reference/quant/q5_0.bin tests/reference/quant/q5_1.bin tests/reference/quant/iq4_nl.bin
