@@ -54,18 +54,6 @@ tests_plugins_broken_bad_param_la_LDFLAGS = $(BROKEN_PLUGIN_LDFLAGS)
 endif
 EXTRA_DIST += tests/criterion-tap
 
-# The quant plugins against the gguf package's bytes and their own scalar references.
-if HAVE_CRITERION
-check_PROGRAMS += tests/test_quant
-tests_test_quant_SOURCES = tests/test_quant.c tests/testutil.h
-tests_test_quant_CFLAGS = $(TEST_CFLAGS)
-tests_test_quant_LDADD = $(TEST_LIBS) -lm
-TESTS += tests/test_quant
-endif
-EXTRA_DIST += tests/reference/quant_ref.py tests/reference/quant/f32.bin \
-	tests/reference/quant/f16.bin tests/reference/quant/bf16.bin tests/reference/quant/q8_0.bin \
-	tests/reference/quant/q8_1.bin tests/reference/quant/q4_1.bin
-
 # libFuzzer targets, built by `make fuzzers` after ./configure --enable-fuzzers CC=clang
 # (contrib/fuzz.sh does both and runs each target for a bounded time). A target:
 #   FUZZER_TARGETS += tests/fuzz/fuzz_NAME
@@ -187,6 +175,50 @@ tests_fuzz_fuzz_gguf_SOURCES = tests/fuzz/fuzz_gguf.c
 tests_fuzz_fuzz_gguf_LDADD = $(FUZZER_LIBS)
 tests_fuzz_fuzz_gguf_LDFLAGS = $(FUZZER_LINK_FLAGS)
 EXTRA_DIST += tests/fuzz/gguf.dict
+
+# The deployment profile: sizes, reading, checking against plugins (with the
+# test plugins of tests/plugins/params.c), and `tessera profile`.
+check_LTLIBRARIES += tests/plugins/test_params.la
+tests_plugins_test_params_la_SOURCES = tests/plugins/params.c
+tests_plugins_test_params_la_LDFLAGS = $(BROKEN_PLUGIN_LDFLAGS)
+if HAVE_CRITERION
+check_PROGRAMS += tests/test_units tests/test_diag tests/test_profile tests/test_profile_validate
+tests_test_units_SOURCES = tests/test_units.c
+tests_test_units_CFLAGS = $(TEST_CFLAGS)
+tests_test_units_LDADD = $(TEST_LIBS)
+tests_test_diag_SOURCES = tests/test_diag.c
+tests_test_diag_CFLAGS = $(TEST_CFLAGS)
+tests_test_diag_LDADD = $(TEST_LIBS)
+tests_test_profile_SOURCES = tests/test_profile.c tests/profile_testutil.h tests/testutil.h
+tests_test_profile_CFLAGS = $(TEST_CFLAGS)
+tests_test_profile_LDADD = $(TEST_LIBS)
+tests_test_profile_validate_SOURCES = tests/test_profile_validate.c tests/profile_testutil.h
+tests_test_profile_validate_CFLAGS = $(TEST_CFLAGS)
+tests_test_profile_validate_LDADD = $(TEST_LIBS)
+TESTS += tests/test_units tests/test_diag tests/test_profile tests/test_profile_validate
+endif
+TESTS += tests/profile-cli.sh
+EXTRA_DIST += tests/profile-cli.sh tests/data/profiles tests/fuzz/profile.dict \
+	conf/smollm2-cpu.yaml conf/tessera.ini
+
+# Fuzzing the profile reader (and, with the plugins built, its validation).
+FUZZER_TARGETS += tests/fuzz/fuzz_profile
+tests_fuzz_fuzz_profile_SOURCES = tests/fuzz/fuzz_profile.c
+tests_fuzz_fuzz_profile_LDADD = $(FUZZER_LIBS)
+tests_fuzz_fuzz_profile_LDFLAGS = $(FUZZER_LINK_FLAGS)
+fuzzers: $(plugins_LTLIBRARIES) tests/plugins/test_params.la
+
+# The quant plugins against the gguf package's bytes and their own scalar references.
+if HAVE_CRITERION
+check_PROGRAMS += tests/test_quant
+tests_test_quant_SOURCES = tests/test_quant.c tests/testutil.h
+tests_test_quant_CFLAGS = $(TEST_CFLAGS)
+tests_test_quant_LDADD = $(TEST_LIBS) -lm
+TESTS += tests/test_quant
+endif
+EXTRA_DIST += tests/reference/quant_ref.py tests/reference/quant/f32.bin \
+	tests/reference/quant/f16.bin tests/reference/quant/bf16.bin tests/reference/quant/q8_0.bin \
+	tests/reference/quant/q8_1.bin tests/reference/quant/q4_1.bin
 
 # q4_0, q5_0, q5_1, iq4_nl against the gguf package's bytes and ggml's quantizer.
 if HAVE_CRITERION

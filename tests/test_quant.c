@@ -343,7 +343,11 @@ Test(quant, q8_1_sum_field_is_the_scaled_sum_of_its_quants)
 
 /* ---- (c) products ----------------------------------------------------- */
 
-enum { N_ROWS = 13, MAX_TOKENS = 9, Y_STRIDE = N_ROWS + 3 };
+/* Token counts: 1 to 9 meet every remainder of the register tiles; 33, 64
+ * and 70 cross the chunks the matmats take tokens in (32 or 64). */
+static const int token_counts[] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 33, 64, 70};
+enum { N_TOKEN_COUNTS = sizeof token_counts / sizeof token_counts[0] };
+enum { N_ROWS = 13, MAX_TOKENS = 70, Y_STRIDE = N_ROWS + 3 };
 static const float sentinel = -1234.5f;
 
 /* What bounds a product's rounding: for each (token, row), the sum over
@@ -377,8 +381,8 @@ static void magnitudes(const char *name, const tsr_quant_vtable *vt, const tsr_q
     free(xf);
 }
 
-/* SIMD products against the scalar reference, every ISA level, n_tokens
- * 1..9, several row ranges, rows outside the range untouched.
+/* SIMD products against the scalar reference, every ISA level, the token
+ * counts above, several row ranges, rows outside the range untouched.
  *
  * Tolerance: both paths compute the same per-block terms (an exact integer
  * dot product times float scales, a few roundings each) and add n_terms of
@@ -411,8 +415,9 @@ static void check_products_match_reference(const char *name, const int64_t *col_
                 row[c] = rng_normalish(&rng) * (float)(1 + t);
             act->quantize_reference(row, x + t * x_row_bytes, n_cols);
         }
-        float y_ref[MAX_TOKENS * Y_STRIDE], y[MAX_TOKENS * Y_STRIDE];
-        double mag[MAX_TOKENS * N_ROWS];
+        float *y_ref = malloc(sizeof(float) * MAX_TOKENS * Y_STRIDE);
+        float *y = malloc(sizeof(float) * MAX_TOKENS * Y_STRIDE);
+        double *mag = malloc(sizeof(double) * MAX_TOKENS * N_ROWS);
         vt->matmat_reference(w, w_row_bytes, x, x_row_bytes, y_ref, Y_STRIDE, n_cols, MAX_TOKENS,
                              0, N_ROWS);
         magnitudes(name, vt, act, w, w_row_bytes, x, x_row_bytes, n_cols, mag);
@@ -420,7 +425,8 @@ static void check_products_match_reference(const char *name, const int64_t *col_
 
         for (int level = 0; level < N_LEVELS; level++) {
             use_level(isa_levels[level], vt, act);
-            for (int n_tokens = 1; n_tokens <= MAX_TOKENS; n_tokens++) {
+            for (int k_tokens = 0; k_tokens < N_TOKEN_COUNTS; k_tokens++) {
+                int n_tokens = token_counts[k_tokens];
                 for (size_t g = 0; g < sizeof ranges / sizeof ranges[0]; g++) {
                     for (int i = 0; i < MAX_TOKENS * Y_STRIDE; i++)
                         y[i] = sentinel;
@@ -462,6 +468,9 @@ static void check_products_match_reference(const char *name, const int64_t *col_
         free(w);
         free(x);
         free(row);
+        free(y_ref);
+        free(y);
+        free(mag);
     }
 }
 
@@ -510,12 +519,14 @@ static void check_integer_products_exact(const char *name, uint32_t w_block_byte
         fill_w(w + b * w_block_bytes, &rng);
     for (int b = 0; b < MAX_TOKENS * N_BLOCKS; b++)
         fill_x(x + b * x_block_bytes, &rng);
-    float y_ref[MAX_TOKENS * Y_STRIDE], y[MAX_TOKENS * Y_STRIDE];
+    float *y_ref = malloc(sizeof(float) * MAX_TOKENS * Y_STRIDE);
+    float *y = malloc(sizeof(float) * MAX_TOKENS * Y_STRIDE);
     vt->matmat_reference(w, w_row_bytes, x, x_row_bytes, y_ref, Y_STRIDE, N_COLS, MAX_TOKENS, 0,
                          N_ROWS);
     for (int level = 0; level < N_LEVELS; level++) {
         use_level(isa_levels[level], vt, act);
-        for (int n_tokens = 1; n_tokens <= MAX_TOKENS; n_tokens++) {
+        for (int k_tokens = 0; k_tokens < N_TOKEN_COUNTS; k_tokens++) {
+            int n_tokens = token_counts[k_tokens];
             vt->matmat(w, w_row_bytes, x, x_row_bytes, y, Y_STRIDE, N_COLS, n_tokens, 0, N_ROWS);
             for (int t = 0; t < n_tokens; t++)
                 for (int r = 0; r < N_ROWS; r++)
@@ -534,6 +545,8 @@ static void check_integer_products_exact(const char *name, uint32_t w_block_byte
     }
     free(w);
     free(x);
+    free(y_ref);
+    free(y);
 }
 
 static void put_half(uint8_t *p, uint16_t h)
@@ -652,6 +665,30 @@ Test(quant, kernel_name_reports_the_best_path_each_isa_level_allows)
     }
     use_level("scalar", quant("q4_1"), NULL);
     cr_assert_str_eq(quant("q4_1")->kernel_name(), "scalar");
+#else
+    cr_skip_test("the SIMD paths are x86-64's");
+#endif
+}
+
+/* The loader calls init itself (plugin.h: once after loading), with the
+ * features allowed at that moment: a plugin is never left on its scalar
+ * default by a core that forgot to. */
+Test(quant, loading_initialises_each_plugin_for_the_allowed_features)
+{
+#if defined(__x86_64__)
+    tsr_error err = {0};
+    cr_assert_eq(tsr_cpu_set_limit("avx2", &err), TSR_OK, "%s", err.message);
+    const char *dir = test_path(test_builddir(), "plugins/.libs");
+    tsr_registry *limited;
+    cr_assert_eq(tsr_registry_open(&dir, 1, &limited, &err), TSR_OK, "%s", err.message);
+    for (size_t i = 0; i < sizeof formats / sizeof formats[0]; i++) {
+        const tsr_plugin *p = tsr_registry_find(limited, TSR_PLUGIN_QUANT, formats[i].name);
+        cr_assert_not_null(p);
+        const char *want = expected_path(tsr_cpu_features(), true);
+        cr_assert_str_eq(tsr_plugin_quant(p)->kernel_name(), want, "%s after loading",
+                         formats[i].name);
+    }
+    tsr_registry_close(limited);
 #else
     cr_skip_test("the SIMD paths are x86-64's");
 #endif

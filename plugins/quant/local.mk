@@ -63,3 +63,11 @@ plugins_quant_iq4_nl_la_SOURCES = plugins/quant/iq4_nl/iq4_nl.c plugins/quant/iq
 	plugins/quant/iq4_nl/iq4_search.h plugins/quant/common.h
 plugins_quant_iq4_nl_la_CPPFLAGS = $(QUANT_PLUGIN_CPPFLAGS)
 plugins_quant_iq4_nl_la_LDFLAGS = $(PLUGIN_LDFLAGS)
+
+# The K-quants (256-value super-blocks) and q8_k, their activation form;
+# kquant.h is what they share.
+plugins_LTLIBRARIES += plugins/quant_q8_k.la
+plugins_quant_q8_k_la_SOURCES = plugins/quant/q8_k/q8_k.c plugins/quant/kquant.h \
+	plugins/quant/common.h
+plugins_quant_q8_k_la_CPPFLAGS = $(QUANT_PLUGIN_CPPFLAGS)
+plugins_quant_q8_k_la_LDFLAGS = $(PLUGIN_LDFLAGS)

@@ -138,8 +138,12 @@ def quant_inputs(name, rng):
         # would quiet the NaNs
         parts = [v.astype(np.float32) for v in values]
         return np.concatenate(parts[1:] + parts[:1])
-    blocks = []
-    n = 48
+    # scale exactly 1 (d = 127 / 127): the values themselves meet the
+    # rounding, including the trap of 0.49999997 + 0.5 rounding up to 1
+    traps = np.array([127, 0.49999997, -0.49999997, 0.5, -0.5, 1.4999999, 1.5, -1.5, 2.5, -2.5,
+                      126.5, -126.5, 0.50000006, 3.4999998, -3.4999998, 63.5] * 2, dtype=np.float32)
+    blocks = [traps[:elems]]
+    n = 47
     for i in range(n):
         kind = i % 8
         scale = np.float32(10.0 ** rng.uniform(-4, 3))

@@ -2,7 +2,7 @@
  * with its own target attribute, register tile and byte dot product. */
 #include "q4_1.h"
 
-#if defined(__x86_64__)
+#if QUANT_X86
 
 /* AVX2: 16 vector registers hold a 4-row matvec pass or a 2 x 2 matmat tile. */
 #define TIER(name) q4_1_##name##_avx2
@@ -42,7 +42,7 @@
 #define TIER_VNNI 0
 #define MATVEC_ROWS 4
 #define MATMAT_ROWS 4
-#define MATMAT_TOKENS 3
+#define MATMAT_TOKENS 4
 #include "q4_1_tier.h"
 #undef TIER
 #undef TIER_TARGET
@@ -58,7 +58,7 @@
 #define TIER_DPBUSD _mm256_dpbusd_epi32
 #define MATVEC_ROWS 4
 #define MATMAT_ROWS 4
-#define MATMAT_TOKENS 3
+#define MATMAT_TOKENS 4
 #include "q4_1_tier.h"
 #undef TIER
 #undef TIER_TARGET
