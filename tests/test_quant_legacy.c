@@ -10,7 +10,7 @@
  *       and round-trips within the format's error bound;
  *   (c) every SIMD product equals the scalar reference on random data:
  *       integer dot products exactly, float sums within a rounding bound,
- *       for n_tokens 1..9 and odd row ranges;
+ *       for n_tokens 1..9 and across the token chunks, and odd row ranges;
  *   (d) the registry finds each format by its GGUF type id, with the
  *       activation form ggml pairs it with, and reports the path it runs. */
 #include <float.h>
@@ -245,7 +245,11 @@ Test(quant_legacy, iq4_nl_round_trip_picks_the_nearest_step)
 
 /* ---- (c) products ----------------------------------------------------- */
 
-enum { N_ROWS = 13, MAX_TOKENS = 9, Y_STRIDE = N_ROWS + 3 };
+/* Token counts: 1 to 9 meet every remainder of the register tiles; 33, 64
+ * and 70 cross the chunks the matmats take tokens in. */
+static const int token_counts[] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 33, 64, 70};
+enum { N_TOKEN_COUNTS = sizeof token_counts / sizeof token_counts[0] };
+enum { N_ROWS = 13, MAX_TOKENS = 70, Y_STRIDE = N_ROWS + 3 };
 static const float sentinel = -1234.5f;
 
 /* Where a format keeps its minimum m (a half), or -1; its activations (q8_1)
@@ -288,8 +292,8 @@ static void magnitudes(const char *name, const tsr_quant_vtable *vt, const tsr_q
     free(xf);
 }
 
-/* SIMD products against the scalar reference, every ISA level, n_tokens
- * 1..9, several row ranges, rows outside the range untouched.
+/* SIMD products against the scalar reference, every ISA level, the token
+ * counts above, several row ranges, rows outside the range untouched.
  *
  * Tolerance: both paths compute the same per-block terms (an exact integer
  * dot product times float scales, a few roundings each) and add n_terms of
@@ -322,8 +326,9 @@ static void check_products_match_reference(const char *name)
                 row[c] = quanttest_normalish(&rng) * (float)(1 + t);
             act->quantize_reference(row, x + t * x_row_bytes, n_cols);
         }
-        float y_ref[MAX_TOKENS * Y_STRIDE], y[MAX_TOKENS * Y_STRIDE];
-        double mag[MAX_TOKENS * N_ROWS];
+        float *y_ref = malloc(sizeof(float) * MAX_TOKENS * Y_STRIDE);
+        float *y = malloc(sizeof(float) * MAX_TOKENS * Y_STRIDE);
+        double *mag = malloc(sizeof(double) * MAX_TOKENS * N_ROWS);
         vt->matmat_reference(w, w_row_bytes, x, x_row_bytes, y_ref, Y_STRIDE, n_cols, MAX_TOKENS,
                              0, N_ROWS);
         magnitudes(name, vt, act, w, w_row_bytes, x, x_row_bytes, n_cols, mag);
@@ -331,7 +336,8 @@ static void check_products_match_reference(const char *name)
 
         for (int level = 0; level < QUANTTEST_N_LEVELS; level++) {
             quanttest_use_level(quanttest_levels[level], vt, act);
-            for (int n_tokens = 1; n_tokens <= MAX_TOKENS; n_tokens++) {
+            for (int k_tokens = 0; k_tokens < N_TOKEN_COUNTS; k_tokens++) {
+                int n_tokens = token_counts[k_tokens];
                 for (size_t g = 0; g < sizeof ranges / sizeof ranges[0]; g++) {
                     for (int i = 0; i < MAX_TOKENS * Y_STRIDE; i++)
                         y[i] = sentinel;
@@ -373,6 +379,9 @@ static void check_products_match_reference(const char *name)
         free(w);
         free(x);
         free(row);
+        free(y_ref);
+        free(y);
+        free(mag);
     }
 }
 
@@ -413,12 +422,14 @@ static void check_integer_products_exact(const char *name, void (*fill_w)(uint8_
         fill_w(w + b * vt->block_bytes, &rng);
     for (int b = 0; b < MAX_TOKENS * N_BLOCKS; b++)
         fill_x(x + b * act->block_bytes, &rng);
-    float y_ref[MAX_TOKENS * Y_STRIDE], y[MAX_TOKENS * Y_STRIDE];
+    float *y_ref = malloc(sizeof(float) * MAX_TOKENS * Y_STRIDE);
+    float *y = malloc(sizeof(float) * MAX_TOKENS * Y_STRIDE);
     vt->matmat_reference(w, w_row_bytes, x, x_row_bytes, y_ref, Y_STRIDE, N_COLS, MAX_TOKENS, 0,
                          N_ROWS);
     for (int level = 0; level < QUANTTEST_N_LEVELS; level++) {
         quanttest_use_level(quanttest_levels[level], vt, act);
-        for (int n_tokens = 1; n_tokens <= MAX_TOKENS; n_tokens++) {
+        for (int k_tokens = 0; k_tokens < N_TOKEN_COUNTS; k_tokens++) {
+            int n_tokens = token_counts[k_tokens];
             vt->matmat(w, w_row_bytes, x, x_row_bytes, y, Y_STRIDE, N_COLS, n_tokens, 0, N_ROWS);
             for (int t = 0; t < n_tokens; t++)
                 for (int r = 0; r < N_ROWS; r++)
@@ -437,6 +448,8 @@ static void check_integer_products_exact(const char *name, void (*fill_w)(uint8_
     }
     free(w);
     free(x);
+    free(y_ref);
+    free(y);
 }
 
 /* Weights: d = 1 (and m in {-2, 0, 3}), every other byte random. */

@@ -74,7 +74,7 @@ static const quant_kernels iq4_nl_kernels_scalar = {
 };
 
 static const quant_kernels *const iq4_nl_candidates[] = {
-#if defined(__x86_64__)
+#if QUANT_X86
     &iq4_nl_kernels_avx512vnni, &iq4_nl_kernels_avxvnni, &iq4_nl_kernels_avx512, &iq4_nl_kernels_avx2,
 #endif
     &iq4_nl_kernels_scalar,

@@ -40,7 +40,7 @@ enum {
 static const int8_t iq4_nl_values[16] = {-127, -104, -83, -65, -49, -35, -22, -10,
                                          1,    13,   25,  38,  53,  69,  89,  113};
 
-#if defined(__x86_64__)
+#if QUANT_X86
 extern const quant_kernels iq4_nl_kernels_avx2;
 extern const quant_kernels iq4_nl_kernels_avxvnni;
 extern const quant_kernels iq4_nl_kernels_avx512;

@@ -31,7 +31,7 @@ enum {
     Q4_0_ACT_BLOCK_BYTES = 34, /* q8_0 */
 };
 
-#if defined(__x86_64__)
+#if QUANT_X86
 extern const quant_kernels q4_0_kernels_avx2;
 extern const quant_kernels q4_0_kernels_avxvnni;
 extern const quant_kernels q4_0_kernels_avx512;

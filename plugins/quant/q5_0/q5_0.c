@@ -93,7 +93,7 @@ static const quant_kernels q5_0_kernels_scalar = {
 };
 
 static const quant_kernels *const q5_0_candidates[] = {
-#if defined(__x86_64__)
+#if QUANT_X86
     &q5_0_kernels_avx512vnni, &q5_0_kernels_avxvnni, &q5_0_kernels_avx512, &q5_0_kernels_avx2,
 #endif
     &q5_0_kernels_scalar,

@@ -40,7 +40,7 @@ static inline uint32_t q5_0_high_bits(const uint8_t *block)
     return qh;
 }
 
-#if defined(__x86_64__)
+#if QUANT_X86
 extern const quant_kernels q5_0_kernels_avx2;
 extern const quant_kernels q5_0_kernels_avxvnni;
 extern const quant_kernels q5_0_kernels_avx512;

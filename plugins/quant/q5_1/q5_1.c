@@ -102,7 +102,7 @@ static const quant_kernels q5_1_kernels_scalar = {
 };
 
 static const quant_kernels *const q5_1_candidates[] = {
-#if defined(__x86_64__)
+#if QUANT_X86
     &q5_1_kernels_avx512vnni, &q5_1_kernels_avxvnni, &q5_1_kernels_avx512, &q5_1_kernels_avx2,
 #endif
     &q5_1_kernels_scalar,
