@@ -229,4 +229,5 @@ tests_test_quant_legacy_LDADD = $(TEST_LIBS) -lm
 TESTS += tests/test_quant_legacy
 endif
 EXTRA_DIST += tests/reference/quant_legacy_ref.py tests/reference/quant/q4_0.bin \
-	tests/reference/quant/q5_0.bin tests/reference/quant/q5_1.bin tests/reference/quant/iq4_nl.bin
+	tests/reference/quant/q5_0.bin tests/reference/quant/q5_1.bin tests/reference/quant/iq4_nl.bin \
+	tests/reference/quant/iq4_xs.bin

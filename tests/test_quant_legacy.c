@@ -1,13 +1,14 @@
-/* The quant plugins of ggml's other 32-value formats, q4_0, q5_0, q5_1 and
- * iq4_nl (plugins/quant/FORMAT/), loaded through the registry as the core
- * loads them:
+/* The quant plugins of ggml's other 4- and 5-bit formats, q4_0, q5_0, q5_1,
+ * iq4_nl and iq4_xs (plugins/quant/FORMAT/), loaded through the registry as
+ * the core loads them:
  *   (a) dequantizing gives, bit for bit, the gguf package's floats for the
  *       same bytes (tests/reference/quant_legacy_ref.py wrote them, from a
  *       file llama.cpp's quantizer made and seeded random blocks), on every
  *       ISA level;
- *   (b) quantizing gives the gguf package's bytes (for iq4_nl, which the
- *       package cannot quantize, ggml's quantize_iq4_nl's), on every level,
- *       and round-trips within the format's error bound;
+ *   (b) quantizing gives the gguf package's bytes (for iq4_nl and iq4_xs,
+ *       which the package cannot quantize, ggml's quantize_iq4_nl's and
+ *       quantize_iq4_xs's), on every level, and round-trips within the
+ *       format's error bound;
  *   (c) every SIMD product equals the scalar reference on random data:
  *       integer dot products exactly, float sums within a rounding bound,
  *       for n_tokens 1..9 and across the token chunks, and odd row ranges;
@@ -105,6 +106,10 @@ Test(quant_legacy, iq4_nl_dequantize_matches_gguf_package)
 {
     check_dequantize_matches_gguf("iq4_nl");
 }
+Test(quant_legacy, iq4_xs_dequantize_matches_gguf_package)
+{
+    check_dequantize_matches_gguf("iq4_xs");
+}
 
 Test(quant_legacy, q4_0_quantize_matches_gguf_package)
 {
@@ -122,6 +127,10 @@ Test(quant_legacy, q5_1_quantize_matches_gguf_package)
 Test(quant_legacy, iq4_nl_quantize_matches_ggml)
 {
     check_quantize_matches_reference_bytes("iq4_nl");
+}
+Test(quant_legacy, iq4_xs_quantize_matches_ggml)
+{
+    check_quantize_matches_reference_bytes("iq4_xs");
 }
 
 /* Round trips, from random blocks of magnitudes 0.01 .. 1000, some offset
@@ -192,56 +201,76 @@ Test(quant_legacy, q5_1_round_trip_stays_within_half_a_step)
     check_round_trip("q5_1", 31, true);
 }
 
-/* iq4_nl's steps are a table, and its scale a least-squares fit, so the
- * bound is per value: each value must come back as the table step nearest
- * to it at the block's stored scale d, give or take what storing d as a
- * half moved (at most 2^-11 * |d| per unit of step, and steps reach 127).
+/* The iq4 formats' steps are a table, and their scales least-squares fits,
+ * so the bound is per value: each value must come back as the table step
+ * nearest to it at its 32 values' stored scale (iq4_nl: d; iq4_xs: d times
+ * the sub-block's 6-bit scale), give or take what storing d as a half moved
+ * (at most 2^-11 of that scale per unit of step, and steps reach 127).
  * Also, over all the blocks, the RMS error must stay below 1/10 of the
- * data's RMS (measured: 7.3%; q4_0's on the same data is 8.1%). */
-Test(quant_legacy, iq4_nl_round_trip_picks_the_nearest_step)
-{
-    static const int8_t steps[16] = {-127, -104, -83, -65, -49, -35, -22, -10,
+ * data's RMS (measured: iq4_nl 7.3%, iq4_xs 7.4%; q4_0's on the same data
+ * is 8.1%). The groups of 32 differ in size, 0.01 to 1000, so one iq4_xs
+ * block meets sub-block scales of every size, down to 0 for groups too
+ * small for the block's d (nothing is nearer then). */
+static const int8_t iq4_steps[16] = {-127, -104, -83, -65, -49, -35, -22, -10,
                                      1,    13,   25,  38,  53,  69,  89,  113};
-    const tsr_quant_vtable *vt = quant("iq4_nl");
-    enum { N_BLOCKS = 96, N = N_BLOCKS * 32 };
+
+/* The stored scale of values 32i .. 32i + 31 of block `block`. */
+static float iq4_group_scale(const char *name, const uint8_t *q, int64_t group)
+{
+    if (strcmp(name, "iq4_nl") == 0)
+        return quanttest_half_at(q + 18 * group);
+    const uint8_t *block = q + 136 * (group / 8);
+    int i = (int)(group % 8);
+    int ls = (block[4 + i / 2] >> 4 * (i % 2) & 15) | ((block[2] | block[3] << 8) >> 2 * i & 3) << 4;
+    return quanttest_half_at(block) * (float)(ls - 32);
+}
+
+static void check_iq4_round_trip(const char *name)
+{
+    const tsr_quant_vtable *vt = quant(name);
+    enum { N = 96 * 32 };
+    int64_t n_groups = N / 32;
     float *x = malloc(N * sizeof *x), *back = malloc(N * sizeof *back);
-    uint8_t *q = malloc(N_BLOCKS * 18);
+    uint8_t *q = malloc((size_t)(N / vt->block_elems) * vt->block_bytes);
     quanttest_rng rng = {0x1a4e1a4e};
-    for (int b = 0; b < N_BLOCKS; b++) {
-        float scale = powf(10.0f, (float)(b % 6) - 2.0f);
-        float offset = b % 3 == 1 ? 1.5f * scale : 0.0f;
+    for (int64_t g = 0; g < n_groups; g++) {
+        float scale = powf(10.0f, (float)(g % 6) - 2.0f);
+        float offset = g % 3 == 1 ? 1.5f * scale : 0.0f;
         for (int j = 0; j < 32; j++)
-            x[b * 32 + j] = quanttest_normalish(&rng) * scale + offset;
+            x[g * 32 + j] = quanttest_normalish(&rng) * scale + offset;
     }
     for (int level = 0; level < QUANTTEST_N_LEVELS; level++) {
         quanttest_use_level(quanttest_levels[level], vt, NULL);
         vt->quantize(x, q, N);
         vt->dequantize(q, back, N);
         double err2 = 0, sig2 = 0;
-        for (int b = 0; b < N_BLOCKS; b++) {
-            float d = quanttest_half_at(q + 18 * b);
+        for (int64_t g = 0; g < n_groups; g++) {
+            float d = iq4_group_scale(name, q, g);
             for (int j = 0; j < 32; j++) {
-                float v = x[b * 32 + j], got = back[b * 32 + j];
+                float v = x[g * 32 + j], got = back[g * 32 + j];
                 float nearest = INFINITY;
                 for (int k = 0; k < 16; k++)
-                    nearest = fminf(nearest, fabsf(v - d * (float)steps[k]));
+                    nearest = fminf(nearest, fabsf(v - d * (float)iq4_steps[k]));
                 float slack = 2 * 127.0f * fabsf(d) / 2048 + 1e-6f * fabsf(v);
                 cr_assert(fabsf(v - got) <= nearest + slack,
-                          "iq4_nl (ISA level %s): block %d value %d: %g came back as %g; the "
-                          "nearest step at d = %g is %g away",
-                          quanttest_levels[level], b, j, (double)v, (double)got, (double)d,
-                          (double)nearest);
+                          "%s (ISA level %s): group %lld value %d: %g came back as %g; the "
+                          "nearest step at scale %g is %g away",
+                          name, quanttest_levels[level], (long long)g, j, (double)v,
+                          (double)got, (double)d, (double)nearest);
                 err2 += (double)(v - got) * (v - got);
                 sig2 += (double)v * v;
             }
         }
-        cr_assert_lt(sqrt(err2 / sig2), 0.1, "iq4_nl: relative RMS error %.4f",
+        cr_assert_lt(sqrt(err2 / sig2), 0.1, "%s: relative RMS error %.4f", name,
                      sqrt(err2 / sig2));
     }
     free(x);
     free(back);
     free(q);
 }
+
+Test(quant_legacy, iq4_nl_round_trip_picks_the_nearest_step) { check_iq4_round_trip("iq4_nl"); }
+Test(quant_legacy, iq4_xs_round_trip_picks_the_nearest_step) { check_iq4_round_trip("iq4_xs"); }
 
 /* ---- (c) products ----------------------------------------------------- */
 
@@ -302,14 +331,14 @@ static void magnitudes(const char *name, const tsr_quant_vtable *vt, const tsr_q
  * M the magnitude above), so the two differ by at most
  * 2 * (n_terms + 3) * u * M; FLT_EPSILON = 2u stands in for u, a factor of
  * 2 to spare. */
-static void check_products_match_reference(const char *name)
+static void check_products_match_reference(const char *name, const int64_t *col_counts,
+                                           size_t n_col_counts)
 {
-    static const int64_t col_counts[] = {32, 96, 576, 1056};
     static const int64_t ranges[][2] = {{0, N_ROWS}, {3, 11}, {5, 6}, {12, 13}, {1, 9}, {2, 7}};
     const tsr_quant_vtable *vt = quant(name);
     const tsr_quant_vtable *act = quanttest_activation_of(reg, vt);
     quanttest_rng rng = {0xc0ffee ^ vt->gguf_type};
-    for (size_t k = 0; k < sizeof col_counts / sizeof col_counts[0]; k++) {
+    for (size_t k = 0; k < n_col_counts; k++) {
         int64_t n_cols = col_counts[k];
         size_t w_row_bytes = (size_t)(n_cols / vt->block_elems) * vt->block_bytes;
         size_t x_row_bytes = (size_t)(n_cols / act->block_elems) * act->block_bytes;
@@ -385,42 +414,51 @@ static void check_products_match_reference(const char *name)
     }
 }
 
+static const int64_t block32_cols[] = {32, 96, 576, 1056};
+static const int64_t block256_cols[] = {256, 768, 1536};
+
 Test(quant_legacy, q4_0_simd_products_match_scalar_reference)
 {
-    check_products_match_reference("q4_0");
+    check_products_match_reference("q4_0", block32_cols, 4);
 }
 Test(quant_legacy, q5_0_simd_products_match_scalar_reference)
 {
-    check_products_match_reference("q5_0");
+    check_products_match_reference("q5_0", block32_cols, 4);
 }
 Test(quant_legacy, q5_1_simd_products_match_scalar_reference)
 {
-    check_products_match_reference("q5_1");
+    check_products_match_reference("q5_1", block32_cols, 4);
 }
 Test(quant_legacy, iq4_nl_simd_products_match_scalar_reference)
 {
-    check_products_match_reference("iq4_nl");
+    check_products_match_reference("iq4_nl", block32_cols, 4);
+}
+Test(quant_legacy, iq4_xs_simd_products_match_scalar_reference)
+{
+    check_products_match_reference("iq4_xs", block256_cols, 3);
 }
 
 /* With every scale 1 and every minimum and sum an integer, each block's term
  * and every partial sum is an integer below 2^24, exact in float in any
  * order: the SIMD paths must then equal the reference bit for bit, which
  * checks the integer dot products themselves (nibble order, the fifth bits,
- * the table, signs, the unsigned-by-signed tricks) with no tolerance to
- * hide behind. Every byte of the weights is random, so every index and bit
- * pattern occurs. */
+ * the table, signs, the unsigned-by-signed tricks, iq4_xs's sub-block
+ * scales and bsums) with no tolerance to hide behind. Every byte of the
+ * weights but their d is random, so every index, bit and scale occurs. */
 static void check_integer_products_exact(const char *name, void (*fill_w)(uint8_t *, quanttest_rng *),
                                          void (*fill_x)(uint8_t *, quanttest_rng *))
 {
     const tsr_quant_vtable *vt = quant(name);
     const tsr_quant_vtable *act = quanttest_activation_of(reg, vt);
-    enum { N_COLS = 1024, N_BLOCKS = N_COLS / 32 };
-    size_t w_row_bytes = N_BLOCKS * vt->block_bytes, x_row_bytes = N_BLOCKS * act->block_bytes;
+    enum { N_COLS = 1024 };
+    int64_t n_blocks = N_COLS / vt->block_elems;
+    size_t w_row_bytes = (size_t)n_blocks * vt->block_bytes;
+    size_t x_row_bytes = (size_t)n_blocks * act->block_bytes;
     uint8_t *w = malloc(w_row_bytes * N_ROWS), *x = malloc(x_row_bytes * MAX_TOKENS);
     quanttest_rng rng = {0x1234567 + vt->gguf_type};
-    for (int b = 0; b < N_ROWS * N_BLOCKS; b++)
+    for (int64_t b = 0; b < N_ROWS * n_blocks; b++)
         fill_w(w + b * vt->block_bytes, &rng);
-    for (int b = 0; b < MAX_TOKENS * N_BLOCKS; b++)
+    for (int64_t b = 0; b < MAX_TOKENS * n_blocks; b++)
         fill_x(x + b * act->block_bytes, &rng);
     float *y_ref = malloc(sizeof(float) * MAX_TOKENS * Y_STRIDE);
     float *y = malloc(sizeof(float) * MAX_TOKENS * Y_STRIDE);
@@ -497,6 +535,32 @@ static void fill_q8_1_integer(uint8_t *block, quanttest_rng *rng)
         block[4 + j] = (uint8_t)(int8_t)((int)(quanttest_next(rng) % 255) - 127);
 }
 
+/* iq4_xs: d = 1, every scale, index and so every sub-block scale random. */
+static void fill_iq4_xs_integer(uint8_t *block, quanttest_rng *rng)
+{
+    quanttest_put_half(block, 0x3c00);
+    fill_random_bytes(block + 2, 134, rng);
+}
+
+/* q8_K: dx = 1, p in [-3, 3] (so that a block's sum, up to
+ * 8 * 32 * 32 * 127 * 3, and four blocks' stay exact in float), and the
+ * bsums the quantizer would write. */
+static void fill_q8_k_integer(uint8_t *block, quanttest_rng *rng)
+{
+    float one = 1.0f;
+    memcpy(block, &one, sizeof one);
+    for (int g = 0; g < 16; g++) {
+        int sum = 0;
+        for (int j = 0; j < 16; j++) {
+            int p = (int)(quanttest_next(rng) % 7) - 3;
+            block[4 + 16 * g + j] = (uint8_t)(int8_t)p;
+            sum += p;
+        }
+        block[260 + 2 * g] = (uint8_t)(sum & 0xff);
+        block[261 + 2 * g] = (uint8_t)((sum >> 8) & 0xff);
+    }
+}
+
 Test(quant_legacy, q4_0_integer_products_are_exact_on_every_isa)
 {
     check_integer_products_exact("q4_0", fill_q4_0_integer, fill_q8_0_integer);
@@ -514,6 +578,10 @@ Test(quant_legacy, iq4_nl_integer_products_are_exact_on_every_isa)
     /* iq4_nl's block is q4_0's: a half and 16 bytes of nibbles */
     check_integer_products_exact("iq4_nl", fill_q4_0_integer, fill_q8_0_integer);
 }
+Test(quant_legacy, iq4_xs_integer_products_are_exact_on_every_isa)
+{
+    check_integer_products_exact("iq4_xs", fill_iq4_xs_integer, fill_q8_k_integer);
+}
 
 /* ---- (d) the registry, and which path runs ---------------------------- */
 
@@ -526,6 +594,7 @@ static const struct {
     {"q5_0", 6, 32, 22, "q8_0"},
     {"q5_1", 7, 32, 24, "q8_1"},
     {"iq4_nl", 20, 32, 18, "q8_0"},
+    {"iq4_xs", 23, 256, 136, "q8_k"},
 };
 
 Test(quant_legacy, registry_finds_each_format_by_its_gguf_type_with_ggml_geometry)

@@ -71,3 +71,12 @@ plugins_quant_q8_k_la_SOURCES = plugins/quant/q8_k/q8_k.c plugins/quant/kquant.h
 	plugins/quant/common.h
 plugins_quant_q8_k_la_CPPFLAGS = $(QUANT_PLUGIN_CPPFLAGS)
 plugins_quant_q8_k_la_LDFLAGS = $(PLUGIN_LDFLAGS)
+
+# iq4_xs: iq4_nl's steps in K-quant super-blocks, products against q8_k.
+plugins_LTLIBRARIES += plugins/quant_iq4_xs.la
+plugins_quant_iq4_xs_la_SOURCES = plugins/quant/iq4_xs/iq4_xs.c plugins/quant/iq4_xs/iq4_xs_x86.c \
+	plugins/quant/iq4_xs/iq4_xs.h plugins/quant/iq4_xs/iq4_xs_tier.h \
+	plugins/quant/iq4_nl/iq4_nl.h plugins/quant/iq4_nl/iq4_search.h plugins/quant/kquant.h \
+	plugins/quant/common.h
+plugins_quant_iq4_xs_la_CPPFLAGS = $(QUANT_PLUGIN_CPPFLAGS)
+plugins_quant_iq4_xs_la_LDFLAGS = $(PLUGIN_LDFLAGS)

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Writes tests/reference/quant/FORMAT.bin for q4_0, q5_0, q5_1 and iq4_nl
+"""Writes tests/reference/quant/FORMAT.bin for q4_0, q5_0, q5_1, iq4_nl and iq4_xs
 (the layout quant_ref.py uses for the other formats, read by the same
 loader in the tests):
 
@@ -10,10 +10,10 @@ loader in the tests):
   quantize:   seeded random floats (and edge cases: zeros, constants, exact
               halves of a step, heavy tails, tiny values); the expected bytes
               are gguf.quants.quantize's, checked against ggml's own reference
-              quantizer (libggml-base from llama-cpp-python). iq4_nl is not
-              quantized by the package: its expectation is ggml's
-              quantize_iq4_nl (what llama.cpp's quantizer writes, no
-              importance matrix).
+              quantizer (libggml-base from llama-cpp-python). iq4_nl and
+              iq4_xs are not quantized by the package: their expectation is
+              ggml's quantize_iq4_nl / quantize_iq4_xs (what llama.cpp's
+              quantizer writes, no importance matrix).
 
 Random scale fields are finite: a NaN scale's payload after arithmetic is
 not something two implementations agree on, and no quantizer writes one.
@@ -46,6 +46,9 @@ FORMATS = {
     "q5_0": (T.Q5_0, 32, 22, (0,), 8),
     "q5_1": (T.Q5_1, 32, 24, (0, 2), 9),
     "iq4_nl": (T.IQ4_NL, 32, 18, (0,), 25),
+    # llama.cpp writes iq4_xs only where rows are a multiple of 256 (the
+    # model's ffn_down); the rest of that file falls back to iq4_nl
+    "iq4_xs": (T.IQ4_XS, 256, 136, (0,), 30),
 }
 
 
@@ -132,8 +135,9 @@ def model_bytes(path, qtype, block_bytes, per_tensor, tensors):
 
 def dequant_section(name, model_path, rng):
     qtype, elems, nbytes, scales, _ = FORMATS[name]
-    from_model = model_bytes(model_path, qtype, nbytes, 16, 3)
-    n_random = 48
+    small = elems > 32  # iq4_xs: fewer, larger blocks
+    from_model = model_bytes(model_path, qtype, nbytes, 8 if small else 16, 3)
+    n_random = 16 if small else 48
     random = rng.integers(0, 256, size=n_random * nbytes, dtype=np.uint8).reshape(n_random, nbytes)
     for offset in scales:
         random[:, offset : offset + 2] = random_halves(rng, n_random).view(np.uint8).reshape(-1, 2)
@@ -145,10 +149,9 @@ def dequant_section(name, model_path, rng):
 
 
 def quant_inputs(elems, rng):
-    # scale exactly 1 for q8-like steps: the values themselves meet the
-    # rounding, ties included
+    """64 blocks of assorted kinds (24 super-blocks for iq4_xs)."""
     blocks = []
-    for i in range(64):
+    for i in range(24 if elems > 32 else 64):
         kind = i % 8
         scale = np.float32(10.0 ** rng.uniform(-4, 3))
         if kind == 0:
@@ -170,6 +173,10 @@ def quant_inputs(elems, rng):
             b = np.array([(-1) ** j * 2.0 ** rng.integers(-20, 20) for j in range(elems)])
         else:
             b = rng.standard_normal(elems) * np.float32(1e-6)  # tiny: f16 subnormal scales
+        if elems > 32:  # iq4_xs: sub-blocks of 32 of unequal sizes, one all zero
+            b = b * np.repeat(10.0 ** rng.uniform(-2, 0, elems // 32), 32)
+            if i % 3 == 0:
+                b[32 * (i % 8) : 32 * (i % 8) + 32] = 0
         blocks.append(b.astype(np.float32))
     return np.concatenate(blocks)
 
@@ -177,7 +184,7 @@ def quant_inputs(elems, rng):
 def quant_section(name, rng, lib):
     qtype, elems, nbytes, _, _ = FORMATS[name]
     x = quant_inputs(elems, rng)
-    if name == "iq4_nl":
+    if name in ("iq4_nl", "iq4_xs"):
         expected = ggml_quantize_rows(lib, name, x, nbytes, elems)
     else:
         expected = np.ascontiguousarray(gguf.quants.quantize(x, qtype)).view(np.uint8).reshape(-1)

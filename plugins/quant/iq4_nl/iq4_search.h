@@ -14,7 +14,7 @@
 #ifndef TSR_QUANT_IQ4_SEARCH_H
 #define TSR_QUANT_IQ4_SEARCH_H
 
-#include "iq4_nl.h"
+#include "iq4_nl/iq4_nl.h"
 
 /* ggml's GROUP_MAX_EPS: below it a group counts as all zeros. */
 #define IQ4_GROUP_MAX_EPS 1e-15f
