@@ -39,6 +39,31 @@ plugins_quant_bf16_la_SOURCES = plugins/quant/bf16/bf16.c plugins/quant/float_ti
 plugins_quant_bf16_la_CPPFLAGS = $(QUANT_PLUGIN_CPPFLAGS)
 plugins_quant_bf16_la_LDFLAGS = $(PLUGIN_LDFLAGS)
 
+plugins_LTLIBRARIES += plugins/quant_q4_0.la
+plugins_quant_q4_0_la_SOURCES = plugins/quant/q4_0/q4_0.c plugins/quant/q4_0/q4_0_x86.c \
+	plugins/quant/q4_0/q4_0.h plugins/quant/q4_0/q4_0_tier.h plugins/quant/common.h
+plugins_quant_q4_0_la_CPPFLAGS = $(QUANT_PLUGIN_CPPFLAGS)
+plugins_quant_q4_0_la_LDFLAGS = $(PLUGIN_LDFLAGS)
+
+plugins_LTLIBRARIES += plugins/quant_q5_0.la
+plugins_quant_q5_0_la_SOURCES = plugins/quant/q5_0/q5_0.c plugins/quant/q5_0/q5_0_x86.c \
+	plugins/quant/q5_0/q5_0.h plugins/quant/q5_0/q5_0_tier.h plugins/quant/common.h
+plugins_quant_q5_0_la_CPPFLAGS = $(QUANT_PLUGIN_CPPFLAGS)
+plugins_quant_q5_0_la_LDFLAGS = $(PLUGIN_LDFLAGS)
+
+plugins_LTLIBRARIES += plugins/quant_q5_1.la
+plugins_quant_q5_1_la_SOURCES = plugins/quant/q5_1/q5_1.c plugins/quant/q5_1/q5_1_x86.c \
+	plugins/quant/q5_1/q5_1.h plugins/quant/q5_1/q5_1_tier.h plugins/quant/common.h
+plugins_quant_q5_1_la_CPPFLAGS = $(QUANT_PLUGIN_CPPFLAGS)
+plugins_quant_q5_1_la_LDFLAGS = $(PLUGIN_LDFLAGS)
+
+plugins_LTLIBRARIES += plugins/quant_iq4_nl.la
+plugins_quant_iq4_nl_la_SOURCES = plugins/quant/iq4_nl/iq4_nl.c plugins/quant/iq4_nl/iq4_nl_x86.c \
+	plugins/quant/iq4_nl/iq4_nl.h plugins/quant/iq4_nl/iq4_nl_tier.h \
+	plugins/quant/iq4_nl/iq4_search.h plugins/quant/common.h
+plugins_quant_iq4_nl_la_CPPFLAGS = $(QUANT_PLUGIN_CPPFLAGS)
+plugins_quant_iq4_nl_la_LDFLAGS = $(PLUGIN_LDFLAGS)
+
 # The K-quants (256-value super-blocks) and q8_k, their activation form;
 # kquant.h is what they share.
 plugins_LTLIBRARIES += plugins/quant_q8_k.la
@@ -79,3 +104,12 @@ plugins_quant_q2_k_la_SOURCES = plugins/quant/q2_k/q2_k.c plugins/quant/q2_k/q2_
 	plugins/quant/q2_k/q2_k.h plugins/quant/q2_k/q2_k_tier.h $(KQUANT_SHARED)
 plugins_quant_q2_k_la_CPPFLAGS = $(QUANT_PLUGIN_CPPFLAGS)
 plugins_quant_q2_k_la_LDFLAGS = $(PLUGIN_LDFLAGS)
+
+# iq4_xs: iq4_nl's steps in K-quant super-blocks, products against q8_k.
+plugins_LTLIBRARIES += plugins/quant_iq4_xs.la
+plugins_quant_iq4_xs_la_SOURCES = plugins/quant/iq4_xs/iq4_xs.c plugins/quant/iq4_xs/iq4_xs_x86.c \
+	plugins/quant/iq4_xs/iq4_xs.h plugins/quant/iq4_xs/iq4_xs_tier.h \
+	plugins/quant/iq4_nl/iq4_nl.h plugins/quant/iq4_nl/iq4_search.h plugins/quant/kquant.h \
+	plugins/quant/common.h
+plugins_quant_iq4_xs_la_CPPFLAGS = $(QUANT_PLUGIN_CPPFLAGS)
+plugins_quant_iq4_xs_la_LDFLAGS = $(PLUGIN_LDFLAGS)

@@ -1,0 +1,212 @@
+/* One x86 tier of the q5_0 kernels. q5_0_x86.c includes this file once per
+ * tier, after defining:
+ *
+ *   TIER(name)      name with the tier's suffix
+ *   TIER_TARGET     the tier's target attribute (QUANT_TARGET_*)
+ *   TIER_VNNI       1 when TIER_DPBUSD(acc, u8, s8) multiplies unsigned by
+ *                   signed bytes straight into int32 (vpdpbusd); 0 for
+ *                   vpmaddubsw + vpmaddwd
+ *   TIER_AVX512     1 when AVX-512 BW/VL mask registers turn qh into bytes
+ *   MATVEC_ROWS     rows one matvec pass covers (at most 4)
+ *   MATMAT_ROWS, MATMAT_TOKENS   matmat's register tile (rows x tokens, at most 4 x 4)
+ *
+ * The products. One block of one row against one token is
+ * sum(q*p) - 16*sum(p): the 5-bit values, unsigned, times the activation bytes
+ * (8 int32 partial sums in a ymm), plus a bias that depends on the token's
+ * block alone and so is computed once for all the rows of a tile. The sum
+ * is scaled by d*dx and accumulated in float lanes, which are summed only
+ * when the tile is done; a tile loads each weight block once for all its
+ * tokens and each activation block once for all its rows. */
+
+/* The 32 values q of a block as bytes, in activation order: the nibbles
+ * (bytes 0-15 low, 16-31 high), each with its bit of qh worth 16. */
+QUANT_INLINE TIER_TARGET __m256i TIER(values)(const uint8_t *block)
+{
+    __m256i both = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(block + 6)));
+    __m256i shifted = _mm256_srlv_epi32(both, _mm256_setr_epi32(0, 0, 0, 0, 4, 4, 4, 4));
+    __m256i nibbles = _mm256_and_si256(shifted, _mm256_set1_epi8(0x0f));
+    uint32_t qh = q5_0_high_bits(block);
+#if TIER_AVX512
+    /* bit i of qh selects byte i */
+    return _mm256_mask_add_epi8(nibbles, _cvtu32_mask32(qh), nibbles, _mm256_set1_epi8(0x10));
+#else
+    /* byte i gets qh's byte i / 8, all its bits but bit i % 8 are set, and
+     * it compares equal to 0xff where that bit was set already */
+    __m256i spread = _mm256_shuffle_epi8(_mm256_set1_epi32((int)qh),
+                                         _mm256_setr_epi64x(0x0000000000000000, 0x0101010101010101,
+                                                            0x0202020202020202, 0x0303030303030303));
+    __m256i others = _mm256_set1_epi64x(0x7fbfdfeff7fbfdfe);
+    __m256i set = _mm256_cmpeq_epi8(_mm256_or_si256(spread, others), _mm256_set1_epi8(-1));
+    return _mm256_or_si256(nibbles, _mm256_and_si256(set, _mm256_set1_epi8(0x10)));
+#endif
+}
+
+/* -16 * sum(p), as 8 int32 lanes (each lane sums 4 bytes of p). */
+QUANT_INLINE TIER_TARGET __m256i TIER(bias)(__m256i p)
+{
+#if TIER_VNNI
+    __m256i sums = TIER_DPBUSD(_mm256_setzero_si256(), _mm256_set1_epi8(16), p);
+#else
+    __m256i sums = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_set1_epi8(16), p),
+                                     _mm256_set1_epi16(1));
+#endif
+    return _mm256_sub_epi32(_mm256_setzero_si256(), sums);
+}
+
+/* bias + 8 int32 partial sums of q (unsigned) times activation bytes
+ * (signed). Pairs of products stay below 2 * 31 * 128 in vpmaddubsw's
+ * int16, so nothing saturates. */
+QUANT_INLINE TIER_TARGET __m256i TIER(dot)(__m256i q, __m256i bytes, __m256i bias)
+{
+#if TIER_VNNI
+    return TIER_DPBUSD(bias, q, bytes);
+#else
+    __m256i sums = _mm256_madd_epi16(_mm256_maddubs_epi16(q, bytes), _mm256_set1_epi16(1));
+    return _mm256_add_epi32(sums, bias);
+#endif
+}
+
+/* y[t * y_stride + r] for r < R, t < T: rows w, w + w_row_bytes, ... against
+ * tokens x, x + x_row_bytes, ... over n_blocks blocks. R and T (at most 4)
+ * are compile-time constants where this is inlined, so the arrays live in
+ * registers. */
+QUANT_INLINE TIER_TARGET void TIER(tile)(const uint8_t *w, size_t w_row_bytes, const uint8_t *x,
+                                         size_t x_row_bytes, float *y, size_t y_stride,
+                                         int64_t n_blocks, const int R, const int T)
+{
+    enum { MAX_R = 4, MAX_T = 4 };
+    __m256 acc[MAX_R][MAX_T];
+#pragma GCC unroll 4
+    for (int r = 0; r < R; r++)
+#pragma GCC unroll 4
+        for (int t = 0; t < T; t++)
+            acc[r][t] = _mm256_setzero_ps();
+
+    for (int64_t b = 0; b < n_blocks; b++) {
+        const uint8_t *wb = w + b * Q5_0_BLOCK_BYTES;
+        /* The tile's rows lie one after another, so it reads a region of
+         * memory R rows long, R blocks per step, in an order the hardware
+         * prefetchers do not follow when the weights come from DRAM.
+         * Prefetch that region as the one stream it is, QUANT_PREFETCH_BYTES
+         * ahead; a hint never faults, so reaching past the matrix is
+         * harmless. */
+        uintptr_t ahead = (uintptr_t)w + QUANT_PREFETCH_BYTES + (uintptr_t)(b * R * Q5_0_BLOCK_BYTES);
+#pragma GCC unroll 4
+        for (int i = 0; i < (R * Q5_0_BLOCK_BYTES + 63) / 64; i++)
+            _mm_prefetch((const char *)(ahead + 64 * (uintptr_t)i), _MM_HINT_T0);
+        uint16_t d[4] = {0, 0, 0, 0};
+        __m256i q[MAX_R];
+#pragma GCC unroll 4
+        for (int r = 0; r < R; r++) {
+            d[r] = quant_load_u16(wb + r * w_row_bytes);
+            q[r] = TIER(values)(wb + r * w_row_bytes);
+        }
+        __m256 dw = _mm256_cvtph_ps(_mm_setr_epi16((short)d[0], (short)d[1], (short)d[2],
+                                                   (short)d[3], 0, 0, 0, 0));
+#pragma GCC unroll 4
+        for (int t = 0; t < T; t++) {
+            const uint8_t *xb = x + t * x_row_bytes + b * Q5_0_ACT_BLOCK_BYTES;
+            __m256 dx = _mm256_cvtph_ps(_mm_set1_epi16((short)quant_load_u16(xb)));
+            __m256i p = _mm256_loadu_si256((const __m256i *)(xb + 2));
+            __m256i bias = TIER(bias)(p);
+            /* d*dx per row, through memory: a broadcast load takes no
+             * arithmetic slot, a lane permute would */
+            float scale[8] __attribute__((aligned(32)));
+            _mm256_store_ps(scale, _mm256_mul_ps(dw, dx));
+#pragma GCC unroll 4
+            for (int r = 0; r < R; r++) {
+                __m256 dot = _mm256_cvtepi32_ps(TIER(dot)(q[r], p, bias));
+                acc[r][t] = _mm256_fmadd_ps(dot, _mm256_broadcast_ss(&scale[r]), acc[r][t]);
+            }
+        }
+    }
+
+#pragma GCC unroll 4
+    for (int r = 0; r < R; r++)
+#pragma GCC unroll 4
+        for (int t = 0; t < T; t++)
+            y[t * y_stride + r] = quant_hsum_ps(acc[r][t]);
+}
+
+/* Rows [0, R) against all n_tokens, T tokens at a time, then the rest. */
+QUANT_INLINE TIER_TARGET void TIER(row_tile)(const uint8_t *w, size_t w_row_bytes,
+                                             const uint8_t *x, size_t x_row_bytes, float *y,
+                                             size_t y_stride, int64_t n_blocks, int64_t n_tokens,
+                                             const int R, const int T)
+{
+    int64_t t = 0;
+    for (; t + T <= n_tokens; t += T)
+        TIER(tile)(w, w_row_bytes, x + t * x_row_bytes, x_row_bytes, y + t * y_stride, y_stride,
+                   n_blocks, R, T);
+    const uint8_t *xt = x + t * x_row_bytes;
+    float *yt = y + t * y_stride;
+    switch (n_tokens - t) {
+    case 3:
+        if (T > 3)
+            TIER(tile)(w, w_row_bytes, xt, x_row_bytes, yt, y_stride, n_blocks, R, 3);
+        break;
+    case 2:
+        if (T > 2)
+            TIER(tile)(w, w_row_bytes, xt, x_row_bytes, yt, y_stride, n_blocks, R, 2);
+        break;
+    case 1:
+        if (T > 1)
+            TIER(tile)(w, w_row_bytes, xt, x_row_bytes, yt, y_stride, n_blocks, R, 1);
+        break;
+    default:
+        break;
+    }
+}
+
+/* Tokens are taken this many at a time, so that their activations stay in
+ * the L2 cache while every row of the range passes over them. */
+enum { TIER(token_chunk) = 64 };
+
+static TIER_TARGET void TIER(matmat)(const void *w, size_t w_row_bytes, const void *x,
+                                     size_t x_row_bytes, float *y, size_t y_stride,
+                                     int64_t n_cols, int64_t n_tokens, int64_t row_begin,
+                                     int64_t row_end)
+{
+    const uint8_t *wr = (const uint8_t *)w;
+    int64_t n_blocks = n_cols / Q5_0_BLOCK_ELEMS;
+    if (n_tokens == 1) {
+        int64_t r = row_begin;
+        for (; r + MATVEC_ROWS <= row_end; r += MATVEC_ROWS)
+            TIER(tile)(wr + r * w_row_bytes, w_row_bytes, x, 0, y + r, 0, n_blocks, MATVEC_ROWS,
+                       1);
+        for (; r < row_end; r++)
+            TIER(tile)(wr + r * w_row_bytes, w_row_bytes, x, 0, y + r, 0, n_blocks, 1, 1);
+        return;
+    }
+    for (int64_t t0 = 0; t0 < n_tokens; t0 += TIER(token_chunk)) {
+        int64_t n_chunk = n_tokens - t0 < TIER(token_chunk) ? n_tokens - t0 : TIER(token_chunk);
+        const uint8_t *xc = (const uint8_t *)x + t0 * x_row_bytes;
+        float *yc = y + t0 * y_stride;
+        int64_t r = row_begin;
+        for (; r + MATMAT_ROWS <= row_end; r += MATMAT_ROWS)
+            TIER(row_tile)(wr + r * w_row_bytes, w_row_bytes, xc, x_row_bytes, yc + r, y_stride,
+                           n_blocks, n_chunk, MATMAT_ROWS, MATMAT_TOKENS);
+        for (; r < row_end; r++)
+            TIER(row_tile)(wr + r * w_row_bytes, w_row_bytes, xc, x_row_bytes, yc + r, y_stride,
+                           n_blocks, n_chunk, 1, MATMAT_TOKENS);
+    }
+}
+
+/* Dequantizing: (q - 16) * d, exact in float, as the scalar reference. */
+static TIER_TARGET void TIER(dequantize)(const void *src, float *dst, int64_t n_elems)
+{
+    const uint8_t *block = src;
+    for (int64_t b = 0; b < n_elems / Q5_0_BLOCK_ELEMS; b++, block += Q5_0_BLOCK_BYTES) {
+        __m256 d = _mm256_set1_ps(quant_fp16_to_fp32_f16c(quant_load_u16(block)));
+        __m256i q = _mm256_sub_epi8(TIER(values)(block), _mm256_set1_epi8(16));
+        __m128i halves[2] = {_mm256_castsi256_si128(q), _mm256_extracti128_si256(q, 1)};
+        float *out = dst + b * Q5_0_BLOCK_ELEMS;
+#pragma GCC unroll 2
+        for (int h = 0; h < 2; h++) {
+            __m256 v0 = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(halves[h]));
+            __m256 v1 = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(halves[h], 8)));
+            _mm256_storeu_ps(out + 16 * h, _mm256_mul_ps(v0, d));
+            _mm256_storeu_ps(out + 16 * h + 8, _mm256_mul_ps(v1, d));
+        }
+    }
+}
