@@ -33,20 +33,17 @@
 #define LOGIT_TOLERANCE 1.5
 #define NEAR_TIE 0.5
 
-static const char *models_dir(void)
-{
-    return test_path(test_builddir(), "tests/kquant-models");
-}
-
 /* The file of a variant, or a failure that says why it is not there. */
 static const char *model_file(const char *file)
 {
     static char path[4096];
-    snprintf(path, sizeof path, "%s/%s", models_dir(), file);
+    char why[4096];
+    snprintf(path, sizeof path, "%s/tests/kquant-models/%s", test_builddir(), file);
+    snprintf(why, sizeof why, "%s/tests/kquant-models/UNAVAILABLE", test_builddir());
     if (access(path, R_OK) == 0)
         return path;
     char reason[1024] = "no reason recorded";
-    FILE *f = fopen(test_path(models_dir(), "UNAVAILABLE"), "r");
+    FILE *f = fopen(why, "r");
     if (f) {
         size_t n = fread(reason, 1, sizeof reason - 1, f);
         reason[n] = '\0';
