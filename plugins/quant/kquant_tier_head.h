@@ -115,6 +115,8 @@ QUANT_INLINE TIER_TARGET TIER_VEC TIER(or)(TIER_VEC a, TIER_VEC b)
  * inlined. */
 QUANT_INLINE TIER_TARGET TIER_VEC TIER(shift_halves)(TIER_VEC v, int n_low, int n_high)
 {
+    if (n_low == 0 && n_high == 0)
+        return v;
 #if TIER_WIDE
     if (n_low >= 0)
         return _mm512_srlv_epi64(v, _mm512_setr_epi64(n_low, n_low, n_low, n_low, n_high, n_high,

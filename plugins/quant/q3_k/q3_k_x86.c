@@ -1,6 +1,7 @@
 /* The x86 tiers of q3_k's kernels: the format's decoding (q3_k_tier.h) and
  * the K-quant products (kquant_tier.h) compiled four times, each with its
- * own target attribute, vector width and register tile. */
+ * own target attribute, vector width and register tile. matvec takes one
+ * row at a time (kquant_tier.h says why). */
 #include "q3_k.h"
 
 #if QUANT_X86
@@ -11,7 +12,7 @@
 #define TIER_TARGET QUANT_TARGET_AVX2
 #define TIER_WIDE 0
 #define TIER_VNNI 0
-#define MATVEC_ROWS 2
+#define MATVEC_ROWS 1
 #define MATMAT_ROWS 1
 #define MATMAT_TOKENS 3
 #include "kquant_tier_head.h"
@@ -24,7 +25,7 @@
 #define TIER_WIDE 0
 #define TIER_VNNI 1
 #define TIER_DPWSSD _mm256_dpwssd_avx_epi32
-#define MATVEC_ROWS 2
+#define MATVEC_ROWS 1
 #define MATMAT_ROWS 1
 #define MATMAT_TOKENS 3
 #include "kquant_tier_head.h"
@@ -36,7 +37,7 @@
 #define TIER_TARGET QUANT_TARGET_AVX512
 #define TIER_WIDE 1
 #define TIER_VNNI 0
-#define MATVEC_ROWS 4
+#define MATVEC_ROWS 1
 #define MATMAT_ROWS 4
 #define MATMAT_TOKENS 4
 #include "kquant_tier_head.h"
@@ -51,7 +52,7 @@
 #define TIER_WIDE 1
 #define TIER_VNNI 1
 #define TIER_DPWSSD _mm512_dpwssd_epi32
-#define MATVEC_ROWS 4
+#define MATVEC_ROWS 1
 #define MATMAT_ROWS 4
 #define MATMAT_TOKENS 4
 #include "kquant_tier_head.h"
