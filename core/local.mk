@@ -8,3 +8,8 @@ libtessera_core_la_SOURCES += \
 	core/cpu.c core/cpu.h \
 	core/host.c core/host.h \
 	core/loader.c core/loader.h
+# The tokenizer (byte-level BPE, SentencePiece) and chat templates.
+libtessera_core_la_SOURCES += \
+	core/tokenizer.c core/tokenizer.h core/tokenizer_internal.h \
+	core/tokenizer_bpe.c core/tokenizer_spm.c core/tokenizer_gguf.c \
+	core/detokenizer.c
