@@ -1,0 +1,86 @@
+/* A Llama-family model (SmolLM2, Llama 2/3, Mistral) from a GGUF file: its
+ * hyperparameters, its weights placed through an allocator, its KV cache,
+ * and the forward pass that turns tokens into logits. */
+#ifndef TSR_CORE_MODEL_H
+#define TSR_CORE_MODEL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "gguf.h"
+#include "kernels/cpu/kernels.h"
+#include "tessera/tessera.h"
+
+/* What GGUF says about the architecture ({arch}.* keys). */
+typedef struct tsr_llama_config {
+    char arch[32];        /* general.architecture */
+    uint32_t n_vocab;
+    uint32_t n_embd;      /* embedding_length */
+    uint32_t n_layer;     /* block_count */
+    uint32_t n_head;      /* attention.head_count */
+    uint32_t n_head_kv;   /* attention.head_count_kv (n_head when absent) */
+    uint32_t head_dim;    /* n_embd / n_head, or attention.key_length */
+    uint32_t n_ff;        /* feed_forward_length */
+    uint32_t n_ctx_train; /* context_length */
+    float rms_eps;        /* attention.layer_norm_rms_epsilon */
+    tsr_rope_config rope; /* freq_factors NULL here; the model points it at rope_freqs.weight */
+    bool tied_output;     /* no output.weight: the token embedding is the output head */
+} tsr_llama_config;
+
+/* Reads and checks the hyperparameters (headers only). */
+tsr_status tsr_llama_config_read(const tsr_gguf *gguf, tsr_llama_config *config, tsr_error *err);
+
+typedef struct tsr_model tsr_model;
+
+/* Called while weights load: fraction in [0, 1]. */
+typedef void (*tsr_progress_fn)(void *ctx, double fraction);
+
+typedef struct tsr_model_options {
+    const tsr_registry *registry;    /* quant plugins for weights, cache and activations */
+    const tsr_alloc_vtable *alloc;   /* where memory comes from (host memory devices) */
+    void *alloc_state;
+    uint32_t device;
+    uint32_t max_seq_len;            /* 0: the model's context_length */
+    const char *cache_type;          /* a quant plugin with TSR_QUANT_KV_CACHE; NULL = "f16" */
+    uint32_t n_batch;                /* most tokens per forward call; 0 = 512 */
+    uint32_t n_threads;              /* 0 = one per physical core */
+    bool all_logits;                 /* keep logits of every token of a batch (else the last) */
+    tsr_progress_fn progress;        /* may be NULL */
+    void *progress_ctx;
+} tsr_model_options;
+
+/* What a model will ask its allocator for, computed from headers alone;
+ * tsr_model_open asks for exactly this. */
+typedef struct tsr_model_memory {
+    uint64_t weights_bytes;   /* every tensor the forward pass reads */
+    uint64_t kv_cache_bytes;  /* K and V of every layer for max_seq_len positions */
+    uint64_t scratch_bytes;   /* activations, logits, per-thread workspaces */
+} tsr_model_memory;
+
+tsr_status tsr_model_memory_needed(const tsr_gguf *gguf, const tsr_model_options *options,
+                                   tsr_model_memory *memory, tsr_error *err);
+
+/* Loads the model; gguf must stay open until tsr_model_close. */
+tsr_status tsr_model_open(const tsr_gguf *gguf, const tsr_model_options *options,
+                          tsr_model **out, tsr_error *err);
+void tsr_model_close(tsr_model *model);
+
+const tsr_llama_config *tsr_model_config(const tsr_model *model);
+/* The positions the KV cache holds. */
+uint32_t tsr_model_max_seq_len(const tsr_model *model);
+/* Tokens evaluated so far (the next token's position). */
+size_t tsr_model_n_past(const tsr_model *model);
+
+/* Evaluates tokens at positions n_past.. (in batches of n_batch) and keeps
+ * their logits. TSR_ERR_INVALID for a token outside the vocabulary or when
+ * the cache would overflow. Hot: allocates nothing. */
+tsr_status tsr_model_eval(tsr_model *model, const int32_t *tokens, size_t n_tokens,
+                          tsr_error *err);
+/* Logits (n_vocab floats) of the i-th token of the last eval (all_logits),
+ * or of its last token (i ignored otherwise). Valid until the next eval. */
+const float *tsr_model_logits(const tsr_model *model, size_t i);
+/* Forgets positions from n_keep on (n_keep <= n_past). */
+void tsr_model_rollback(tsr_model *model, size_t n_keep);
+
+#endif

@@ -1,0 +1,66 @@
+/* The model's insides, shared by model.c (loading) and forward.c (compute). */
+#ifndef TSR_CORE_MODEL_INTERNAL_H
+#define TSR_CORE_MODEL_INTERNAL_H
+
+#include "model.h"
+#include "threadpool.h"
+
+/* A weight matrix: rows x cols values in format q, each row row_bytes long;
+ * products want their input quantized to act. */
+typedef struct tsr_weight {
+    const char *name;
+    const tsr_quant_vtable *q;
+    const tsr_quant_vtable *act;
+    const uint8_t *data;
+    int64_t rows, cols;
+    size_t row_bytes;
+} tsr_weight;
+
+typedef struct tsr_layer {
+    const float *attn_norm, *ffn_norm;
+    tsr_weight wq, wk, wv, wo, w_gate, w_up, w_down;
+} tsr_layer;
+
+/* Where each scratch buffer sits in the scratch arena; computed from the
+ * shapes alone, so the planner and the loader agree to the byte. */
+typedef struct tsr_scratch_layout {
+    uint32_t n_threads, n_batch, n_logit_rows;
+    size_t act_row_bytes;          /* the widest activation row of any format used */
+    size_t x, q, k, v, att, tmp, gate, up, logits, rope; /* offsets of shared buffers */
+    size_t per_thread;             /* offset of the first thread's private block */
+    size_t thread_bytes;           /* bytes of one private block */
+    size_t thread_xn, thread_act, thread_attn; /* offsets inside a private block */
+    size_t total;
+} tsr_scratch_layout;
+
+struct tsr_model {
+    tsr_llama_config config;
+    const tsr_gguf *gguf;
+    tsr_model_options options;
+    const tsr_cpu_kernels *kernels;
+    tsr_threadpool *pool;
+
+    tsr_weight token_embd, output;
+    const float *output_norm;
+    const float *rope_freqs;
+    tsr_layer *layers;
+
+    const tsr_quant_vtable *cache_q;
+    uint8_t *k_cache, *v_cache;    /* [layer][position][kv head] rows */
+    size_t kv_head_bytes, kv_pos_bytes, kv_layer_bytes;
+    uint32_t max_seq_len;
+    size_t n_past;
+
+    tsr_scratch_layout layout;
+    uint8_t *scratch;
+    size_t last_n_tokens;          /* of the last eval */
+
+    const void *weights_arena;
+    void *kv_arena, *scratch_arena;
+    tsr_model_memory memory;
+};
+
+/* The forward pass over tokens at positions model->n_past.. (n <= n_batch). */
+void tsr_forward(tsr_model *model, const int32_t *tokens, size_t n_tokens);
+
+#endif
