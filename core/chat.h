@@ -30,9 +30,10 @@ typedef enum tsr_chat_format {
     TSR_CHAT_LLAMA3 = 2,
 } tsr_chat_format;
 
+/* Both strings non-NULL and NUL-terminated; the caller owns them. */
 typedef struct tsr_chat_message {
-    const char *role;    /* "system", "user", "assistant", ...; NUL-terminated */
-    const char *content; /* NUL-terminated */
+    const char *role;    /* "system", "user", "assistant", ... */
+    const char *content;
 } tsr_chat_message;
 
 typedef struct tsr_chat_template tsr_chat_template;

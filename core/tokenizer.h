@@ -16,7 +16,14 @@
  *
  * A tsr_tokenizer is the model's vocabulary: it is the tsr_vocab plugins see
  * through the host table (tessera/plugin.h). It is immutable once open, so
- * every function below may be called from any thread at once.
+ * the tsr_tokenizer_* functions may be called from any thread at once; a
+ * tsr_detokenizer is one stream's state, used by one thread at a time.
+ *
+ * What llama.cpp does that this does not: per-model strip attributes of
+ * special tokens (Phi-3's rstrip, some BERTs' lstrip), the clean-up of
+ * spaces before punctuation that llama_detokenize applies for some BPE
+ * vocabularies (a generation streams pieces uncleaned in both), and the
+ * WPM, UGM and RWKV tokenizers.
  */
 #ifndef TSR_CORE_TOKENIZER_H
 #define TSR_CORE_TOKENIZER_H
