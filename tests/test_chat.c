@@ -15,7 +15,7 @@ static void load_reference(void)
 {
     json_error_t jerr;
     const char *data = test_path(test_srcdir(), "tests/reference/tokenizer-smollm2.json");
-    ref = json_load_file(data, 0, &jerr);
+    ref = json_load_file(data, JSON_ALLOW_NUL, &jerr);
     cr_assert_not_null(ref, "%s:%d: %s", data, jerr.line, jerr.text);
 }
 

@@ -41,7 +41,7 @@ static void open_model(void)
     cr_assert_eq(tsr_tokenizer_open(gguf, &tok, &err), TSR_OK, "%s", err.message);
     json_error_t jerr;
     const char *data = test_path(test_srcdir(), "tests/reference/tokenizer-smollm2.json");
-    ref = json_load_file(data, 0, &jerr);
+    ref = json_load_file(data, JSON_ALLOW_NUL, &jerr);
     cr_assert_not_null(ref, "%s:%d: %s", data, jerr.line, jerr.text);
 }
 

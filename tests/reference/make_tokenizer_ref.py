@@ -178,7 +178,8 @@ def hand_written():
 
 def invalid_utf8():
     # Bytes, not str: lone continuation bytes, truncated sequences, overlongs,
-    # stray lead bytes. llama.cpp reads each bad byte as U+FFFD.
+    # stray lead bytes (llama.cpp reads each bad byte as U+FFFD); and control
+    # bytes, NUL included.
     return [
         b"\x80",
         b"abc\xffdef",
@@ -193,6 +194,9 @@ def invalid_utf8():
         b"mixed \xa0\xa1 bytes",
         b"\xed\xa0\x80 surrogate",
         b"valid \xe2\x82\xac then \xe2\x82",
+        b"\x00",
+        b"nul\x00inside",
+        b"\x01\x02\x1b[31mred\x1b[0m\x7f",
     ]
 
 
