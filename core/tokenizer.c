@@ -284,8 +284,11 @@ static tsr_status add_tokens(tsr_vocab *vocab, const tsr_tokenizer_spec *spec, c
 
         /* the key merges look it up by */
         char *scratch = vocab->blob + vocab->blob_bytes;
-        long key_bytes = vocab->kind == TSR_TOKENIZER_BPE ? tsr_gpt2_unmap(text, n, scratch)
-                                                          : (memcpy(scratch, text, n), (long)n);
+        long key_bytes = (long)n;
+        if (vocab->kind == TSR_TOKENIZER_BPE)
+            key_bytes = tsr_gpt2_unmap(text, n, scratch);
+        else
+            memcpy(scratch, text, n);
         t->has_key = key_bytes >= 0 && n > 0;
         if (t->has_key) {
             t->key_offset = (uint32_t)vocab->blob_bytes;
