@@ -173,6 +173,15 @@ def hand_written():
         "<|unknown_special|>",
         "< |im_start| >",
     ]
+    # code points where Unicode versions or regex engines could disagree:
+    # recent letters (CJK extension H, Kawi), recent emoji, unassigned,
+    # noncharacters, private use, tags, the last code point
+    s += [
+        "\U00031350\U00031351 text", "a \U00031350b", "x\U00011F04y kawi",
+        "\U0001FAE8 shaking face", "a\u0ecey", "\U0001F6DC wireless",
+        "\U000E0001 tag", "\uFFFE\uFFFF nonchars", "\U0010FFFF max",
+        "\U000F0000 private use", "\u0378 unassigned", "x\u0378y",
+    ]
     return s
 
 
