@@ -8,6 +8,8 @@ libtessera_core_la_SOURCES += \
 	core/cpu.c core/cpu.h \
 	core/host.c core/host.h \
 	core/loader.c core/loader.h
+# The thread pool the forward pass splits its work with.
+libtessera_core_la_SOURCES += core/threadpool.c core/threadpool.h
 # The tokenizer (byte-level BPE, SentencePiece) and chat templates.
 libtessera_core_la_SOURCES += \
 	core/tokenizer.c core/tokenizer.h core/tokenizer_internal.h \

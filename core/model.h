@@ -9,7 +9,7 @@
 #include <stdint.h>
 
 #include "gguf.h"
-#include "kernels/cpu/kernels.h"
+#include "cpu/kernels.h"
 #include "tessera/tessera.h"
 
 /* What GGUF says about the architecture ({arch}.* keys). */

@@ -1,4 +1,7 @@
 # Format-independent kernels: kernels/cpu always, kernels/cuda with --enable-cuda.
+libtessera_core_la_SOURCES += \
+	kernels/cpu/kernels.h kernels/cpu/simd.h kernels/cpu/kernels.c \
+	kernels/cpu/norm.c kernels/cpu/rope.c kernels/cpu/elementwise.c kernels/cpu/attention.c
 if HAVE_CUDA
 SUFFIXES = .cu .lo
 # nvcc objects wrapped as libtool objects so they link into libtessera.

@@ -85,6 +85,24 @@ clean-test-scratch:
 	-rm -rf tests/plugins/bogus
 .PHONY: clean-test-scratch
 
+# The thread pool.
+if HAVE_CRITERION
+check_PROGRAMS += tests/test_threadpool
+tests_test_threadpool_SOURCES = tests/test_threadpool.c
+tests_test_threadpool_CFLAGS = $(TEST_CFLAGS)
+tests_test_threadpool_LDADD = $(TEST_LIBS)
+TESTS += tests/test_threadpool
+endif
+
+# The CPU kernels.
+if HAVE_CRITERION
+check_PROGRAMS += tests/test_kernels
+tests_test_kernels_SOURCES = tests/test_kernels.c
+tests_test_kernels_CFLAGS = $(TEST_CFLAGS)
+tests_test_kernels_LDADD = $(TEST_LIBS) -lm
+TESTS += tests/test_kernels
+endif
+
 # The tokenizer and chat templates against llama.cpp's reference data.
 if HAVE_CRITERION
 check_PROGRAMS += tests/test_tokenizer tests/test_tokenizer_bpe tests/test_tokenizer_spm \

@@ -1,0 +1,361 @@
+/* The core's thread pool (see threadpool.h for the protocol's goals).
+ *
+ * Protocol. The caller writes the job (fn, ctx) and n_pending = workers, then
+ * bumps `generation` (release). A worker that sees a new generation (acquire)
+ * runs the job and decrements n_pending (release); the caller, having done
+ * its own share as thread 0, waits for n_pending == 0 (acquire), after which
+ * no worker reads the job any more and the next one may be written.
+ *
+ * Sleeping. An idle worker spins for TSR_THREADPOOL_SPIN_NS, then counts
+ * itself in n_sleeping and waits on the condition variable while the
+ * generation is unchanged. The caller, after bumping the generation, signals
+ * only when n_sleeping > 0. Both sides use sequentially consistent
+ * operations in opposite order (worker: n_sleeping++ then read generation;
+ * caller: generation++ then read n_sleeping), so at least one of them sees
+ * the other: either the worker does not wait, or the caller wakes it. The
+ * worker holds the mutex from its increment to the wait, so the broadcast
+ * cannot slip in between.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdalign.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "threadpool.h"
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define cpu_relax() _mm_pause()
+#elif defined(__aarch64__)
+#define cpu_relax() __asm__ volatile("yield")
+#else
+#define cpu_relax() ((void)0)
+#endif
+
+/* Spins between two looks at the clock while waiting. */
+enum { SPINS_PER_CLOCK_READ = 64 };
+/* How long a wait only pauses before it also yields the core on every step:
+ * longer than the gaps between the operations of a decode step, short
+ * enough that a thread of ours sharing the core (more threads than free
+ * cores) gets it back quickly. */
+#define PURE_SPIN_NS 20000
+
+typedef struct worker {
+    pthread_t thread;
+    struct tsr_threadpool *pool;
+    uint32_t index;
+} worker;
+
+struct tsr_threadpool {
+    uint32_t n_threads;
+    uint32_t n_started; /* workers created (for a partial open) */
+    worker *workers;    /* n_threads - 1 */
+    pthread_mutex_t mutex;
+    pthread_cond_t wake;
+
+    /* The job; written only while no worker reads it (see the protocol). */
+    tsr_parallel_fn fn;
+    void *ctx;
+    bool stop;
+
+    /* Each counter on its own cache line: workers poll generation while
+     * they decrement n_pending. */
+    alignas(64) atomic_uint generation;
+    alignas(64) atomic_uint n_pending;
+    alignas(64) atomic_uint n_sleeping;
+};
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* A wait in progress: pause, then pause and yield, as time goes by. */
+typedef struct spin_wait {
+    uint32_t spins;
+    bool yielding;
+    uint64_t start_ns, elapsed_ns;
+} spin_wait;
+
+/* Waits one step; returns about how long the wait has lasted. */
+static uint64_t spin_wait_step(spin_wait *w)
+{
+    if (w->yielding)
+        sched_yield();
+    else
+        cpu_relax();
+    if (++w->spins % SPINS_PER_CLOCK_READ != 0)
+        return w->elapsed_ns;
+    uint64_t now = now_ns();
+    if (w->start_ns == 0)
+        w->start_ns = now;
+    w->elapsed_ns = now - w->start_ns;
+    w->yielding = w->elapsed_ns >= PURE_SPIN_NS;
+    return w->elapsed_ns;
+}
+
+/* Waits until the generation differs from seen and returns it. */
+static unsigned wait_for_job(tsr_threadpool *pool, unsigned seen)
+{
+    spin_wait w = {0};
+    unsigned gen;
+    while ((gen = atomic_load_explicit(&pool->generation, memory_order_acquire)) == seen) {
+        if (spin_wait_step(&w) < TSR_THREADPOOL_SPIN_NS)
+            continue;
+        pthread_mutex_lock(&pool->mutex);
+        atomic_fetch_add(&pool->n_sleeping, 1);
+        while ((gen = atomic_load(&pool->generation)) == seen)
+            pthread_cond_wait(&pool->wake, &pool->mutex);
+        atomic_fetch_sub(&pool->n_sleeping, 1);
+        pthread_mutex_unlock(&pool->mutex);
+        break;
+    }
+    return gen;
+}
+
+static void *worker_main(void *arg)
+{
+    worker *self = arg;
+    tsr_threadpool *pool = self->pool;
+    unsigned seen = 0; /* the generation at open */
+    for (;;) {
+        seen = wait_for_job(pool, seen);
+        if (pool->stop)
+            return NULL;
+        pool->fn(pool->ctx, self->index, pool->n_threads);
+        atomic_fetch_sub_explicit(&pool->n_pending, 1, memory_order_release);
+    }
+}
+
+/* Publishes the job written in pool->fn/ctx/stop and wakes sleepers. */
+static void publish(tsr_threadpool *pool)
+{
+    atomic_store_explicit(&pool->n_pending, pool->n_threads - 1, memory_order_relaxed);
+    atomic_fetch_add(&pool->generation, 1);
+    if (atomic_load(&pool->n_sleeping) > 0) {
+        pthread_mutex_lock(&pool->mutex);
+        pthread_cond_broadcast(&pool->wake);
+        pthread_mutex_unlock(&pool->mutex);
+    }
+}
+
+static void stop_workers(tsr_threadpool *pool)
+{
+    if (pool->n_started == 0)
+        return;
+    pool->stop = true;
+    publish(pool);
+    for (uint32_t i = 0; i < pool->n_started; i++)
+        pthread_join(pool->workers[i].thread, NULL);
+    pool->n_started = 0;
+}
+
+tsr_status tsr_threadpool_open(uint32_t n_threads, tsr_threadpool **out, tsr_error *err)
+{
+    *out = NULL;
+    if (n_threads == 0)
+        n_threads = tsr_cpu_physical_cores();
+    if (n_threads > TSR_THREADPOOL_MAX_THREADS)
+        return tsr_error_set(err, TSR_ERR_INVALID,
+                             "threads: %u is more than the %d a pool may have", n_threads,
+                             TSR_THREADPOOL_MAX_THREADS);
+    tsr_threadpool *pool = aligned_alloc(64, (sizeof *pool + 63) / 64 * 64);
+    if (!pool)
+        return tsr_error_set(err, TSR_ERR_NOMEM, "thread pool: out of memory");
+    memset(pool, 0, sizeof *pool);
+    pool->n_threads = n_threads;
+    atomic_init(&pool->generation, 0);
+    atomic_init(&pool->n_pending, 0);
+    atomic_init(&pool->n_sleeping, 0);
+    if (n_threads > 1) {
+        pool->workers = calloc(n_threads - 1, sizeof *pool->workers);
+        if (!pool->workers) {
+            free(pool);
+            return tsr_error_set(err, TSR_ERR_NOMEM, "thread pool: out of memory");
+        }
+    }
+    pthread_mutex_init(&pool->mutex, NULL);
+    pthread_cond_init(&pool->wake, NULL);
+    for (uint32_t i = 0; i + 1 < n_threads; i++) {
+        worker *w = &pool->workers[i];
+        w->pool = pool;
+        w->index = i + 1;
+        int rc = pthread_create(&w->thread, NULL, worker_main, w);
+        if (rc != 0) {
+            tsr_threadpool_close(pool);
+            return tsr_error_set(err, TSR_ERR_NOMEM,
+                                 "thread pool: cannot start thread %u of %u: %s", i + 2, n_threads,
+                                 strerror(rc));
+        }
+        pool->n_started++;
+    }
+    *out = pool;
+    return TSR_OK;
+}
+
+void tsr_threadpool_close(tsr_threadpool *pool)
+{
+    if (!pool)
+        return;
+    stop_workers(pool);
+    pthread_cond_destroy(&pool->wake);
+    pthread_mutex_destroy(&pool->mutex);
+    free(pool->workers);
+    free(pool);
+}
+
+uint32_t tsr_threadpool_n_threads(const tsr_threadpool *pool)
+{
+    return pool->n_threads;
+}
+
+void tsr_threadpool_run(tsr_threadpool *pool, tsr_parallel_fn fn, void *ctx)
+{
+    if (pool->n_threads == 1) {
+        fn(ctx, 0, 1);
+        return;
+    }
+    pool->fn = fn;
+    pool->ctx = ctx;
+    publish(pool);
+    fn(ctx, 0, pool->n_threads);
+    spin_wait w = {0};
+    while (atomic_load_explicit(&pool->n_pending, memory_order_acquire) != 0)
+        spin_wait_step(&w);
+}
+
+void tsr_split_range(int64_t n, int64_t granularity, uint32_t part_index, uint32_t n_parts,
+                     int64_t *begin, int64_t *end)
+{
+    if (granularity < 1)
+        granularity = 1;
+    if (n <= 0 || n_parts == 0 || part_index >= n_parts) {
+        *begin = *end = n > 0 ? n : 0;
+        return;
+    }
+    /* Whole granules are dealt out as evenly as possible; the last granule
+     * may be short. */
+    int64_t n_granules = (n + granularity - 1) / granularity;
+    int64_t first = n_granules * part_index / n_parts;
+    int64_t last = n_granules * (part_index + 1) / n_parts;
+    *begin = first * granularity < n ? first * granularity : n;
+    *end = last * granularity < n ? last * granularity : n;
+}
+
+/* ---- physical cores ----------------------------------------------------- */
+
+typedef struct core_id {
+    long package, core;
+} core_id;
+
+/* Adds (package, core) to ids unless present; returns the new count. */
+static size_t add_core(core_id *ids, size_t n, long package, long core)
+{
+    for (size_t i = 0; i < n; i++)
+        if (ids[i].package == package && ids[i].core == core)
+            return n;
+    ids[n].package = package;
+    ids[n].core = core;
+    return n + 1;
+}
+
+static bool read_long(const char *path, long *value)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return false;
+    bool ok = fscanf(f, "%ld", value) == 1;
+    fclose(f);
+    return ok;
+}
+
+/* From sysfs: distinct (package, core) of the CPUs in mask; 0 if unreadable. */
+static size_t cores_from_sysfs(const cpu_set_t *mask, core_id *ids)
+{
+    size_t n = 0;
+    for (int cpu = 0; cpu < CPU_SETSIZE; cpu++) {
+        if (!CPU_ISSET(cpu, mask))
+            continue;
+        char path[128];
+        long package, core;
+        snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu%d/topology/physical_package_id",
+                 cpu);
+        if (!read_long(path, &package))
+            return 0;
+        snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu%d/topology/core_id", cpu);
+        if (!read_long(path, &core))
+            return 0;
+        n = add_core(ids, n, package, core);
+    }
+    return n;
+}
+
+/* From /proc/cpuinfo's "processor", "physical id" and "core id" lines. */
+static size_t cores_from_cpuinfo(const cpu_set_t *mask, core_id *ids)
+{
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    if (!f)
+        return 0;
+    size_t n = 0;
+    long processor = -1, package = -1, core = -1;
+    char line[512];
+    for (;;) {
+        bool more = fgets(line, sizeof line, f) != NULL;
+        if (!more || line[0] == '\n') { /* end of one processor's block */
+            if (processor >= 0 && processor < CPU_SETSIZE && core >= 0 &&
+                CPU_ISSET((int)processor, mask))
+                n = add_core(ids, n, package, core);
+            processor = package = core = -1;
+            if (!more)
+                break;
+            continue;
+        }
+        const char *colon = strchr(line, ':');
+        if (!colon)
+            continue;
+        long value = strtol(colon + 1, NULL, 10);
+        if (strncmp(line, "processor", 9) == 0)
+            processor = value;
+        else if (strncmp(line, "physical id", 11) == 0)
+            package = value;
+        else if (strncmp(line, "core id", 7) == 0)
+            core = value;
+    }
+    fclose(f);
+    return n;
+}
+
+uint32_t tsr_cpu_physical_cores(void)
+{
+    cpu_set_t mask;
+    if (sched_getaffinity(0, sizeof mask, &mask) != 0) {
+        CPU_ZERO(&mask);
+        for (int cpu = 0; cpu < CPU_SETSIZE; cpu++)
+            CPU_SET(cpu, &mask);
+    }
+    core_id *ids = malloc(CPU_SETSIZE * sizeof *ids);
+    size_t n = 0;
+    if (ids) {
+        n = cores_from_sysfs(&mask, ids);
+        if (n == 0)
+            n = cores_from_cpuinfo(&mask, ids);
+        free(ids);
+    }
+    if (n == 0) {
+        long online = sysconf(_SC_NPROCESSORS_ONLN);
+        long allowed = CPU_COUNT(&mask);
+        n = online > 0 ? (size_t)online : 1;
+        if (allowed > 0 && (size_t)allowed < n)
+            n = (size_t)allowed;
+    }
+    return n > TSR_THREADPOOL_MAX_THREADS ? TSR_THREADPOOL_MAX_THREADS : (uint32_t)n;
+}
