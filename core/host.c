@@ -88,6 +88,7 @@ static tsr_host host_table = {
     .rng_next = tsr_rng_next,
     .candidates_sort = tsr_candidates_sort,
     .candidates_softmax = tsr_candidates_softmax,
+    .candidates_partial_sort = tsr_candidates_partial_sort,
     .vocab_n_tokens = tsr_tokenizer_n_tokens,
     .vocab_token_bytes = tsr_tokenizer_piece,
     .vocab_tokenize = host_vocab_tokenize,

@@ -4,12 +4,20 @@ libtessera_core_la_SOURCES += \
 	core/rng.c core/rng.h \
 	core/candidates.c core/candidates.h \
 	core/params.c core/params.h \
+	core/sampler_chain.c core/sampler_chain.h \
 	core/log.c core/log.h \
 	core/cpu.c core/cpu.h \
 	core/host.c core/host.h \
 	core/loader.c core/loader.h
 # The thread pool the forward pass splits its work with.
 libtessera_core_la_SOURCES += core/threadpool.c core/threadpool.h
+
+# GGUF: the reader and the ggml type table.
+libtessera_core_la_SOURCES += core/gguf.c core/gguf_values.c core/gguf.h core/gguf_private.h \
+	core/ggml_types.c
+# The Llama-family model: hyperparameters, loading, the forward pass, generation.
+libtessera_core_la_SOURCES += core/llama_config.c core/model.c core/model.h \
+	core/model_internal.h core/forward.c
 # The tokenizer (byte-level BPE, SentencePiece) and chat templates.
 libtessera_core_la_SOURCES += \
 	core/tokenizer.c core/tokenizer.h core/tokenizer_internal.h \

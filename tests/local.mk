@@ -103,6 +103,79 @@ tests_test_kernels_LDADD = $(TEST_LIBS) -lm
 TESTS += tests/test_kernels
 endif
 
+# The sampler chain and the sampler plugins (real plugins from plugins/.libs).
+if HAVE_CRITERION
+SAMPLER_TESTS = tests/test_candidates tests/test_sampler_chain tests/test_samplers_filters \
+	tests/test_samplers_penalties tests/test_samplers_draws tests/test_samplers_llama_cpp
+check_PROGRAMS += $(SAMPLER_TESTS)
+TESTS += $(SAMPLER_TESTS)
+tests_test_candidates_SOURCES = tests/test_candidates.c
+tests_test_candidates_CFLAGS = $(TEST_CFLAGS)
+tests_test_candidates_LDADD = $(TEST_LIBS)
+tests_test_sampler_chain_SOURCES = tests/test_sampler_chain.c tests/samplertest.h tests/testutil.h
+tests_test_sampler_chain_CFLAGS = $(TEST_CFLAGS)
+tests_test_sampler_chain_LDADD = $(TEST_LIBS)
+tests_test_samplers_filters_SOURCES = tests/test_samplers_filters.c tests/samplertest.h tests/testutil.h
+tests_test_samplers_filters_CFLAGS = $(TEST_CFLAGS)
+tests_test_samplers_filters_LDADD = $(TEST_LIBS)
+tests_test_samplers_penalties_SOURCES = tests/test_samplers_penalties.c tests/samplertest.h tests/testutil.h
+tests_test_samplers_penalties_CFLAGS = $(TEST_CFLAGS)
+tests_test_samplers_penalties_LDADD = $(TEST_LIBS)
+tests_test_samplers_draws_SOURCES = tests/test_samplers_draws.c tests/samplertest.h tests/testutil.h
+tests_test_samplers_draws_CFLAGS = $(TEST_CFLAGS)
+tests_test_samplers_draws_LDADD = $(TEST_LIBS)
+tests_test_samplers_llama_cpp_SOURCES = tests/test_samplers_llama_cpp.c tests/samplertest.h tests/testutil.h
+tests_test_samplers_llama_cpp_CFLAGS = $(TEST_CFLAGS)
+tests_test_samplers_llama_cpp_LDADD = $(TEST_LIBS)
+endif
+# llama.cpp's verdicts on random logits, and the script that made them.
+EXTRA_DIST += tests/reference/samplers/make_llama_cpp_cases.py \
+	tests/reference/samplers/llama_cpp_cases.txt
+
+# The contrib example sampler, built against a temporary installation.
+check_PROGRAMS += tests/contrib_chain
+tests_contrib_chain_SOURCES = tests/contrib_chain.c tests/testutil.h
+tests_contrib_chain_LDADD = libtessera_core.la
+TESTS += tests/contrib-example.sh
+EXTRA_DIST += tests/contrib-example.sh
+
+# GGUF: the reader's tests, the writer they and the tools share, the corpus
+# of malformed files (tests/data/gguf-corrupt, made by make_gguf_corrupt.c and
+# checked by gguf_corpus.sh) and the planner's sparse model fixtures.
+GGUF_WRITER = tests/gguf_writer.c tests/gguf_writer.h
+check_PROGRAMS += tests/make_gguf_corrupt tests/make_fixtures
+tests_make_gguf_corrupt_SOURCES = tests/make_gguf_corrupt.c $(GGUF_WRITER)
+tests_make_gguf_corrupt_LDADD = libtessera_core.la
+tests_make_fixtures_SOURCES = tests/make_fixtures.c $(GGUF_WRITER)
+tests_make_fixtures_LDADD = libtessera_core.la
+TESTS += tests/gguf_corpus.sh
+EXTRA_DIST += tests/gguf_corpus.sh tests/data/gguf-corrupt \
+	tests/reference/gguf_dump.py tests/reference/smollm2-gguf.txt \
+	tests/reference/ggml_types.py tests/reference/ggml-types.txt
+if HAVE_CRITERION
+check_PROGRAMS += tests/test_gguf tests/test_ggml_types tests/test_make_fixtures
+tests_test_gguf_SOURCES = tests/test_gguf.c tests/testutil.h $(GGUF_WRITER)
+tests_test_gguf_CFLAGS = $(TEST_CFLAGS)
+tests_test_gguf_LDADD = $(TEST_LIBS)
+TESTS += tests/test_gguf
+tests_test_ggml_types_SOURCES = tests/test_ggml_types.c tests/testutil.h
+tests_test_ggml_types_CFLAGS = $(TEST_CFLAGS)
+tests_test_ggml_types_LDADD = $(TEST_LIBS)
+TESTS += tests/test_ggml_types
+tests_test_make_fixtures_SOURCES = tests/test_make_fixtures.c tests/testutil.h
+tests_test_make_fixtures_CFLAGS = $(TEST_CFLAGS)
+tests_test_make_fixtures_LDADD = $(TEST_LIBS)
+TESTS += tests/test_make_fixtures
+endif
+
+# The reader's fuzz target (the pattern above); its seeds are the corpus of
+# malformed files, valid.gguf among them (tests/fuzz/corpus/gguf links there).
+FUZZER_TARGETS += tests/fuzz/fuzz_gguf
+tests_fuzz_fuzz_gguf_SOURCES = tests/fuzz/fuzz_gguf.c
+tests_fuzz_fuzz_gguf_LDADD = $(FUZZER_LIBS)
+tests_fuzz_fuzz_gguf_LDFLAGS = $(FUZZER_LINK_FLAGS)
+EXTRA_DIST += tests/fuzz/gguf.dict
+
 # The tokenizer and chat templates against llama.cpp's reference data.
 if HAVE_CRITERION
 check_PROGRAMS += tests/test_tokenizer tests/test_tokenizer_bpe tests/test_tokenizer_spm \

@@ -2,3 +2,7 @@
 noinst_PROGRAMS += contrib/bench/threadpool_overhead
 contrib_bench_threadpool_overhead_SOURCES = contrib/bench/threadpool_overhead.c
 contrib_bench_threadpool_overhead_LDADD = libtessera_core.la
+# Sampling time: the default and the full sampler chain on 128k logits.
+noinst_PROGRAMS += contrib/bench/sampler-bench
+contrib_bench_sampler_bench_SOURCES = contrib/bench/sampler_bench.c
+contrib_bench_sampler_bench_LDADD = libtessera_core.la

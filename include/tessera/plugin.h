@@ -195,6 +195,14 @@ typedef struct tsr_host {
     const float *(*draft_logits)(tsr_draft *draft, size_t i);
     void (*draft_rollback)(tsr_draft *draft, size_t n_keep);
     size_t (*draft_n_past)(const tsr_draft *draft);
+
+    /* Moves the k best candidates (highest logit first, ties to the lower
+     * token id) to data[0..k) in that order, leaving the others after them in
+     * no particular order; size is unchanged. sorted is set when the whole
+     * array ended up sorted (always for k >= size). Costs O(size) for small
+     * k where a full sort costs O(size log size): top-k and friends use it on
+     * a whole vocabulary. Hot. */
+    void (*candidates_partial_sort)(tsr_candidates *cands, size_t k);
 } tsr_host;
 
 /* ---------------------------------------------------------------------------
@@ -255,8 +263,22 @@ typedef struct tsr_quant_vtable {
 
 /* ---------------------------------------------------------------------------
  * sampler: one step of the chain. The chain applies its samplers in profile
- * order to one tsr_candidates; a "choosing" sampler sets selected. A chain
- * that ends without one gets `dist` appended.
+ * order to one tsr_candidates; a "choosing" sampler sets selected and must be
+ * the last (the chain refuses one before the end). A chain that ends without
+ * one gets `dist` appended.
+ *
+ * Each step starts from the whole vocabulary in id order (data[i].token == i,
+ * p unset, sorted false). logit is the truth every sampler reads; p is valid
+ * only where a sampler just computed it (host->candidates_softmax), so a
+ * sampler that needs probabilities computes them itself. After a choice the
+ * chain calls accept(token) on every sampler, and the caller may feed it
+ * tokens it did not choose (the prompt), so histories see them too.
+ *
+ * Randomness comes only from init->rng (shared by the chain's samplers, one
+ * per sequence): same seed, same tokens. Token text comes only through the
+ * host's vocab_* members, which are NULL in a build without a tokenizer, and
+ * init->vocab is NULL without a model: a sampler must work (or refuse with a
+ * clear message at create) in both cases.
  * ------------------------------------------------------------------------- */
 
 enum {
@@ -269,6 +291,9 @@ typedef struct tsr_sampler_init {
     uint64_t seed;           /* the profile's seed (the rng is already seeded with it) */
     tsr_rng *rng;            /* the sequence's generator, owned by the core */
     const tsr_vocab *vocab;  /* NULL when sampling without a model (tests, benchmarks) */
+    int32_t max_seq_len;     /* tokens a sequence may hold (bounds "the whole sequence"
+                                histories); 0 when unknown. Read it only when struct_size
+                                covers it. */
 } tsr_sampler_init;
 
 typedef struct tsr_sampler_vtable {
