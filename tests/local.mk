@@ -218,3 +218,22 @@ endif
 EXTRA_DIST += tests/reference/quant_ref.py tests/reference/quant/f32.bin \
 	tests/reference/quant/f16.bin tests/reference/quant/bf16.bin tests/reference/quant/q8_0.bin \
 	tests/reference/quant/q8_1.bin tests/reference/quant/q4_1.bin
+# The tokenizer and chat templates against llama.cpp's reference data.
+if HAVE_CRITERION
+check_PROGRAMS += tests/test_tokenizer tests/test_tokenizer_bpe tests/test_tokenizer_spm \
+	tests/test_chat
+tests_test_tokenizer_SOURCES = tests/test_tokenizer.c tests/testutil.h
+tests_test_tokenizer_CFLAGS = $(TEST_CFLAGS) $(JANSSON_CFLAGS) $(PCRE2_CFLAGS)
+tests_test_tokenizer_LDADD = $(TEST_LIBS) $(JANSSON_LIBS)
+tests_test_tokenizer_bpe_SOURCES = tests/test_tokenizer_bpe.c
+tests_test_tokenizer_bpe_CFLAGS = $(TEST_CFLAGS) $(PCRE2_CFLAGS)
+tests_test_tokenizer_bpe_LDADD = $(TEST_LIBS)
+tests_test_tokenizer_spm_SOURCES = tests/test_tokenizer_spm.c
+tests_test_tokenizer_spm_CFLAGS = $(TEST_CFLAGS) $(PCRE2_CFLAGS)
+tests_test_tokenizer_spm_LDADD = $(TEST_LIBS)
+tests_test_chat_SOURCES = tests/test_chat.c tests/testutil.h
+tests_test_chat_CFLAGS = $(TEST_CFLAGS) $(JANSSON_CFLAGS)
+tests_test_chat_LDADD = $(TEST_LIBS) $(JANSSON_LIBS)
+TESTS += tests/test_tokenizer tests/test_tokenizer_bpe tests/test_tokenizer_spm tests/test_chat
+endif
+EXTRA_DIST += tests/reference/make_tokenizer_ref.py tests/reference/tokenizer-smollm2.json
