@@ -5,6 +5,8 @@
 #include "cli.h"
 
 static const cli_command *const commands[] = {
+    &cli_command_run,
+    &cli_command_bench,
     &cli_command_plugins,
     &cli_command_profile,
 };

@@ -31,3 +31,4 @@ libtessera_core_la_SOURCES += \
 	core/tokenizer.c core/tokenizer.h core/tokenizer_internal.h \
 	core/tokenizer_bpe.c core/tokenizer_spm.c core/tokenizer_gguf.c \
 	core/detokenizer.c core/chat.c core/chat.h
+libtessera_core_la_SOURCES += core/generate.c core/generate.h

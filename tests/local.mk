@@ -237,3 +237,13 @@ tests_test_chat_LDADD = $(TEST_LIBS) $(JANSSON_LIBS)
 TESTS += tests/test_tokenizer tests/test_tokenizer_bpe tests/test_tokenizer_spm tests/test_chat
 endif
 EXTRA_DIST += tests/reference/make_tokenizer_ref.py tests/reference/tokenizer-smollm2.json
+
+# The forward pass against llama.cpp on the default model.
+if HAVE_CRITERION
+check_PROGRAMS += tests/test_model
+tests_test_model_SOURCES = tests/test_model.c tests/model_fixture.h
+tests_test_model_CFLAGS = $(TEST_CFLAGS) $(JANSSON_CFLAGS)
+tests_test_model_LDADD = $(TEST_LIBS) $(JANSSON_LIBS) -lm
+TESTS += tests/test_model
+endif
+EXTRA_DIST += tests/reference/make_llama_ref.py tests/reference/smollm2-greedy.json
