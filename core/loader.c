@@ -275,6 +275,17 @@ static bool register_one(tsr_registry *reg, const char *path, uint32_t index,
                       "%s plugin '%s' is already provided by %s ('%s'); this one is not loaded",
                       kind, desc.name, clash->public.path, clash->public.name) == TSR_OK;
     }
+    /* A quant plugin chooses its kernels for the CPU features now allowed
+     * (plugin.h: init is called once after loading). */
+    const tsr_quant_vtable *q = desc.kind == TSR_PLUGIN_QUANT ? copy : NULL;
+    if (q && q->init) {
+        tsr_error init_err = {0};
+        if (q->init(tsr_host_services(), &init_err) != TSR_OK) {
+            free(copy);
+            return refuse(reg, err, path, "quant plugin '%s' failed to initialise: %s",
+                          desc.name, init_err.message) == TSR_OK;
+        }
+    }
     if (!grow((void **)&reg->plugins, &reg->cap_plugins, reg->n_plugins + 1,
               sizeof *reg->plugins)) {
         free(copy);

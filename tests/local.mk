@@ -207,6 +207,7 @@ tests_fuzz_fuzz_profile_SOURCES = tests/fuzz/fuzz_profile.c
 tests_fuzz_fuzz_profile_LDADD = $(FUZZER_LIBS)
 tests_fuzz_fuzz_profile_LDFLAGS = $(FUZZER_LINK_FLAGS)
 fuzzers: $(plugins_LTLIBRARIES) tests/plugins/test_params.la
+
 # The quant plugins against the gguf package's bytes and their own scalar references.
 if HAVE_CRITERION
 check_PROGRAMS += tests/test_quant

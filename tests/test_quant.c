@@ -669,3 +669,27 @@ Test(quant, kernel_name_reports_the_best_path_each_isa_level_allows)
     cr_skip_test("the SIMD paths are x86-64's");
 #endif
 }
+
+/* The loader calls init itself (plugin.h: once after loading), with the
+ * features allowed at that moment: a plugin is never left on its scalar
+ * default by a core that forgot to. */
+Test(quant, loading_initialises_each_plugin_for_the_allowed_features)
+{
+#if defined(__x86_64__)
+    tsr_error err = {0};
+    cr_assert_eq(tsr_cpu_set_limit("avx2", &err), TSR_OK, "%s", err.message);
+    const char *dir = test_path(test_builddir(), "plugins/.libs");
+    tsr_registry *limited;
+    cr_assert_eq(tsr_registry_open(&dir, 1, &limited, &err), TSR_OK, "%s", err.message);
+    for (size_t i = 0; i < sizeof formats / sizeof formats[0]; i++) {
+        const tsr_plugin *p = tsr_registry_find(limited, TSR_PLUGIN_QUANT, formats[i].name);
+        cr_assert_not_null(p);
+        const char *want = expected_path(tsr_cpu_features(), true);
+        cr_assert_str_eq(tsr_plugin_quant(p)->kernel_name(), want, "%s after loading",
+                         formats[i].name);
+    }
+    tsr_registry_close(limited);
+#else
+    cr_skip_test("the SIMD paths are x86-64's");
+#endif
+}

@@ -20,6 +20,14 @@
 #error "the quant plugins read GGUF's little-endian blocks in place"
 #endif
 
+/* 1 where the x86 SIMD tiers are compiled (QUANT_SCALAR_ONLY builds the
+ * scalar references alone, as on other processors). */
+#if defined(__x86_64__) && !defined(QUANT_SCALAR_ONLY)
+#define QUANT_X86 1
+#else
+#define QUANT_X86 0
+#endif
+
 /* The GGUF/ggml type ids of the formats these plugins claim (GGUF's table). */
 enum {
     QUANT_GGUF_F32 = 0,
@@ -174,7 +182,7 @@ static inline bool quant_isa_usable(quant_isa isa, uint32_t features)
 {
     const uint32_t avx2 = TSR_CPU_AVX | TSR_CPU_AVX2 | TSR_CPU_FMA | TSR_CPU_F16C;
     const uint32_t avx512 = avx2 | TSR_CPU_AVX512F | TSR_CPU_AVX512BW | TSR_CPU_AVX512VL;
-#if defined(__x86_64__)
+#if QUANT_X86
     switch (isa) {
     case QUANT_ISA_SCALAR: return true;
     case QUANT_ISA_AVX2: return (features & avx2) == avx2;
@@ -201,7 +209,7 @@ static inline const quant_kernels *quant_pick(const quant_kernels *const *candid
     return candidates[n_candidates - 1];
 }
 
-#if defined(__x86_64__)
+#if QUANT_X86
 #include <immintrin.h>
 
 #define QUANT_TARGET_AVX2 __attribute__((target("avx,avx2,fma,f16c")))
@@ -320,6 +328,6 @@ QUANT_INLINE QUANT_TARGET_AVX512 float quant_q8_block_avx512(const float *x, int
     _mm_storeu_si128((__m128i *)(q + 16), _mm512_cvtsepi32_epi8(i1));
     return d;
 }
-#endif /* __x86_64__ */
+#endif /* QUANT_X86 */
 
 #endif

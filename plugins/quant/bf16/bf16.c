@@ -44,7 +44,7 @@ static void bf16_matmat_reference(const void *w, size_t w_row_bytes, const void 
     }
 }
 
-#if defined(__x86_64__)
+#if QUANT_X86
 /* 8 bfloat16 at p, widened: each becomes the top half of a float. */
 QUANT_INLINE QUANT_TARGET_AVX2 __m256 bf16_load8(const void *p)
 {
@@ -129,7 +129,7 @@ static const quant_kernels bf16_kernels_scalar = {"scalar", QUANT_ISA_SCALAR,
                                                   bf16_quantize_reference, bf16_matmat_reference};
 
 static const quant_kernels *const bf16_candidates[] = {
-#if defined(__x86_64__)
+#if QUANT_X86
     &bf16_kernels_avx512, &bf16_kernels_avx2,
 #endif
     &bf16_kernels_scalar,

@@ -44,7 +44,7 @@ static void f16_matmat_reference(const void *w, size_t w_row_bytes, const void *
     }
 }
 
-#if defined(__x86_64__)
+#if QUANT_X86
 #define W_BYTES 2
 #define X_BYTES 2
 #define LOAD_W8(p) _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)(p)))
@@ -134,7 +134,7 @@ static const quant_kernels f16_kernels_scalar = {"scalar", QUANT_ISA_SCALAR,
                                                  f16_matmat_reference};
 
 static const quant_kernels *const f16_candidates[] = {
-#if defined(__x86_64__)
+#if QUANT_X86
     &f16_kernels_avx512, &f16_kernels_avx2,
 #endif
     &f16_kernels_scalar,

@@ -39,7 +39,7 @@ static void f32_matmat_reference(const void *w, size_t w_row_bytes, const void *
     }
 }
 
-#if defined(__x86_64__)
+#if QUANT_X86
 #define W_BYTES 4
 #define X_BYTES 4
 #define LOAD_W8(p) _mm256_loadu_ps((const float *)(const void *)(p))
@@ -81,7 +81,7 @@ static const quant_kernels f32_kernels_scalar = {"scalar", QUANT_ISA_SCALAR, f32
                                                  f32_copy_in, f32_matmat_reference};
 
 static const quant_kernels *const f32_candidates[] = {
-#if defined(__x86_64__)
+#if QUANT_X86
     &f32_kernels_avx512, &f32_kernels_avx2,
 #endif
     &f32_kernels_scalar,

@@ -91,7 +91,7 @@ static const quant_kernels q4_1_kernels_scalar = {
 };
 
 static const quant_kernels *const q4_1_candidates[] = {
-#if defined(__x86_64__)
+#if QUANT_X86
     &q4_1_kernels_avx512vnni, &q4_1_kernels_avxvnni, &q4_1_kernels_avx512, &q4_1_kernels_avx2,
 #endif
     &q4_1_kernels_scalar,

@@ -31,7 +31,7 @@ enum {
     Q8_1_BLOCK_BYTES = 36,
 };
 
-#if defined(__x86_64__)
+#if QUANT_X86
 extern const quant_kernels q4_1_kernels_avx2;
 extern const quant_kernels q4_1_kernels_avxvnni;
 extern const quant_kernels q4_1_kernels_avx512;

@@ -70,7 +70,7 @@ static const quant_kernels q8_0_kernels_scalar = {
 };
 
 static const quant_kernels *const q8_0_candidates[] = {
-#if defined(__x86_64__)
+#if QUANT_X86
     &q8_0_kernels_avx512vnni, &q8_0_kernels_avxvnni, &q8_0_kernels_avx512, &q8_0_kernels_avx2,
 #endif
     &q8_0_kernels_scalar,

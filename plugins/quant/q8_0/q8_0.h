@@ -21,7 +21,7 @@ enum {
     Q8_0_BLOCK_BYTES = 34,
 };
 
-#if defined(__x86_64__)
+#if QUANT_X86
 extern const quant_kernels q8_0_kernels_avx2;
 extern const quant_kernels q8_0_kernels_avxvnni;
 extern const quant_kernels q8_0_kernels_avx512;

@@ -2,7 +2,7 @@
  * with its own target attribute, register tile and byte dot product. */
 #include "q8_0.h"
 
-#if defined(__x86_64__)
+#if QUANT_X86
 
 /* AVX2: 16 vector registers hold a 4-row matvec pass or a 2 x 2 matmat tile. */
 #define TIER(name) q8_0_##name##_avx2

@@ -54,7 +54,7 @@ static void q8_1_quantize_reference(const float *src, void *dst, int64_t n_elems
     }
 }
 
-#if defined(__x86_64__)
+#if QUANT_X86
 static QUANT_TARGET_AVX2 void q8_1_quantize_avx2(const float *src, void *dst, int64_t n_elems)
 {
     uint8_t *block = dst;
@@ -88,7 +88,7 @@ static const quant_kernels q8_1_kernels_scalar = {"scalar", QUANT_ISA_SCALAR, q8
                                                   q8_1_quantize_reference, NULL};
 
 static const quant_kernels *const q8_1_candidates[] = {
-#if defined(__x86_64__)
+#if QUANT_X86
     &q8_1_kernels_avx512, &q8_1_kernels_avx2,
 #endif
     &q8_1_kernels_scalar,
