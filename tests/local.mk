@@ -179,7 +179,7 @@ EXTRA_DIST += tests/fuzz/gguf.dict
 # The tokenizer and chat templates against llama.cpp's reference data.
 if HAVE_CRITERION
 check_PROGRAMS += tests/test_tokenizer tests/test_tokenizer_bpe tests/test_tokenizer_spm \
-	tests/test_chat
+	tests/test_tokenizer_gguf tests/test_chat
 tests_test_tokenizer_SOURCES = tests/test_tokenizer.c tests/testutil.h
 tests_test_tokenizer_CFLAGS = $(TEST_CFLAGS) $(JANSSON_CFLAGS) $(PCRE2_CFLAGS)
 tests_test_tokenizer_LDADD = $(TEST_LIBS) $(JANSSON_LIBS)
@@ -189,9 +189,13 @@ tests_test_tokenizer_bpe_LDADD = $(TEST_LIBS)
 tests_test_tokenizer_spm_SOURCES = tests/test_tokenizer_spm.c
 tests_test_tokenizer_spm_CFLAGS = $(TEST_CFLAGS) $(PCRE2_CFLAGS)
 tests_test_tokenizer_spm_LDADD = $(TEST_LIBS)
+tests_test_tokenizer_gguf_SOURCES = tests/test_tokenizer_gguf.c $(GGUF_WRITER)
+tests_test_tokenizer_gguf_CFLAGS = $(TEST_CFLAGS)
+tests_test_tokenizer_gguf_LDADD = $(TEST_LIBS)
 tests_test_chat_SOURCES = tests/test_chat.c tests/testutil.h
 tests_test_chat_CFLAGS = $(TEST_CFLAGS) $(JANSSON_CFLAGS)
 tests_test_chat_LDADD = $(TEST_LIBS) $(JANSSON_LIBS)
-TESTS += tests/test_tokenizer tests/test_tokenizer_bpe tests/test_tokenizer_spm tests/test_chat
+TESTS += tests/test_tokenizer tests/test_tokenizer_bpe tests/test_tokenizer_spm \
+	tests/test_tokenizer_gguf tests/test_chat
 endif
 EXTRA_DIST += tests/reference/make_tokenizer_ref.py tests/reference/tokenizer-smollm2.json
