@@ -18,6 +18,14 @@ libtessera_core_la_SOURCES += core/gguf.c core/gguf_values.c core/gguf.h core/gg
 # The Llama-family model: hyperparameters, loading, the forward pass, generation.
 libtessera_core_la_SOURCES += core/llama_config.c core/model.c core/model.h \
 	core/model_internal.h core/forward.c
+# The deployment profile: sizes, diagnostics, YAML, model paths, the profile itself.
+libtessera_core_la_SOURCES += \
+	core/units.c core/units.h \
+	core/diag.c core/diag.h \
+	core/yaml_tree.c core/yaml_tree.h \
+	core/model_path.c core/model_path.h \
+	core/profile.c core/profile.h core/profile_internal.h \
+	core/profile_values.c core/profile_validate.c core/profile_yaml.c
 # The tokenizer (byte-level BPE, SentencePiece) and chat templates.
 libtessera_core_la_SOURCES += \
 	core/tokenizer.c core/tokenizer.h core/tokenizer_internal.h \
