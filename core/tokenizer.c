@@ -123,24 +123,16 @@ static const char *const fim_rep_texts[] = {"<|fim_repo|>", "<|repo_name|>", "<f
                                             "<REPO>", "<reponame>", NULL};
 static const char *const fim_sep_texts[] = {"<|file_sep|>", NULL};
 
-static bool text_in(const char *text, size_t n, const char *const *list)
-{
-    for (size_t i = 0; list[i]; i++)
-        if (strlen(list[i]) == n && memcmp(list[i], text, n) == 0)
-            return true;
-    return false;
-}
-
-/* The first token (by id) whose text is in list, or NONE. */
+/* The lowest id among the tokens whose text is in list, or NONE. */
 static int32_t find_by_texts(const tsr_vocab *vocab, const char *const *list)
 {
-    for (int32_t id = 0; id < vocab->n_tokens; id++) {
-        size_t n;
-        const char *text = tsr_tokenizer_token_text(vocab, id, &n);
-        if (text_in(text, n, list))
-            return id;
+    int32_t best = TSR_TOKEN_NONE;
+    for (size_t i = 0; list[i]; i++) {
+        int32_t id = tsr_tokenizer_find(vocab, list[i], strlen(list[i]));
+        if (id != TSR_TOKEN_NONE && (best == TSR_TOKEN_NONE || id < best))
+            best = id;
     }
-    return TSR_TOKEN_NONE;
+    return best;
 }
 
 static void set_eog(tsr_vocab *vocab, int32_t id)
@@ -173,12 +165,8 @@ static tsr_status build_eog(tsr_vocab *vocab, const tsr_tokenizer_spec *spec)
                                                    : find_by_texts(vocab, fim_rep_texts));
     set_eog(vocab, spec->fim_sep != TSR_TOKEN_NONE ? spec->fim_sep
                                                    : find_by_texts(vocab, fim_sep_texts));
-    for (int32_t id = 0; id < vocab->n_tokens; id++) {
-        size_t n;
-        const char *text = tsr_tokenizer_token_text(vocab, id, &n);
-        if (text_in(text, n, eog_texts))
-            set_eog(vocab, id);
-    }
+    for (size_t i = 0; eog_texts[i]; i++)
+        set_eog(vocab, tsr_tokenizer_find(vocab, eog_texts[i], strlen(eog_texts[i])));
     set_eog(vocab, vocab->eos);
     set_eog(vocab, vocab->eot);
     set_eog(vocab, vocab->eom);

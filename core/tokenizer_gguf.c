@@ -16,66 +16,70 @@ static tsr_status read_strings(const tsr_gguf *gguf, const char *key, bool requi
                                gguf_strings *out, tsr_error *err)
 {
     const char *path = tsr_gguf_path(gguf);
-    tsr_gguf_type type;
-    uint64_t count;
-    const void *data;
-    if (!tsr_gguf_get_array(gguf, key, &type, &count, &data)) {
-        if (tsr_gguf_find_key(gguf, key) >= 0)
-            return tsr_error_set(err, TSR_ERR_FORMAT, "%s: %s is not an array; expected an "
-                                 "array of strings", path, key);
+    tsr_gguf_array array;
+    if (!tsr_gguf_find_array(gguf, key, &array)) {
+        int64_t index = tsr_gguf_find_key(gguf, key);
+        if (index >= 0)
+            return tsr_error_set(err, TSR_ERR_FORMAT, "%s: %s is a %s; expected an array of "
+                                 "strings", path, key,
+                                 tsr_gguf_type_name(tsr_gguf_key_type(gguf, index)));
         if (required)
             return tsr_error_set(err, TSR_ERR_FORMAT, "%s: %s is missing; the file carries no "
                                  "usable tokenizer", path, key);
         return TSR_OK;
     }
-    if (type != TSR_GGUF_STRING)
-        return tsr_error_set(err, TSR_ERR_FORMAT, "%s: %s is an array of type %d; expected "
-                             "strings (type %d)", path, key, (int)type, (int)TSR_GGUF_STRING);
-    if (count > SIZE_MAX / sizeof(char *))
+    if (array.elem_type != TSR_GGUF_STRING)
+        return tsr_error_set(err, TSR_ERR_FORMAT, "%s: %s is an array of %s; expected strings",
+                             path, key, tsr_gguf_type_name(array.elem_type));
+    if (array.count > SIZE_MAX / sizeof(char *) - 1)
         return tsr_error_set(err, TSR_ERR_FORMAT, "%s: %s has %llu entries", path, key,
-                             (unsigned long long)count);
-    out->data = malloc((size_t)count * sizeof *out->data + 1);
-    out->lens = malloc((size_t)count * sizeof *out->lens + 1);
+                             (unsigned long long)array.count);
+    out->data = malloc((size_t)array.count * sizeof *out->data + 1);
+    out->lens = malloc((size_t)array.count * sizeof *out->lens + 1);
     if (!out->data || !out->lens)
         return tsr_error_set(err, TSR_ERR_NOMEM, "%s: no memory for %s", path, key);
-    for (uint64_t i = 0; i < count; i++) {
+    for (uint64_t i = 0; i < array.count; i++) {
         tsr_gguf_str s;
-        if (!tsr_gguf_array_str(gguf, key, i, &s))
+        if (!tsr_gguf_array_elem_str(&array, i, &s))
             return tsr_error_set(err, TSR_ERR_FORMAT, "%s: %s[%llu] cannot be read", path, key,
                                  (unsigned long long)i);
         out->data[i] = s.data;
         out->lens[i] = (size_t)s.len;
     }
-    out->n = (size_t)count;
+    out->n = (size_t)array.count;
     return TSR_OK;
 }
 
-/* Copies a numeric array of at least n_tokens int32 or float32 elements. */
+/* Copies a numeric array of at least n_tokens int32 or float32 elements
+ * (float32 wanted: int32 converts). */
 static tsr_status read_numbers(const tsr_gguf *gguf, const char *key, size_t n_tokens,
                                bool as_float, void **out, tsr_error *err)
 {
     const char *path = tsr_gguf_path(gguf);
-    tsr_gguf_type type;
-    uint64_t count;
-    const void *data;
-    if (!tsr_gguf_get_array(gguf, key, &type, &count, &data))
-        return tsr_gguf_find_key(gguf, key) >= 0
-                   ? tsr_error_set(err, TSR_ERR_FORMAT, "%s: %s is not an array", path, key)
-                   : TSR_OK;
-    bool ok_type = type == TSR_GGUF_INT32 || (as_float && type == TSR_GGUF_FLOAT32);
+    tsr_gguf_array array;
+    if (!tsr_gguf_find_array(gguf, key, &array)) {
+        int64_t index = tsr_gguf_find_key(gguf, key);
+        return index >= 0 ? tsr_error_set(err, TSR_ERR_FORMAT, "%s: %s is a %s; expected an "
+                                          "array", path, key,
+                                          tsr_gguf_type_name(tsr_gguf_key_type(gguf, index)))
+                          : TSR_OK;
+    }
+    bool ok_type = array.elem_type == TSR_GGUF_INT32 ||
+                   (as_float && array.elem_type == TSR_GGUF_FLOAT32);
     if (!ok_type)
-        return tsr_error_set(err, TSR_ERR_FORMAT, "%s: %s is an array of type %d; expected %s",
-                             path, key, (int)type, as_float ? "float32 or int32" : "int32");
-    if (count < n_tokens)
+        return tsr_error_set(err, TSR_ERR_FORMAT, "%s: %s is an array of %s; expected %s", path,
+                             key, tsr_gguf_type_name(array.elem_type),
+                             as_float ? "float32 or int32" : "int32");
+    if (array.count < n_tokens)
         return tsr_error_set(err, TSR_ERR_FORMAT, "%s: %s has %llu entries for %zu tokens", path,
-                             key, (unsigned long long)count, n_tokens);
+                             key, (unsigned long long)array.count, n_tokens);
     void *copy = malloc(n_tokens * 4 + 4);
     if (!copy)
         return tsr_error_set(err, TSR_ERR_NOMEM, "%s: no memory for %s", path, key);
     for (size_t i = 0; i < n_tokens; i++) {
         int32_t v;
-        memcpy(&v, (const char *)data + 4 * i, 4);
-        if (as_float && type == TSR_GGUF_INT32) {
+        memcpy(&v, (const char *)array.data + 4 * i, 4);
+        if (as_float && array.elem_type == TSR_GGUF_INT32) {
             float f = (float)v;
             memcpy((char *)copy + 4 * i, &f, 4);
         } else {

@@ -222,7 +222,7 @@ EXTRA_DIST += tests/reference/quant_ref.py tests/reference/quant/f32.bin \
 # The tokenizer and chat templates against llama.cpp's reference data.
 if HAVE_CRITERION
 check_PROGRAMS += tests/test_tokenizer tests/test_tokenizer_bpe tests/test_tokenizer_spm \
-	tests/test_chat
+	tests/test_tokenizer_gguf tests/test_chat
 tests_test_tokenizer_SOURCES = tests/test_tokenizer.c tests/testutil.h
 tests_test_tokenizer_CFLAGS = $(TEST_CFLAGS) $(JANSSON_CFLAGS) $(PCRE2_CFLAGS)
 tests_test_tokenizer_LDADD = $(TEST_LIBS) $(JANSSON_LIBS)
@@ -232,10 +232,14 @@ tests_test_tokenizer_bpe_LDADD = $(TEST_LIBS)
 tests_test_tokenizer_spm_SOURCES = tests/test_tokenizer_spm.c
 tests_test_tokenizer_spm_CFLAGS = $(TEST_CFLAGS) $(PCRE2_CFLAGS)
 tests_test_tokenizer_spm_LDADD = $(TEST_LIBS)
+tests_test_tokenizer_gguf_SOURCES = tests/test_tokenizer_gguf.c $(GGUF_WRITER)
+tests_test_tokenizer_gguf_CFLAGS = $(TEST_CFLAGS)
+tests_test_tokenizer_gguf_LDADD = $(TEST_LIBS)
 tests_test_chat_SOURCES = tests/test_chat.c tests/testutil.h
 tests_test_chat_CFLAGS = $(TEST_CFLAGS) $(JANSSON_CFLAGS)
 tests_test_chat_LDADD = $(TEST_LIBS) $(JANSSON_LIBS)
-TESTS += tests/test_tokenizer tests/test_tokenizer_bpe tests/test_tokenizer_spm tests/test_chat
+TESTS += tests/test_tokenizer tests/test_tokenizer_bpe tests/test_tokenizer_spm \
+	tests/test_tokenizer_gguf tests/test_chat
 endif
 EXTRA_DIST += tests/reference/make_tokenizer_ref.py tests/reference/tokenizer-smollm2.json
 
@@ -247,4 +251,5 @@ tests_test_model_CFLAGS = $(TEST_CFLAGS) $(JANSSON_CFLAGS)
 tests_test_model_LDADD = $(TEST_LIBS) $(JANSSON_LIBS) -lm
 TESTS += tests/test_model
 endif
-EXTRA_DIST += tests/reference/make_llama_ref.py tests/reference/smollm2-greedy.json
+EXTRA_DIST += tests/reference/make_llama_ref.py tests/reference/smollm2-greedy.json \
+	tests/reference/smollm2-greedy-f32.json
