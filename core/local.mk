@@ -11,3 +11,11 @@ libtessera_core_la_SOURCES += \
 	core/loader.c core/loader.h
 # The thread pool the forward pass splits its work with.
 libtessera_core_la_SOURCES += core/threadpool.c core/threadpool.h
+# The deployment profile: sizes, diagnostics, YAML, model paths, the profile itself.
+libtessera_core_la_SOURCES += \
+	core/units.c core/units.h \
+	core/diag.c core/diag.h \
+	core/yaml_tree.c core/yaml_tree.h \
+	core/model_path.c core/model_path.h \
+	core/profile.c core/profile.h core/profile_internal.h \
+	core/profile_validate.c core/profile_yaml.c
