@@ -116,32 +116,40 @@ int tsr_diag_format(const tsr_diagnostic *diag, char *buf, size_t buf_bytes)
     return snprintf(buf, buf_bytes, "%s%s", severity, diag->message);
 }
 
-/* Levenshtein distance, case-blind, with one row of the table; words longer
- * than 64 letters are not typos of anything we know. */
+/* Edit distance, case-blind, where swapping two neighbours counts as one
+ * edit like an insertion, deletion or substitution (optimal string
+ * alignment), with three rows of the table; words longer than 64 letters
+ * are not typos of anything we know. */
 static size_t edit_distance(const char *a, const char *b)
 {
     size_t n = strlen(a), m = strlen(b);
     if (n > 64 || m > 64)
         return SIZE_MAX;
-    size_t row[65];
+    size_t rows[3][65];
+    size_t *before = rows[0], *previous = rows[1], *current = rows[2];
     for (size_t j = 0; j <= m; j++)
-        row[j] = j;
+        previous[j] = j;
     for (size_t i = 1; i <= n; i++) {
-        size_t diagonal = row[0];
-        row[0] = i;
+        current[0] = i;
+        int ca = tolower((unsigned char)a[i - 1]);
         for (size_t j = 1; j <= m; j++) {
-            size_t above = row[j];
-            size_t cost = tolower((unsigned char)a[i - 1]) != tolower((unsigned char)b[j - 1]);
-            size_t best = diagonal + cost;
-            if (above + 1 < best)
-                best = above + 1;
-            if (row[j - 1] + 1 < best)
-                best = row[j - 1] + 1;
-            row[j] = best;
-            diagonal = above;
+            int cb = tolower((unsigned char)b[j - 1]);
+            size_t best = previous[j - 1] + (ca != cb);
+            if (previous[j] + 1 < best)
+                best = previous[j] + 1;
+            if (current[j - 1] + 1 < best)
+                best = current[j - 1] + 1;
+            if (i > 1 && j > 1 && ca == tolower((unsigned char)b[j - 2]) &&
+                tolower((unsigned char)a[i - 2]) == cb && before[j - 2] + 1 < best)
+                best = before[j - 2] + 1;
+            current[j] = best;
         }
+        size_t *recycled = before;
+        before = previous;
+        previous = current;
+        current = recycled;
     }
-    return row[m];
+    return previous[m];
 }
 
 const char *tsr_nearest_name(const char *word, const char *const *candidates, size_t n)

@@ -65,9 +65,10 @@ int tsr_diag_format(const tsr_diagnostic *diag, char *buf, size_t buf_bytes);
 enum { TSR_DIAG_QUOTE_BYTES = 256 };
 const char *tsr_diag_quote(const char *text, size_t length, char *buf, size_t buf_bytes);
 
-/* The candidate nearest to word by edit distance (Levenshtein, case-blind),
- * or NULL when none is near enough to be a plausible typo (more than a third
- * of the word's letters, and at least 1, would have to change). */
+/* The candidate nearest to word by edit distance (Levenshtein, with two
+ * swapped neighbours as one edit; case-blind), or NULL when none is near
+ * enough to be a plausible typo: at most a third of the word's letters (and
+ * at least 1) may have to change. */
 const char *tsr_nearest_name(const char *word, const char *const *candidates, size_t n);
 
 #endif

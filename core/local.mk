@@ -18,4 +18,4 @@ libtessera_core_la_SOURCES += \
 	core/yaml_tree.c core/yaml_tree.h \
 	core/model_path.c core/model_path.h \
 	core/profile.c core/profile.h core/profile_internal.h \
-	core/profile_validate.c core/profile_yaml.c
+	core/profile_values.c core/profile_validate.c core/profile_yaml.c

@@ -44,52 +44,8 @@ static const struct {
     {"server", server_keys, N_OF(server_keys)},
 };
 
-/* ---- reporting ---------------------------------------------------------- */
-
-void tsr_profile_report(tsr_profile_checker *c, tsr_severity severity, tsr_profile_loc at,
-                        const char *fmt, ...)
-{
-    va_list args;
-    va_start(args, fmt);
-    tsr_diag_addv(c->diags, severity, c->profile->file, at.line, at.line ? at.column : 0, fmt,
-                  args);
-    va_end(args);
-    if (severity == TSR_SEVERITY_ERROR)
-        c->failed = true;
-}
-
-tsr_profile_loc tsr_profile_loc_of(const tsr_yaml_node *node)
-{
-    return node ? (tsr_profile_loc){node->line, node->column} : (tsr_profile_loc){0, 0};
-}
-
-const char *tsr_profile_shown(const tsr_yaml_node *node, char *buf, size_t buf_bytes)
-{
-    if (node && node->kind == TSR_YAML_SCALAR && !tsr_yaml_is_null(node)) {
-        char quoted[TSR_DIAG_QUOTE_BYTES];
-        snprintf(buf, buf_bytes, "'%s'",
-                 tsr_diag_quote(node->text, node->length, quoted, sizeof quoted));
-    } else {
-        snprintf(buf, buf_bytes, "%s", tsr_yaml_describe(node));
-    }
-    return buf;
-}
-
-#define ERROR_AT(c, node, ...) \
+#define ERROR_AT(c, node, ...)                                                                     \
     tsr_profile_report(c, TSR_SEVERITY_ERROR, tsr_profile_loc_of(node), __VA_ARGS__)
-
-/* "a, b, c" into buf. */
-void tsr_profile_join(const char *const *names, size_t n, char *buf, size_t buf_bytes)
-{
-    size_t used = 0;
-    buf[0] = '\0';
-    for (size_t i = 0; i < n && used + 1 < buf_bytes; i++) {
-        int k = snprintf(buf + used, buf_bytes - used, "%s%s", i ? ", " : "", names[i]);
-        if (k < 0)
-            break;
-        used += (size_t)k < buf_bytes - used ? (size_t)k : buf_bytes - used - 1;
-    }
-}
 
 /* Reports every key of mapping that is not in known[]. */
 static void check_keys(tsr_profile_checker *c, const tsr_yaml_node *mapping, const char *section,
@@ -143,194 +99,10 @@ static const tsr_yaml_node *section_of(tsr_profile_checker *c, const tsr_yaml_no
     return node;
 }
 
-/* ---- values ------------------------------------------------------------- */
-
-/* A non-empty string without NUL bytes; NULL for null (the default), and
- * NULL with an error for anything else. */
-static const char *string_value(tsr_profile_checker *c, const tsr_yaml_node *node,
-                                const char *name)
-{
-    if (tsr_yaml_is_null(node))
-        return NULL;
-    char shown[TSR_DIAG_QUOTE_BYTES + 8];
-    if (node->kind != TSR_YAML_SCALAR)
-        ERROR_AT(c, node, "%s must be a string, not %s", name,
-                 tsr_profile_shown(node, shown, sizeof shown));
-    else if (node->length != strlen(node->text))
-        ERROR_AT(c, node, "%s contains a NUL byte", name);
-    else if (node->length == 0)
-        ERROR_AT(c, node, "%s must not be empty (write null for the default)", name);
-    else
-        return node->text;
-    return NULL;
-}
-
-static void set_string(tsr_profile_checker *c, const tsr_yaml_node *node, const char *name,
-                       char **out, tsr_profile_loc *loc)
-{
-    const char *text = string_value(c, node, name);
-    if (!text)
-        return;
-    char *copy = strdup(text);
-    if (!copy) {
-        c->out_of_memory = true;
-        return;
-    }
-    free(*out);
-    *out = copy;
-    *loc = tsr_profile_loc_of(node);
-}
-
-static void set_uint(tsr_profile_checker *c, const tsr_yaml_node *node, const char *name,
-                     uint64_t min, uint64_t max, uint64_t *out, tsr_profile_loc *loc)
-{
-    if (tsr_yaml_is_null(node))
-        return;
-    char shown[TSR_DIAG_QUOTE_BYTES + 8];
-    tsr_profile_shown(node, shown, sizeof shown);
-    if (node->kind != TSR_YAML_SCALAR || node->length != strlen(node->text)) {
-        ERROR_AT(c, node, "%s must be a whole number, not %s", name, shown);
-        return;
-    }
-    const char *text = node->text;
-    bool negative = text[0] == '-';
-    const char *digits = text[0] == '-' || text[0] == '+' ? text + 1 : text;
-    bool all_digits = digits[0] != '\0';
-    for (const char *p = digits; *p && all_digits; p++)
-        all_digits = *p >= '0' && *p <= '9';
-    double number;
-    if (!all_digits) {
-        if (tsr_yaml_number(node, &number) && number < 0)
-            ERROR_AT(c, node, "%s must not be negative (got %s)", name, text);
-        else
-            ERROR_AT(c, node, "%s must be a whole number, not %s", name, shown);
-        return;
-    }
-    errno = 0;
-    unsigned long long value = strtoull(digits, NULL, 10);
-    bool too_big = errno == ERANGE || value > max;
-    if (negative && value != 0) {
-        ERROR_AT(c, node, "%s must not be negative (got %s)", name, text);
-    } else if (too_big) {
-        ERROR_AT(c, node, "%s = %s is absurd: at most %" PRIu64, name, text, max);
-    } else if (value < min) {
-        ERROR_AT(c, node, "%s must be from %" PRIu64 " to %" PRIu64 ", not %s", name, min, max,
-                 text);
-    } else {
-        *out = value;
-        *loc = tsr_profile_loc_of(node);
-    }
-}
-
-static void set_uint32(tsr_profile_checker *c, const tsr_yaml_node *node, const char *name,
-                       uint32_t min, uint32_t max, uint32_t *out, tsr_profile_loc *loc)
-{
-    uint64_t value = *out;
-    set_uint(c, node, name, min, max, &value, loc);
-    *out = (uint32_t)value;
-}
-
-/* A size; bare numbers count in bare_unit bytes (0: a unit is required). */
-static bool size_value(tsr_profile_checker *c, const tsr_yaml_node *node, const char *name,
-                       uint64_t bare_unit, uint64_t *out)
-{
-    char shown[TSR_DIAG_QUOTE_BYTES + 8];
-    if (node->kind != TSR_YAML_SCALAR || tsr_yaml_is_null(node) ||
-        node->length != strlen(node->text)) {
-        ERROR_AT(c, node, "%s must be a size such as 256MiB or 24GiB, not %s", name,
-                 tsr_profile_shown(node, shown, sizeof shown));
-        return false;
-    }
-    tsr_error err = {0};
-    uint64_t bytes;
-    if (tsr_size_parse(node->text, bare_unit, &bytes, &err) != TSR_OK) {
-        ERROR_AT(c, node, "%s: %s", name, err.message);
-        return false;
-    }
-    if (bytes > TSR_PROFILE_MAX_BYTES) {
-        ERROR_AT(c, node, "%s = %s is absurd: at most 1024TiB", name,
-                 tsr_profile_shown(node, shown, sizeof shown));
-        return false;
-    }
-    *out = bytes;
-    return true;
-}
-
-/* A list of sizes (a single size is a list of one), 1..TSR_PROFILE_MAX_DEVICES
- * entries. Replaces *out only when every entry is good. */
-static void set_size_list(tsr_profile_checker *c, const tsr_yaml_node *node, const char *name,
-                          uint64_t bare_unit, uint64_t **out, size_t *n_out,
-                          tsr_profile_loc **locs_out, tsr_profile_loc *loc)
-{
-    const tsr_yaml_node *const *items = &node;
-    size_t n = 1;
-    if (node->kind == TSR_YAML_SEQUENCE) {
-        items = (const tsr_yaml_node *const *)node->items;
-        n = node->n_items;
-    }
-    if (n == 0 || n > TSR_PROFILE_MAX_DEVICES) {
-        ERROR_AT(c, node, "%s must name from 1 to %d devices, not %zu", name,
-                 TSR_PROFILE_MAX_DEVICES, n);
-        return;
-    }
-    uint64_t *bytes = calloc(n, sizeof *bytes);
-    tsr_profile_loc *locs = calloc(n, sizeof *locs);
-    if (!bytes || !locs) {
-        free(bytes);
-        free(locs);
-        c->out_of_memory = true;
-        return;
-    }
-    bool good = true;
-    for (size_t i = 0; i < n; i++) {
-        char entry[64];
-        snprintf(entry, sizeof entry, "%s[%zu]", name, i);
-        good = size_value(c, items[i], node->kind == TSR_YAML_SEQUENCE ? entry : name, bare_unit,
-                          &bytes[i]) && good;
-        locs[i] = tsr_profile_loc_of(items[i]);
-    }
-    if (!good) {
-        free(bytes);
-        free(locs);
-        return;
-    }
-    free(*out);
-    free(*locs_out);
-    *out = bytes;
-    *locs_out = locs;
-    *n_out = n;
-    *loc = tsr_profile_loc_of(node);
-}
-
-static bool is_word(const tsr_yaml_node *node, const char *word)
-{
-    return node && node->kind == TSR_YAML_SCALAR && !node->quoted &&
-           strcmp(node->text, word) == 0;
-}
-
-/* Where the model path leads; reports when it is not a usable model. */
-static void check_model_file(tsr_profile_checker *c, tsr_profile_model *m, const char *name,
-                             const tsr_yaml_node *at)
-{
-    tsr_error err = {0};
-    tsr_status status = tsr_model_probe(m->path, &m->format, &err);
-    if (status == TSR_ERR_NOMEM) {
-        c->out_of_memory = true;
-    } else if (status != TSR_OK) {
-        char written[TSR_DIAG_QUOTE_BYTES];
-        if (strcmp(m->path, m->path_as_written) != 0)
-            ERROR_AT(c, at, "%s: %s (written as '%s')", name, err.message,
-                     tsr_diag_quote(m->path_as_written, strlen(m->path_as_written), written,
-                                    sizeof written));
-        else
-            ERROR_AT(c, at, "%s: %s", name, err.message);
-    }
-}
-
 /* ---- sections ----------------------------------------------------------- */
 
-static void read_model(tsr_profile_checker *c, const tsr_yaml_node *key,
-                       const tsr_yaml_node *value, tsr_profile_model *m, const char *name)
+static void read_model(tsr_profile_checker *c, const tsr_yaml_node *key, const tsr_yaml_node *value,
+                       tsr_profile_model *m, const char *name)
 {
     const tsr_yaml_node *section = section_of(c, value, name, "{path: model.gguf}");
     if (!section)
@@ -342,15 +114,15 @@ static void read_model(tsr_profile_checker *c, const tsr_yaml_node *key,
 
     snprintf(qualified, sizeof qualified, "%s.path", name);
     node = tsr_yaml_get(section, "path", &node_key);
-    const char *path = string_value(c, node, qualified);
+    const char *path = tsr_profile_string(c, node, qualified);
     if (path) {
         m->path_as_written = strdup(path);
-        m->path = tsr_path_resolve(path, c->profile->dir);
+        m->path = tsr_profile_resolve_path(path, c->profile->dir);
         m->path_loc = tsr_profile_loc_of(node);
         if (!m->path || !m->path_as_written)
             c->out_of_memory = true;
         else
-            check_model_file(c, m, qualified, node);
+            tsr_profile_check_model_file(c, m, qualified, node);
     } else if (tsr_yaml_is_null(node)) {
         ERROR_AT(c, node_key ? node_key : key,
                  "%s.path is required: a .gguf file, or a folder with config.json and "
@@ -360,15 +132,15 @@ static void read_model(tsr_profile_checker *c, const tsr_yaml_node *key,
 
     snprintf(qualified, sizeof qualified, "%s.max_seq_len", name);
     node = tsr_yaml_get(section, "max_seq_len", NULL);
-    if (!tsr_yaml_is_null(node) && !is_word(node, "auto"))
-        set_uint32(c, node, qualified, 1, TSR_PROFILE_MAX_SEQ_LEN, &m->max_seq_len,
-                   &m->max_seq_len_loc);
+    if (!tsr_yaml_is_null(node) && !tsr_profile_is_word(node, "auto"))
+        tsr_profile_set_uint32(c, node, qualified, 1, TSR_PROFILE_MAX_SEQ_LEN, &m->max_seq_len,
+                               &m->max_seq_len_loc);
     snprintf(qualified, sizeof qualified, "%s.cache_type", name);
-    set_string(c, tsr_yaml_get(section, "cache_type", NULL), qualified, &m->cache_type,
-               &m->cache_type_loc);
+    tsr_profile_set_string(c, tsr_yaml_get(section, "cache_type", NULL), qualified, &m->cache_type,
+                           &m->cache_type_loc);
     snprintf(qualified, sizeof qualified, "%s.quantize", name);
-    set_string(c, tsr_yaml_get(section, "quantize", NULL), qualified, &m->quantize,
-               &m->quantize_loc);
+    tsr_profile_set_string(c, tsr_yaml_get(section, "quantize", NULL), qualified, &m->quantize,
+                           &m->quantize_loc);
 }
 
 static void read_speculative(tsr_profile_checker *c, const tsr_yaml_node *key,
@@ -382,10 +154,10 @@ static void read_speculative(tsr_profile_checker *c, const tsr_yaml_node *key,
     c->profile->has_speculative = true;
     s->loc = tsr_profile_loc_of(key);
     check_keys(c, section, "speculative", speculative_keys, N_OF(speculative_keys));
-    set_string(c, tsr_yaml_get(section, "strategy", NULL), "speculative.strategy", &s->strategy,
-               &s->strategy_loc);
-    set_uint32(c, tsr_yaml_get(section, "tokens", NULL), "speculative.tokens", 1,
-               TSR_PROFILE_MAX_SPEC_TOKENS, &s->tokens, &s->tokens_loc);
+    tsr_profile_set_string(c, tsr_yaml_get(section, "strategy", NULL), "speculative.strategy",
+                           &s->strategy, &s->strategy_loc);
+    tsr_profile_set_uint32(c, tsr_yaml_get(section, "tokens", NULL), "speculative.tokens", 1,
+                           TSR_PROFILE_MAX_SPEC_TOKENS, &s->tokens, &s->tokens_loc);
     const tsr_yaml_node *options = tsr_yaml_get(section, "options", NULL);
     if (tsr_yaml_is_null(options))
         return;
@@ -409,28 +181,29 @@ static void read_devices(tsr_profile_checker *c, const tsr_yaml_node *key,
         return;
     d->loc = tsr_profile_loc_of(key);
     check_keys(c, section, "devices", devices_keys, N_OF(devices_keys));
-    set_string(c, tsr_yaml_get(section, "allocator", NULL), "devices.allocator", &d->allocator,
-               &d->allocator_loc);
+    tsr_profile_set_string(c, tsr_yaml_get(section, "allocator", NULL), "devices.allocator",
+                           &d->allocator, &d->allocator_loc);
     const tsr_yaml_node *node = tsr_yaml_get(section, "sim", NULL);
     if (!tsr_yaml_is_null(node))
-        set_size_list(c, node, "devices.sim", 0, &d->sim_bytes, &d->n_sim, &d->sim_locs,
-                      &d->sim_loc);
+        tsr_profile_set_size_list(c, node, "devices.sim", 0, &d->sim_bytes, &d->n_sim, &d->sim_locs,
+                                  &d->sim_loc);
     node = tsr_yaml_get(section, "split", NULL);
-    if (is_word(node, "auto")) {
+    if (tsr_profile_is_word(node, "auto")) {
         d->split_loc = tsr_profile_loc_of(node);
     } else if (!tsr_yaml_is_null(node)) {
-        set_size_list(c, node, "devices.split", TSR_GIB, &d->split_bytes, &d->n_split,
-                      &d->split_locs, &d->split_loc);
+        tsr_profile_set_size_list(c, node, "devices.split", TSR_GIB, &d->split_bytes, &d->n_split,
+                                  &d->split_locs, &d->split_loc);
         d->split_auto = d->n_split == 0;
     }
     node = tsr_yaml_get(section, "reserve", NULL);
-    if (!tsr_yaml_is_null(node) && size_value(c, node, "devices.reserve", 0, &d->reserve_bytes))
+    if (!tsr_yaml_is_null(node) &&
+        tsr_profile_size(c, node, "devices.reserve", 0, &d->reserve_bytes))
         d->reserve_loc = tsr_profile_loc_of(node);
     node = tsr_yaml_get(section, "overhead", NULL);
-    if (is_word(node, "auto")) {
+    if (tsr_profile_is_word(node, "auto")) {
         d->overhead_loc = tsr_profile_loc_of(node);
     } else if (!tsr_yaml_is_null(node) &&
-               size_value(c, node, "devices.overhead", 0, &d->overhead_bytes)) {
+               tsr_profile_size(c, node, "devices.overhead", 0, &d->overhead_bytes)) {
         d->overhead_auto = false;
         d->overhead_loc = tsr_profile_loc_of(node);
     }
@@ -465,7 +238,7 @@ static void read_sampler_entry(tsr_profile_checker *c, const tsr_yaml_node *item
         *good = false;
         return;
     }
-    const char *text = string_value(c, name, "a sampler's name");
+    const char *text = tsr_profile_string(c, name, "a sampler's name");
     if (!text) {
         *good = false;
         return;
@@ -532,12 +305,12 @@ static void read_plugins(tsr_profile_checker *c, const tsr_yaml_node *key,
     }
     bool good = true;
     for (size_t i = 0; i < n; i++) {
-        const char *text = string_value(c, items[i], "plugins.path");
+        const char *text = tsr_profile_string(c, items[i], "plugins.path");
         if (!text) {
             good = false;
             continue;
         }
-        if (!(dirs[i] = tsr_path_resolve(text, p->dir))) {
+        if (!(dirs[i] = tsr_profile_resolve_path(text, p->dir))) {
             c->out_of_memory = true;
             good = false;
             continue;
@@ -568,17 +341,18 @@ static void read_server(tsr_profile_checker *c, const tsr_yaml_node *key,
         return;
     s->loc = tsr_profile_loc_of(key);
     check_keys(c, section, "server", server_keys, N_OF(server_keys));
-    set_string(c, tsr_yaml_get(section, "host", NULL), "server.host", &s->host, &s->host_loc);
-    set_uint32(c, tsr_yaml_get(section, "port", NULL), "server.port", 1, 65535, &s->port,
-               &s->port_loc);
-    set_uint32(c, tsr_yaml_get(section, "parallel", NULL), "server.parallel", 1,
-               TSR_PROFILE_MAX_PARALLEL, &s->parallel, &s->parallel_loc);
-    set_uint32(c, tsr_yaml_get(section, "queue", NULL), "server.queue", 0, TSR_PROFILE_MAX_QUEUE,
-               &s->queue, &s->queue_loc);
-    set_string(c, tsr_yaml_get(section, "api_key", NULL), "server.api_key", &s->api_key,
-               &s->api_key_loc);
-    set_string(c, tsr_yaml_get(section, "model_name", NULL), "server.model_name",
-               &s->model_name, &s->model_name_loc);
+    tsr_profile_set_string(c, tsr_yaml_get(section, "host", NULL), "server.host", &s->host,
+                           &s->host_loc);
+    tsr_profile_set_uint32(c, tsr_yaml_get(section, "port", NULL), "server.port", 1, 65535,
+                           &s->port, &s->port_loc);
+    tsr_profile_set_uint32(c, tsr_yaml_get(section, "parallel", NULL), "server.parallel", 1,
+                           TSR_PROFILE_MAX_PARALLEL, &s->parallel, &s->parallel_loc);
+    tsr_profile_set_uint32(c, tsr_yaml_get(section, "queue", NULL), "server.queue", 0,
+                           TSR_PROFILE_MAX_QUEUE, &s->queue, &s->queue_loc);
+    tsr_profile_set_string(c, tsr_yaml_get(section, "api_key", NULL), "server.api_key", &s->api_key,
+                           &s->api_key_loc);
+    tsr_profile_set_string(c, tsr_yaml_get(section, "model_name", NULL), "server.model_name",
+                           &s->model_name, &s->model_name_loc);
 }
 
 /* ---- the whole profile -------------------------------------------------- */
@@ -601,15 +375,15 @@ static bool set_defaults(tsr_profile *p)
     p->n_plugin_dirs = 1;
     p->plugin_dirs = calloc(2, sizeof *p->plugin_dirs);
     if (p->plugin_dirs)
-        p->plugin_dirs[0] = tsr_path_resolve("plugins", p->dir);
+        p->plugin_dirs[0] = tsr_profile_resolve_path("plugins", p->dir);
     p->seed = 42;
     p->server.host = strdup("127.0.0.1");
     p->server.port = 8080;
     p->server.parallel = 4;
     p->server.queue = 64;
     return p->model.cache_type && p->devices.allocator && p->devices.sim_bytes &&
-           p->devices.sim_locs && p->speculative.strategy && p->plugin_dirs &&
-           p->plugin_dirs[0] && p->server.host;
+           p->devices.sim_locs && p->speculative.strategy && p->plugin_dirs && p->plugin_dirs[0] &&
+           p->server.host;
 }
 
 /* The draft's unset keys follow the main model's. */
@@ -634,15 +408,16 @@ static void read_top(tsr_profile_checker *c, const tsr_yaml_node *root)
 
     node = tsr_yaml_get(root, "version", &key);
     uint32_t version = TSR_PROFILE_VERSION;
-    set_uint32(c, node, "version", 0, UINT32_MAX, &version, &p->version_loc);
+    tsr_profile_set_uint32(c, node, "version", 0, UINT32_MAX, &version, &p->version_loc);
     if (version != TSR_PROFILE_VERSION)
         ERROR_AT(c, node, "profile version %u is not supported: this tessera reads version %d",
                  version, TSR_PROFILE_VERSION);
 
     node = tsr_yaml_get(root, "model", &key);
     if (tsr_yaml_is_null(node))
-        tsr_profile_report(c, TSR_SEVERITY_ERROR, key ? tsr_profile_loc_of(key) : (tsr_profile_loc){1, 1},
-                           "model is required; the smallest profile is `model: {path: model.gguf}`");
+        tsr_profile_report(
+            c, TSR_SEVERITY_ERROR, key ? tsr_profile_loc_of(key) : (tsr_profile_loc){1, 1},
+            "model is required; the smallest profile is `model: {path: model.gguf}`");
     else
         read_model(c, key, node, &p->model, "model");
 
@@ -661,9 +436,10 @@ static void read_top(tsr_profile_checker *c, const tsr_yaml_node *root)
         read_sampler(c, key, node);
     if ((node = tsr_yaml_get(root, "plugins", &key)))
         read_plugins(c, key, node);
-    set_uint32(c, tsr_yaml_get(root, "threads", NULL), "threads", 0, TSR_PROFILE_MAX_THREADS,
-               &p->threads, &p->threads_loc);
-    set_uint(c, tsr_yaml_get(root, "seed", NULL), "seed", 0, UINT64_MAX, &p->seed, &p->seed_loc);
+    tsr_profile_set_uint32(c, tsr_yaml_get(root, "threads", NULL), "threads", 0,
+                           TSR_PROFILE_MAX_THREADS, &p->threads, &p->threads_loc);
+    tsr_profile_set_uint(c, tsr_yaml_get(root, "seed", NULL), "seed", 0, UINT64_MAX, &p->seed,
+                         &p->seed_loc);
     if ((node = tsr_yaml_get(root, "server", &key)))
         read_server(c, key, node);
 }
@@ -678,9 +454,9 @@ static tsr_status read_default_sampler(tsr_profile_checker *c, tsr_error *err)
     tsr_diagnostics_free(&scratch);
     if (status != TSR_OK || !tree) {
         tsr_yaml_free(tree);
-        return status == TSR_ERR_NOMEM ? status
-                                       : tsr_error_set(err, TSR_ERR_INTERNAL,
-                                                       "the default sampler chain is not YAML");
+        return status == TSR_ERR_NOMEM
+                   ? status
+                   : tsr_error_set(err, TSR_ERR_INTERNAL, "the default sampler chain is not YAML");
     }
     c->profile->default_tree_ = tree;
     tsr_profile_zero_places(tree);

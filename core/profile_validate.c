@@ -111,13 +111,14 @@ static void check_model_plugins(tsr_profile_checker *c, const tsr_registry *regi
                                 const tsr_profile_model *m, const char *section)
 {
     char key[64], names[1024];
-    snprintf(key, sizeof key, "%s.cache_type", section);
+    snprintf(key, sizeof key, "%s.cache_type%s", section,
+             m->cache_type_loc.line ? "" : " (by default)");
     tsr_profile_loc at = place_or(m->cache_type_loc, m->loc);
     const tsr_plugin *p = find_plugin(c, registry, TSR_PLUGIN_QUANT, m->cache_type, key, at);
     if (p && !holds_kv_cache(p)) {
         names_of_kind(registry, TSR_PLUGIN_QUANT, holds_kv_cache, names, sizeof names);
-        ERROR_AT(c, at, "%s: quant plugin '%s' cannot hold the KV cache (those that can: %s)",
-                 key, p->name, names);
+        ERROR_AT(c, at, "%s: quant plugin '%s' cannot hold the KV cache (those that can: %s)", key,
+                 p->name, names);
     }
     if (!m->quantize)
         return;
@@ -208,8 +209,9 @@ static void set_param(tsr_profile_checker *c, tsr_param_set *set, int index,
     }
     case TSR_PARAM_FLOAT_MAP: {
         if (value->kind != TSR_YAML_MAPPING) {
-            ERROR_AT(c, at, "%s.%s must be a mapping of keys to numbers such as {\"15\": -100}, "
-                            "not %s",
+            ERROR_AT(c, at,
+                     "%s.%s must be a mapping of keys to numbers such as {\"15\": -100}, "
+                     "not %s",
                      plugin, d->name, shown);
             return;
         }
@@ -242,8 +244,7 @@ static void set_param(tsr_profile_checker *c, tsr_param_set *set, int index,
             return;
         break;
     }
-    default:
-        return; /* the loader refuses undeclared types */
+    default: return; /* the loader refuses undeclared types */
     }
     if (status == TSR_ERR_NOMEM)
         c->out_of_memory = true;
@@ -255,9 +256,8 @@ static void set_param(tsr_profile_checker *c, tsr_param_set *set, int index,
 
 /* Fills set (defaults first) from what the profile wrote after a plugin's
  * name: nothing, a value for the first parameter, or a mapping of names. */
-static void apply_args(tsr_profile_checker *c, const tsr_plugin *plugin,
-                       const tsr_yaml_node *args, tsr_param_set *set, tsr_profile_loc **locs,
-                       tsr_profile_loc args_at)
+static void apply_args(tsr_profile_checker *c, const tsr_plugin *plugin, const tsr_yaml_node *args,
+                       tsr_param_set *set, tsr_profile_loc **locs, tsr_profile_loc args_at)
 {
     tsr_error err = {0};
     if (tsr_param_set_init(set, plugin, &err) != TSR_OK ||
@@ -315,7 +315,9 @@ static void check_devices(tsr_profile_checker *c, const tsr_registry *registry)
 {
     tsr_profile_devices *d = &c->profile->devices;
     tsr_profile_loc at = place_or(d->allocator_loc, d->loc);
-    d->plugin = find_plugin(c, registry, TSR_PLUGIN_ALLOC, d->allocator, "devices.allocator", at);
+    d->plugin = find_plugin(
+        c, registry, TSR_PLUGIN_ALLOC, d->allocator,
+        d->allocator_loc.line ? "devices.allocator" : "devices.allocator (by default)", at);
     const tsr_alloc_vtable *vt = d->plugin ? tsr_plugin_alloc(d->plugin) : NULL;
     if (!vt)
         return;
@@ -358,7 +360,9 @@ static void check_speculative(tsr_profile_checker *c, const tsr_registry *regist
         return;
     tsr_profile_speculative *s = &p->speculative;
     tsr_profile_loc at = place_or(s->strategy_loc, place_or(s->loc, p->draft.loc));
-    s->plugin = find_plugin(c, registry, TSR_PLUGIN_SPEC, s->strategy, "speculative.strategy", at);
+    s->plugin = find_plugin(
+        c, registry, TSR_PLUGIN_SPEC, s->strategy,
+        s->strategy_loc.line ? "speculative.strategy" : "speculative.strategy (by default)", at);
     if (!s->plugin)
         return;
     apply_args(c, s->plugin, s->options, &s->params, &s->param_locs, s->options_loc);
@@ -389,7 +393,8 @@ static void check_sampler(tsr_profile_checker *c, const tsr_registry *registry)
     for (size_t i = 0; i < p->n_sampler; i++) {
         tsr_profile_sampler *e = &p->sampler[i];
         tsr_profile_loc at = place_or(e->loc, p->sampler_loc);
-        e->plugin = find_plugin(c, registry, TSR_PLUGIN_SAMPLER, e->name, "sampler", at);
+        e->plugin = find_plugin(c, registry, TSR_PLUGIN_SAMPLER, e->name,
+                                e->loc.line ? "sampler" : "sampler (the default chain)", at);
         if (!e->plugin) {
             all_found = false;
             continue;

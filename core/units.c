@@ -16,9 +16,9 @@ typedef struct size_unit {
 
 /* Largest first: tsr_size_format_exact takes the first unit that divides. */
 static const size_unit units[] = {
-    {"TiB", TSR_TIB},       {"TB", 1000000000000ull}, {"GiB", TSR_GIB}, {"GB", 1000000000ull},
-    {"MiB", TSR_MIB},       {"MB", 1000000ull},       {"KiB", TSR_KIB}, {"KB", 1000ull},
-    {"B", 1},
+    {"TiB", TSR_TIB},      {"TB", 1000000000000ull}, {"GiB", TSR_GIB},
+    {"GB", 1000000000ull}, {"MiB", TSR_MIB},         {"MB", 1000000ull},
+    {"KiB", TSR_KIB},      {"KB", 1000ull},          {"B", 1},
 };
 enum { N_UNITS = sizeof units / sizeof units[0] };
 
@@ -77,8 +77,8 @@ tsr_status tsr_size_parse(const char *text, uint64_t bare_unit, uint64_t *bytes,
     if (unit_len == 0) {
         if (bare_unit == 0 && (whole != 0 || has_fraction || overflow))
             return tsr_error_set(err, TSR_ERR_INVALID,
-                                 "size '%s' has no unit: write it with one of %s, e.g. %sGiB",
-                                 text, known_units, text);
+                                 "size '%s' has no unit: write it with one of %s, e.g. %sGiB", text,
+                                 known_units, text);
         multiplier = bare_unit ? bare_unit : 1;
     } else {
         for (size_t i = 0; i < N_UNITS; i++)

@@ -22,8 +22,7 @@
  * for a plain 0. Fails with TSR_ERR_INVALID for garbage, a negative number,
  * an unknown unit or a size past 2^64-1 bytes; the message quotes the text
  * and says what was expected, without a location (the caller adds it). */
-tsr_status tsr_size_parse(const char *text, uint64_t bare_unit, uint64_t *bytes,
-                          tsr_error *err);
+tsr_status tsr_size_parse(const char *text, uint64_t bare_unit, uint64_t *bytes, tsr_error *err);
 
 /* Writes bytes for a reader: "24.0 GiB", "256.0 MiB", "1.5 KiB", "512 B"
  * (the largest power-of-1024 unit that leaves a number >= 1, one decimal).

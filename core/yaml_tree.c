@@ -17,7 +17,7 @@ typedef struct reader {
     tsr_yaml_node *pending_key[TSR_YAML_MAX_DEPTH + 1]; /* per mapping on the stack */
     tsr_yaml_node **trash; /* nodes dropped (bad or duplicate keys), freed at the end */
     size_t n_trash, cap_trash;
-    bool failed;           /* an error diagnostic was added */
+    bool failed; /* an error diagnostic was added */
     bool out_of_memory;
 } reader;
 
@@ -168,8 +168,7 @@ static bool attach(reader *r, tsr_yaml_node **root, tsr_yaml_node *node)
     *pending = NULL;
     bool keep = true;
     if (key->kind != TSR_YAML_SCALAR) {
-        error_at(r, key->line, key->column, "a key must be a name, not %s",
-                 tsr_yaml_describe(key));
+        error_at(r, key->line, key->column, "a key must be a name, not %s", tsr_yaml_describe(key));
         keep = false;
     } else {
         for (size_t i = 0; i < parent->n_items; i++)
@@ -261,10 +260,8 @@ tsr_status tsr_yaml_read(const char *text, size_t n_bytes, const char *file,
                 stopped = true;
             }
             break;
-        case YAML_STREAM_END_EVENT:
-            done = true;
-            break;
-        case YAML_ALIAS_EVENT:
+        case YAML_STREAM_END_EVENT: done = true; break;
+        case YAML_ALIAS_EVENT: {
             char shown[TSR_DIAG_QUOTE_BYTES];
             const char *anchor = (const char *)event.data.alias.anchor;
             error_at(&r, (uint32_t)mark->line + 1, (uint32_t)mark->column + 1,
@@ -279,6 +276,7 @@ tsr_status tsr_yaml_read(const char *text, size_t n_bytes, const char *file,
             if (node)
                 attach(&r, &root, node);
             break;
+        }
         case YAML_SCALAR_EVENT:
             if (!(node = new_node(&r, TSR_YAML_SCALAR, mark)))
                 break;
@@ -301,10 +299,9 @@ tsr_status tsr_yaml_read(const char *text, size_t n_bytes, const char *file,
                 stopped = true;
                 break;
             }
-            node = new_node(&r,
-                            event.type == YAML_SEQUENCE_START_EVENT ? TSR_YAML_SEQUENCE
-                                                                    : TSR_YAML_MAPPING,
-                            mark);
+            node = new_node(
+                &r, event.type == YAML_SEQUENCE_START_EVENT ? TSR_YAML_SEQUENCE : TSR_YAML_MAPPING,
+                mark);
             if (!node || !attach(&r, &root, node))
                 break;
             r.pending_key[r.depth] = NULL;
@@ -321,8 +318,7 @@ tsr_status tsr_yaml_read(const char *text, size_t n_bytes, const char *file,
                 }
             }
             break;
-        default:
-            break;
+        default: break;
         }
         yaml_event_delete(&event);
     }

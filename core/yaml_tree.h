@@ -22,15 +22,15 @@ typedef enum tsr_yaml_kind {
 typedef struct tsr_yaml_node tsr_yaml_node;
 struct tsr_yaml_node {
     tsr_yaml_kind kind;
-    uint32_t line, column;  /* where the node starts, 1-based */
-    char *text;             /* SCALAR: its value, NUL-terminated */
-    size_t length;          /* SCALAR: bytes of text (text may hold a NUL of its own) */
-    bool quoted;            /* SCALAR: written in quotes or as a block (never null or a number
-                               by YAML's rules) */
-    tsr_yaml_node **keys;   /* MAPPING: scalar keys, in file order, no duplicates */
-    tsr_yaml_node **items;  /* SEQUENCE: items; MAPPING: the value of keys[i] */
+    uint32_t line, column; /* where the node starts, 1-based */
+    char *text;            /* SCALAR: its value, NUL-terminated */
+    size_t length;         /* SCALAR: bytes of text (text may hold a NUL of its own) */
+    bool quoted;           /* SCALAR: written in quotes or as a block (never null or a number
+                              by YAML's rules) */
+    tsr_yaml_node **keys;  /* MAPPING: scalar keys, in file order, no duplicates */
+    tsr_yaml_node **items; /* SEQUENCE: items; MAPPING: the value of keys[i] */
     size_t n_items;
-    size_t capacity;        /* private: room in keys / items */
+    size_t capacity; /* private: room in keys / items */
 };
 
 /* Deepest nesting read; deeper documents are refused. */
@@ -40,8 +40,8 @@ enum { TSR_YAML_MAX_DEPTH = 64 };
  * top node, or NULL for an empty document or when a syntax error stopped the
  * reading. Problems are added to diags with file as their file. Returns
  * TSR_OK, TSR_ERR_INVALID when it added an error, or TSR_ERR_NOMEM. */
-tsr_status tsr_yaml_read(const char *text, size_t n_bytes, const char *file,
-                         tsr_yaml_node **root, tsr_diagnostics *diags, tsr_error *err);
+tsr_status tsr_yaml_read(const char *text, size_t n_bytes, const char *file, tsr_yaml_node **root,
+                         tsr_diagnostics *diags, tsr_error *err);
 void tsr_yaml_free(tsr_yaml_node *node);
 
 /* A plain scalar YAML reads as null: empty, ~, null, Null, NULL. */
