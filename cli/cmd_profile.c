@@ -91,9 +91,9 @@ static void print_diagnostics(tsr_diagnostics *diags, FILE *out)
 /* Loads and validates one profile. Returns TSR_OK, TSR_ERR_INVALID (the
  * problems are in diags) or another failure (in err). On TSR_OK, *profile
  * and *registry are open for the caller, who frees the profile first. */
-static tsr_status check_one(const tsr_config *config, const char *file,
-                            const char *const *extra, size_t n_extra, tsr_profile **profile,
-                            tsr_registry **registry, tsr_diagnostics *diags, tsr_error *err)
+static tsr_status check_one(const tsr_config *config, const char *file, const char *const *extra,
+                            size_t n_extra, tsr_profile **profile, tsr_registry **registry,
+                            tsr_diagnostics *diags, tsr_error *err)
 {
     *profile = NULL;
     *registry = NULL;
@@ -214,5 +214,5 @@ done:
     return exit_code;
 }
 
-const cli_command cli_command_profile = {"profile", "check deployment profiles, or show one resolved",
-                                         profile_run, profile_help};
+const cli_command cli_command_profile = {
+    "profile", "check deployment profiles, or show one resolved", profile_run, profile_help};
