@@ -193,8 +193,8 @@ static void set_param(tsr_profile_checker *c, tsr_param_set *set, int index,
             const tsr_yaml_node *item = items[i];
             if (item->kind != TSR_YAML_SCALAR || tsr_yaml_is_null(item) ||
                 item->length != strlen(item->text)) {
-                ERROR_AT(c, tsr_profile_loc_of(item), "%s.%s must be a list of strings, not %s",
-                         plugin, d->name, tsr_profile_shown(item, shown, sizeof shown));
+                ERROR_AT(c, tsr_profile_loc_of(item), "%s.%s[%zu] must be a string, not %s",
+                         plugin, d->name, i, tsr_profile_shown(item, shown, sizeof shown));
                 good = false;
             } else {
                 texts[i] = item->text;

@@ -161,7 +161,8 @@ tests_test_profile_validate_LDADD = $(TEST_LIBS)
 TESTS += tests/test_units tests/test_diag tests/test_profile tests/test_profile_validate
 endif
 TESTS += tests/profile-cli.sh
-EXTRA_DIST += tests/profile-cli.sh tests/data/profiles conf/smollm2-cpu.yaml conf/tessera.ini
+EXTRA_DIST += tests/profile-cli.sh tests/data/profiles tests/fuzz/profile.dict \
+	conf/smollm2-cpu.yaml conf/tessera.ini
 
 # Fuzzing the profile reader (and, with the plugins built, its validation).
 FUZZER_TARGETS += tests/fuzz/fuzz_profile

@@ -199,7 +199,7 @@ Test(profile_validate, parameters_of_the_wrong_type_are_refused)
     assert_diag(&diags, 4, 31, "test_params.p must be a number, not a list");
     assert_diag(&diags, 4, 45, "test_params.enabled must be true or false, not 'yes'");
     assert_diag(&diags, 4, 56, "test_params.mode must be a string, not a mapping");
-    assert_diag(&diags, 5, 33, "test_params.breakers must be a list of strings, not a list");
+    assert_diag(&diags, 5, 33, "test_params.breakers[1] must be a string, not a list");
     assert_diag(&diags, 5, 51, "test_params.bias['1'] must be a number, not 'x'");
     assert_diag(&diags, 6, 25, "test_params.bias must be a mapping of keys to numbers");
     cr_assert_eq(diags.count, 7, "%s", dump(&diags));
