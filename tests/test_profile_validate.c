@@ -344,8 +344,13 @@ Test(profile_validate, defaults_that_name_missing_plugins_say_so)
     tsr_profile *p = check("devices: {allocator: host}\nmodel: {path: model.gguf}\n"
                            "sampler: [test_choose]\n",
                            &diags, NULL);
+    /* The default cache type is f16: an error at the model section until a
+     * quant plugin provides it, none after. */
     if (!tsr_registry_find(registry, TSR_PLUGIN_QUANT, "f16"))
         assert_diag(&diags, 2, 1, "model.cache_type (by default): no quant plugin 'f16'");
+    else
+        cr_assert_not(strstr(dump(&diags), "cache_type"), "%s", dump(&diags));
+    cr_assert_not(strstr(dump(&diags), "allocator"), "host is there: %s", dump(&diags));
     tsr_profile_free(p);
     tsr_diagnostics_free(&diags);
 }
