@@ -1,3 +1,5 @@
 # The tessera command.
-tessera_SOURCES = cli/main.c cli/cli.h cli/common.c cli/cmd_plugins.c
-tessera_LDADD = libtessera.la
+tessera_SOURCES = cli/main.c cli/cli.h cli/common.c cli/cmd_plugins.c cli/cmd_profile.c
+# The commands use core internals (profile, planner) that libtessera.so does
+# not export, so the command links the core whole.
+tessera_LDADD = libtessera_core.la

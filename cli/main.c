@@ -6,6 +6,7 @@
 
 static const cli_command *const commands[] = {
     &cli_command_plugins,
+    &cli_command_profile,
 };
 enum { N_COMMANDS = sizeof commands / sizeof commands[0] };
 

@@ -18,9 +18,13 @@ for target in tests/fuzz/fuzz_*; do
   corpus="$src/tests/fuzz/corpus/${name#fuzz_}"
   work="$build/corpus-${name#fuzz_}"
   mkdir -p "$work"
+  dict="$src/tests/fuzz/${name#fuzz_}.dict"
+  dict_flag=""
+  [ -f "$dict" ] && dict_flag="-dict=$dict"
   echo "fuzzing $name for $seconds s"
-  if ! "$target" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
-       -print_final_stats=0 "$work" "$corpus" > "$build/$name.log" 2>&1; then
+  if ! "$target" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 $dict_flag \
+       -artifact_prefix="$build/$name-" -print_final_stats=0 "$work" "$corpus" \
+       > "$build/$name.log" 2>&1; then
     tail -n 40 "$build/$name.log"
     echo "FAIL: $name (log: $build/$name.log)"
     status=1

@@ -15,3 +15,12 @@ libtessera_core_la_SOURCES += core/threadpool.c core/threadpool.h
 # GGUF: the reader and the ggml type table.
 libtessera_core_la_SOURCES += core/gguf.c core/gguf_values.c core/gguf.h core/gguf_private.h \
 	core/ggml_types.c
+
+# The deployment profile: sizes, diagnostics, YAML, model paths, the profile itself.
+libtessera_core_la_SOURCES += \
+	core/units.c core/units.h \
+	core/diag.c core/diag.h \
+	core/yaml_tree.c core/yaml_tree.h \
+	core/model_path.c core/model_path.h \
+	core/profile.c core/profile.h core/profile_internal.h \
+	core/profile_values.c core/profile_validate.c core/profile_yaml.c

@@ -175,3 +175,35 @@ tests_fuzz_fuzz_gguf_SOURCES = tests/fuzz/fuzz_gguf.c
 tests_fuzz_fuzz_gguf_LDADD = $(FUZZER_LIBS)
 tests_fuzz_fuzz_gguf_LDFLAGS = $(FUZZER_LINK_FLAGS)
 EXTRA_DIST += tests/fuzz/gguf.dict
+
+# The deployment profile: sizes, reading, checking against plugins (with the
+# test plugins of tests/plugins/params.c), and `tessera profile`.
+check_LTLIBRARIES += tests/plugins/test_params.la
+tests_plugins_test_params_la_SOURCES = tests/plugins/params.c
+tests_plugins_test_params_la_LDFLAGS = $(BROKEN_PLUGIN_LDFLAGS)
+if HAVE_CRITERION
+check_PROGRAMS += tests/test_units tests/test_diag tests/test_profile tests/test_profile_validate
+tests_test_units_SOURCES = tests/test_units.c
+tests_test_units_CFLAGS = $(TEST_CFLAGS)
+tests_test_units_LDADD = $(TEST_LIBS)
+tests_test_diag_SOURCES = tests/test_diag.c
+tests_test_diag_CFLAGS = $(TEST_CFLAGS)
+tests_test_diag_LDADD = $(TEST_LIBS)
+tests_test_profile_SOURCES = tests/test_profile.c tests/profile_testutil.h tests/testutil.h
+tests_test_profile_CFLAGS = $(TEST_CFLAGS)
+tests_test_profile_LDADD = $(TEST_LIBS)
+tests_test_profile_validate_SOURCES = tests/test_profile_validate.c tests/profile_testutil.h
+tests_test_profile_validate_CFLAGS = $(TEST_CFLAGS)
+tests_test_profile_validate_LDADD = $(TEST_LIBS)
+TESTS += tests/test_units tests/test_diag tests/test_profile tests/test_profile_validate
+endif
+TESTS += tests/profile-cli.sh
+EXTRA_DIST += tests/profile-cli.sh tests/data/profiles tests/fuzz/profile.dict \
+	conf/smollm2-cpu.yaml conf/tessera.ini
+
+# Fuzzing the profile reader (and, with the plugins built, its validation).
+FUZZER_TARGETS += tests/fuzz/fuzz_profile
+tests_fuzz_fuzz_profile_SOURCES = tests/fuzz/fuzz_profile.c
+tests_fuzz_fuzz_profile_LDADD = $(FUZZER_LIBS)
+tests_fuzz_fuzz_profile_LDFLAGS = $(FUZZER_LINK_FLAGS)
+fuzzers: $(plugins_LTLIBRARIES) tests/plugins/test_params.la

@@ -34,4 +34,8 @@ check "help plugins" help plugins
 check "plugins" plugins
 check "plugins -v" plugins -v
 check "unknown-bad" no-such-command
+check "help profile" help profile
+check "profile check-bad" profile check "$src/conf/smollm2-cpu.yaml" \
+  "$src/tests/data/profiles/profile-md-example.yaml" "$src/tests/data/profiles/many-errors.yaml"
+check "profile show-bad" profile show "$src/conf/smollm2-cpu.yaml"
 exit $status
