@@ -207,3 +207,15 @@ tests_fuzz_fuzz_profile_SOURCES = tests/fuzz/fuzz_profile.c
 tests_fuzz_fuzz_profile_LDADD = $(FUZZER_LIBS)
 tests_fuzz_fuzz_profile_LDFLAGS = $(FUZZER_LINK_FLAGS)
 fuzzers: $(plugins_LTLIBRARIES) tests/plugins/test_params.la
+
+# The quant plugins against the gguf package's bytes and their own scalar references.
+if HAVE_CRITERION
+check_PROGRAMS += tests/test_quant
+tests_test_quant_SOURCES = tests/test_quant.c tests/testutil.h
+tests_test_quant_CFLAGS = $(TEST_CFLAGS)
+tests_test_quant_LDADD = $(TEST_LIBS) -lm
+TESTS += tests/test_quant
+endif
+EXTRA_DIST += tests/reference/quant_ref.py tests/reference/quant/f32.bin \
+	tests/reference/quant/f16.bin tests/reference/quant/bf16.bin tests/reference/quant/q8_0.bin \
+	tests/reference/quant/q8_1.bin tests/reference/quant/q4_1.bin
