@@ -24,3 +24,6 @@ libtessera_core_la_SOURCES += \
 	core/model_path.c core/model_path.h \
 	core/profile.c core/profile.h core/profile_internal.h \
 	core/profile_values.c core/profile_validate.c core/profile_yaml.c
+# The Llama-family model: hyperparameters, loading, the forward pass, generation.
+libtessera_core_la_SOURCES += core/llama_config.c core/model.c core/model.h \
+	core/model_internal.h core/forward.c
