@@ -27,3 +27,7 @@ libtessera_core_la_SOURCES += \
 # The Llama-family model: hyperparameters, loading, the forward pass, generation.
 libtessera_core_la_SOURCES += core/llama_config.c core/model.c core/model.h \
 	core/model_internal.h core/forward.c
+# The memory planner: placement and accounting from headers, its diagnostics,
+# and the fingerprint that tells a draft that is the main model itself.
+libtessera_core_la_SOURCES += core/plan.c core/plan.h core/plan_internal.h core/plan_check.c \
+	core/model_identity.c core/model_identity.h
