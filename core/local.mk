@@ -15,7 +15,9 @@ libtessera_core_la_SOURCES += core/threadpool.c core/threadpool.h
 # GGUF: the reader and the ggml type table.
 libtessera_core_la_SOURCES += core/gguf.c core/gguf_values.c core/gguf.h core/gguf_private.h \
 	core/ggml_types.c
-
+# The Llama-family model: hyperparameters, loading, the forward pass, generation.
+libtessera_core_la_SOURCES += core/llama_config.c core/model.c core/model.h \
+	core/model_internal.h core/forward.c
 # The deployment profile: sizes, diagnostics, YAML, model paths, the profile itself.
 libtessera_core_la_SOURCES += \
 	core/units.c core/units.h \
@@ -24,9 +26,6 @@ libtessera_core_la_SOURCES += \
 	core/model_path.c core/model_path.h \
 	core/profile.c core/profile.h core/profile_internal.h \
 	core/profile_values.c core/profile_validate.c core/profile_yaml.c
-# The Llama-family model: hyperparameters, loading, the forward pass, generation.
-libtessera_core_la_SOURCES += core/llama_config.c core/model.c core/model.h \
-	core/model_internal.h core/forward.c
 # The memory planner: placement and accounting from headers, its diagnostics,
 # and the fingerprint that tells a draft that is the main model itself.
 libtessera_core_la_SOURCES += core/plan.c core/plan.h core/plan_internal.h core/plan_check.c \

@@ -266,18 +266,17 @@ static void read_sampler(tsr_profile_checker *c, const tsr_yaml_node *key,
         c->out_of_memory = true;
         return;
     }
+    /* Bad entries are reported and left out; the good ones stay, so that
+     * validation still finds their problems. */
     bool good = true;
-    for (size_t i = 0; i < value->n_items; i++)
-        read_sampler_entry(c, value->items[i], &chain[i], &good);
-    if (!good) {
-        for (size_t i = 0; i < value->n_items; i++)
-            free(chain[i].name);
-        free(chain);
-        return;
+    size_t n = 0;
+    for (size_t i = 0; i < value->n_items; i++) {
+        read_sampler_entry(c, value->items[i], &chain[n], &good);
+        n += chain[n].name != NULL;
     }
     tsr_profile_free_sampler(p);
     p->sampler = chain;
-    p->n_sampler = value->n_items;
+    p->n_sampler = n;
     p->sampler_loc = tsr_profile_loc_of(key);
 }
 

@@ -473,14 +473,18 @@ Test(profile, malformed_sampler_entries_are_refused)
                                 "sampler:\n"
                                 "  - {top_k: 40, top_p: 0.9}\n"
                                 "  - [greedy]\n"
-                                "  - null\n",
+                                "  - null\n"
+                                "  - greedy: 3\n",
                                 &diags, NULL);
     assert_diag(&diags, 3, 5,
                 "each sampler entry is one `name: parameters` pair; this one has 2 "
                 "(top_k, top_p)");
     assert_diag(&diags, 4, 5, "a sampler entry must be `name` or `name: parameters`, not a list");
     assert_diag(&diags, 5, 5, "not null");
-    cr_assert_eq(p->n_sampler, 5, "the default chain stays");
+    cr_assert_eq(diags.count, 3, "%s", dump(&diags));
+    cr_assert_eq(p->n_sampler, 1, "the good entry stays, for validation to check");
+    cr_assert_str_eq(p->sampler[0].name, "greedy");
+    cr_assert_eq(p->sampler[0].loc.line, 6);
     tsr_profile_free(p);
     tsr_diagnostics_free(&diags);
 }

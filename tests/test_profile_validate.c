@@ -303,6 +303,20 @@ Test(profile_validate, speculation_and_its_draft_must_go_together)
     tsr_diagnostics_free(&diags);
 }
 
+Test(profile_validate, bad_entries_do_not_hide_the_problems_of_good_ones)
+{
+    tsr_diagnostics diags = {0};
+    tsr_profile *p = parse_text(BASE "sampler: [{a: 1, b: 2}, test_params: 0, test_choose]\n",
+                                &diags, NULL);
+    tsr_error err = {0};
+    cr_assert_eq(tsr_profile_validate(p, registry, &diags, &err), TSR_ERR_INVALID);
+    assert_diag(&diags, 3, 11, "each sampler entry is one `name: parameters` pair");
+    assert_diag(&diags, 3, 38, "test_params.k = 0 is out of range [1, 1000]");
+    cr_assert_eq(diags.count, 2, "%s", dump(&diags));
+    tsr_profile_free(p);
+    tsr_diagnostics_free(&diags);
+}
+
 Test(profile_validate, a_choosing_sampler_must_come_last)
 {
     tsr_diagnostics diags = {0};
