@@ -219,3 +219,20 @@ endif
 EXTRA_DIST += tests/reference/quant_ref.py tests/reference/quant/f32.bin \
 	tests/reference/quant/f16.bin tests/reference/quant/bf16.bin tests/reference/quant/q8_0.bin \
 	tests/reference/quant/q8_1.bin tests/reference/quant/q4_1.bin
+
+# The memory planner on sparse fixtures of real model shapes (tests/make_fixtures).
+if HAVE_CRITERION
+check_PROGRAMS += tests/test_plan
+tests_test_plan_SOURCES = tests/test_plan.c tests/plan_testutil.h tests/testutil.h $(GGUF_WRITER)
+tests_test_plan_CFLAGS = $(TEST_CFLAGS)
+tests_test_plan_LDADD = $(TEST_LIBS) -lm
+TESTS += tests/test_plan
+endif
+# The model reserves exactly its plan, on the plan's devices (the default model).
+if HAVE_CRITERION
+check_PROGRAMS += tests/test_model_plan
+tests_test_model_plan_SOURCES = tests/test_model_plan.c tests/testutil.h
+tests_test_model_plan_CFLAGS = $(TEST_CFLAGS)
+tests_test_model_plan_LDADD = $(TEST_LIBS) -lm
+TESTS += tests/test_model_plan
+endif
