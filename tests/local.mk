@@ -236,3 +236,14 @@ tests_test_model_plan_CFLAGS = $(TEST_CFLAGS)
 tests_test_model_plan_LDADD = $(TEST_LIBS) -lm
 TESTS += tests/test_model_plan
 endif
+# `tessera plan`: the examples' verdicts, exit status, PROFILE.md's JSON object.
+if HAVE_CRITERION
+check_PROGRAMS += tests/test_cmd_plan
+tests_test_cmd_plan_SOURCES = tests/test_cmd_plan.c tests/plan_testutil.h tests/testutil.h
+tests_test_cmd_plan_CFLAGS = $(TEST_CFLAGS)
+tests_test_cmd_plan_LDADD = $(TEST_LIBS)
+TESTS += tests/test_cmd_plan
+endif
+EXTRA_DIST += conf/examples/README.md conf/examples/70b-two-24gb.yaml \
+	conf/examples/70b-draft-is-main.yaml conf/examples/70b-long-context.yaml \
+	conf/examples/70b-long-context-q8_0.yaml
