@@ -247,3 +247,11 @@ endif
 EXTRA_DIST += conf/examples/README.md conf/examples/70b-two-24gb.yaml \
 	conf/examples/70b-draft-is-main.yaml conf/examples/70b-long-context.yaml \
 	conf/examples/70b-long-context-q8_0.yaml
+# spec/draft-model against a fake draft model.
+if HAVE_CRITERION
+check_PROGRAMS += tests/test_spec_draft_model
+tests_test_spec_draft_model_SOURCES = tests/test_spec_draft_model.c tests/testutil.h
+tests_test_spec_draft_model_CFLAGS = $(TEST_CFLAGS)
+tests_test_spec_draft_model_LDADD = $(TEST_LIBS)
+TESTS += tests/test_spec_draft_model
+endif
