@@ -257,8 +257,9 @@ TESTS += tests/test_spec_draft_model
 endif
 # `tessera run` plans first: refused -> exit 3 and nothing allocated (the
 # counting test allocator logs every reservation); fits -> exactly the plan.
-check_LTLIBRARIES += tests/plugins/counting_alloc.la
-tests_plugins_counting_alloc_la_SOURCES = tests/plugins/counting_alloc.c
-tests_plugins_counting_alloc_la_LDFLAGS = $(BROKEN_PLUGIN_LDFLAGS)
+# (Its own folder: the profile tests list every plugin of tests/plugins.)
+check_LTLIBRARIES += tests/counting/counting_alloc.la
+tests_counting_counting_alloc_la_SOURCES = tests/plugins/counting_alloc.c
+tests_counting_counting_alloc_la_LDFLAGS = $(BROKEN_PLUGIN_LDFLAGS)
 TESTS += tests/run-plan.sh
 EXTRA_DIST += tests/run-plan.sh

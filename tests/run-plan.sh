@@ -30,7 +30,7 @@ profile() { # profile FILE [DRAFT]
     echo "model: {path: \"$model\", max_seq_len: 256}"
     [ $# -gt 1 ] && echo "draft: {path: \"$2\"}"
     echo "devices: {allocator: counting, sim: [4GiB], reserve: 64MiB}"
-    echo "plugins: {path: [\"$build/tests/plugins/.libs\"]}"
+    echo "plugins: {path: [\"$build/tests/counting/.libs\"]}"
     echo "threads: 2"
   } > "$1"
 }
