@@ -35,6 +35,9 @@
  *     with the most room left, if one can hold it (a draft crossing devices
  *     pays a transfer per token); otherwise it is spread over the room left
  *     as `auto` spreads the main model.
+ *   - KV cache. One sequence of max_seq_len positions per model, as `run`
+ *     and `bench` use it (a server decoding server.parallel sequences will
+ *     ask for that many).
  *   - Scratch. Every device that holds layers of a model holds that model's
  *     activation scratch (core/model.c's layout less the logits); the device
  *     of the output head holds the logits too.
