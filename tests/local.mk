@@ -297,3 +297,7 @@ tests_counting_counting_alloc_la_SOURCES = tests/plugins/counting_alloc.c
 tests_counting_counting_alloc_la_LDFLAGS = $(BROKEN_PLUGIN_LDFLAGS)
 TESTS += tests/run-plan.sh
 EXTRA_DIST += tests/run-plan.sh
+
+# `tessera run` and `tessera bench` end to end on the default model.
+TESTS += tests/cli-run.sh
+EXTRA_DIST += tests/cli-run.sh
