@@ -301,3 +301,12 @@ EXTRA_DIST += tests/run-plan.sh
 # `tessera run` and `tessera bench` end to end on the default model.
 TESTS += tests/cli-run.sh
 EXTRA_DIST += tests/cli-run.sh
+
+# tessera.ini, the environment, the ISA limit.
+if HAVE_CRITERION
+check_PROGRAMS += tests/test_config
+tests_test_config_SOURCES = tests/test_config.c tests/testutil.h
+tests_test_config_CFLAGS = $(TEST_CFLAGS)
+tests_test_config_LDADD = $(TEST_LIBS)
+TESTS += tests/test_config
+endif
