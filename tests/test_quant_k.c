@@ -288,7 +288,11 @@ Test(quant_k, q2_k_error_is_near_ggml_quantizer) { check_error_against_ggml("q2_
 
 /* ---- (d) products ---------------------------------------------------------- */
 
-enum { N_ROWS = 13, MAX_TOKENS = 9, Y_STRIDE = N_ROWS + 3 };
+/* Token counts: 1 to 9 meet every remainder of the register tiles; 33, 64
+ * and 70 cross the chunks of 32 tokens the matmats take. */
+static const int token_counts[] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 33, 64, 70};
+enum { N_TOKEN_COUNTS = sizeof token_counts / sizeof token_counts[0] };
+enum { N_ROWS = 13, MAX_TOKENS = 70, Y_STRIDE = N_ROWS + 3 };
 static const float sentinel = -1234.5f;
 
 /* What bounds a product's rounding, for each (token, row): the sum of the
@@ -322,8 +326,8 @@ static void magnitudes(const kformat *f, const tsr_quant_vtable *vt, const tsr_q
     free(xf);
 }
 
-/* SIMD products against the scalar reference, every ISA level, n_tokens
- * 1..9, several row ranges, rows outside the range untouched.
+/* SIMD products against the scalar reference, every ISA level, the token
+ * counts above, several row ranges, rows outside the range untouched.
  *
  * Tolerance: the paths compute exact integer sums per block (the reference
  * per block, the SIMD paths per lane), scale them by float factors and add
@@ -357,8 +361,9 @@ static void check_products_match_reference(const char *name)
                 row[c] = quant_rng_normalish(&rng) * (float)(1 + t);
             act->quantize_reference(row, x + t * x_row_bytes, n_cols);
         }
-        float y_ref[MAX_TOKENS * Y_STRIDE], y[MAX_TOKENS * Y_STRIDE];
-        double mag[MAX_TOKENS * N_ROWS];
+        float *y_ref = malloc(sizeof(float) * MAX_TOKENS * Y_STRIDE);
+        float *y = malloc(sizeof(float) * MAX_TOKENS * Y_STRIDE);
+        double *mag = malloc(sizeof(double) * MAX_TOKENS * N_ROWS);
         vt->matmat_reference(w, w_row_bytes, x, x_row_bytes, y_ref, Y_STRIDE, n_cols, MAX_TOKENS,
                              0, N_ROWS);
         magnitudes(f, vt, act, w, w_row_bytes, x, x_row_bytes, n_cols, mag);
@@ -366,7 +371,8 @@ static void check_products_match_reference(const char *name)
 
         for (int level = 0; level < QUANT_N_LEVELS; level++) {
             quant_use_level(quant_isa_levels[level], vt, act);
-            for (int n_tokens = 1; n_tokens <= MAX_TOKENS; n_tokens++) {
+            for (int k_tokens = 0; k_tokens < N_TOKEN_COUNTS; k_tokens++) {
+                int n_tokens = token_counts[k_tokens];
                 for (size_t g = 0; g < sizeof ranges / sizeof ranges[0]; g++) {
                     for (int i = 0; i < MAX_TOKENS * Y_STRIDE; i++)
                         y[i] = sentinel;
@@ -408,6 +414,9 @@ static void check_products_match_reference(const char *name)
         free(w);
         free(x);
         free(row);
+        free(y_ref);
+        free(y);
+        free(mag);
     }
 }
 
@@ -464,7 +473,8 @@ static void check_integer_products_exact(const char *name)
                   "%s: the data leave the exact range; pick another seed", name);
     for (int level = 0; level < QUANT_N_LEVELS; level++) {
         quant_use_level(quant_isa_levels[level], vt, act);
-        for (int n_tokens = 1; n_tokens <= MAX_TOKENS; n_tokens++) {
+        for (int k_tokens = 0; k_tokens < N_TOKEN_COUNTS; k_tokens++) {
+            int n_tokens = token_counts[k_tokens];
             vt->matmat(w, w_row_bytes, x, x_row_bytes, y, Y_STRIDE, N_COLS, n_tokens, 0, N_ROWS);
             for (int t = 0; t < n_tokens; t++)
                 for (int r = 0; r < N_ROWS; r++)
