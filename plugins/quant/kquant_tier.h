@@ -7,84 +7,44 @@
  * the unsigned values u by the signed activation bytes p and adds pairs
  * (int16: at most 2 * 63 * 128, no saturation), and vpmaddwd (or vpdpwssd)
  * multiplies those by the group scales s and adds pairs into int32 lanes,
- * which sum the block exactly (at most 16 values of 128 * 63 * 128 per lane
- * on the wide tiers). At the block's end the lanes are folded to 8, turned
- * into floats and scaled by a * dx; the correction b * dx * sum k[g]
+ * which sum the block exactly (at most 32 values of 128 * 63 * 128 per
+ * lane). At the block's end the 8 lanes are turned into floats and scaled
+ * by a * dx; the correction b * dx * sum k[g]
  * bsums[g] is one vpmaddwd on the token's bsums. Floats accumulate in lanes
  * across blocks and are summed when the tile is done.
  *
  * A tile of R rows x T tokens decodes each weight chunk once for all its
  * tokens and loads each activation chunk once for all its rows. */
 
-/* int16 lanes take scale byte `first + L` in 128-bit lane L (as the low
- * byte, zero-extended; or as the high byte, for an arithmetic shift to
- * sign-extend): vpshufb control for the scale vector of a chunk. */
-QUANT_INLINE TIER_TARGET TIER_VEC TIER(scale_control)(int first)
+/* vpshufb control for chunk c's scales: int16 lanes 0-7 (values 32c ..
+ * 32c + 15) take scale byte 2c, lanes 8-15 byte 2c + 1; as the low byte,
+ * zero-extended, or as the high byte, for an arithmetic shift to
+ * sign-extend. */
+QUANT_INLINE TIER_TARGET __m256i TIER(scale_control)(int c)
 {
     const int high = TIER(signed_scales);
 #define KQ_LANE(i) \
     (long long)((unsigned long long)(high ? ((i) << 8 | 0x80) : (0x8000 | (i))) * 0x0001000100010001ull)
-#if TIER_WIDE
-    return _mm512_setr_epi64(KQ_LANE(first), KQ_LANE(first), KQ_LANE(first + 1),
-                             KQ_LANE(first + 1), KQ_LANE(first + 2), KQ_LANE(first + 2),
-                             KQ_LANE(first + 3), KQ_LANE(first + 3));
-#else
-    return _mm256_setr_epi64x(KQ_LANE(first), KQ_LANE(first), KQ_LANE(first + 1),
-                              KQ_LANE(first + 1));
-#endif
+    return _mm256_setr_epi64x(KQ_LANE(2 * c), KQ_LANE(2 * c), KQ_LANE(2 * c + 1),
+                              KQ_LANE(2 * c + 1));
 #undef KQ_LANE
 }
 
-/* The 16 scale bytes in every 128-bit lane. */
-QUANT_INLINE TIER_TARGET TIER_VEC TIER(scale_source)(__m128i scales)
+/* int16 scales of chunk c from the 16 scale bytes in both 128-bit lanes. */
+QUANT_INLINE TIER_TARGET __m256i TIER(scale_vector)(__m256i source, int c)
 {
-#if TIER_WIDE
-    return _mm512_broadcast_i32x4(scales);
-#else
-    return _mm256_broadcastsi128_si256(scales);
-#endif
-}
-
-/* int16 scales of chunk c: the group of each int16 pair lane. */
-QUANT_INLINE TIER_TARGET TIER_VEC TIER(scale_vector)(TIER_VEC source, int c)
-{
-    const int groups_per_chunk = TIER_CHUNK / 16;
-#if TIER_WIDE
-    __m512i s = _mm512_shuffle_epi8(source, TIER(scale_control)(groups_per_chunk * c));
-    return TIER(signed_scales) ? _mm512_srai_epi16(s, 8) : s;
-#else
-    __m256i s = _mm256_shuffle_epi8(source, TIER(scale_control)(groups_per_chunk * c));
+    __m256i s = _mm256_shuffle_epi8(source, TIER(scale_control)(c));
     return TIER(signed_scales) ? _mm256_srai_epi16(s, 8) : s;
-#endif
 }
 
 /* sum + the scaled products of u (unsigned) and p (signed), in int32 lanes. */
-QUANT_INLINE TIER_TARGET TIER_VEC TIER(dot)(TIER_VEC sum, TIER_VEC u, TIER_VEC p, TIER_VEC s)
+QUANT_INLINE TIER_TARGET __m256i TIER(dot)(__m256i sum, __m256i u, __m256i p, __m256i s)
 {
-#if TIER_WIDE
-    __m512i pairs = _mm512_maddubs_epi16(u, p);
-#if TIER_VNNI
-    return TIER_DPWSSD(sum, pairs, s);
-#else
-    return _mm512_add_epi32(sum, _mm512_madd_epi16(pairs, s));
-#endif
-#else
     __m256i pairs = _mm256_maddubs_epi16(u, p);
 #if TIER_VNNI
     return TIER_DPWSSD(sum, pairs, s);
 #else
     return _mm256_add_epi32(sum, _mm256_madd_epi16(pairs, s));
-#endif
-#endif
-}
-
-/* The int32 lanes folded to 8. */
-QUANT_INLINE TIER_TARGET __m256i TIER(fold)(TIER_VEC v)
-{
-#if TIER_WIDE
-    return _mm256_add_epi32(_mm512_castsi512_si256(v), _mm512_extracti64x4_epi64(v, 1));
-#else
-    return v;
 #endif
 }
 
@@ -123,22 +83,22 @@ QUANT_INLINE TIER_TARGET void TIER(tile)(const uint8_t *w, size_t w_row_bytes, c
         }
 
         TIER(row) rows[MAX_R];
-        TIER_VEC scale_source[MAX_R];
+        __m256i scale_source[MAX_R];
 #pragma GCC unroll 4
         for (int r = 0; r < R; r++) {
             rows[r] = TIER(row_load)(wb + r * w_row_bytes);
-            scale_source[r] = TIER(scale_source)(TIER(row_scales)(&rows[r]));
+            scale_source[r] = _mm256_broadcastsi128_si256(TIER(row_scales)(&rows[r]));
         }
-        TIER_VEC sum[MAX_R][MAX_T];
+        __m256i sum[MAX_R][MAX_T];
 #pragma GCC unroll 4
         for (int r = 0; r < R; r++)
 #pragma GCC unroll 4
             for (int t = 0; t < T; t++)
-                sum[r][t] = TIER(zero)();
+                sum[r][t] = _mm256_setzero_si256();
 
 #pragma GCC unroll 8
-        for (int c = 0; c < TIER_CHUNKS; c++) {
-            TIER_VEC u[MAX_R], s[MAX_R];
+        for (int c = 0; c < TIER(chunks); c++) {
+            __m256i u[MAX_R], s[MAX_R];
 #pragma GCC unroll 4
             for (int r = 0; r < R; r++) {
                 u[r] = TIER(chunk)(wb + r * w_row_bytes, c);
@@ -146,7 +106,7 @@ QUANT_INLINE TIER_TARGET void TIER(tile)(const uint8_t *w, size_t w_row_bytes, c
             }
 #pragma GCC unroll 4
             for (int t = 0; t < T; t++) {
-                TIER_VEC p = TIER(load)(xb + t * x_row_bytes + Q8_K_QS + c * TIER_CHUNK);
+                __m256i p = TIER(load)(xb + t * x_row_bytes + Q8_K_QS + 32 * c);
 #pragma GCC unroll 4
                 for (int r = 0; r < R; r++)
                     sum[r][t] = TIER(dot)(sum[r][t], u[r], p, s[r]);
@@ -169,7 +129,7 @@ QUANT_INLINE TIER_TARGET void TIER(tile)(const uint8_t *w, size_t w_row_bytes, c
 #pragma GCC unroll 4
             for (int r = 0; r < R; r++) {
                 __m256i corr = _mm256_madd_epi16(TIER(row_corr)(&rows[r]), bsums);
-                __m256i total = TIER(fold)(sum[r][t]);
+                __m256i total = sum[r][t];
                 if (TIER(corr_folds)) {
                     total = _mm256_sub_epi32(total, corr);
                     acc[r][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(total),
@@ -257,12 +217,8 @@ static TIER_TARGET void TIER(matmat)(const void *w, size_t w_row_bytes, const vo
 
 #undef TIER
 #undef TIER_TARGET
-#undef TIER_WIDE
 #undef TIER_VNNI
 #undef TIER_DPWSSD
-#undef TIER_VEC
-#undef TIER_CHUNK
-#undef TIER_CHUNKS
 #undef MATVEC_ROWS
 #undef MATMAT_ROWS
 #undef MATMAT_TOKENS

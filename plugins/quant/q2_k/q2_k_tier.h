@@ -36,16 +36,10 @@ QUANT_INLINE TIER_TARGET uint32_t TIER(halves)(const uint8_t *block)
     return d_dmin;
 }
 
-/* Values 128h + 32k + l: bits 2k, 2k + 1 of qs[32h + l]. A wide chunk c is
- * k = 2(c % 2) and the next. */
-QUANT_INLINE TIER_TARGET TIER_VEC TIER(chunk)(const uint8_t *block, int c)
+/* Chunk c is values 128h + 32k + l (h = c / 4, k = c % 4): bits 2k, 2k + 1
+ * of qs[32h + l]. */
+QUANT_INLINE TIER_TARGET __m256i TIER(chunk)(const uint8_t *block, int c)
 {
-#if TIER_WIDE
-    int h = c / 2, k = 2 * (c % 2);
-    TIER_VEC q = TIER(shift_halves)(TIER(load_halves)(block + Q2_K_QS + 32 * h), 2 * k, 2 * k + 2);
-#else
     int h = c / 4, k = c % 4;
-    TIER_VEC q = TIER(shift_halves)(TIER(load_halves)(block + Q2_K_QS + 32 * h), 2 * k, 0);
-#endif
-    return TIER(and)(q, TIER(bytes)(0x03));
+    return TIER(mask)(TIER(shift)(TIER(load)(block + Q2_K_QS + 32 * h), 2 * k), 0x03);
 }

@@ -39,19 +39,12 @@ QUANT_INLINE TIER_TARGET uint32_t TIER(halves)(const uint8_t *block)
     return d | d << 16;
 }
 
-/* Values 128h + 32k + l: bits 2k, 2k + 1 of qs[32h + l], and bit 4h + k of
- * hmask[l] moved to bit 2. A wide chunk c is k = 2(c % 2) and the next. */
-QUANT_INLINE TIER_TARGET TIER_VEC TIER(chunk)(const uint8_t *block, int c)
+/* Chunk c is values 128h + 32k + l (h = c / 4, k = c % 4): bits 2k, 2k + 1
+ * of qs[32h + l], and bit c of hmask[l] moved to bit 2. */
+QUANT_INLINE TIER_TARGET __m256i TIER(chunk)(const uint8_t *block, int c)
 {
-    TIER_VEC hmask = TIER(load_halves)(block);
-#if TIER_WIDE
-    int h = c / 2, k = 2 * (c % 2), bit = 4 * h + k;
-    TIER_VEC low = TIER(shift_halves)(TIER(load_halves)(block + Q3_K_QS + 32 * h), 2 * k, 2 * k + 2);
-    TIER_VEC high = TIER(shift_halves)(hmask, bit - 2, bit - 1);
-#else
-    int h = c / 4, k = c % 4, bit = 4 * h + k;
-    TIER_VEC low = TIER(shift_halves)(TIER(load_halves)(block + Q3_K_QS + 32 * h), 2 * k, 0);
-    TIER_VEC high = TIER(shift_halves)(hmask, bit - 2, 0);
-#endif
-    return TIER(or)(TIER(and)(low, TIER(bytes)(0x03)), TIER(and)(high, TIER(bytes)(0x04)));
+    int h = c / 4, k = c % 4;
+    __m256i low = TIER(shift)(TIER(load)(block + Q3_K_QS + 32 * h), 2 * k);
+    __m256i high = TIER(shift)(TIER(load)(block), c - 2);
+    return _mm256_or_si256(TIER(mask)(low, 0x03), TIER(mask)(high, 0x04));
 }

@@ -40,15 +40,10 @@ QUANT_INLINE TIER_TARGET uint32_t TIER(halves)(const uint8_t *block)
     return d_dmin;
 }
 
-/* Wide chunk c is sub-blocks 2c and 2c + 1: the low and the high nibbles of
- * qs[32c .. 32c + 31]; narrow chunk c is sub-block c alone. */
-QUANT_INLINE TIER_TARGET TIER_VEC TIER(chunk)(const uint8_t *block, int c)
+/* Chunk c is sub-block c: the low (c even) or the high (c odd) nibbles of
+ * qs[32(c / 2) .. 32(c / 2) + 31]. */
+QUANT_INLINE TIER_TARGET __m256i TIER(chunk)(const uint8_t *block, int c)
 {
-    const uint8_t *qs = block + Q4_K_QS;
-#if TIER_WIDE
-    TIER_VEC both = TIER(shift_halves)(TIER(load_halves)(qs + 32 * c), 0, 4);
-#else
-    TIER_VEC both = TIER(shift_halves)(TIER(load_halves)(qs + 32 * (c / 2)), 4 * (c % 2), 0);
-#endif
-    return TIER(and)(both, TIER(bytes)(0x0f));
+    __m256i bytes = TIER(load)(block + Q4_K_QS + 32 * (c / 2));
+    return TIER(mask)(TIER(shift)(bytes, 4 * (c % 2)), 0x0f);
 }

@@ -38,17 +38,11 @@ QUANT_INLINE TIER_TARGET uint32_t TIER(halves)(const uint8_t *block)
     return d_dmin;
 }
 
-/* Sub-block j's low nibbles as q4_k's, and bit j of qh moved to bit 4. */
-QUANT_INLINE TIER_TARGET TIER_VEC TIER(chunk)(const uint8_t *block, int c)
+/* Chunk c is sub-block c: its low nibbles as q4_k's, and bit c of qh moved
+ * to bit 4. */
+QUANT_INLINE TIER_TARGET __m256i TIER(chunk)(const uint8_t *block, int c)
 {
-    const uint8_t *qs = block + Q5_K_QS;
-    TIER_VEC qh = TIER(load_halves)(block + Q5_K_QH);
-#if TIER_WIDE
-    TIER_VEC low = TIER(shift_halves)(TIER(load_halves)(qs + 32 * c), 0, 4);
-    TIER_VEC high = TIER(shift_halves)(qh, 2 * c - 4, 2 * c - 3);
-#else
-    TIER_VEC low = TIER(shift_halves)(TIER(load_halves)(qs + 32 * (c / 2)), 4 * (c % 2), 0);
-    TIER_VEC high = TIER(shift_halves)(qh, c - 4, 0);
-#endif
-    return TIER(or)(TIER(and)(low, TIER(bytes)(0x0f)), TIER(and)(high, TIER(bytes)(0x10)));
+    __m256i low = TIER(shift)(TIER(load)(block + Q5_K_QS + 32 * (c / 2)), 4 * (c % 2));
+    __m256i high = TIER(shift)(TIER(load)(block + Q5_K_QH), c - 4);
+    return _mm256_or_si256(TIER(mask)(low, 0x0f), TIER(mask)(high, 0x10));
 }

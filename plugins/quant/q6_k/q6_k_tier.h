@@ -36,20 +36,12 @@ QUANT_INLINE TIER_TARGET uint32_t TIER(halves)(const uint8_t *block)
     return d | d << 16;
 }
 
-/* Values 128h + 32k + l: ql's nibble (low for k < 2) and bits 2k, 2k + 1 of
- * qh moved to bits 4, 5. A wide chunk c is k = 2(c % 2) and the next, whose
- * ql bytes are one 64-byte run. */
-QUANT_INLINE TIER_TARGET TIER_VEC TIER(chunk)(const uint8_t *block, int c)
+/* Chunk c is values 128h + 32k + l (h = c / 4, k = c % 4): ql's nibble (low
+ * for k < 2) and bits 2k, 2k + 1 of qh moved to bits 4, 5. */
+QUANT_INLINE TIER_TARGET __m256i TIER(chunk)(const uint8_t *block, int c)
 {
-#if TIER_WIDE
-    int h = c / 2, k = 2 * (c % 2);
-    TIER_VEC low = TIER(shift_halves)(TIER(load)(block + 64 * h), 2 * k, 2 * k);
-    TIER_VEC high =
-        TIER(shift_halves)(TIER(load_halves)(block + Q6_K_QH + 32 * h), 2 * k - 4, 2 * k - 2);
-#else
     int h = c / 4, k = c % 4;
-    TIER_VEC low = TIER(shift_halves)(TIER(load)(block + 64 * h + 32 * (k % 2)), 4 * (k / 2), 0);
-    TIER_VEC high = TIER(shift_halves)(TIER(load_halves)(block + Q6_K_QH + 32 * h), 2 * k - 4, 0);
-#endif
-    return TIER(or)(TIER(and)(low, TIER(bytes)(0x0f)), TIER(and)(high, TIER(bytes)(0x30)));
+    __m256i low = TIER(shift)(TIER(load)(block + 64 * h + 32 * (k % 2)), 4 * (k / 2));
+    __m256i high = TIER(shift)(TIER(load)(block + Q6_K_QH + 32 * h), 2 * k - 4);
+    return _mm256_or_si256(TIER(mask)(low, 0x0f), TIER(mask)(high, 0x30));
 }
