@@ -9,9 +9,9 @@
  * multiplies those by the group scales s and adds pairs into int32 lanes,
  * which sum the block exactly (at most 32 values of 128 * 63 * 128 per
  * lane). At the block's end the 8 lanes are turned into floats and scaled
- * by a * dx; the correction b * dx * sum k[g]
- * bsums[g] is one vpmaddwd on the token's bsums. Floats accumulate in lanes
- * across blocks and are summed when the tile is done.
+ * by a * dx; the correction b * dx * sum k[g] bsums[g] is one vpmaddwd on
+ * the token's bsums. Floats accumulate in lanes across blocks and are
+ * summed when the tile is done.
  *
  * A tile of R rows x T tokens decodes each weight chunk once for all its
  * tokens and loads each activation chunk once for all its rows. */

@@ -32,9 +32,10 @@
  *
  * When TIER(corr_folds), a == b and the correction joins the integer sum. */
 
-/* How far ahead of a product's reads the weights are prefetched: twice
- * QUANT_PREFETCH_BYTES, which the bigger K-quant blocks want (q6_k from
- * DRAM: 16 GB/s at 4 KiB, 20 at 8 KiB, 17 at 12 KiB on a Zen 4 core). */
+/* How far ahead of its reads a matmat tile prefetches its region of the
+ * weights: twice QUANT_PREFETCH_BYTES, which the bigger K-quant blocks
+ * wanted (measured when matvec still read four rows at a time: q6_k from
+ * DRAM gave 16 GB/s at 4 KiB, 20 at 8 KiB, 17 at 12 KiB on a Zen 4 core). */
 #ifndef KQ_PREFETCH_BYTES
 #define KQ_PREFETCH_BYTES 8192
 #endif
