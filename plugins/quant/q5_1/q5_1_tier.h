@@ -65,6 +65,14 @@ typedef struct TIER(row_pair) {
 
 QUANT_INLINE TIER_TARGET TIER(row_pair) TIER(load_row)(const uint8_t *block, const int two)
 {
+#if TIER_AVX512
+    /* each block's 32 values whole (a mask register takes qh as it is),
+     * then their halves regrouped */
+    __m256i first = TIER(values)(block);
+    __m256i second = two ? TIER(values)(block + Q5_1_BLOCK_BYTES) : _mm256_setzero_si256();
+    TIER(row_pair) rp = {_mm256_permute2x128_si256(first, second, 0x20),
+                         _mm256_permute2x128_si256(first, second, 0x31)};
+#else
     __m256i v = TIER(load_pair)(block + 8, Q5_1_BLOCK_BYTES, two);
     uint32_t first = q5_1_high_bits(block);
     uint32_t second = two ? q5_1_high_bits(block + Q5_1_BLOCK_BYTES) : 0;
@@ -75,6 +83,7 @@ QUANT_INLINE TIER_TARGET TIER(row_pair) TIER(load_row)(const uint8_t *block, con
         _mm256_or_si256(_mm256_and_si256(v, _mm256_set1_epi8(0x0f)), TIER(fifth_bits)(lo_bits)),
         _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(v, 4), _mm256_set1_epi8(0x0f)),
                         TIER(fifth_bits)(hi_bits))};
+#endif
     return rp;
 }
 
