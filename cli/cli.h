@@ -18,8 +18,11 @@ typedef struct cli_command {
 } cli_command;
 
 /* Each command lives in its own cli/cmd_NAME.c. */
+extern const cli_command cli_command_run;
+extern const cli_command cli_command_bench;
 extern const cli_command cli_command_plugins;
 extern const cli_command cli_command_profile;
+extern const cli_command cli_command_plan;
 
 /* Prints "tessera: MESSAGE" to stderr. */
 void cli_error(const char *fmt, ...) TSR_PRINTF(1, 2);

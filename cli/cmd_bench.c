@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "deploy.h"
+#include "threadpool.h"
 
 enum { MAX_TESTS = 8 };
 

@@ -393,7 +393,7 @@ int cli_deployment_open(const char *profile_path, const cli_overrides *o, bool w
         tsr_diagnostics_free(&diags);
         return cli_fail(&err, CLI_EXIT_FAILURE);
     }
-    tsr_status s = tsr_profile_validate(d->profile, d->registry, &diags, &err);
+    tsr_status s = cli_validate_for_plan(d->profile, d->registry, &diags, &err);
     if (s != TSR_OK || tsr_diag_error_count(&diags) > 0) {
         cli_print_diagnostics(&diags);
         tsr_diagnostics_free(&diags);
@@ -405,22 +405,35 @@ int cli_deployment_open(const char *profile_path, const cli_overrides *o, bool w
     const tsr_profile *p = d->profile;
     if ((s = tsr_gguf_open(p->model.path, &d->gguf, &err)) != TSR_OK)
         return cli_fail(&err, CLI_EXIT_USAGE);
+    if (p->has_draft && (s = tsr_gguf_open_headers(p->draft.path, &d->draft_gguf, &err)) != TSR_OK)
+        return cli_fail(&err, CLI_EXIT_USAGE);
     d->alloc = tsr_plugin_alloc(p->devices.plugin);
     tsr_alloc_config alloc_config = {sizeof alloc_config, p->devices.sim_bytes,
                                      (uint32_t)p->devices.n_sim};
     if ((s = d->alloc->open(tsr_host_services(), &alloc_config, &d->alloc_state, &err)) !=
         TSR_OK)
         return cli_fail(&err, CLI_EXIT_FAILURE);
+    /* The plan, before anything is reserved: a refused deployment stops here
+     * with every reason, and the model reserves exactly what the plan says. */
+    uint32_t n_threads = p->threads ? p->threads : (uint32_t)config->threads;
+    s = cli_make_plan(p, d->registry, d->gguf, d->draft_gguf, d->alloc, d->alloc_state,
+                      n_threads, o->n_batch, &d->plan, &err);
+    if (s != TSR_OK)
+        return cli_fail(&err, s == TSR_ERR_NOMEM ? CLI_EXIT_FAILURE : CLI_EXIT_USAGE);
+    cli_print_plan_diagnostics(&d->plan->diags, stderr);
+    if (!d->plan->fits) {
+        cli_error("the planner refused this deployment, before allocating anything; "
+                  "`tessera plan %s` shows what each device would hold",
+                  profile_path ? profile_path : "PROFILE");
+        return CLI_EXIT_REFUSED;
+    }
     tsr_model_options mo = {
         .registry = d->registry,
         .alloc = d->alloc,
         .alloc_state = d->alloc_state,
-        .device = 0,
-        .max_seq_len = p->model.max_seq_len,
-        .cache_type = p->model.cache_type,
-        .n_batch = o->n_batch,
-        .n_threads = p->threads ? p->threads : (uint32_t)config->threads,
+        .n_threads = n_threads,
         .progress = !o->quiet && isatty(STDERR_FILENO) ? progress_bar : NULL,
+        .plan = &d->plan->models[0],
     };
     if ((s = tsr_model_open(d->gguf, &mo, &d->model, &err)) != TSR_OK)
         return cli_fail(&err, s == TSR_ERR_NOMEM ? CLI_EXIT_FAILURE : CLI_EXIT_USAGE);
@@ -438,6 +451,8 @@ void cli_deployment_close(cli_deployment *d)
     tsr_model_close(d->model);
     if (d->alloc_state)
         d->alloc->close(d->alloc_state);
+    tsr_plan_free(d->plan);
+    tsr_gguf_close(d->draft_gguf);
     tsr_gguf_close(d->gguf);
     tsr_profile_free(d->profile);
     tsr_registry_close(d->registry);

@@ -6,6 +6,7 @@
 
 #include "cli.h"
 #include "generate.h"
+#include "plan_common.h"
 #include "profile.h"
 
 enum { CLI_MAX_OVERRIDES = 32, CLI_MAX_PLUGIN_DIRS = 16 };
@@ -36,6 +37,8 @@ typedef struct cli_deployment {
     tsr_profile *profile;
     tsr_registry *registry;
     tsr_gguf *gguf;
+    tsr_gguf *draft_gguf;       /* headers only: the draft is planned (loading it is to come) */
+    tsr_plan *plan;             /* what every device holds; the model follows it */
     const tsr_alloc_vtable *alloc;
     void *alloc_state;
     tsr_model *model;
@@ -51,8 +54,10 @@ int cli_parse_deploy_option(int argc, char **argv, int *i, cli_overrides *o);
 void cli_print_deploy_options(FILE *out);
 
 /* Loads and validates the profile (or makes one for -m), opens plugins,
- * model, tokenizer and (with_chain) the sampler chain. Prints every problem;
- * returns the exit code (CLI_EXIT_OK when *d is ready). */
+ * plans the deployment (a refusal returns CLI_EXIT_REFUSED before anything
+ * is reserved), opens the model as planned, its tokenizer and (with_chain)
+ * the sampler chain. Prints every problem; returns the exit code
+ * (CLI_EXIT_OK when *d is ready). */
 int cli_deployment_open(const char *profile_path, const cli_overrides *o, bool with_chain,
                         cli_deployment *d);
 void cli_deployment_close(cli_deployment *d);

@@ -5,8 +5,11 @@
 #include "cli.h"
 
 static const cli_command *const commands[] = {
+    &cli_command_run,
+    &cli_command_bench,
     &cli_command_plugins,
     &cli_command_profile,
+    &cli_command_plan,
 };
 enum { N_COMMANDS = sizeof commands / sizeof commands[0] };
 

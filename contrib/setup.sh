@@ -2,7 +2,7 @@
 # Sets everything up on a fresh Debian 12 machine and runs the default model:
 # installs the build dependencies, builds and installs tessera (/usr/local),
 # fetches SmolLM2-135M-Instruct into the model cache, and generates text.
-# Usage: contrib/setup.sh [PROMPT]
+# Usage: contrib/setup.sh [PROMPT]   (default: "The sky is blue because")
 set -eu
 src=$(cd "$(dirname "$0")/.." && pwd)
 if [ "$(id -u)" -eq 0 ]; then sudo=""; else sudo="sudo"; fi
@@ -17,4 +17,5 @@ $sudo make -s install
 $sudo ldconfig
 "$src/contrib/fetch-model.sh"
 tessera --version
-tessera plugins
+tessera run -m "${TESSERA_MODEL_CACHE:-$HOME/.cache/tessera/models}/SmolLM2-135M-Instruct.Q4_1.gguf" \
+  -p "${1:-The sky is blue because}" -n 128 --stats

@@ -152,8 +152,7 @@ static void stage_rope_store(void *ctx, uint32_t t, uint32_t n_threads)
     float *q = shared_f32(m, m->layout.q), *k = shared_f32(m, m->layout.k);
     const float *v = shared_f32(m, m->layout.v);
     const float *rope = shared_f32(m, m->layout.rope);
-    uint8_t *k_cache = m->k_cache + f->layer_index * m->kv_layer_bytes;
-    uint8_t *v_cache = m->v_cache + f->layer_index * m->kv_layer_bytes;
+    uint8_t *k_cache = f->layer->k_cache, *v_cache = f->layer->v_cache;
     for (int64_t u = begin; u < end; u++) {
         int64_t i = u / per_token, h = u % per_token;
         const float *table = rope + i * c->rope.n_rot;
@@ -181,8 +180,8 @@ static void stage_attention(void *ctx, uint32_t t, uint32_t n_threads)
         .q_stride = q_dim,
         .out = shared_f32(m, m->layout.att),
         .out_stride = q_dim,
-        .k = m->k_cache + f->layer_index * m->kv_layer_bytes,
-        .v = m->v_cache + f->layer_index * m->kv_layer_bytes,
+        .k = f->layer->k_cache,
+        .v = f->layer->v_cache,
         .k_pos_bytes = m->kv_pos_bytes,
         .k_head_bytes = m->kv_head_bytes,
         .v_pos_bytes = m->kv_pos_bytes,
@@ -279,10 +278,21 @@ void tsr_forward(tsr_model *m, const int32_t *tokens, size_t n_tokens)
 {
     forward_ctx f = {.m = m, .tokens = tokens, .n = (int64_t)n_tokens,
                      .pos0 = (int64_t)m->n_past};
+    m->scratch = m->input_scratch;
     tsr_threadpool_run(m->pool, stage_embed, &f);
     for (uint32_t i = 0; i < m->config.n_layer; i++) {
         f.layer = &m->layers[i];
         f.layer_index = i;
+        if (f.layer->scratch != m->scratch) {
+            /* The next device: the residual stream and the rotation tables
+             * cross over, as a pipeline over GPUs hands them on. */
+            const tsr_scratch_layout *l = &m->layout;
+            memcpy(f.layer->scratch + l->x, m->scratch + l->x,
+                   (size_t)f.n * m->config.n_embd * sizeof(float));
+            memcpy(f.layer->scratch + l->rope, m->scratch + l->rope,
+                   (size_t)f.n * (size_t)m->config.rope.n_rot * sizeof(float));
+            m->scratch = f.layer->scratch;
+        }
         tsr_threadpool_run(m->pool, stage_qkv, &f);
         tsr_threadpool_run(m->pool, stage_rope_store, &f);
         tsr_threadpool_run(m->pool, stage_attention, &f);

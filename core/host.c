@@ -8,6 +8,7 @@
 #include "host.h"
 #include "log.h"
 #include "rng.h"
+#include "tokenizer.h"
 
 static size_t host_bytes;
 
@@ -63,6 +64,20 @@ static tsr_status host_error_set(tsr_error *err, tsr_status code, const char *fm
     return code;
 }
 
+/* Plugins tokenize plain text: no BOS or EOS added, and special-token text
+ * such as "<|im_end|>" read as ordinary characters. */
+static int32_t host_vocab_tokenize(const tsr_vocab *vocab, const char *text, size_t n_bytes,
+                                   int32_t *tokens, int32_t max_tokens)
+{
+    size_t n_needed;
+    if (!vocab || max_tokens < 0 ||
+        tsr_tokenizer_encode(vocab, text, n_bytes, false, false, tokens, (size_t)max_tokens,
+                             &n_needed, NULL) != TSR_OK ||
+        n_needed > INT32_MAX)
+        return -1;
+    return (int32_t)n_needed;
+}
+
 static tsr_host host_table = {
     .abi = TSR_ABI_INIT(tsr_host),
     .log = host_log,
@@ -74,6 +89,10 @@ static tsr_host host_table = {
     .candidates_sort = tsr_candidates_sort,
     .candidates_softmax = tsr_candidates_softmax,
     .candidates_partial_sort = tsr_candidates_partial_sort,
+    .vocab_n_tokens = tsr_tokenizer_n_tokens,
+    .vocab_token_bytes = tsr_tokenizer_piece,
+    .vocab_tokenize = host_vocab_tokenize,
+    .vocab_is_end_of_generation = tsr_tokenizer_is_eog,
 };
 
 const tsr_host *tsr_host_services(void)

@@ -26,3 +26,13 @@ libtessera_core_la_SOURCES += \
 	core/model_path.c core/model_path.h \
 	core/profile.c core/profile.h core/profile_internal.h \
 	core/profile_values.c core/profile_validate.c core/profile_yaml.c
+# The tokenizer (byte-level BPE, SentencePiece) and chat templates.
+libtessera_core_la_SOURCES += \
+	core/tokenizer.c core/tokenizer.h core/tokenizer_internal.h \
+	core/tokenizer_bpe.c core/tokenizer_spm.c core/tokenizer_gguf.c \
+	core/detokenizer.c core/chat.c core/chat.h
+libtessera_core_la_SOURCES += core/generate.c core/generate.h
+# The memory planner: placement and accounting from headers, its diagnostics,
+# and the fingerprint that tells a draft that is the main model itself.
+libtessera_core_la_SOURCES += core/plan.c core/plan.h core/plan_internal.h core/plan_check.c \
+	core/model_identity.c core/model_identity.h

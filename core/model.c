@@ -1,6 +1,6 @@
-/* Loading a Llama-family model: weights mapped through the allocator, the
- * KV cache and the scratch arena reserved once, at the sizes
- * tsr_model_memory_needed predicts. */
+/* Loading a Llama-family model: exactly what its plan (core/plan.h) says —
+ * each device's runs of weights mapped (or read) through the allocator, its
+ * layers' KV cache and its scratch arena reserved once — and nothing else. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +11,16 @@
 #include "model_internal.h"
 
 enum { DEFAULT_N_BATCH = 512, ALIGN = 64 };
+
+uint32_t tsr_model_default_n_batch(uint32_t n_batch)
+{
+    return n_batch ? n_batch : DEFAULT_N_BATCH;
+}
+
+uint32_t tsr_model_default_n_threads(uint32_t n_threads)
+{
+    return n_threads ? n_threads : tsr_cpu_physical_cores();
+}
 
 static size_t align_up(size_t n)
 {
@@ -57,20 +67,22 @@ static size_t act_row_bytes_for(const tsr_registry *reg, uint32_t weight_type, i
     return (size_t)(cols / act->block_elems) * act->block_bytes;
 }
 
-static tsr_status layout_scratch(const tsr_gguf *gguf, const tsr_llama_config *c,
-                                 const tsr_model_options *o, uint32_t n_threads,
-                                 tsr_scratch_layout *l, tsr_error *err)
+/* Lays out the scratch arena: shared activation buffers, one private block
+ * per thread, then the logits (only the output head's device has those). */
+static void layout_scratch(const tsr_gguf *gguf, const tsr_llama_config *c,
+                           const tsr_registry *registry, uint32_t n_batch, uint32_t n_threads,
+                           bool all_logits, tsr_scratch_layout *l)
 {
     memset(l, 0, sizeof *l);
     l->n_threads = n_threads;
-    l->n_batch = o->n_batch ? o->n_batch : DEFAULT_N_BATCH;
-    l->n_logit_rows = o->all_logits ? l->n_batch : 1;
+    l->n_batch = tsr_model_default_n_batch(n_batch);
+    l->n_logit_rows = all_logits ? l->n_batch : 1;
     /* The widest activation row any weight asks for. */
     for (uint64_t i = 0; i < tsr_gguf_tensor_count(gguf); i++) {
         const tsr_gguf_tensor *t = tsr_gguf_tensor_at(gguf, i);
         if (t->n_dims < 2)
             continue;
-        size_t bytes = act_row_bytes_for(o->registry, t->type, (int64_t)t->dims[0]);
+        size_t bytes = act_row_bytes_for(registry, t->type, (int64_t)t->dims[0]);
         if (bytes > l->act_row_bytes)
             l->act_row_bytes = bytes;
     }
@@ -86,13 +98,9 @@ static tsr_status layout_scratch(const tsr_gguf *gguf, const tsr_llama_config *c
     PLACE(tmp, nb * c->n_embd * f);
     PLACE(gate, nb * c->n_ff * f);
     PLACE(up, nb * c->n_ff * f);
-    PLACE(logits, (size_t)l->n_logit_rows * c->n_vocab * f);
     PLACE(rope, nb * (size_t)c->rope.n_rot * f);
     l->per_thread = off;
     size_t t_off = 0;
-    size_t widest_input = c->n_embd > q_dim ? c->n_embd : q_dim;
-    if (c->n_ff > widest_input)
-        widest_input = c->n_ff;
     l->thread_xn = t_off;
     t_off += align_up(nb * c->n_embd * f);
     l->thread_act = t_off;
@@ -101,31 +109,29 @@ static tsr_status layout_scratch(const tsr_gguf *gguf, const tsr_llama_config *c
     t_off += align_up(tsr_attention_scratch_bytes(c->n_head, c->n_head_kv, c->head_dim));
     l->thread_bytes = t_off;
     off += (size_t)n_threads * t_off;
+    PLACE(logits, (size_t)l->n_logit_rows * c->n_vocab * f);
 #undef PLACE
     l->total = off;
-    (void)widest_input;
-    (void)err;
-    return TSR_OK;
 }
 
-/* The data section's extent: every tensor lies inside [0, end). */
-static uint64_t weights_extent(const tsr_gguf *gguf)
+void tsr_model_scratch_bytes(const tsr_gguf *gguf, const tsr_llama_config *c,
+                             const tsr_registry *registry, uint32_t n_batch, uint32_t n_threads,
+                             bool all_logits, uint64_t *activations_bytes,
+                             uint64_t *logits_bytes)
 {
-    uint64_t end = 0;
-    for (uint64_t i = 0; i < tsr_gguf_tensor_count(gguf); i++) {
-        const tsr_gguf_tensor *t = tsr_gguf_tensor_at(gguf, i);
-        if (t->offset + t->n_bytes > end)
-            end = t->offset + t->n_bytes;
-    }
-    return end;
+    tsr_scratch_layout l;
+    layout_scratch(gguf, c, registry, n_batch, tsr_model_default_n_threads(n_threads),
+                   all_logits, &l);
+    *activations_bytes = l.logits;
+    *logits_bytes = l.total - l.logits;
 }
 
-static tsr_status cache_format(const tsr_model_options *o, const tsr_llama_config *c,
-                               const tsr_quant_vtable **out, tsr_error *err)
+tsr_status tsr_model_cache_format(const tsr_registry *registry, const char *name,
+                                  const tsr_llama_config *c, const tsr_quant_vtable **out,
+                                  tsr_error *err)
 {
-    const char *name = o->cache_type ? o->cache_type : "f16";
-    const tsr_plugin *p = o->registry ? tsr_registry_find(o->registry, TSR_PLUGIN_QUANT, name)
-                                      : NULL;
+    name = name ? name : "f16";
+    const tsr_plugin *p = registry ? tsr_registry_find(registry, TSR_PLUGIN_QUANT, name) : NULL;
     const tsr_quant_vtable *q = tsr_plugin_quant(p);
     if (!q)
         return tsr_error_set(err, TSR_ERR_NOT_FOUND,
@@ -141,30 +147,29 @@ static tsr_status cache_format(const tsr_model_options *o, const tsr_llama_confi
     return TSR_OK;
 }
 
-static uint32_t effective_threads(const tsr_model_options *o)
+uint64_t tsr_model_kv_layer_bytes(const tsr_llama_config *c, const tsr_quant_vtable *q,
+                                  uint32_t max_seq_len)
 {
-    return o->n_threads ? o->n_threads : tsr_cpu_physical_cores();
+    uint64_t head_bytes = (uint64_t)(c->head_dim / q->block_elems) * q->block_bytes;
+    return 2ull * max_seq_len * c->n_head_kv * head_bytes;
 }
 
-tsr_status tsr_model_memory_needed(const tsr_gguf *gguf, const tsr_model_options *o,
-                                   tsr_model_memory *m, tsr_error *err)
+/* Where the tensor's bytes lie in memory: inside the run its plan put on its
+ * unit's device. NULL (with err set) when the plan did not place it there. */
+static const uint8_t *tensor_data(tsr_model *m, const tsr_gguf_tensor *t, tsr_error *err)
 {
-    tsr_llama_config c;
-    tsr_status status = tsr_llama_config_read(gguf, &c, err);
-    if (status != TSR_OK)
-        return status;
-    const tsr_quant_vtable *cache_q;
-    if ((status = cache_format(o, &c, &cache_q, err)) != TSR_OK)
-        return status;
-    uint32_t max_seq = o->max_seq_len ? o->max_seq_len : c.n_ctx_train;
-    uint64_t head_bytes = (uint64_t)(c.head_dim / cache_q->block_elems) * cache_q->block_bytes;
-    m->weights_bytes = weights_extent(gguf);
-    m->kv_cache_bytes = 2ull * c.n_layer * max_seq * c.n_head_kv * head_bytes;
-    tsr_scratch_layout l;
-    if ((status = layout_scratch(gguf, &c, o, effective_threads(o), &l, err)) != TSR_OK)
-        return status;
-    m->scratch_bytes = l.total;
-    return TSR_OK;
+    int32_t unit = tsr_plan_tensor_unit(t->name, m->config.n_layer);
+    uint32_t device = tsr_plan_unit_device(m->plan, unit);
+    uint64_t bytes = tsr_plan_tensor_bytes(m->options.registry, t);
+    for (size_t i = 0; i < m->n_extents; i++) {
+        const tsr_model_extent *e = &m->extents[i];
+        if (e->device == device && t->offset >= e->offset &&
+            t->offset + bytes <= e->offset + e->bytes)
+            return e->data + (t->offset - e->offset);
+    }
+    tsr_error_set(err, TSR_ERR_INTERNAL, "%s: tensor %s is not in the weights planned for "
+                  "device %u", tsr_gguf_path(m->gguf), t->name, device);
+    return NULL;
 }
 
 /* Binds one weight: its bytes in the mapping, its plugin, its activation form. */
@@ -205,8 +210,8 @@ static tsr_status bind_weight(tsr_model *m, const char *name, int64_t rows, int6
     w->rows = rows;
     w->cols = cols;
     w->row_bytes = (size_t)(cols / q->block_elems) * q->block_bytes;
-    w->data = (const uint8_t *)m->weights_arena + t->offset;
-    return TSR_OK;
+    w->data = tensor_data(m, t, err);
+    return w->data ? TSR_OK : TSR_ERR_INTERNAL;
 }
 
 static tsr_status bind_vector(tsr_model *m, const char *name, int64_t n, const float **out,
@@ -221,8 +226,8 @@ static tsr_status bind_vector(tsr_model *m, const char *name, int64_t n, const f
                              "%s: tensor %s should hold %lld f32 values; it holds %llu of type %s",
                              path, name, (long long)n, (unsigned long long)t->n_elems,
                              type_name(t->type));
-    *out = (const float *)((const uint8_t *)m->weights_arena + t->offset);
-    return TSR_OK;
+    *out = (const float *)tensor_data(m, t, err);
+    return *out ? TSR_OK : TSR_ERR_INTERNAL;
 }
 
 static tsr_status bind_all(tsr_model *m, tsr_error *err)
@@ -267,63 +272,173 @@ static tsr_status bind_all(tsr_model *m, tsr_error *err)
     return s;
 }
 
-/* Touches every page of the weights once, reporting progress, so that the
- * first token does not pay for page faults and the user sees the load. */
-static void prefault_weights(tsr_model *m)
+static tsr_status remember_arena(tsr_model *m, uint32_t device, void *ptr, tsr_error *err)
 {
-    const volatile uint8_t *p = m->weights_arena;
-    uint64_t n = m->memory.weights_bytes, step = 4096, chunk = n / 100 + 1;
+    tsr_model_arena *grown = realloc(m->arenas, (m->n_arenas + 1) * sizeof *grown);
+    if (!grown)
+        return tsr_error_set(err, TSR_ERR_NOMEM, "out of memory");
+    m->arenas = grown;
+    m->arenas[m->n_arenas++] = (tsr_model_arena){device, ptr};
+    return TSR_OK;
+}
+
+static uint64_t total_weight_bytes(const tsr_model *m)
+{
+    uint64_t n = 0;
+    for (size_t i = 0; i < m->n_extents; i++)
+        n += m->extents[i].bytes;
+    return n;
+}
+
+/* Touches every page of the mapped weights once, reporting progress, so
+ * that the first token does not pay for page faults and the user sees the
+ * load. done counts what was read rather than mapped. */
+static void prefault_weights(tsr_model *m, uint64_t done)
+{
+    uint64_t total = total_weight_bytes(m), step = 4096, chunk = total / 100 + 1;
     uint8_t sum = 0;
-    for (uint64_t i = 0; i < n; i += step) {
-        sum ^= p[i];
-        if (m->options.progress && i / chunk != (i + step) / chunk)
-            m->options.progress(m->options.progress_ctx, (double)i / (double)n);
+    for (size_t k = 0; k < m->n_extents; k++) {
+        const volatile uint8_t *p = m->extents[k].data;
+        for (uint64_t i = 0; i < m->extents[k].bytes; i += step, done += step) {
+            sum ^= p[i];
+            if (m->options.progress && done / chunk != (done + step) / chunk)
+                m->options.progress(m->options.progress_ctx, (double)done / (double)total);
+        }
     }
     if (m->options.progress)
         m->options.progress(m->options.progress_ctx, 1.0);
     (void)sum;
 }
 
-static tsr_status map_weights(tsr_model *m, tsr_error *err)
+/* Maps one run of weights onto its device, or reserves and reads it there
+ * when the device cannot map files; *read_bytes grows by what was read. */
+static tsr_status load_extent(tsr_model *m, int fd, uint32_t device, const tsr_plan_extent *e,
+                              tsr_model_extent *out, uint64_t *read_bytes, tsr_error *err)
 {
     const tsr_alloc_vtable *a = m->options.alloc;
     const char *path = tsr_gguf_path(m->gguf);
-    uint64_t offset = tsr_gguf_data_offset(m->gguf);
-    uint64_t bytes = m->memory.weights_bytes;
-    if (offset + bytes > tsr_gguf_file_size(m->gguf))
-        return tsr_error_set(err, TSR_ERR_FORMAT, "%s: tensor data ends at byte %llu, past the "
-                             "end of the %llu-byte file", path,
-                             (unsigned long long)(offset + bytes),
-                             (unsigned long long)tsr_gguf_file_size(m->gguf));
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return tsr_error_set(err, TSR_ERR_IO, "%s: cannot open: %m", path);
+    uint64_t offset = tsr_gguf_data_offset(m->gguf) + e->offset;
+    const void *arena = NULL;
     tsr_status s = TSR_ERR_UNSUPPORTED;
     if (a->map_file)
-        s = a->map_file(m->options.alloc_state, m->options.device, fd, offset, bytes,
-                        &m->weights_arena, err);
+        s = a->map_file(m->options.alloc_state, device, fd, offset, e->bytes, &arena, err);
     if (s == TSR_ERR_UNSUPPORTED) {
-        /* No mapping on this device: reserve and read. */
-        void *arena;
-        s = a->reserve(m->options.alloc_state, m->options.device, bytes, ALIGN, &arena, err);
-        for (uint64_t done = 0; s == TSR_OK && done < bytes;) {
-            ssize_t n = pread(fd, (uint8_t *)arena + done,
-                              bytes - done > (1u << 26) ? (1u << 26) : bytes - done,
-                              (off_t)(offset + done));
+        void *buf;
+        s = a->reserve(m->options.alloc_state, device, e->bytes, ALIGN, &buf, err);
+        if (s == TSR_OK && (s = remember_arena(m, device, buf, err)) != TSR_OK)
+            a->release(m->options.alloc_state, device, buf);
+        for (uint64_t done = 0; s == TSR_OK && done < e->bytes;) {
+            uint64_t want = e->bytes - done > (1u << 26) ? (1u << 26) : e->bytes - done;
+            ssize_t n = pread(fd, (uint8_t *)buf + done, want, (off_t)(offset + done));
             if (n <= 0)
                 s = tsr_error_set(err, TSR_ERR_IO, "%s: read failed at byte %llu", path,
                                   (unsigned long long)(offset + done));
             else
                 done += (uint64_t)n;
-            if (m->options.progress)
-                m->options.progress(m->options.progress_ctx, (double)done / (double)bytes);
         }
-        m->weights_arena = arena;
-    } else if (s == TSR_OK) {
-        prefault_weights(m);
+        *read_bytes += e->bytes;
+        arena = buf;
+    } else if (s == TSR_OK && (s = remember_arena(m, device, (void *)arena, err)) != TSR_OK) {
+        a->release(m->options.alloc_state, device, (void *)arena);
     }
-    close(fd);
+    if (s == TSR_OK)
+        *out = (tsr_model_extent){device, e->offset, e->bytes, arena};
     return s;
+}
+
+/* Every device's runs of weights, as the plan lists them. */
+static tsr_status load_weights(tsr_model *m, tsr_error *err)
+{
+    const tsr_plan_model *p = m->plan;
+    const char *path = tsr_gguf_path(m->gguf);
+    if (p->quantize)
+        return tsr_error_set(err, TSR_ERR_UNSUPPORTED, "%s: re-quantizing weights at load time "
+                             "(quantize: %s) is not implemented yet; remove quantize", path,
+                             p->quantize);
+    size_t n = 0;
+    for (uint32_t d = 0; d < p->n_devices; d++)
+        n += p->shares[d].n_extents;
+    if (!(m->extents = calloc(n ? n : 1, sizeof *m->extents)))
+        return tsr_error_set(err, TSR_ERR_NOMEM, "out of memory");
+    uint64_t end = 0;
+    for (uint32_t d = 0; d < p->n_devices; d++)
+        for (size_t i = 0; i < p->shares[d].n_extents; i++) {
+            const tsr_plan_extent *e = &p->shares[d].extents[i];
+            if (e->offset + e->bytes > end)
+                end = e->offset + e->bytes;
+        }
+    uint64_t data = tsr_gguf_data_offset(m->gguf);
+    if (data + end > tsr_gguf_file_size(m->gguf))
+        return tsr_error_set(err, TSR_ERR_FORMAT, "%s: tensor data ends at byte %llu, past the "
+                             "end of the %llu-byte file", path, (unsigned long long)(data + end),
+                             (unsigned long long)tsr_gguf_file_size(m->gguf));
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return tsr_error_set(err, TSR_ERR_IO, "%s: cannot open: %m", path);
+    tsr_status s = TSR_OK;
+    uint64_t read_bytes = 0;
+    for (uint32_t d = 0; s == TSR_OK && d < p->n_devices; d++)
+        for (size_t i = 0; s == TSR_OK && i < p->shares[d].n_extents; i++) {
+            s = load_extent(m, fd, d, &p->shares[d].extents[i], &m->extents[m->n_extents], &read_bytes,
+                            err);
+            if (s == TSR_OK)
+                m->n_extents++;
+        }
+    close(fd);
+    if (s == TSR_OK)
+        prefault_weights(m, read_bytes);
+    return s;
+}
+
+/* Each device's KV cache (its layers' K and V, layer after layer) and its
+ * scratch arena, as the plan sizes them. */
+static tsr_status reserve_cache_and_scratch(tsr_model *m, tsr_error *err)
+{
+    const tsr_plan_model *p = m->plan;
+    const tsr_alloc_vtable *a = m->options.alloc;
+    for (uint32_t d = 0; d < p->n_devices; d++) {
+        const tsr_plan_share *share = &p->shares[d];
+        uint8_t *kv = NULL, *scratch = NULL;
+        tsr_status s = TSR_OK;
+        if (share->kv_cache_bytes &&
+            (s = a->reserve(m->options.alloc_state, d, share->kv_cache_bytes, ALIGN,
+                            (void **)&kv, err)) == TSR_OK &&
+            (s = remember_arena(m, d, kv, err)) != TSR_OK)
+            a->release(m->options.alloc_state, d, kv);
+        if (s == TSR_OK && share->scratch_bytes &&
+            (s = a->reserve(m->options.alloc_state, d, share->scratch_bytes, ALIGN,
+                            (void **)&scratch, err)) == TSR_OK &&
+            (s = remember_arena(m, d, scratch, err)) != TSR_OK)
+            a->release(m->options.alloc_state, d, scratch);
+        if (s != TSR_OK)
+            return s;
+        uint64_t used = 0;
+        for (uint32_t i = 0; i < m->config.n_layer; i++) {
+            if (p->layer_device[i] != d)
+                continue;
+            m->layers[i].k_cache = kv + used;
+            m->layers[i].v_cache = kv + used + m->kv_layer_bytes;
+            m->layers[i].scratch = scratch;
+            used += 2 * m->kv_layer_bytes;
+        }
+        if (used != share->kv_cache_bytes)
+            return tsr_error_set(err, TSR_ERR_INTERNAL, "the plan gives device %u %llu bytes of "
+                                 "KV cache; its layers need %llu", d,
+                                 (unsigned long long)share->kv_cache_bytes,
+                                 (unsigned long long)used);
+        uint64_t want = used ? m->layout.logits : 0;
+        if (d == p->output_device)
+            want += m->layout.total - m->layout.logits;
+        if (want != share->scratch_bytes)
+            return tsr_error_set(err, TSR_ERR_INTERNAL, "the plan gives device %u %llu bytes of "
+                                 "scratch; the forward pass lays out %llu", d,
+                                 (unsigned long long)share->scratch_bytes,
+                                 (unsigned long long)want);
+    }
+    m->input_scratch = m->layers[0].scratch;
+    m->output_scratch = m->layers[m->config.n_layer - 1].scratch;
+    m->scratch = m->input_scratch;
+    return TSR_OK;
 }
 
 tsr_status tsr_model_open(const tsr_gguf *gguf, const tsr_model_options *options,
@@ -338,40 +453,55 @@ tsr_status tsr_model_open(const tsr_gguf *gguf, const tsr_model_options *options
     m->gguf = gguf;
     m->options = *options;
     tsr_status s = tsr_llama_config_read(gguf, &m->config, err);
+    if (s == TSR_OK && !options->plan) {
+        tsr_plan_model_request request = {
+            .gguf = gguf,
+            .max_seq_len = options->max_seq_len,
+            .cache_type = options->cache_type,
+        };
+        s = tsr_plan_single_device(gguf, options->registry, &request, options->device,
+                                   options->n_threads, options->n_batch, options->all_logits,
+                                   &m->own_plan, err);
+    }
     if (s == TSR_OK)
-        s = cache_format(options, &m->config, &m->cache_q, err);
+        m->plan = options->plan ? options->plan : &m->own_plan->models[0];
+    const tsr_plan_model *p = m->plan;
+    if (s == TSR_OK && p->n_layer != m->config.n_layer)
+        s = tsr_error_set(err, TSR_ERR_INVALID, "%s: the plan is for a model of %u layers; this "
+                          "one has %u", tsr_gguf_path(gguf), p->n_layer, m->config.n_layer);
     if (s == TSR_OK)
-        s = tsr_model_memory_needed(gguf, options, &m->memory, err);
+        s = tsr_model_cache_format(options->registry, p->cache_type, &m->config, &m->cache_q,
+                                   err);
     if (s == TSR_OK && !(m->layers = calloc(m->config.n_layer, sizeof *m->layers)))
         s = tsr_error_set(err, TSR_ERR_NOMEM, "out of memory");
     if (s == TSR_OK)
-        s = tsr_threadpool_open(effective_threads(options), &m->pool, err);
+        s = tsr_threadpool_open(p->n_threads, &m->pool, err);
     if (s == TSR_OK)
-        s = layout_scratch(gguf, &m->config, options, tsr_threadpool_n_threads(m->pool),
-                           &m->layout, err);
+        layout_scratch(gguf, &m->config, options->registry, p->n_batch,
+                       tsr_threadpool_n_threads(m->pool), p->all_logits, &m->layout);
+    if (s == TSR_OK) {
+        const tsr_llama_config *c = &m->config;
+        m->max_seq_len = p->max_seq_len;
+        m->kv_head_bytes = (size_t)(c->head_dim / m->cache_q->block_elems) *
+                           m->cache_q->block_bytes;
+        m->kv_pos_bytes = m->kv_head_bytes * c->n_head_kv;
+        m->kv_layer_bytes = m->kv_pos_bytes * m->max_seq_len;
+        if (2 * m->kv_layer_bytes != p->kv_layer_bytes)
+            s = tsr_error_set(err, TSR_ERR_INTERNAL, "the plan's KV cache per layer (%llu bytes) "
+                              "is not the model's (%zu)", (unsigned long long)p->kv_layer_bytes,
+                              2 * m->kv_layer_bytes);
+    }
     if (s == TSR_OK)
-        s = map_weights(m, err);
+        s = load_weights(m, err);
     if (s == TSR_OK)
         s = bind_all(m, err);
     if (s == TSR_OK)
-        s = options->alloc->reserve(options->alloc_state, options->device,
-                                    m->memory.kv_cache_bytes, ALIGN, &m->kv_arena, err);
-    if (s == TSR_OK)
-        s = options->alloc->reserve(options->alloc_state, options->device,
-                                    m->memory.scratch_bytes, ALIGN, &m->scratch_arena, err);
+        s = reserve_cache_and_scratch(m, err);
     if (s != TSR_OK) {
         tsr_model_close(m);
         return s;
     }
-    const tsr_llama_config *c = &m->config;
     m->kernels = tsr_cpu_kernels_select(tsr_cpu_features());
-    m->max_seq_len = options->max_seq_len ? options->max_seq_len : c->n_ctx_train;
-    m->kv_head_bytes = (size_t)(c->head_dim / m->cache_q->block_elems) * m->cache_q->block_bytes;
-    m->kv_pos_bytes = m->kv_head_bytes * c->n_head_kv;
-    m->kv_layer_bytes = m->kv_pos_bytes * m->max_seq_len;
-    m->k_cache = m->kv_arena;
-    m->v_cache = (uint8_t *)m->kv_arena + m->kv_layer_bytes * c->n_layer;
-    m->scratch = m->scratch_arena;
     m->config.rope.freq_factors = m->rope_freqs;
     *out = m;
     return TSR_OK;
@@ -382,13 +512,12 @@ void tsr_model_close(tsr_model *m)
     if (!m)
         return;
     const tsr_alloc_vtable *a = m->options.alloc;
-    if (m->scratch_arena)
-        a->release(m->options.alloc_state, m->options.device, m->scratch_arena);
-    if (m->kv_arena)
-        a->release(m->options.alloc_state, m->options.device, m->kv_arena);
-    if (m->weights_arena)
-        a->release(m->options.alloc_state, m->options.device, (void *)m->weights_arena);
+    for (size_t i = m->n_arenas; i-- > 0;)
+        a->release(m->options.alloc_state, m->arenas[i].device, m->arenas[i].ptr);
+    free(m->arenas);
+    free(m->extents);
     tsr_threadpool_close(m->pool);
+    tsr_plan_free(m->own_plan);
     free(m->layers);
     free(m);
 }
@@ -431,7 +560,7 @@ tsr_status tsr_model_eval(tsr_model *m, const int32_t *tokens, size_t n_tokens, 
 
 const float *tsr_model_logits(const tsr_model *m, size_t i)
 {
-    const float *logits = (const float *)(m->scratch + m->layout.logits);
+    const float *logits = (const float *)(m->output_scratch + m->layout.logits);
     if (m->layout.n_logit_rows == 1)
         return logits;
     if (i >= m->last_n_tokens)

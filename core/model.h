@@ -48,18 +48,33 @@ typedef struct tsr_model_options {
     bool all_logits;                 /* keep logits of every token of a batch (else the last) */
     tsr_progress_fn progress;        /* may be NULL */
     void *progress_ctx;
+    /* Where every allocation goes (core/plan.h): the model reserves exactly
+     * what this placement says, on its devices, and takes max_seq_len,
+     * cache_type, n_batch, n_threads and all_logits from it (those above are
+     * then ignored). NULL: the model plans itself onto `device` alone. */
+    const struct tsr_plan_model *plan;
 } tsr_model_options;
 
-/* What a model will ask its allocator for, computed from headers alone;
- * tsr_model_open asks for exactly this. */
-typedef struct tsr_model_memory {
-    uint64_t weights_bytes;   /* every tensor the forward pass reads */
-    uint64_t kv_cache_bytes;  /* K and V of every layer for max_seq_len positions */
-    uint64_t scratch_bytes;   /* activations, logits, per-thread workspaces */
-} tsr_model_memory;
+/* Sizing from headers, shared by the planner (core/plan.c) and the loader,
+ * so that what is planned is what is reserved. */
 
-tsr_status tsr_model_memory_needed(const tsr_gguf *gguf, const tsr_model_options *options,
-                                   tsr_model_memory *memory, tsr_error *err);
+/* The cache format called name (NULL: "f16"): a loaded quant plugin that can
+ * hold the KV cache and whose blocks divide the head size. */
+tsr_status tsr_model_cache_format(const tsr_registry *registry, const char *name,
+                                  const tsr_llama_config *config, const tsr_quant_vtable **out,
+                                  tsr_error *err);
+/* K and V of one layer for max_seq_len positions. */
+uint64_t tsr_model_kv_layer_bytes(const tsr_llama_config *config,
+                                  const tsr_quant_vtable *cache_format, uint32_t max_seq_len);
+/* The scratch arena of a device holding layers (activations, per-thread
+ * workspaces), and what the device of the output head adds (logits). */
+void tsr_model_scratch_bytes(const tsr_gguf *gguf, const tsr_llama_config *config,
+                             const tsr_registry *registry, uint32_t n_batch, uint32_t n_threads,
+                             bool all_logits, uint64_t *activations_bytes,
+                             uint64_t *logits_bytes);
+/* n_batch 0 -> the default; n_threads 0 -> one per physical core. */
+uint32_t tsr_model_default_n_batch(uint32_t n_batch);
+uint32_t tsr_model_default_n_threads(uint32_t n_threads);
 
 /* Loads the model; gguf must stay open until tsr_model_close. */
 tsr_status tsr_model_open(const tsr_gguf *gguf, const tsr_model_options *options,

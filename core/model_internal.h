@@ -3,6 +3,7 @@
 #define TSR_CORE_MODEL_INTERNAL_H
 
 #include "model.h"
+#include "plan.h"
 #include "threadpool.h"
 
 /* A weight matrix: rows x cols values in format q, each row row_bytes long;
@@ -19,24 +20,45 @@ typedef struct tsr_weight {
 typedef struct tsr_layer {
     const float *attn_norm, *ffn_norm;
     tsr_weight wq, wk, wv, wo, w_gate, w_up, w_down;
+    uint8_t *k_cache, *v_cache;    /* [position][kv head] rows, on the layer's device */
+    uint8_t *scratch;              /* the scratch arena of the layer's device */
 } tsr_layer;
 
-/* Where each scratch buffer sits in the scratch arena; computed from the
- * shapes alone, so the planner and the loader agree to the byte. */
+/* Where each scratch buffer sits in a scratch arena; computed from the
+ * shapes alone, so the planner and the loader agree to the byte. Every
+ * device holding layers has an arena of this layout up to `logits`; the
+ * device of the output head has the logits after that. */
 typedef struct tsr_scratch_layout {
     uint32_t n_threads, n_batch, n_logit_rows;
     size_t act_row_bytes;          /* the widest activation row of any format used */
-    size_t x, q, k, v, att, tmp, gate, up, logits, rope; /* offsets of shared buffers */
+    size_t x, q, k, v, att, tmp, gate, up, rope; /* offsets of shared buffers */
+    size_t logits;                 /* offset of the logits: the end of the activations */
     size_t per_thread;             /* offset of the first thread's private block */
     size_t thread_bytes;           /* bytes of one private block */
     size_t thread_xn, thread_act, thread_attn; /* offsets inside a private block */
     size_t total;
 } tsr_scratch_layout;
 
+/* One arena the model holds, to give back at close. */
+typedef struct tsr_model_arena {
+    uint32_t device;
+    void *ptr;
+} tsr_model_arena;
+
+/* A run of weight bytes as it lies in memory: the data section's bytes
+ * [offset, offset + bytes) at data, on device. */
+typedef struct tsr_model_extent {
+    uint32_t device;
+    uint64_t offset, bytes;
+    const uint8_t *data;
+} tsr_model_extent;
+
 struct tsr_model {
     tsr_llama_config config;
     const tsr_gguf *gguf;
     tsr_model_options options;
+    const tsr_plan_model *plan;    /* options.plan, or own_plan's model */
+    tsr_plan *own_plan;            /* made when the options had none */
     const tsr_cpu_kernels *kernels;
     tsr_threadpool *pool;
 
@@ -46,18 +68,20 @@ struct tsr_model {
     tsr_layer *layers;
 
     const tsr_quant_vtable *cache_q;
-    uint8_t *k_cache, *v_cache;    /* [layer][position][kv head] rows */
-    size_t kv_head_bytes, kv_pos_bytes, kv_layer_bytes;
+    size_t kv_head_bytes, kv_pos_bytes, kv_layer_bytes; /* kv_layer_bytes: K (or V) of a layer */
     uint32_t max_seq_len;
     size_t n_past;
 
     tsr_scratch_layout layout;
-    uint8_t *scratch;
+    uint8_t *scratch;              /* the arena the forward pass is using now */
+    uint8_t *input_scratch;        /* the arena of the first layer's device */
+    uint8_t *output_scratch;       /* the arena of the output head's device (holds logits) */
     size_t last_n_tokens;          /* of the last eval */
 
-    const void *weights_arena;
-    void *kv_arena, *scratch_arena;
-    tsr_model_memory memory;
+    tsr_model_extent *extents;     /* the weights, every device's */
+    size_t n_extents;
+    tsr_model_arena *arenas;       /* everything reserved or mapped */
+    size_t n_arenas;
 };
 
 /* The forward pass over tokens at positions model->n_past.. (n <= n_batch). */

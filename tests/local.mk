@@ -219,6 +219,97 @@ endif
 EXTRA_DIST += tests/reference/quant_ref.py tests/reference/quant/f32.bin \
 	tests/reference/quant/f16.bin tests/reference/quant/bf16.bin tests/reference/quant/q8_0.bin \
 	tests/reference/quant/q8_1.bin tests/reference/quant/q4_1.bin
+# The tokenizer and chat templates against llama.cpp's reference data.
+if HAVE_CRITERION
+check_PROGRAMS += tests/test_tokenizer tests/test_tokenizer_bpe tests/test_tokenizer_spm \
+	tests/test_tokenizer_gguf tests/test_chat
+tests_test_tokenizer_SOURCES = tests/test_tokenizer.c tests/testutil.h
+tests_test_tokenizer_CFLAGS = $(TEST_CFLAGS) $(JANSSON_CFLAGS) $(PCRE2_CFLAGS)
+tests_test_tokenizer_LDADD = $(TEST_LIBS) $(JANSSON_LIBS)
+tests_test_tokenizer_bpe_SOURCES = tests/test_tokenizer_bpe.c
+tests_test_tokenizer_bpe_CFLAGS = $(TEST_CFLAGS) $(PCRE2_CFLAGS)
+tests_test_tokenizer_bpe_LDADD = $(TEST_LIBS)
+tests_test_tokenizer_spm_SOURCES = tests/test_tokenizer_spm.c
+tests_test_tokenizer_spm_CFLAGS = $(TEST_CFLAGS) $(PCRE2_CFLAGS)
+tests_test_tokenizer_spm_LDADD = $(TEST_LIBS)
+tests_test_tokenizer_gguf_SOURCES = tests/test_tokenizer_gguf.c $(GGUF_WRITER)
+tests_test_tokenizer_gguf_CFLAGS = $(TEST_CFLAGS)
+tests_test_tokenizer_gguf_LDADD = $(TEST_LIBS)
+tests_test_chat_SOURCES = tests/test_chat.c tests/testutil.h
+tests_test_chat_CFLAGS = $(TEST_CFLAGS) $(JANSSON_CFLAGS)
+tests_test_chat_LDADD = $(TEST_LIBS) $(JANSSON_LIBS)
+TESTS += tests/test_tokenizer tests/test_tokenizer_bpe tests/test_tokenizer_spm \
+	tests/test_tokenizer_gguf tests/test_chat
+endif
+EXTRA_DIST += tests/reference/make_tokenizer_ref.py tests/reference/tokenizer-smollm2.json
+
+# The forward pass against llama.cpp on the default model.
+if HAVE_CRITERION
+check_PROGRAMS += tests/test_model
+tests_test_model_SOURCES = tests/test_model.c tests/model_fixture.h
+tests_test_model_CFLAGS = $(TEST_CFLAGS) $(JANSSON_CFLAGS)
+tests_test_model_LDADD = $(TEST_LIBS) $(JANSSON_LIBS) -lm
+TESTS += tests/test_model
+endif
+EXTRA_DIST += tests/reference/make_llama_ref.py tests/reference/smollm2-greedy.json \
+	tests/reference/smollm2-greedy-f32.json
+
+# The memory planner on sparse fixtures of real model shapes (tests/make_fixtures).
+if HAVE_CRITERION
+check_PROGRAMS += tests/test_plan
+tests_test_plan_SOURCES = tests/test_plan.c tests/plan_testutil.h tests/testutil.h $(GGUF_WRITER)
+tests_test_plan_CFLAGS = $(TEST_CFLAGS)
+tests_test_plan_LDADD = $(TEST_LIBS) -lm
+TESTS += tests/test_plan
+endif
+# The model reserves exactly its plan, on the plan's devices (the default model).
+if HAVE_CRITERION
+check_PROGRAMS += tests/test_model_plan
+tests_test_model_plan_SOURCES = tests/test_model_plan.c tests/testutil.h
+tests_test_model_plan_CFLAGS = $(TEST_CFLAGS)
+tests_test_model_plan_LDADD = $(TEST_LIBS) -lm
+TESTS += tests/test_model_plan
+endif
+# `tessera plan`: the examples' verdicts, exit status, PROFILE.md's JSON object.
+if HAVE_CRITERION
+check_PROGRAMS += tests/test_cmd_plan
+tests_test_cmd_plan_SOURCES = tests/test_cmd_plan.c tests/plan_testutil.h tests/testutil.h
+tests_test_cmd_plan_CFLAGS = $(TEST_CFLAGS)
+tests_test_cmd_plan_LDADD = $(TEST_LIBS)
+TESTS += tests/test_cmd_plan
+endif
+EXTRA_DIST += conf/examples/README.md conf/examples/70b-two-24gb.yaml \
+	conf/examples/70b-draft-is-main.yaml conf/examples/70b-long-context.yaml \
+	conf/examples/70b-long-context-q8_0.yaml
+# spec/draft-model against a fake draft model.
+if HAVE_CRITERION
+check_PROGRAMS += tests/test_spec_draft_model
+tests_test_spec_draft_model_SOURCES = tests/test_spec_draft_model.c tests/testutil.h
+tests_test_spec_draft_model_CFLAGS = $(TEST_CFLAGS)
+tests_test_spec_draft_model_LDADD = $(TEST_LIBS)
+TESTS += tests/test_spec_draft_model
+endif
+# `tessera run` plans first: refused -> exit 3 and nothing allocated (the
+# counting test allocator logs every reservation); fits -> exactly the plan.
+# (Its own folder: the profile tests list every plugin of tests/plugins.)
+check_LTLIBRARIES += tests/counting/counting_alloc.la
+tests_counting_counting_alloc_la_SOURCES = tests/plugins/counting_alloc.c
+tests_counting_counting_alloc_la_LDFLAGS = $(BROKEN_PLUGIN_LDFLAGS)
+TESTS += tests/run-plan.sh
+EXTRA_DIST += tests/run-plan.sh
+
+# `tessera run` and `tessera bench` end to end on the default model.
+TESTS += tests/cli-run.sh
+EXTRA_DIST += tests/cli-run.sh
+
+# tessera.ini, the environment, the ISA limit.
+if HAVE_CRITERION
+check_PROGRAMS += tests/test_config
+tests_test_config_SOURCES = tests/test_config.c tests/testutil.h
+tests_test_config_CFLAGS = $(TEST_CFLAGS)
+tests_test_config_LDADD = $(TEST_LIBS)
+TESTS += tests/test_config
+endif
 
 # q4_0, q5_0, q5_1, iq4_nl against the gguf package's bytes and ggml's quantizer.
 if HAVE_CRITERION

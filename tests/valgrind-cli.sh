@@ -38,4 +38,7 @@ check "help profile" help profile
 check "profile check-bad" profile check "$src/conf/smollm2-cpu.yaml" \
   "$src/tests/data/profiles/profile-md-example.yaml" "$src/tests/data/profiles/many-errors.yaml"
 check "profile show-bad" profile show "$src/conf/smollm2-cpu.yaml"
+model=${TESSERA_MODEL_CACHE:-$HOME/.cache/tessera/models}/SmolLM2-135M-Instruct.Q4_1.gguf
+check "plan" plan "$src/conf/smollm2-cpu.yaml"
+check "run" run -m "$model" -p "Hello" -n 3 --greedy -t 2 -c 64
 exit $status

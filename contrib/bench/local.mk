@@ -6,3 +6,6 @@ contrib_bench_threadpool_overhead_LDADD = libtessera_core.la
 noinst_PROGRAMS += contrib/bench/sampler-bench
 contrib_bench_sampler_bench_SOURCES = contrib/bench/sampler_bench.c
 contrib_bench_sampler_bench_LDADD = libtessera_core.la
+# Memory read bandwidth, for the decode roofline of contrib/bench/compare.sh.
+noinst_PROGRAMS += contrib/bench/membw
+contrib_bench_membw_SOURCES = contrib/bench/membw.c

@@ -174,9 +174,11 @@ typedef struct tsr_host {
     void (*candidates_softmax)(tsr_candidates *cands);
 
     /* Vocabulary. token_bytes returns the bytes the token decodes to (not
-     * NUL-terminated; *n_bytes set), or NULL for an unknown id. tokenize
-     * writes at most max_tokens ids, returns how many the text needs (more
-     * than max_tokens: call again), or -1 on error. Setup calls. */
+     * NUL-terminated; *n_bytes set; control tokens give their text), or
+     * NULL for an unknown id. tokenize reads plain text (no BOS/EOS added,
+     * "<|im_end|>" is characters, not the control token), writes at most
+     * max_tokens ids, returns how many the text needs (more than
+     * max_tokens: call again), or -1 on error. Setup calls. */
     int32_t (*vocab_n_tokens)(const tsr_vocab *vocab);
     const char *(*vocab_token_bytes)(const tsr_vocab *vocab, int32_t token, size_t *n_bytes);
     int32_t (*vocab_tokenize)(const tsr_vocab *vocab, const char *text, size_t n_bytes,

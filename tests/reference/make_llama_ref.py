@@ -5,8 +5,14 @@ For each prompt: llama.cpp's prompt tokens, a greedy continuation of N_GEN
 tokens, and at every generated step the top-10 logits (token, logit) and the
 gap between the best two logits. tests/test_model.c compares tessera with it.
 
-Run:  /opt/tsr-venv/bin/python tests/reference/make_llama_ref.py MODEL.gguf OUT.json
+Run:  /opt/tsr-venv/bin/python tests/reference/make_llama_ref.py MODEL.gguf OUT.json [f16|f32]
 (llama-cpp-python 0.3.x; the model is SmolLM2-135M-Instruct.Q4_1.gguf, sha256 b179c952...)
+
+The last argument is the KV cache type (default f16, llama.cpp's default, with
+its default flash-attention choice); f32 also turns flash attention off, so
+the only rounding left is the weights' and the activations' own:
+  smollm2-greedy.json      f16 KV cache
+  smollm2-greedy-f32.json  f32 KV cache, no flash attention
 """
 import json
 import sys
@@ -33,8 +39,10 @@ CHAT = [
 
 def main():
     model_path, out_path = sys.argv[1], sys.argv[2]
+    cache = sys.argv[3] if len(sys.argv) > 3 else "f16"
+    extra = {"flash_attn": False, "type_k": 0, "type_v": 0} if cache == "f32" else {}
     llm = llama_cpp.Llama(model_path=model_path, n_ctx=512, n_batch=512, n_threads=2,
-                          logits_all=True, verbose=False, seed=0)
+                          logits_all=True, verbose=False, seed=0, **extra)
     template = llm.metadata.get("tokenizer.chat_template")
     from jinja2 import Environment
     chat_text = Environment().from_string(template).render(
@@ -60,7 +68,7 @@ def main():
         print(name, repr(cases[-1]["text"][:80]), file=sys.stderr)
     with open(out_path, "w") as f:
         json.dump({"model": model_path.split("/")[-1], "llama_cpp_python": llama_cpp.__version__,
-                   "n_gen": N_GEN, "cases": cases}, f, indent=1, ensure_ascii=False)
+                   "kv_cache": cache, "n_gen": N_GEN, "cases": cases}, f, indent=1, ensure_ascii=False)
 
 
 if __name__ == "__main__":

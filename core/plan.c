@@ -1,0 +1,683 @@
+/* The memory planner: sizes every tensor, cache and scratch buffer from
+ * headers, places them on devices, and counts what each device holds. It
+ * allocates nothing of the devices' (core/plan.h has the rules). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "loader.h"
+#include "plan_internal.h"
+
+enum { ALIGN = 64 };
+
+static uint64_t align_up(uint64_t n)
+{
+    return (n + ALIGN - 1) & ~(uint64_t)(ALIGN - 1);
+}
+
+const char *tsr_severity_name(tsr_severity severity)
+{
+    switch (severity) {
+    case TSR_SEVERITY_ERROR: return "error";
+    case TSR_SEVERITY_WARNING: return "warning";
+    case TSR_SEVERITY_NOTE: return "note";
+    }
+    return "error";
+}
+
+/* ---- sizes and units ----------------------------------------------------- */
+
+uint64_t tsr_plan_tensor_bytes(const tsr_registry *registry, const tsr_gguf_tensor *t)
+{
+    const tsr_quant_vtable *q =
+        registry ? tsr_plugin_quant(tsr_registry_find_quant(registry, t->type)) : NULL;
+    if (q && q->block_elems && t->n_elems % q->block_elems == 0)
+        return t->n_elems / q->block_elems * q->block_bytes;
+    return t->n_bytes;
+}
+
+int32_t tsr_plan_tensor_unit(const char *name, uint32_t n_layer)
+{
+    if (strcmp(name, "token_embd.weight") == 0 || strcmp(name, "rope_freqs.weight") == 0)
+        return TSR_PLAN_UNIT_INPUT;
+    if (strcmp(name, "output.weight") == 0 || strcmp(name, "output_norm.weight") == 0)
+        return TSR_PLAN_UNIT_OUTPUT;
+    static const char *const layer_tensors[] = {
+        "attn_norm.weight", "ffn_norm.weight",  "attn_q.weight",  "attn_k.weight",
+        "attn_v.weight",    "attn_output.weight", "ffn_gate.weight", "ffn_up.weight",
+        "ffn_down.weight",
+    };
+    unsigned layer;
+    int used = 0;
+    if (sscanf(name, "blk.%u.%n", &layer, &used) != 1 || used == 0 || layer >= n_layer)
+        return TSR_PLAN_UNIT_NONE;
+    for (size_t i = 0; i < sizeof layer_tensors / sizeof layer_tensors[0]; i++)
+        if (strcmp(name + used, layer_tensors[i]) == 0)
+            return (int32_t)layer;
+    return TSR_PLAN_UNIT_NONE;
+}
+
+static uint32_t device_of(const uint32_t *layer_device, uint32_t n_layer, int32_t unit)
+{
+    if (unit >= 0)
+        return layer_device[unit];
+    return unit == TSR_PLAN_UNIT_OUTPUT ? layer_device[n_layer - 1] : layer_device[0];
+}
+
+uint32_t tsr_plan_unit_device(const tsr_plan_model *model, int32_t unit)
+{
+    if (unit >= 0 && (uint32_t)unit >= model->n_layer)
+        return model->output_device;
+    return device_of(model->layer_device, model->n_layer, unit);
+}
+
+uint64_t plan_scaled(uint64_t bytes, double scale)
+{
+    return scale >= 1.0 ? bytes : (uint64_t)((double)bytes * scale);
+}
+
+uint64_t plan_kv_layer_bytes(const planner *p, const plan_settings *s, uint32_t k)
+{
+    return tsr_model_kv_layer_bytes(&p->models[k].config, s->cache_q[k], s->max_seq_len[k]);
+}
+
+/* ---- reading a model's headers -------------------------------------------- */
+
+static int compare_offsets(const void *a, const void *b)
+{
+    const plan_tensor *x = a, *y = b;
+    return x->offset < y->offset ? -1 : x->offset > y->offset;
+}
+
+/* Sizes one model: its tensors, units, parameters, cache and scratch. */
+static tsr_status read_model(const tsr_plan_request *r, uint32_t k, plan_model_in *m,
+                             tsr_error *err)
+{
+    const tsr_plan_model_request *q = &r->models[k];
+    m->request = q;
+    m->path = q->path ? q->path : tsr_gguf_path(q->gguf);
+    tsr_status s = tsr_llama_config_read(q->gguf, &m->config, err);
+    if (s != TSR_OK)
+        return s;
+    const tsr_llama_config *c = &m->config;
+    if ((s = tsr_model_cache_format(r->registry, q->cache_type, c, &m->cache_q, err)) != TSR_OK)
+        return tsr_error_prefix(err, "%s", k == TSR_PLAN_MAIN ? "model" : "draft");
+    if (q->quantize) {
+        m->quantize = tsr_plugin_quant(tsr_registry_find(r->registry, TSR_PLUGIN_QUANT,
+                                                         q->quantize));
+        if (!m->quantize || !m->quantize->quantize || !m->quantize->block_elems)
+            return tsr_error_set(err, TSR_ERR_NOT_FOUND, "%s.quantize %s: no loaded quant "
+                                 "plugin of that name can quantize weights",
+                                 k == TSR_PLAN_MAIN ? "model" : "draft", q->quantize);
+    }
+    m->n_tensors = tsr_gguf_tensor_count(q->gguf);
+    m->tensors = calloc(m->n_tensors ? m->n_tensors : 1, sizeof *m->tensors);
+    m->layer_weights = calloc(c->n_layer, sizeof *m->layer_weights);
+    if (!m->tensors || !m->layer_weights)
+        return tsr_error_set(err, TSR_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < m->n_tensors; i++) {
+        const tsr_gguf_tensor *t = tsr_gguf_tensor_at(q->gguf, i);
+        plan_tensor *pt = &m->tensors[i];
+        pt->name = t->name;
+        pt->offset = t->offset;
+        pt->n_elems = t->n_elems;
+        pt->unit = tsr_plan_tensor_unit(t->name, c->n_layer);
+        pt->bytes = tsr_plan_tensor_bytes(r->registry, t);
+        if (pt->bytes == 0 && t->n_elems > 0)
+            return tsr_error_set(err, TSR_ERR_UNSUPPORTED,
+                                 "%s: tensor %s has GGUF type %u, which neither a quant plugin "
+                                 "nor the GGUF type table knows: its size cannot be planned",
+                                 m->path, t->name, t->type);
+        pt->placed_bytes = pt->bytes;
+        if (m->quantize && t->n_dims >= 2 && t->dims[0] % m->quantize->block_elems == 0)
+            pt->placed_bytes = t->n_elems / m->quantize->block_elems * m->quantize->block_bytes;
+        if (pt->unit == TSR_PLAN_UNIT_NONE)
+            continue;
+        uint64_t placed = m->quantize ? align_up(pt->placed_bytes) : pt->bytes;
+        m->params += t->n_elems;
+        m->weights += placed;
+        if (pt->unit == TSR_PLAN_UNIT_INPUT)
+            m->input_weights += placed;
+        else if (pt->unit == TSR_PLAN_UNIT_OUTPUT)
+            m->output_weights += placed;
+        else
+            m->layer_weights[pt->unit] += placed;
+    }
+    qsort(m->tensors, m->n_tensors, sizeof *m->tensors, compare_offsets);
+    for (size_t i = 1; i < m->n_tensors; i++)
+        if (m->tensors[i].offset < m->tensors[i - 1].offset + m->tensors[i - 1].bytes)
+            return tsr_error_set(err, TSR_ERR_FORMAT, "%s: tensors %s and %s overlap in the data "
+                                 "section", m->path, m->tensors[i - 1].name, m->tensors[i].name);
+    if (!tsr_gguf_find_tensor(q->gguf, "output_norm.weight"))
+        return tsr_error_set(err, TSR_ERR_FORMAT, "%s: no tensor output_norm.weight", m->path);
+    m->all_logits = r->all_logits[k];
+    tsr_model_scratch_bytes(q->gguf, c, r->registry, r->n_batch, r->n_threads, m->all_logits,
+                            &m->activations_bytes, &m->logits_bytes);
+    return TSR_OK;
+}
+
+static void free_model_in(plan_model_in *m)
+{
+    free(m->tensors);
+    free(m->layer_weights);
+}
+
+/* ---- placement ----------------------------------------------------------- */
+
+tsr_status plan_layout_init(plan_layout *l, const planner *p, tsr_error *err)
+{
+    memset(l, 0, sizeof *l);
+    bool ok = (l->totals = calloc(p->n_devices, sizeof *l->totals)) != NULL;
+    for (uint32_t k = 0; ok && k < p->n_models; k++)
+        ok = (l->layer_device[k] = calloc(p->models[k].config.n_layer, sizeof(uint32_t))) &&
+             (l->sums[k] = calloc(p->n_devices, sizeof(plan_sums)));
+    if (!ok) {
+        plan_layout_free(l);
+        return tsr_error_set(err, TSR_ERR_NOMEM, "out of memory");
+    }
+    return TSR_OK;
+}
+
+void plan_layout_free(plan_layout *l)
+{
+    for (uint32_t k = 0; k < TSR_PLAN_MAX_MODELS; k++) {
+        free(l->layer_device[k]);
+        free(l->sums[k]);
+    }
+    free(l->totals);
+    memset(l, 0, sizeof *l);
+}
+
+/* Spreads a model's layers over devices in proportion to room: a layer
+ * goes to the device whose share of the cumulative cost (weights and K, V;
+ * the input unit before the first layer, the output unit after the last)
+ * its midpoint falls in. No room anywhere: evenly. */
+static void spread(const plan_model_in *m, double scale, uint64_t kv_layer, const double *room,
+                   uint32_t n_devices, uint32_t *layer_device)
+{
+    double total = (double)plan_scaled(m->input_weights + m->output_weights, scale);
+    for (uint32_t l = 0; l < m->config.n_layer; l++)
+        total += (double)plan_scaled(m->layer_weights[l], scale) + (double)kv_layer;
+    double sum_room = 0;
+    for (uint32_t d = 0; d < n_devices; d++)
+        sum_room += room[d] > 0 ? room[d] : 0;
+    uint32_t d = 0;
+#define SHARE(i) (sum_room > 0 ? (room[i] > 0 ? room[i] : 0) / sum_room : 1.0 / n_devices)
+    double bound = total * SHARE(0);
+    double pos = (double)plan_scaled(m->input_weights, scale);
+    for (uint32_t l = 0; l < m->config.n_layer; l++) {
+        double cost = (double)plan_scaled(m->layer_weights[l], scale) + (double)kv_layer;
+        double mid = pos + cost / 2;
+        while (d + 1 < n_devices && mid > bound) {
+            d++;
+            bound += total * SHARE(d);
+        }
+        layer_device[l] = d;
+        pos += cost;
+    }
+#undef SHARE
+}
+
+/* Fills devices with the main model's weights up to each budget, in order;
+ * returns the first layer no budget could hold, or -1. */
+static int32_t fill_budgets(const plan_model_in *m, double scale, const uint64_t *budgets,
+                            uint32_t n_devices, uint32_t *layer_device)
+{
+    uint32_t d = 0, n = m->config.n_layer;
+    uint64_t used = 0;
+    int32_t first_over = -1;
+    for (uint32_t l = 0; l < n; l++) {
+        uint64_t w = m->layer_weights[l] + (l == 0 ? m->input_weights : 0) +
+                     (l + 1 == n ? m->output_weights : 0);
+        w = plan_scaled(w, scale);
+        while (d < n_devices && used + w > budgets[d]) {
+            d++;
+            used = 0;
+        }
+        if (d == n_devices) {
+            layer_device[l] = n_devices - 1;
+            if (first_over < 0)
+                first_over = (int32_t)l;
+            continue;
+        }
+        layer_device[l] = d;
+        used += w;
+    }
+    return first_over;
+}
+
+/* Calls run(ctx, device, offset, bytes) for each run of consecutive tensors
+ * (in file order) that a model places on one device. An unplaced tensor
+ * ends a run. Re-quantized weights are not runs of the file: each tensor
+ * counts alone, aligned, with offset UINT64_MAX. */
+static void for_each_run(const plan_model_in *m, const uint32_t *layer_device,
+                         void (*run)(void *ctx, uint32_t device, uint64_t offset,
+                                     uint64_t bytes),
+                         void *ctx)
+{
+    uint32_t n = m->config.n_layer, run_device = 0;
+    uint64_t run_offset = 0, run_end = 0;
+    bool open = false;
+    for (size_t i = 0; i < m->n_tensors; i++) {
+        const plan_tensor *t = &m->tensors[i];
+        if (t->unit == TSR_PLAN_UNIT_NONE) {
+            if (open)
+                run(ctx, run_device, run_offset, run_end - run_offset);
+            open = false;
+            continue;
+        }
+        uint32_t d = device_of(layer_device, n, t->unit);
+        if (m->quantize) {
+            run(ctx, d, UINT64_MAX, align_up(t->placed_bytes));
+            continue;
+        }
+        if (open && d == run_device) {
+            run_end = t->offset + t->bytes;
+            continue;
+        }
+        if (open)
+            run(ctx, run_device, run_offset, run_end - run_offset);
+        open = true;
+        run_device = d;
+        run_offset = t->offset;
+        run_end = t->offset + t->bytes;
+    }
+    if (open)
+        run(ctx, run_device, run_offset, run_end - run_offset);
+}
+
+static void add_run_bytes(void *ctx, uint32_t device, uint64_t offset, uint64_t bytes)
+{
+    plan_sums *sums = ctx;
+    (void)offset;
+    sums[device].weights += bytes;
+}
+
+/* Counts what one model, placed, puts on each device. */
+static void account_model(const planner *p, const plan_settings *s, uint32_t k, plan_layout *l)
+{
+    const plan_model_in *m = &p->models[k];
+    plan_sums *sums = l->sums[k];
+    uint32_t n = m->config.n_layer;
+    for (uint32_t d = 0; d < p->n_devices; d++)
+        sums[d] = (plan_sums){0, 0, 0, TSR_PLAN_NO_LAYER, TSR_PLAN_NO_LAYER};
+    uint64_t kv_layer = plan_kv_layer_bytes(p, s, k);
+    for (uint32_t i = 0; i < n; i++) {
+        plan_sums *d = &sums[l->layer_device[k][i]];
+        d->kv += kv_layer;
+        if (d->first == TSR_PLAN_NO_LAYER)
+            d->first = (int32_t)i;
+        d->last = (int32_t)i;
+    }
+    for_each_run(m, l->layer_device[k], add_run_bytes, sums);
+    for (uint32_t d = 0; d < p->n_devices; d++) {
+        sums[d].weights = plan_scaled(sums[d].weights, s->weight_scale[k]);
+        if (sums[d].first != TSR_PLAN_NO_LAYER)
+            sums[d].scratch += m->activations_bytes;
+    }
+    sums[l->layer_device[k][n - 1]].scratch += m->logits_bytes;
+}
+
+/* What a model would take whole: its weights, every layer's K and V, and
+ * its scratch with the logits. */
+static uint64_t whole_footprint(const planner *p, const plan_settings *s, uint32_t k)
+{
+    const plan_model_in *m = &p->models[k];
+    return plan_scaled(m->weights, s->weight_scale[k]) +
+           (uint64_t)m->config.n_layer * plan_kv_layer_bytes(p, s, k) + m->activations_bytes +
+           m->logits_bytes;
+}
+
+static uint64_t fixed_costs(const planner *p, uint32_t d)
+{
+    const tsr_plan_device_spec *spec = &p->request->devices[d];
+    return spec->overhead_bytes + p->request->reserve_bytes;
+}
+
+bool plan_place(const planner *p, const plan_settings *s, plan_layout *l)
+{
+    const tsr_plan_request *r = p->request;
+    uint32_t nd = p->n_devices;
+    double *room = p->room;
+    /* The main model. */
+    const plan_model_in *first = &p->models[TSR_PLAN_MAIN];
+    l->first_over_budget = -1;
+    if (s->split_auto) {
+        for (uint32_t d = 0; d < nd; d++) {
+            room[d] = (double)r->devices[d].capacity_bytes - (double)fixed_costs(p, d) -
+                      (double)first->activations_bytes;
+            if (d + 1 == nd)
+                room[d] -= (double)first->logits_bytes;
+        }
+        spread(first, s->weight_scale[0], plan_kv_layer_bytes(p, s, 0), room, nd,
+               l->layer_device[0]);
+    } else {
+        l->first_over_budget = fill_budgets(first, s->weight_scale[0], s->split_bytes, nd,
+                                            l->layer_device[0]);
+    }
+    account_model(p, s, TSR_PLAN_MAIN, l);
+    /* The draft, in the room the main model left. */
+    if (s->n_models > 1) {
+        const plan_model_in *draft = &p->models[TSR_PLAN_DRAFT];
+        uint32_t best = 0;
+        for (uint32_t d = 0; d < nd; d++) {
+            const plan_sums *ms = &l->sums[0][d];
+            room[d] = (double)r->devices[d].capacity_bytes - (double)fixed_costs(p, d) -
+                      (double)(ms->weights + ms->kv + ms->scratch);
+            if (room[d] > room[best])
+                best = d;
+        }
+        if (room[best] >= (double)whole_footprint(p, s, TSR_PLAN_DRAFT)) {
+            for (uint32_t i = 0; i < draft->config.n_layer; i++)
+                l->layer_device[1][i] = best;
+        } else {
+            for (uint32_t d = 0; d < nd; d++)
+                room[d] -= (double)draft->activations_bytes;
+            room[nd - 1] -= (double)draft->logits_bytes;
+            spread(draft, s->weight_scale[1], plan_kv_layer_bytes(p, s, 1), room, nd,
+                   l->layer_device[1]);
+        }
+        account_model(p, s, TSR_PLAN_DRAFT, l);
+    }
+    l->fits = l->first_over_budget < 0;
+    for (uint32_t d = 0; d < nd; d++) {
+        l->totals[d] = fixed_costs(p, d);
+        for (uint32_t k = 0; k < s->n_models; k++)
+            l->totals[d] += l->sums[k][d].weights + l->sums[k][d].kv + l->sums[k][d].scratch;
+        if (l->totals[d] > r->devices[d].capacity_bytes)
+            l->fits = false;
+    }
+    return l->fits;
+}
+
+/* ---- the plan as a value ---------------------------------------------------- */
+
+typedef struct extent_sink {
+    tsr_plan_share *shares;
+    tsr_status status;
+} extent_sink;
+
+static void add_extent(void *ctx, uint32_t device, uint64_t offset, uint64_t bytes)
+{
+    extent_sink *sink = ctx;
+    tsr_plan_share *share = &sink->shares[device];
+    if (offset == UINT64_MAX || sink->status != TSR_OK)
+        return;
+    tsr_plan_extent *grown = realloc(share->extents, (share->n_extents + 1) * sizeof *grown);
+    if (!grown) {
+        sink->status = TSR_ERR_NOMEM;
+        return;
+    }
+    share->extents = grown;
+    share->extents[share->n_extents++] = (tsr_plan_extent){offset, bytes};
+}
+
+static tsr_status build_model(const planner *p, const plan_layout *l, uint32_t k,
+                              tsr_plan_model *out, tsr_error *err)
+{
+    const plan_model_in *m = &p->models[k];
+    const plan_settings *s = &p->settings;
+    uint32_t n = m->config.n_layer;
+    out->role = (tsr_plan_role)k;
+    out->path = strdup(m->path);
+    out->quantize = m->request->quantize ? strdup(m->request->quantize) : NULL;
+    out->layer_device = malloc(n * sizeof *out->layer_device);
+    out->shares = calloc(p->n_devices, sizeof *out->shares);
+    if (!out->path || (m->request->quantize && !out->quantize) || !out->layer_device ||
+        !out->shares)
+        return tsr_error_set(err, TSR_ERR_NOMEM, "out of memory");
+    out->n_devices = p->n_devices;
+    out->params = m->params;
+    out->n_layer = n;
+    out->n_vocab = m->config.n_vocab;
+    out->max_seq_len = s->max_seq_len[k];
+    out->n_batch = tsr_model_default_n_batch(p->request->n_batch);
+    out->n_threads = tsr_model_default_n_threads(p->request->n_threads);
+    out->all_logits = m->all_logits;
+    snprintf(out->cache_type, sizeof out->cache_type, "%s",
+             m->request->cache_type ? m->request->cache_type : "f16");
+    out->kv_layer_bytes = plan_kv_layer_bytes(p, s, k);
+    out->activations_bytes = m->activations_bytes;
+    out->logits_bytes = m->logits_bytes;
+    memcpy(out->layer_device, l->layer_device[k], n * sizeof *out->layer_device);
+    out->input_device = out->layer_device[0];
+    out->output_device = out->layer_device[n - 1];
+    extent_sink sink = {out->shares, TSR_OK};
+    for_each_run(m, out->layer_device, add_extent, &sink);
+    if (sink.status != TSR_OK)
+        return tsr_error_set(err, TSR_ERR_NOMEM, "out of memory");
+    for (uint32_t d = 0; d < p->n_devices; d++) {
+        tsr_plan_share *share = &out->shares[d];
+        const plan_sums *sums = &l->sums[k][d];
+        share->first_layer = sums->first;
+        share->last_layer = sums->last;
+        share->input = out->input_device == d;
+        share->output = out->output_device == d;
+        share->weights_bytes = sums->weights;
+        share->kv_cache_bytes = sums->kv;
+        share->scratch_bytes = sums->scratch;
+        out->weights_bytes += sums->weights;
+    }
+    out->bits_per_weight = m->params ? (double)out->weights_bytes * 8.0 / (double)m->params : 0;
+    return TSR_OK;
+}
+
+static tsr_status build_plan(const planner *p, const plan_layout *l, tsr_plan *plan,
+                             tsr_error *err)
+{
+    const tsr_plan_request *r = p->request;
+    plan->n_devices = p->n_devices;
+    plan->split_auto = p->settings.split_auto;
+    if (!(plan->devices = calloc(p->n_devices, sizeof *plan->devices)))
+        return tsr_error_set(err, TSR_ERR_NOMEM, "out of memory");
+    for (uint32_t d = 0; d < p->n_devices; d++) {
+        tsr_plan_device *dev = &plan->devices[d];
+        dev->spec = r->devices[d];
+        dev->overhead_bytes = r->devices[d].overhead_bytes;
+        dev->reserve_bytes = r->reserve_bytes;
+        dev->split_bytes = p->settings.split_auto ? 0 : p->settings.split_bytes[d];
+        dev->first_layer = l->sums[0][d].first;
+        dev->last_layer = l->sums[0][d].last;
+        for (uint32_t k = 0; k < p->n_models; k++) {
+            dev->weights_bytes += l->sums[k][d].weights;
+            dev->kv_cache_bytes += l->sums[k][d].kv;
+            dev->scratch_bytes += l->sums[k][d].scratch;
+        }
+        dev->total_bytes = l->totals[d];
+    }
+    plan->n_models = p->n_models;
+    for (uint32_t k = 0; k < p->n_models; k++) {
+        tsr_status s = build_model(p, l, k, &plan->models[k], err);
+        if (s != TSR_OK)
+            return s;
+    }
+    return TSR_OK;
+}
+
+/* ---- making and freeing ----------------------------------------------------- */
+
+static tsr_status check_request(const tsr_plan_request *r, tsr_error *err)
+{
+    if (r->n_models < 1 || r->n_models > TSR_PLAN_MAX_MODELS)
+        return tsr_error_set(err, TSR_ERR_INVALID, "a plan needs a main model and at most a "
+                             "draft (%u models given)", r->n_models);
+    if (r->n_devices == 0)
+        return tsr_error_set(err, TSR_ERR_INVALID, "the allocator offers no devices to plan on");
+    for (uint32_t k = 0; k < r->n_models; k++)
+        if (!r->models[k].gguf)
+            return tsr_error_set(err, TSR_ERR_INVALID, "the %s model's headers are not open",
+                                 k ? "draft" : "main");
+    return TSR_OK;
+}
+
+tsr_status tsr_plan_make(const tsr_plan_request *r, tsr_plan **out, tsr_error *err)
+{
+    *out = NULL;
+    tsr_status s = check_request(r, err);
+    if (s != TSR_OK)
+        return s;
+    planner p = {.request = r, .n_models = r->n_models, .n_devices = r->n_devices};
+    tsr_plan *plan = calloc(1, sizeof *plan);
+    plan_layout layout = {0};
+    p.room = calloc(r->n_devices, sizeof *p.room);
+    if (!plan || !p.room)
+        s = tsr_error_set(err, TSR_ERR_NOMEM, "out of memory");
+    for (uint32_t k = 0; s == TSR_OK && k < p.n_models; k++)
+        s = read_model(r, k, &p.models[k], err);
+    if (s == TSR_OK) {
+        plan_settings *set = &p.settings;
+        set->n_models = p.n_models;
+        for (uint32_t k = 0; k < p.n_models; k++) {
+            uint32_t asked = r->models[k].max_seq_len;
+            /* The main model's own context by default; the draft follows it. */
+            set->max_seq_len[k] = asked ? asked
+                                  : k == TSR_PLAN_MAIN ? p.models[0].config.n_ctx_train
+                                                       : set->max_seq_len[TSR_PLAN_MAIN];
+            p.models[k].max_seq_len = set->max_seq_len[k];
+            set->cache_q[k] = p.models[k].cache_q;
+            set->weight_scale[k] = 1.0;
+        }
+        /* A split of the wrong length is planned as auto (split-mismatch). */
+        set->split_auto = r->split_auto || r->n_split != r->n_devices;
+        set->split_bytes = r->split_bytes;
+        s = plan_layout_init(&layout, &p, err);
+    }
+    if (s == TSR_OK) {
+        plan_place(&p, &p.settings, &layout);
+        plan_diagnose(&p, &layout, &plan->diags);
+        plan_check_split(&p, &plan->diags);
+        s = build_plan(&p, &layout, plan, err);
+    }
+    if (s == TSR_OK && plan->diags.out_of_memory)
+        s = tsr_error_set(err, TSR_ERR_NOMEM, "out of memory");
+    if (s == TSR_OK)
+        plan->fits = layout.fits && tsr_diag_error_count(&plan->diags) == 0;
+    plan_layout_free(&layout);
+    for (uint32_t k = 0; k < p.n_models; k++)
+        free_model_in(&p.models[k]);
+    free(p.room);
+    if (s != TSR_OK) {
+        tsr_plan_free(plan);
+        return s;
+    }
+    *out = plan;
+    return TSR_OK;
+}
+
+void tsr_plan_free(tsr_plan *plan)
+{
+    if (!plan)
+        return;
+    for (uint32_t k = 0; k < TSR_PLAN_MAX_MODELS; k++) {
+        tsr_plan_model *m = &plan->models[k];
+        for (uint32_t d = 0; m->shares && d < m->n_devices; d++)
+            free(m->shares[d].extents);
+        free(m->shares);
+        free(m->layer_device);
+        free(m->path);
+        free(m->quantize);
+    }
+    free(plan->devices);
+    tsr_diagnostics_free(&plan->diags);
+    free(plan);
+}
+
+/* ---- requests from elsewhere ------------------------------------------------ */
+
+void tsr_plan_request_from_profile(const tsr_profile *profile, const tsr_registry *registry,
+                                   const tsr_gguf *main_gguf, const tsr_gguf *draft_gguf,
+                                   tsr_plan_device_spec *specs, uint32_t n_specs,
+                                   tsr_plan_request *r)
+{
+    memset(r, 0, sizeof *r);
+    const tsr_profile_devices *dev = &profile->devices;
+    r->registry = registry;
+    r->profile = profile;
+    const tsr_profile_model *models[] = {&profile->model, &profile->draft};
+    const tsr_gguf *ggufs[] = {main_gguf, draft_gguf};
+    r->n_models = profile->has_draft && draft_gguf ? 2 : 1;
+    for (uint32_t k = 0; k < r->n_models; k++) {
+        r->models[k] = (tsr_plan_model_request){
+            .gguf = ggufs[k],
+            .path = models[k]->path,
+            .max_seq_len = models[k]->max_seq_len,
+            .cache_type = models[k]->cache_type,
+            .quantize = models[k]->quantize,
+        };
+    }
+    if (!dev->overhead_auto)
+        for (uint32_t d = 0; d < n_specs; d++)
+            specs[d].overhead_bytes = dev->overhead_bytes;
+    r->devices = specs;
+    r->n_devices = n_specs;
+    r->split_auto = dev->split_auto;
+    r->split_bytes = dev->split_bytes;
+    r->n_split = (uint32_t)dev->n_split;
+    r->reserve_bytes = dev->reserve_bytes;
+}
+
+uint32_t tsr_plan_devices_from_alloc(const tsr_alloc_vtable *alloc, void *state,
+                                     tsr_plan_device_spec *specs, uint32_t max_specs,
+                                     tsr_error *err)
+{
+    uint32_t n = alloc->device_count(state);
+    if (n == 0) {
+        tsr_error_set(err, TSR_ERR_NOT_FOUND, "the allocator offers no devices");
+        return 0;
+    }
+    if (n > max_specs) {
+        tsr_error_set(err, TSR_ERR_UNSUPPORTED, "the allocator offers %u devices; the planner "
+                      "handles at most %u", n, max_specs);
+        return 0;
+    }
+    for (uint32_t d = 0; d < n; d++) {
+        tsr_device_info info = {.struct_size = sizeof info};
+        if (alloc->device_info(state, d, &info, err) != TSR_OK)
+            return 0;
+        memset(&specs[d], 0, sizeof specs[d]);
+        memcpy(specs[d].name, info.name, sizeof specs[d].name);
+        specs[d].name[sizeof specs[d].name - 1] = '\0';
+        specs[d].capacity_bytes = info.capacity_bytes;
+        specs[d].overhead_bytes = info.overhead_bytes;
+    }
+    return n;
+}
+
+tsr_status tsr_plan_single_device(const tsr_gguf *gguf, const tsr_registry *registry,
+                                  const tsr_plan_model_request *model, uint32_t device,
+                                  uint32_t n_threads, uint32_t n_batch, bool all_logits,
+                                  tsr_plan **out, tsr_error *err)
+{
+    /* Devices before `device` exist but hold nothing: their capacity is 0
+     * and the split gives them no weights. */
+    uint32_t n = device + 1;
+    tsr_plan_device_spec *specs = calloc(n, sizeof *specs);
+    uint64_t *budgets = calloc(n, sizeof *budgets);
+    if (!specs || !budgets) {
+        free(specs);
+        free(budgets);
+        return tsr_error_set(err, TSR_ERR_NOMEM, "out of memory");
+    }
+    for (uint32_t d = 0; d < n; d++)
+        snprintf(specs[d].name, sizeof specs[d].name, "device%u", d);
+    specs[device].capacity_bytes = UINT64_MAX / 4;
+    budgets[device] = UINT64_MAX / 4;
+    tsr_plan_request r = {
+        .registry = registry,
+        .n_models = 1,
+        .devices = specs,
+        .n_devices = n,
+        .split_auto = false,
+        .split_bytes = budgets,
+        .n_split = n,
+        .n_threads = n_threads,
+        .n_batch = n_batch,
+    };
+    r.models[0] = *model;
+    r.models[0].gguf = gguf;
+    r.all_logits[0] = all_logits;
+    tsr_status s = tsr_plan_make(&r, out, err);
+    free(specs);
+    free(budgets);
+    return s;
+}

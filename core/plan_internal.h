@@ -1,0 +1,86 @@
+/* The planner's insides, shared by plan.c (sizing, placement, accounting)
+ * and plan_check.c (diagnostics and the hints they compute by planning
+ * again with one setting changed). */
+#ifndef TSR_CORE_PLAN_INTERNAL_H
+#define TSR_CORE_PLAN_INTERNAL_H
+
+#include "model.h"
+#include "plan.h"
+
+/* A tensor of the file, in file order. */
+typedef struct plan_tensor {
+    const char *name;
+    uint64_t offset, bytes;   /* in the data section, as the file lays it out */
+    uint64_t placed_bytes;    /* in memory: bytes, or its size re-quantized */
+    uint64_t n_elems;
+    int32_t unit;             /* a layer, TSR_PLAN_UNIT_INPUT/OUTPUT, or _NONE: not loaded */
+} plan_tensor;
+
+/* What is fixed about one model while the planner tries settings. */
+typedef struct plan_model_in {
+    const tsr_plan_model_request *request;
+    const char *path;
+    tsr_llama_config config;
+    plan_tensor *tensors;     /* every tensor of the file, sorted by offset */
+    size_t n_tensors;
+    uint64_t *layer_weights;  /* n_layer: the bytes of each layer's tensors */
+    uint64_t input_weights, output_weights;
+    uint64_t weights;         /* the sum of the three */
+    uint64_t params;          /* values in the placed tensors */
+    const tsr_quant_vtable *quantize; /* NULL: weights as stored */
+    const tsr_quant_vtable *cache_q;  /* the requested cache type */
+    uint32_t max_seq_len;     /* resolved */
+    uint64_t activations_bytes, logits_bytes;
+    bool all_logits;
+} plan_model_in;
+
+/* The settings one placement is made with; the hints vary one of them. */
+typedef struct plan_settings {
+    uint32_t n_models;                        /* 1: without the draft */
+    uint32_t max_seq_len[TSR_PLAN_MAX_MODELS];
+    const tsr_quant_vtable *cache_q[TSR_PLAN_MAX_MODELS];
+    double weight_scale[TSR_PLAN_MAX_MODELS]; /* 1: the model as it is; less: a smaller one */
+    bool split_auto;
+    const uint64_t *split_bytes;              /* n_devices budgets when !split_auto */
+} plan_settings;
+
+typedef struct plan_sums {
+    uint64_t weights, kv, scratch;
+    int32_t first, last;
+} plan_sums;
+
+/* One placement and its accounting. */
+typedef struct plan_layout {
+    uint32_t *layer_device[TSR_PLAN_MAX_MODELS];
+    plan_sums *sums[TSR_PLAN_MAX_MODELS];     /* n_devices each */
+    uint64_t *totals;                         /* n_devices: everything, overhead and reserve in */
+    int32_t first_over_budget;                /* manual split: the first main layer the budgets
+                                                 could not hold, or -1 */
+    bool fits;                                /* no device over capacity, nothing over budget */
+} plan_layout;
+
+typedef struct planner {
+    const tsr_plan_request *request;
+    plan_model_in models[TSR_PLAN_MAX_MODELS];
+    uint32_t n_models;
+    uint32_t n_devices;
+    plan_settings settings;                   /* as requested (split-mismatch: auto) */
+    double *room;                             /* n_devices, for spreading */
+} planner;
+
+tsr_status plan_layout_init(plan_layout *layout, const planner *p, tsr_error *err);
+void plan_layout_free(plan_layout *layout);
+/* Places every model of s and counts what each device holds; returns
+ * layout->fits. */
+bool plan_place(const planner *p, const plan_settings *s, plan_layout *layout);
+uint64_t plan_kv_layer_bytes(const planner *p, const plan_settings *s, uint32_t model);
+/* The weights a model would have at scale. */
+uint64_t plan_scaled(uint64_t bytes, double scale);
+
+/* Adds the planner's diagnostics about layout (placed with p->settings). */
+void plan_diagnose(const planner *p, const plan_layout *layout, tsr_diagnostics *diags);
+/* The split-mismatch and split-exceeds-device checks (a split of the
+ * wrong length is planned as auto: p->settings says so already). */
+void plan_check_split(const planner *p, tsr_diagnostics *diags);
+
+#endif

@@ -1,0 +1,173 @@
+/* Chat templates against llama-cpp-python's Jinja rendering of the same
+ * templates (tests/reference/tokenizer-smollm2.json: the default model's own
+ * template, and Meta's Llama 3 template), byte for byte; and the refusals. */
+#include <criterion/criterion.h>
+#include <jansson.h>
+#include <unistd.h>
+
+#include "chat.h"
+#include "testutil.h"
+#include "tokenizer.h"
+
+static json_t *ref;
+
+static void load_reference(void)
+{
+    json_error_t jerr;
+    const char *data = test_path(test_srcdir(), "tests/reference/tokenizer-smollm2.json");
+    ref = json_load_file(data, JSON_ALLOW_NUL, &jerr);
+    cr_assert_not_null(ref, "%s:%d: %s", data, jerr.line, jerr.text);
+}
+
+static void free_reference(void) { json_decref(ref); }
+
+TestSuite(chat, .init = load_reference, .fini = free_reference);
+
+/* Renders one reference case; returns a malloc'd prompt. */
+static char *render(const tsr_chat_template *tmpl, json_t *item)
+{
+    json_t *messages = json_object_get(item, "messages");
+    size_t n = json_array_size(messages);
+    tsr_chat_message *list = calloc(n + 1, sizeof *list);
+    for (size_t i = 0; i < n; i++) {
+        json_t *m = json_array_get(messages, i);
+        list[i].role = json_string_value(json_object_get(m, "role"));
+        list[i].content = json_string_value(json_object_get(m, "content"));
+    }
+    bool add_gen = json_is_true(json_object_get(item, "add_generation_prompt"));
+    size_t len = tsr_chat_apply(tmpl, list, n, add_gen, NULL, 0);
+    char *prompt = malloc(len + 1);
+    cr_assert_eq(tsr_chat_apply(tmpl, list, n, add_gen, prompt, len + 1), len);
+    free(list);
+    return prompt;
+}
+
+static void check_family(const char *template_key, const char *cases_key,
+                         tsr_chat_format format)
+{
+    const char *source = json_string_value(json_object_get(ref, template_key));
+    tsr_chat_template *tmpl;
+    tsr_error err = {0};
+    cr_assert_eq(tsr_chat_template_open(source, strlen(source), &tmpl, &err), TSR_OK, "%s",
+                 err.message);
+    cr_assert_eq(tsr_chat_template_format(tmpl), format);
+    json_t *cases = json_object_get(ref, cases_key);
+    cr_assert_geq(json_array_size(cases), 8);
+    for (size_t c = 0; c < json_array_size(cases); c++) {
+        json_t *item = json_array_get(cases, c);
+        char *prompt = render(tmpl, item);
+        const char *expected = json_string_value(json_object_get(item, "prompt"));
+        cr_assert_str_eq(prompt, expected, "%s case %zu (%s, add_generation_prompt %d)",
+                         cases_key, c, json_string_value(json_object_get(item, "name")),
+                         json_is_true(json_object_get(item, "add_generation_prompt")));
+        free(prompt);
+    }
+    tsr_chat_template_close(tmpl);
+}
+
+Test(chat, renders_smollm2_template_as_jinja_does)
+{
+    check_family("chat_template", "chat", TSR_CHAT_CHATML);
+}
+
+Test(chat, renders_llama3_template_as_jinja_does)
+{
+    check_family("llama3_template", "llama3_chat", TSR_CHAT_LLAMA3);
+}
+
+Test(chat, takes_smollm2_default_system_message_from_its_template)
+{
+    const char *source = json_string_value(json_object_get(ref, "chat_template"));
+    tsr_chat_template *tmpl;
+    cr_assert_eq(tsr_chat_template_open(source, strlen(source), &tmpl, NULL), TSR_OK);
+    cr_assert_str_eq(tsr_chat_template_default_system(tmpl),
+                     "You are a helpful AI assistant named SmolLM, trained by Hugging Face");
+    tsr_chat_template_close(tmpl);
+    /* a ChatML template that writes no default has none */
+    const char *plain = "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + "
+                        "message['content'] + '<|im_end|>' + '\\n'}}{% endfor %}";
+    cr_assert_eq(tsr_chat_template_open(plain, strlen(plain), &tmpl, NULL), TSR_OK);
+    cr_assert_null(tsr_chat_template_default_system(tmpl));
+    tsr_chat_message hi = {"user", "Hi"};
+    char buf[64];
+    tsr_chat_apply(tmpl, &hi, 1, true, buf, sizeof buf);
+    cr_assert_str_eq(buf, "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n");
+    tsr_chat_template_close(tmpl);
+}
+
+Test(chat, refuses_an_unknown_template_quoting_its_start)
+{
+    const char *source = "{% for m in messages %}[INST] {{ m.content }} [/INST]{% endfor %}";
+    tsr_chat_template *tmpl = (tsr_chat_template *)1;
+    tsr_error err = {0};
+    cr_assert_eq(tsr_chat_template_open(source, strlen(source), &tmpl, &err), TSR_ERR_UNSUPPORTED);
+    cr_assert_null(tmpl);
+    cr_assert(strstr(err.message, "{% for m in messages %}[INST]"), "%s", err.message);
+    cr_assert(strstr(err.message, "ChatML") && strstr(err.message, "Llama 3"), "%s", err.message);
+    cr_assert_eq(tsr_chat_template_open(NULL, 0, &tmpl, &err), TSR_ERR_NOT_FOUND);
+    cr_assert_eq(tsr_chat_template_open_name("vicuna", &tmpl, &err), TSR_ERR_INVALID);
+    cr_assert(strstr(err.message, "chatml"), "%s", err.message);
+}
+
+Test(chat, reports_the_length_a_short_buffer_needs)
+{
+    tsr_chat_template *tmpl;
+    cr_assert_eq(tsr_chat_template_open_name("chatml", &tmpl, NULL), TSR_OK);
+    tsr_chat_message hi = {"user", "Hello there"};
+    char buf[8];
+    size_t len = tsr_chat_apply(tmpl, &hi, 1, false, buf, sizeof buf);
+    cr_assert_eq(len, strlen("<|im_start|>user\nHello there<|im_end|>\n"));
+    cr_assert(strcmp(buf, "<|im_st") == 0, "truncated and NUL-terminated: %s", buf);
+    tsr_chat_template_close(tmpl);
+}
+
+Test(chat, llama3_trims_content_as_jinja_trim_does)
+{
+    tsr_chat_template *tmpl;
+    cr_assert_eq(tsr_chat_template_open_name("llama3", &tmpl, NULL), TSR_OK);
+    tsr_chat_message m = {"user", " \t\xc2\xa0" "a b\n\xe3\x80\x80"};
+    char buf[128];
+    tsr_chat_apply(tmpl, &m, 1, false, buf, sizeof buf);
+    cr_assert_str_eq(buf, "<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\n"
+                          "a b<|eot_id|>");
+    tsr_chat_template_close(tmpl);
+}
+
+/* The prompt a generation starts from: rendered here, encoded with
+ * parse_special, it must be llama.cpp's ids for llama-cpp-python's prompt. */
+Test(chat, smollm2_prompt_encodes_to_llama_cpp_ids)
+{
+    char path[4096];
+    const char *cache = getenv("TESSERA_MODEL_CACHE");
+    snprintf(path, sizeof path, "%s/SmolLM2-135M-Instruct.Q4_1.gguf",
+             cache && cache[0] ? cache : test_path(getenv("HOME") ? getenv("HOME") : ".",
+                                                   ".cache/tessera/models"));
+    if (access(path, R_OK) != 0)
+        cr_skip_test("the default model is not at %s", path);
+    tsr_gguf *gguf;
+    tsr_tokenizer *tok;
+    tsr_chat_template *tmpl;
+    tsr_error err = {0};
+    cr_assert_eq(tsr_gguf_open(path, &gguf, &err), TSR_OK, "%s", err.message);
+    cr_assert_eq(tsr_tokenizer_open(gguf, &tok, &err), TSR_OK, "%s", err.message);
+    size_t n_source;
+    const char *source = tsr_tokenizer_chat_template(tok, &n_source);
+    cr_assert_eq(tsr_chat_template_open(source, n_source, &tmpl, &err), TSR_OK, "%s", err.message);
+    json_t *cases = json_object_get(ref, "chat");
+    for (size_t c = 0; c < json_array_size(cases); c++) {
+        json_t *item = json_array_get(cases, c), *expected = json_object_get(item, "ids");
+        char *prompt = render(tmpl, item);
+        int32_t ids[256];
+        size_t n_ids;
+        cr_assert_eq(tsr_tokenizer_encode(tok, prompt, strlen(prompt), false, true, ids, 256,
+                                          &n_ids, NULL), TSR_OK);
+        cr_assert_eq(n_ids, json_array_size(expected), "case %zu", c);
+        for (size_t i = 0; i < n_ids; i++)
+            cr_assert_eq(ids[i], json_integer_value(json_array_get(expected, i)), "case %zu id %zu",
+                         c, i);
+        free(prompt);
+    }
+    tsr_chat_template_close(tmpl);
+    tsr_tokenizer_close(tok);
+    tsr_gguf_close(gguf);
+}

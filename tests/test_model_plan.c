@@ -1,0 +1,206 @@
+/* The plan is what the allocators are asked for: a model opened with a plan
+ * reserves exactly the plan's bytes on the plan's devices, nothing else, and
+ * computes the same logits wherever its layers are. On the default model
+ * (SmolLM2-135M, Q4_1). */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <unistd.h>
+
+#include "loader.h"
+#include "model.h"
+#include "plan.h"
+#include "testutil.h"
+
+/* $TESSERA_MODEL_CACHE or ~/.cache/tessera/models, + the default model. */
+static const char *test_model_path(void)
+{
+    static char path[4096];
+    const char *cache = getenv("TESSERA_MODEL_CACHE");
+    if (cache && cache[0])
+        snprintf(path, sizeof path, "%s/SmolLM2-135M-Instruct.Q4_1.gguf", cache);
+    else
+        snprintf(path, sizeof path, "%s/.cache/tessera/models/SmolLM2-135M-Instruct.Q4_1.gguf",
+                 getenv("HOME") ? getenv("HOME") : "");
+    cr_assert_eq(access(path, R_OK), 0,
+                 "the default model is missing at %s: run contrib/fetch-model.sh", path);
+    return path;
+}
+
+typedef struct opened {
+    tsr_registry *registry;
+    tsr_gguf *gguf;
+    const tsr_alloc_vtable *alloc;
+    void *alloc_state;
+    tsr_plan *plan;
+    tsr_model *model;
+} opened;
+
+/* Small, so that the sanitizers' build runs it in seconds. */
+enum { N_THREADS = 2, MAX_SEQ = 256, N_BATCH = 16, N_PROMPT = 4 };
+
+/* Plans the default model on the allocator's devices (split: NULL = auto)
+ * and opens it with that plan. */
+static void open_planned(opened *o, const char *allocator, const uint64_t *sim, uint32_t n_sim,
+                         const uint64_t *split)
+{
+    memset(o, 0, sizeof *o);
+    tsr_error err = {0};
+    const char *dirs[] = {test_path(test_builddir(), "plugins/.libs")};
+    cr_assert_eq(tsr_registry_open(dirs, 1, &o->registry, &err), TSR_OK, "%s", err.message);
+    cr_assert_eq(tsr_gguf_open(test_model_path(), &o->gguf, &err), TSR_OK, "%s", err.message);
+    o->alloc = tsr_plugin_alloc(tsr_registry_find(o->registry, TSR_PLUGIN_ALLOC, allocator));
+    cr_assert_not_null(o->alloc);
+    tsr_alloc_config config = {sizeof config, sim, n_sim};
+    cr_assert_eq(o->alloc->open(tsr_host_services(), &config, &o->alloc_state, &err), TSR_OK,
+                 "%s", err.message);
+    tsr_plan_device_spec specs[8];
+    uint32_t n = tsr_plan_devices_from_alloc(o->alloc, o->alloc_state, specs, 8, &err);
+    cr_assert_gt(n, 0, "%s", err.message);
+    tsr_plan_request r = {
+        .registry = o->registry,
+        .n_models = 1,
+        .devices = specs,
+        .n_devices = n,
+        .split_auto = split == NULL,
+        .split_bytes = split,
+        .n_split = split ? n : 0,
+        .reserve_bytes = 0,
+        .n_threads = N_THREADS,
+        .n_batch = N_BATCH,
+    };
+    r.models[0] = (tsr_plan_model_request){.gguf = o->gguf, .max_seq_len = MAX_SEQ};
+    cr_assert_eq(tsr_plan_make(&r, &o->plan, &err), TSR_OK, "%s", err.message);
+    cr_assert(o->plan->fits, "%s", o->plan->diags.count ? o->plan->diags.items[0].message : "");
+    for (uint32_t d = 0; d < n; d++)
+        cr_assert_eq(o->alloc->bytes_in_use(o->alloc_state, d), 0, "nothing before the model");
+    tsr_model_options mo = {
+        .registry = o->registry,
+        .alloc = o->alloc,
+        .alloc_state = o->alloc_state,
+        .plan = &o->plan->models[0],
+    };
+    cr_assert_eq(tsr_model_open(o->gguf, &mo, &o->model, &err), TSR_OK, "%s", err.message);
+}
+
+static void close_planned(opened *o)
+{
+    tsr_model_close(o->model);
+    if (o->alloc_state)
+        o->alloc->close(o->alloc_state);
+    tsr_plan_free(o->plan);
+    tsr_gguf_close(o->gguf);
+    tsr_registry_close(o->registry);
+}
+
+/* What the plan asks of device d: its arenas (the reserve is kept free, the
+ * overhead is the runtime's, neither is allocated by us). */
+static uint64_t planned_arenas(const tsr_plan *plan, uint32_t d)
+{
+    const tsr_plan_device *dev = &plan->devices[d];
+    return dev->weights_bytes + dev->kv_cache_bytes + dev->scratch_bytes;
+}
+
+/* A prompt (in batches of N_BATCH), then greedy tokens; returns the last
+ * token chosen. */
+static int32_t generate(tsr_model *model, size_t n_new, float *last_logits)
+{
+    tsr_error err = {0};
+    int32_t prompt[N_PROMPT];
+    for (int i = 0; i < N_PROMPT; i++)
+        prompt[i] = (int32_t)(1 + (i * 7919) % 40000);
+    cr_assert_eq(tsr_model_eval(model, prompt, N_PROMPT, &err), TSR_OK, "%s", err.message);
+    uint32_t n_vocab = tsr_model_config(model)->n_vocab;
+    int32_t token = 0;
+    for (size_t step = 0; step < n_new; step++) {
+        const float *logits = tsr_model_logits(model, 0);
+        token = 0;
+        for (uint32_t t = 1; t < n_vocab; t++)
+            if (logits[t] > logits[token])
+                token = (int32_t)t;
+        if (last_logits)
+            memcpy(last_logits, logits, n_vocab * sizeof *logits);
+        cr_assert_eq(tsr_model_eval(model, &token, 1, &err), TSR_OK, "%s", err.message);
+    }
+    return token;
+}
+
+Test(model_plan, planned_total_matches_the_hosts_real_peak_within_2_percent)
+{
+    opened o;
+    open_planned(&o, "host", NULL, 0, NULL);
+    generate(o.model, 2, NULL);
+    uint64_t planned = planned_arenas(o.plan, 0);
+    uint64_t peak = o.alloc->peak_bytes(o.alloc_state, 0);
+    double off = fabs((double)peak - (double)planned) / (double)planned * 100.0;
+    fprintf(stderr, "# model_plan: host planned %llu bytes (weights %llu, KV %llu, scratch %llu), "
+            "allocator peak %llu: %.3f%% apart\n", (unsigned long long)planned,
+            (unsigned long long)o.plan->devices[0].weights_bytes,
+            (unsigned long long)o.plan->devices[0].kv_cache_bytes,
+            (unsigned long long)o.plan->devices[0].scratch_bytes, (unsigned long long)peak, off);
+    cr_expect_leq(off, 2.0);
+    /* Nothing is asked behind the plan's back: the peak is the plan, to the byte. */
+    cr_expect_eq(peak, planned);
+    cr_expect_eq(o.alloc->bytes_in_use(o.alloc_state, 0), planned);
+    close_planned(&o);
+}
+
+Test(model_plan, layers_on_two_devices_reserve_exactly_each_devices_share)
+{
+    const uint64_t sim[] = {1ull << 30, 1ull << 30};
+    /* About half the weights on each device. */
+    const uint64_t split[] = {40ull << 20, 1ull << 30};
+    opened o;
+    open_planned(&o, "sim", sim, 2, split);
+    const tsr_plan_model *m = &o.plan->models[0];
+    cr_assert_eq(m->layer_device[0], 0u);
+    cr_assert_eq(m->layer_device[m->n_layer - 1], 1u, "the model should span both devices");
+    for (uint32_t d = 0; d < 2; d++)
+        cr_expect_eq(o.alloc->bytes_in_use(o.alloc_state, d), planned_arenas(o.plan, d),
+                     "device %u", d);
+    generate(o.model, 2, NULL);
+    for (uint32_t d = 0; d < 2; d++)
+        cr_expect_eq(o.alloc->peak_bytes(o.alloc_state, d), planned_arenas(o.plan, d),
+                     "device %u", d);
+    close_planned(&o);
+}
+
+Test(model_plan, a_model_split_over_devices_computes_what_one_device_computes)
+{
+    const uint64_t sim[] = {1ull << 30, 1ull << 30, 1ull << 30};
+    const uint64_t split[] = {30ull << 20, 25ull << 20, 1ull << 30};
+    opened one, three;
+    open_planned(&one, "host", NULL, 0, NULL);
+    open_planned(&three, "sim", sim, 3, split);
+    cr_assert_eq(three.plan->models[0].output_device, 2u);
+    uint32_t n_vocab = tsr_model_config(one.model)->n_vocab;
+    float *a = malloc(n_vocab * sizeof *a), *b = malloc(n_vocab * sizeof *b);
+    int32_t ta = generate(one.model, 2, a);
+    int32_t tb = generate(three.model, 2, b);
+    cr_expect_eq(ta, tb);
+    double worst = 0;
+    for (uint32_t t = 0; t < n_vocab; t++)
+        worst = fmax(worst, fabs((double)a[t] - (double)b[t]));
+    cr_expect_leq(worst, 1e-4, "logits differ by %g across devices", worst);
+    free(a);
+    free(b);
+    close_planned(&one);
+    close_planned(&three);
+}
+
+Test(model_plan, a_plan_for_another_model_is_refused)
+{
+    opened o;
+    open_planned(&o, "host", NULL, 0, NULL);
+    tsr_plan_model other = o.plan->models[0];
+    other.n_layer += 1;
+    tsr_model_options mo = {
+        .registry = o.registry, .alloc = o.alloc, .alloc_state = o.alloc_state, .plan = &other};
+    tsr_model *model = NULL;
+    tsr_error err = {0};
+    uint64_t before = o.alloc->bytes_in_use(o.alloc_state, 0);
+    cr_expect_eq(tsr_model_open(o.gguf, &mo, &model, &err), TSR_ERR_INVALID);
+    cr_expect_null(model);
+    cr_expect_not_null(strstr(err.message, "layers"), "%s", err.message);
+    cr_expect_eq(o.alloc->bytes_in_use(o.alloc_state, 0), before);
+    close_planned(&o);
+}
