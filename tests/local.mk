@@ -261,47 +261,6 @@ TESTS += tests/test_quant_k_model
 endif
 EXTRA_DIST += tests/reference/make_kquant_greedy_ref.py tests/reference/kquant-greedy.json
 
-# q4_0, q5_0, q5_1, iq4_nl against the gguf package's bytes and ggml's quantizer.
-if HAVE_CRITERION
-check_PROGRAMS += tests/test_quant_legacy
-tests_test_quant_legacy_SOURCES = tests/test_quant_legacy.c tests/quanttest.h tests/testutil.h
-tests_test_quant_legacy_CFLAGS = $(TEST_CFLAGS)
-tests_test_quant_legacy_LDADD = $(TEST_LIBS) -lm
-TESTS += tests/test_quant_legacy
-endif
-EXTRA_DIST += tests/reference/quant_legacy_ref.py tests/reference/quant/q4_0.bin \
-	tests/reference/quant/q5_0.bin tests/reference/quant/q5_1.bin tests/reference/quant/iq4_nl.bin \
-	tests/reference/quant/iq4_xs.bin
-
-# Real files of q4_0, q5_0, q5_1, iq4_nl and iq4_xs, made from the default
-# model by llama.cpp's quantizer (tests/make_quant_models.py) into
-# tests/models when TEST_VENV_PY has llama-cpp-python; without them
-# test_quant_models skips. Made once per build tree (the stamp).
-TEST_VENV_PY = /opt/tsr-venv/bin/python
-if HAVE_CRITERION
-check_PROGRAMS += tests/test_quant_models
-tests_test_quant_models_SOURCES = tests/test_quant_models.c tests/quanttest.h tests/testutil.h
-tests_test_quant_models_CFLAGS = $(TEST_CFLAGS) $(JANSSON_CFLAGS)
-tests_test_quant_models_LDADD = $(TEST_LIBS) $(JANSSON_LIBS) -lm
-TESTS += tests/test_quant_models
-endif
-# (a dependency of the program, not of its .log: automake drops its own
-# rule for a target the makefile names)
-EXTRA_tests_test_quant_models_DEPENDENCIES = tests/models/quant-models.stamp
-tests/models/quant-models.stamp: $(srcdir)/tests/make_quant_models.py
-	@$(MKDIR_P) tests/models
-	@if $(TEST_VENV_PY) -c 'import llama_cpp' 2>/dev/null; then \
-	  echo "  GEN      tests/models (llama.cpp's quantizer, a few minutes once)"; \
-	  $(TEST_VENV_PY) $(srcdir)/tests/make_quant_models.py tests/models && touch $@; \
-	else \
-	  echo "  SKIP     tests/models: no llama-cpp-python in $(TEST_VENV_PY)"; \
-	fi
-clean-local: clean-quant-models
-clean-quant-models:
-	-rm -rf tests/models
-.PHONY: clean-quant-models
-EXTRA_DIST += tests/make_quant_models.py tests/reference/quant_models.json
-
 # The tokenizer and chat templates against llama.cpp's reference data.
 if HAVE_CRITERION
 check_PROGRAMS += tests/test_tokenizer tests/test_tokenizer_bpe tests/test_tokenizer_spm \
@@ -393,3 +352,44 @@ tests_test_config_CFLAGS = $(TEST_CFLAGS)
 tests_test_config_LDADD = $(TEST_LIBS)
 TESTS += tests/test_config
 endif
+
+# q4_0, q5_0, q5_1, iq4_nl against the gguf package's bytes and ggml's quantizer.
+if HAVE_CRITERION
+check_PROGRAMS += tests/test_quant_legacy
+tests_test_quant_legacy_SOURCES = tests/test_quant_legacy.c tests/quanttest.h tests/testutil.h
+tests_test_quant_legacy_CFLAGS = $(TEST_CFLAGS)
+tests_test_quant_legacy_LDADD = $(TEST_LIBS) -lm
+TESTS += tests/test_quant_legacy
+endif
+EXTRA_DIST += tests/reference/quant_legacy_ref.py tests/reference/quant/q4_0.bin \
+	tests/reference/quant/q5_0.bin tests/reference/quant/q5_1.bin tests/reference/quant/iq4_nl.bin \
+	tests/reference/quant/iq4_xs.bin
+
+# Real files of q4_0, q5_0, q5_1, iq4_nl and iq4_xs, made from the default
+# model by llama.cpp's quantizer (tests/make_quant_models.py) into
+# tests/models when TEST_VENV_PY has llama-cpp-python; without them
+# test_quant_models skips. Made once per build tree (the stamp).
+TEST_VENV_PY = /opt/tsr-venv/bin/python
+if HAVE_CRITERION
+check_PROGRAMS += tests/test_quant_models
+tests_test_quant_models_SOURCES = tests/test_quant_models.c tests/quanttest.h tests/testutil.h
+tests_test_quant_models_CFLAGS = $(TEST_CFLAGS) $(JANSSON_CFLAGS)
+tests_test_quant_models_LDADD = $(TEST_LIBS) $(JANSSON_LIBS) -lm
+TESTS += tests/test_quant_models
+endif
+# (a dependency of the program, not of its .log: automake drops its own
+# rule for a target the makefile names)
+EXTRA_tests_test_quant_models_DEPENDENCIES = tests/models/quant-models.stamp
+tests/models/quant-models.stamp: $(srcdir)/tests/make_quant_models.py
+	@$(MKDIR_P) tests/models
+	@if $(TEST_VENV_PY) -c 'import llama_cpp' 2>/dev/null; then \
+	  echo "  GEN      tests/models (llama.cpp's quantizer, a few minutes once)"; \
+	  $(TEST_VENV_PY) $(srcdir)/tests/make_quant_models.py tests/models && touch $@; \
+	else \
+	  echo "  SKIP     tests/models: no llama-cpp-python in $(TEST_VENV_PY)"; \
+	fi
+clean-local: clean-quant-models
+clean-quant-models:
+	-rm -rf tests/models
+.PHONY: clean-quant-models
+EXTRA_DIST += tests/make_quant_models.py tests/reference/quant_models.json

@@ -9,24 +9,19 @@
  *   MATVEC_ROWS     rows one matvec pass covers (at most 4)
  *   MATMAT_ROWS, MATMAT_TOKENS   matmat's register tile (at most 4 x 4)
  *
- * One block of one row against one token: vpshufb looks the 32 nibbles up
- * in the table (16 entries, one per lane of the instruction), giving the
- * steps as bytes; their dot product with the activation bytes (8 int32
- * partial sums in a ymm) is scaled by d*dx and accumulated in float lanes,
- * summed when the tile is done. The byte instructions take one unsigned
- * operand, so:
+ * The products take blocks two at a time, as q4_0's do (q4_0_tier.h): the
+ * 16 bytes of qs of blocks b and b + 1 side by side give by masking the
+ * indices of values 0-15 of both and by shifting those of 16-31, vpshufb
+ * looks the steps up in the table (16 entries, one per lane of the
+ * instruction), and a token's activations are loaded in the same order.
+ * One pair is two byte dot products into the same 8 int32 lanes, lanes 0-3
+ * block b's and 4-7 block b + 1's, scaled lane by lane by
+ * [d*dx of b (x4) | d*dx of b + 1 (x4)]. The byte instructions take one
+ * unsigned operand, so:
  *   - VNNI tiers look up step + 128 (1..241, unsigned) and start each sum
- *     at -128*sum(p), which a token's block gives once for all rows;
+ *     at -128*sum(p), which a token's blocks give once for all rows;
  *   - the others look up the step, and feed |step| and p with the step's
  *     sign, as vpmaddubsw's int16 pairs allow (|step| <= 127). */
-
-/* The 32 nibbles of a block as table indices, in activation order. */
-QUANT_INLINE TIER_TARGET __m256i TIER(indices)(const uint8_t *qs)
-{
-    __m256i both = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)qs));
-    __m256i shifted = _mm256_srlv_epi32(both, _mm256_setr_epi32(0, 0, 0, 0, 4, 4, 4, 4));
-    return _mm256_and_si256(shifted, _mm256_set1_epi8(0x0f));
-}
 
 /* The table in both 128-bit lanes, shifted by 128 on the VNNI tiers. */
 QUANT_INLINE TIER_TARGET __m256i TIER(table)(void)
@@ -38,108 +33,155 @@ QUANT_INLINE TIER_TARGET __m256i TIER(table)(void)
     return _mm256_broadcastsi128_si256(steps);
 }
 
-/* Per-row operands of block b: VNNI keeps step + 128, the others |step| and step. */
-typedef struct TIER(row_block) {
-    __m256i a;
-#if !TIER_VNNI
-    __m256i sign;
-#endif
-} TIER(row_block);
-
-QUANT_INLINE TIER_TARGET TIER(row_block) TIER(load_row)(const uint8_t *qs, __m256i table)
+/* Bytes 2..17 of a block and, when two, of the next one, side by side. */
+QUANT_INLINE TIER_TARGET __m256i TIER(load_pair)(const uint8_t *at, size_t block_bytes,
+                                                 const int two)
 {
-    TIER(row_block) rb;
-    __m256i steps = _mm256_shuffle_epi8(table, TIER(indices)(qs));
-#if TIER_VNNI
-    rb.a = steps;
-#else
-    rb.a = _mm256_abs_epi8(steps);
-    rb.sign = steps;
-#endif
-    return rb;
+    __m128i first = _mm_loadu_si128((const __m128i *)at);
+    if (!two)
+        return _mm256_zextsi128_si256(first);
+    return _mm256_inserti128_si256(_mm256_castsi128_si256(first),
+                                   _mm_loadu_si128((const __m128i *)(at + block_bytes)), 1);
 }
 
-/* What a token's block brings: its bytes and, on VNNI, -128 * sum(p). */
-typedef struct TIER(token_block) {
-    __m256i p;
+/* One row's steps for a pair of blocks, values 0-15 and 16-31: step + 128
+ * on VNNI, else |step| with the signed steps beside them. */
+typedef struct TIER(row_pair) {
+    __m256i lo, hi;
+#if !TIER_VNNI
+    __m256i lo_sign, hi_sign;
+#endif
+} TIER(row_pair);
+
+QUANT_INLINE TIER_TARGET TIER(row_pair) TIER(load_row)(const uint8_t *block, const int two,
+                                                      __m256i table)
+{
+    __m256i v = TIER(load_pair)(block + 2, IQ4_NL_BLOCK_BYTES, two);
+    __m256i lo = _mm256_shuffle_epi8(table, _mm256_and_si256(v, _mm256_set1_epi8(0x0f)));
+    __m256i hi = _mm256_shuffle_epi8(
+        table, _mm256_and_si256(_mm256_srli_epi16(v, 4), _mm256_set1_epi8(0x0f)));
+    TIER(row_pair) rp;
+#if TIER_VNNI
+    rp.lo = lo;
+    rp.hi = hi;
+#else
+    rp.lo = _mm256_abs_epi8(lo);
+    rp.hi = _mm256_abs_epi8(hi);
+    rp.lo_sign = lo;
+    rp.hi_sign = hi;
+#endif
+    return rp;
+}
+
+/* One token's activations for a pair of blocks, in the rows' order, and on
+ * VNNI -128 * sum(p) per block in the lanes that block's products land in. */
+typedef struct TIER(token_pair) {
+    __m256i lo, hi;
 #if TIER_VNNI
     __m256i bias;
 #endif
-} TIER(token_block);
+} TIER(token_pair);
 
-QUANT_INLINE TIER_TARGET TIER(token_block) TIER(load_token)(const uint8_t *qs)
+QUANT_INLINE TIER_TARGET TIER(token_pair) TIER(load_token)(const uint8_t *xb, const int two)
 {
-    TIER(token_block) tb;
-    tb.p = _mm256_loadu_si256((const __m256i *)qs);
+    TIER(token_pair) tp;
+    tp.lo = TIER(load_pair)(xb + 2, IQ4_NL_ACT_BLOCK_BYTES, two);
+    tp.hi = TIER(load_pair)(xb + 18, IQ4_NL_ACT_BLOCK_BYTES, two);
 #if TIER_VNNI
-    __m256i sum128 = TIER_DPBUSD(_mm256_setzero_si256(), _mm256_set1_epi8((char)0x80), tb.p);
-    tb.bias = _mm256_sub_epi32(_mm256_setzero_si256(), sum128);
+    const __m256i offset = _mm256_set1_epi8((char)0x80);
+    __m256i sums = TIER_DPBUSD(TIER_DPBUSD(_mm256_setzero_si256(), offset, tp.lo), offset, tp.hi);
+    tp.bias = _mm256_sub_epi32(_mm256_setzero_si256(), sums);
 #endif
-    return tb;
+    return tp;
 }
 
-QUANT_INLINE TIER_TARGET __m256i TIER(dot)(TIER(row_block) rb, TIER(token_block) tb)
+/* The pair's 8 int32 partial sums of steps times activation bytes. */
+QUANT_INLINE TIER_TARGET __m256i TIER(dot)(TIER(row_pair) rp, TIER(token_pair) tp)
 {
 #if TIER_VNNI
-    return TIER_DPBUSD(tb.bias, rb.a, tb.p);
+    return TIER_DPBUSD(TIER_DPBUSD(tp.bias, rp.lo, tp.lo), rp.hi, tp.hi);
 #else
-    __m256i p_signed = _mm256_sign_epi8(tb.p, rb.sign);
-    return _mm256_madd_epi16(_mm256_maddubs_epi16(rb.a, p_signed), _mm256_set1_epi16(1));
+    const __m256i ones = _mm256_set1_epi16(1);
+    __m256i lo = _mm256_maddubs_epi16(rp.lo, _mm256_sign_epi8(tp.lo, rp.lo_sign));
+    __m256i hi = _mm256_maddubs_epi16(rp.hi, _mm256_sign_epi8(tp.hi, rp.hi_sign));
+    return _mm256_add_epi32(_mm256_madd_epi16(lo, ones), _mm256_madd_epi16(hi, ones));
 #endif
 }
 
-/* y[t * y_stride + r] for r < R, t < T over n_blocks blocks; R and T are
- * compile-time constants where this is inlined. */
+/* The d (or dx) of a pair of blocks, as [b (x4) | b + 1 (x4)] floats. */
+QUANT_INLINE TIER_TARGET __m256 TIER(pair_scale)(const uint8_t *block, size_t block_bytes,
+                                                  const int two)
+{
+    __m128i first = _mm_set1_epi16((short)quant_load_u16(block));
+    __m128i second = two ? _mm_set1_epi16((short)quant_load_u16(block + block_bytes))
+                         : _mm_setzero_si128();
+    return _mm256_cvtph_ps(_mm_unpacklo_epi64(first, second));
+}
+
+/* Blocks b (and b + 1 when two) of the tile: acc[r][t] += their products. */
+QUANT_INLINE TIER_TARGET void TIER(step)(__m256 acc[4][4], const uint8_t *w, size_t w_row_bytes,
+                                         const uint8_t *x, size_t x_row_bytes, int64_t b,
+                                         const int R, const int T, const int two)
+{
+    const __m256i table = TIER(table)();
+    const uint8_t *wb = w + b * IQ4_NL_BLOCK_BYTES;
+    /* The tile's rows lie one after another, so it reads a region of
+     * memory R rows long, R pairs of blocks per step, in an order the
+     * hardware prefetchers do not follow when the weights come from DRAM.
+     * Prefetch that region as the one stream it is, QUANT_PREFETCH_BYTES
+     * ahead; a hint never faults, so reaching past the matrix is harmless. */
+    uintptr_t ahead = (uintptr_t)w + QUANT_PREFETCH_BYTES + (uintptr_t)(b * R * IQ4_NL_BLOCK_BYTES);
+#pragma GCC unroll 4
+    for (int i = 0; i < (2 * R * IQ4_NL_BLOCK_BYTES + 63) / 64; i++)
+        _mm_prefetch((const char *)(ahead + 64 * (uintptr_t)i), _MM_HINT_T0);
+    TIER(row_pair) rows[4];
+    /* the rows' d: r of block b in lane r, of block b + 1 in lane 4 + r */
+    uint16_t d[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+#pragma GCC unroll 4
+    for (int r = 0; r < R; r++) {
+        const uint8_t *rb = wb + r * w_row_bytes;
+        rows[r] = TIER(load_row)(rb, two, table);
+        d[r] = quant_load_u16(rb);
+        d[4 + r] = two ? quant_load_u16(rb + IQ4_NL_BLOCK_BYTES) : 0;
+    }
+    __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)d));
+#pragma GCC unroll 4
+    for (int t = 0; t < T; t++) {
+        const uint8_t *xb = x + t * x_row_bytes + b * IQ4_NL_ACT_BLOCK_BYTES;
+        TIER(token_pair) tp = TIER(load_token)(xb, two);
+        __m256 dx = TIER(pair_scale)(xb, IQ4_NL_ACT_BLOCK_BYTES, two);
+        /* lanes 0-3 and 4-7 of dx are one value each: a lane shuffle gives
+         * [dx of b (x4) | dx of b + 1 (x4)] against dw's order */
+        __m256 s = _mm256_mul_ps(dw, dx);
+#pragma GCC unroll 4
+        for (int r = 0; r < R; r++) {
+            __m256 scale = _mm256_permutevar8x32_ps(
+                s, _mm256_setr_epi32(r, r, r, r, 4 + r, 4 + r, 4 + r, 4 + r));
+            __m256 dot = _mm256_cvtepi32_ps(TIER(dot)(rows[r], tp));
+            acc[r][t] = _mm256_fmadd_ps(dot, scale, acc[r][t]);
+        }
+    }
+}
+
+/* y[t * y_stride + r] for r < R, t < T: rows w, w + w_row_bytes, ... against
+ * tokens x, x + x_row_bytes, ... over n_blocks blocks. R and T (at most 4)
+ * are compile-time constants where this is inlined, so the arrays live in
+ * registers. */
 QUANT_INLINE TIER_TARGET void TIER(tile)(const uint8_t *w, size_t w_row_bytes, const uint8_t *x,
                                          size_t x_row_bytes, float *y, size_t y_stride,
                                          int64_t n_blocks, const int R, const int T)
 {
-    enum { MAX_R = 4, MAX_T = 4 };
-    const __m256i table = TIER(table)();
-    __m256 acc[MAX_R][MAX_T];
+    __m256 acc[4][4];
 #pragma GCC unroll 4
     for (int r = 0; r < R; r++)
 #pragma GCC unroll 4
         for (int t = 0; t < T; t++)
             acc[r][t] = _mm256_setzero_ps();
-
-    for (int64_t b = 0; b < n_blocks; b++) {
-        const uint8_t *wb = w + b * IQ4_NL_BLOCK_BYTES;
-        /* The tile's rows lie one after another, so it reads a region of
-         * memory R rows long, R blocks per step, in an order the hardware
-         * prefetchers do not follow when the weights come from DRAM (4x
-         * slower on Zen 4). Prefetch that region as the one stream it is,
-         * QUANT_PREFETCH_BYTES ahead; a hint never faults, so reaching past
-         * the matrix is harmless. */
-        uintptr_t ahead = (uintptr_t)w + QUANT_PREFETCH_BYTES + (uintptr_t)(b * R * IQ4_NL_BLOCK_BYTES);
-#pragma GCC unroll 4
-        for (int i = 0; i < (R * IQ4_NL_BLOCK_BYTES + 63) / 64; i++)
-            _mm_prefetch((const char *)(ahead + 64 * (uintptr_t)i), _MM_HINT_T0);
-        uint16_t d[4] = {0, 0, 0, 0};
-        TIER(row_block) rows[MAX_R];
-#pragma GCC unroll 4
-        for (int r = 0; r < R; r++) {
-            d[r] = quant_load_u16(wb + r * w_row_bytes);
-            rows[r] = TIER(load_row)(wb + r * w_row_bytes + 2, table);
-        }
-        __m256 dw = _mm256_cvtph_ps(_mm_setr_epi16((short)d[0], (short)d[1], (short)d[2],
-                                                   (short)d[3], 0, 0, 0, 0));
-#pragma GCC unroll 4
-        for (int t = 0; t < T; t++) {
-            const uint8_t *xb = x + t * x_row_bytes + b * IQ4_NL_ACT_BLOCK_BYTES;
-            __m256 dx = _mm256_cvtph_ps(_mm_set1_epi16((short)quant_load_u16(xb)));
-            TIER(token_block) tb = TIER(load_token)(xb + 2);
-            /* d*dx per row, through memory: a broadcast load takes no
-             * arithmetic slot, a lane permute would */
-            float scale[8] __attribute__((aligned(32)));
-            _mm256_store_ps(scale, _mm256_mul_ps(dw, dx));
-#pragma GCC unroll 4
-            for (int r = 0; r < R; r++) {
-                __m256 dot = _mm256_cvtepi32_ps(TIER(dot)(rows[r], tb));
-                acc[r][t] = _mm256_fmadd_ps(dot, _mm256_broadcast_ss(&scale[r]), acc[r][t]);
-            }
-        }
-    }
+    int64_t b = 0;
+    for (; b + 2 <= n_blocks; b += 2)
+        TIER(step)(acc, w, w_row_bytes, x, x_row_bytes, b, R, T, 1);
+    if (b < n_blocks)
+        TIER(step)(acc, w, w_row_bytes, x, x_row_bytes, b, R, T, 0);
 #pragma GCC unroll 4
     for (int r = 0; r < R; r++)
 #pragma GCC unroll 4
@@ -218,7 +260,10 @@ static TIER_TARGET void TIER(dequantize)(const void *src, float *dst, int64_t n_
     const uint8_t *block = src;
     for (int64_t b = 0; b < n_elems / IQ4_NL_BLOCK_ELEMS; b++, block += IQ4_NL_BLOCK_BYTES) {
         __m256 d = _mm256_set1_ps(quant_fp16_to_fp32_f16c(quant_load_u16(block)));
-        __m256i steps = _mm256_shuffle_epi8(table, TIER(indices)(block + 2));
+        __m256i both = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(block + 2)));
+        __m256i indices = _mm256_and_si256(
+            _mm256_srlv_epi32(both, _mm256_setr_epi32(0, 0, 0, 0, 4, 4, 4, 4)), _mm256_set1_epi8(0x0f));
+        __m256i steps = _mm256_shuffle_epi8(table, indices);
         __m128i halves[2] = {_mm256_castsi256_si128(steps), _mm256_extracti128_si256(steps, 1)};
         float *out = dst + b * IQ4_NL_BLOCK_ELEMS;
 #pragma GCC unroll 2

@@ -10,60 +10,174 @@
  *   MATVEC_ROWS     rows one matvec pass covers (at most 4)
  *   MATMAT_ROWS, MATMAT_TOKENS   matmat's register tile (rows x tokens, at most 4 x 4)
  *
- * The products. One block of one row against one token is
- * sum(q*p) - 16*sum(p): the 5-bit values, unsigned, times the activation bytes
- * (8 int32 partial sums in a ymm), plus a bias that depends on the token's
- * block alone and so is computed once for all the rows of a tile. The sum
- * is scaled by d*dx and accumulated in float lanes, which are summed only
- * when the tile is done; a tile loads each weight block once for all its
- * tokens and each activation block once for all its rows. */
+ * The products take blocks two at a time, as q4_0's do (q4_0_tier.h): the
+ * 16 bytes of qs of blocks b and b + 1 side by side give by masking the
+ * low 4 bits of values 0-15 of both and by shifting those of 16-31, and
+ * the two blocks' qh add the fifth bit of each. A token's activations are
+ * loaded in the same order. One pair is two byte dot products into the same
+ * 8 int32 lanes, lanes 0-3 block b's and 4-7 block b + 1's, plus
+ * -16 * sum(p) of each block (which depends on the token alone, so a tile
+ * computes it once for all its rows), scaled lane by lane by
+ * [d*dx of b (x4) | d*dx of b + 1 (x4)]. */
 
-/* The 32 values q of a block as bytes, in activation order: the nibbles
- * (bytes 0-15 low, 16-31 high), each with its bit of qh worth 16. */
+/* 32 bits, one per byte of a ymm, as 0x10 where set and 0 elsewhere. */
+QUANT_INLINE TIER_TARGET __m256i TIER(fifth_bits)(uint32_t bits)
+{
+#if TIER_AVX512
+    return _mm256_maskz_mov_epi8(_cvtu32_mask32(bits), _mm256_set1_epi8(0x10));
+#else
+    /* byte i gets bits' byte i / 8, all its bits but bit i % 8 are set, and
+     * it compares equal to 0xff where that bit was set already */
+    __m256i spread = _mm256_shuffle_epi8(_mm256_set1_epi32((int)bits),
+                                         _mm256_setr_epi64x(0x0000000000000000, 0x0101010101010101,
+                                                            0x0202020202020202, 0x0303030303030303));
+    __m256i others = _mm256_set1_epi64x(0x7fbfdfeff7fbfdfe);
+    __m256i set = _mm256_cmpeq_epi8(_mm256_or_si256(spread, others), _mm256_set1_epi8(-1));
+    return _mm256_and_si256(set, _mm256_set1_epi8(0x10));
+#endif
+}
+
+/* The 32 values q of one block as bytes, in activation order (for
+ * dequantizing). */
 QUANT_INLINE TIER_TARGET __m256i TIER(values)(const uint8_t *block)
 {
     __m256i both = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(block + 6)));
     __m256i shifted = _mm256_srlv_epi32(both, _mm256_setr_epi32(0, 0, 0, 0, 4, 4, 4, 4));
     __m256i nibbles = _mm256_and_si256(shifted, _mm256_set1_epi8(0x0f));
-    uint32_t qh = q5_0_high_bits(block);
-#if TIER_AVX512
-    /* bit i of qh selects byte i */
-    return _mm256_mask_add_epi8(nibbles, _cvtu32_mask32(qh), nibbles, _mm256_set1_epi8(0x10));
-#else
-    /* byte i gets qh's byte i / 8, all its bits but bit i % 8 are set, and
-     * it compares equal to 0xff where that bit was set already */
-    __m256i spread = _mm256_shuffle_epi8(_mm256_set1_epi32((int)qh),
-                                         _mm256_setr_epi64x(0x0000000000000000, 0x0101010101010101,
-                                                            0x0202020202020202, 0x0303030303030303));
-    __m256i others = _mm256_set1_epi64x(0x7fbfdfeff7fbfdfe);
-    __m256i set = _mm256_cmpeq_epi8(_mm256_or_si256(spread, others), _mm256_set1_epi8(-1));
-    return _mm256_or_si256(nibbles, _mm256_and_si256(set, _mm256_set1_epi8(0x10)));
-#endif
+    return _mm256_or_si256(nibbles, TIER(fifth_bits)(q5_0_high_bits(block)));
 }
 
-/* -16 * sum(p), as 8 int32 lanes (each lane sums 4 bytes of p). */
-QUANT_INLINE TIER_TARGET __m256i TIER(bias)(__m256i p)
+/* Bytes 2..17 of a block and, when two, of the next one, side by side. */
+QUANT_INLINE TIER_TARGET __m256i TIER(load_pair)(const uint8_t *at, size_t block_bytes,
+                                                 const int two)
 {
-#if TIER_VNNI
-    __m256i sums = TIER_DPBUSD(_mm256_setzero_si256(), _mm256_set1_epi8(16), p);
+    __m128i first = _mm_loadu_si128((const __m128i *)at);
+    if (!two)
+        return _mm256_zextsi128_si256(first);
+    return _mm256_inserti128_si256(_mm256_castsi128_si256(first),
+                                   _mm_loadu_si128((const __m128i *)(at + block_bytes)), 1);
+}
+
+/* One row's q for a pair of blocks: values 0-15 and 16-31. */
+typedef struct TIER(row_pair) {
+    __m256i lo, hi;
+} TIER(row_pair);
+
+QUANT_INLINE TIER_TARGET TIER(row_pair) TIER(load_row)(const uint8_t *block, const int two)
+{
+#if TIER_AVX512
+    /* each block's 32 values whole (a mask register takes qh as it is),
+     * then their halves regrouped */
+    __m256i first = TIER(values)(block);
+    __m256i second = two ? TIER(values)(block + Q5_0_BLOCK_BYTES) : _mm256_setzero_si256();
+    TIER(row_pair) rp = {_mm256_permute2x128_si256(first, second, 0x20),
+                         _mm256_permute2x128_si256(first, second, 0x31)};
 #else
-    __m256i sums = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_set1_epi8(16), p),
+    __m256i v = TIER(load_pair)(block + 6, Q5_0_BLOCK_BYTES, two);
+    uint32_t first = q5_0_high_bits(block);
+    uint32_t second = two ? q5_0_high_bits(block + Q5_0_BLOCK_BYTES) : 0;
+    /* fifth bits of values 0-15 of both blocks, then of 16-31 */
+    uint32_t lo_bits = (first & 0xffffu) | second << 16;
+    uint32_t hi_bits = first >> 16 | (second & 0xffff0000u);
+    TIER(row_pair) rp = {
+        _mm256_or_si256(_mm256_and_si256(v, _mm256_set1_epi8(0x0f)), TIER(fifth_bits)(lo_bits)),
+        _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(v, 4), _mm256_set1_epi8(0x0f)),
+                        TIER(fifth_bits)(hi_bits))};
+#endif
+    return rp;
+}
+
+/* One token's activations for a pair of blocks, in the rows' order, with
+ * -16 * sum(p) per block in the lanes that block's products land in. */
+typedef struct TIER(token_pair) {
+    __m256i lo, hi, bias;
+} TIER(token_pair);
+
+QUANT_INLINE TIER_TARGET TIER(token_pair) TIER(load_token)(const uint8_t *xb, const int two)
+{
+    TIER(token_pair) tp;
+    tp.lo = TIER(load_pair)(xb + 2, Q5_0_ACT_BLOCK_BYTES, two);
+    tp.hi = TIER(load_pair)(xb + 18, Q5_0_ACT_BLOCK_BYTES, two);
+    const __m256i sixteens = _mm256_set1_epi8(16);
+#if TIER_VNNI
+    __m256i sums = TIER_DPBUSD(TIER_DPBUSD(_mm256_setzero_si256(), sixteens, tp.lo), sixteens,
+                               tp.hi);
+#else
+    /* int16 pairs: at most 4 * 16 * 128, no saturation */
+    __m256i sums = _mm256_madd_epi16(_mm256_add_epi16(_mm256_maddubs_epi16(sixteens, tp.lo),
+                                                      _mm256_maddubs_epi16(sixteens, tp.hi)),
                                      _mm256_set1_epi16(1));
 #endif
-    return _mm256_sub_epi32(_mm256_setzero_si256(), sums);
+    tp.bias = _mm256_sub_epi32(_mm256_setzero_si256(), sums);
+    return tp;
 }
 
-/* bias + 8 int32 partial sums of q (unsigned) times activation bytes
- * (signed). Pairs of products stay below 2 * 31 * 128 in vpmaddubsw's
- * int16, so nothing saturates. */
-QUANT_INLINE TIER_TARGET __m256i TIER(dot)(__m256i q, __m256i bytes, __m256i bias)
+/* bias + the pair's 8 int32 partial sums of q (unsigned) times activation
+ * bytes (signed). Off VNNI the two int16 products of a pair of bytes and
+ * the two halves' sums stay below 4 * 31 * 128: no saturation. */
+QUANT_INLINE TIER_TARGET __m256i TIER(dot)(TIER(row_pair) rp, TIER(token_pair) tp)
 {
 #if TIER_VNNI
-    return TIER_DPBUSD(bias, q, bytes);
+    return TIER_DPBUSD(TIER_DPBUSD(tp.bias, rp.lo, tp.lo), rp.hi, tp.hi);
 #else
-    __m256i sums = _mm256_madd_epi16(_mm256_maddubs_epi16(q, bytes), _mm256_set1_epi16(1));
-    return _mm256_add_epi32(sums, bias);
+    __m256i sums = _mm256_add_epi16(_mm256_maddubs_epi16(rp.lo, tp.lo),
+                                    _mm256_maddubs_epi16(rp.hi, tp.hi));
+    return _mm256_add_epi32(_mm256_madd_epi16(sums, _mm256_set1_epi16(1)), tp.bias);
 #endif
+}
+
+/* The d (or dx) of a pair of blocks, as [b (x4) | b + 1 (x4)] floats. */
+QUANT_INLINE TIER_TARGET __m256 TIER(pair_scale)(const uint8_t *block, size_t block_bytes,
+                                                  const int two)
+{
+    __m128i first = _mm_set1_epi16((short)quant_load_u16(block));
+    __m128i second = two ? _mm_set1_epi16((short)quant_load_u16(block + block_bytes))
+                         : _mm_setzero_si128();
+    return _mm256_cvtph_ps(_mm_unpacklo_epi64(first, second));
+}
+
+/* Blocks b (and b + 1 when two) of the tile: acc[r][t] += their products. */
+QUANT_INLINE TIER_TARGET void TIER(step)(__m256 acc[4][4], const uint8_t *w, size_t w_row_bytes,
+                                         const uint8_t *x, size_t x_row_bytes, int64_t b,
+                                         const int R, const int T, const int two)
+{
+    const uint8_t *wb = w + b * Q5_0_BLOCK_BYTES;
+    /* The tile's rows lie one after another, so it reads a region of
+     * memory R rows long, R pairs of blocks per step, in an order the
+     * hardware prefetchers do not follow when the weights come from DRAM.
+     * Prefetch that region as the one stream it is, QUANT_PREFETCH_BYTES
+     * ahead; a hint never faults, so reaching past the matrix is harmless. */
+    uintptr_t ahead = (uintptr_t)w + QUANT_PREFETCH_BYTES + (uintptr_t)(b * R * Q5_0_BLOCK_BYTES);
+#pragma GCC unroll 4
+    for (int i = 0; i < (2 * R * Q5_0_BLOCK_BYTES + 63) / 64; i++)
+        _mm_prefetch((const char *)(ahead + 64 * (uintptr_t)i), _MM_HINT_T0);
+    TIER(row_pair) rows[4];
+    /* the rows' d: r of block b in lane r, of block b + 1 in lane 4 + r */
+    uint16_t d[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+#pragma GCC unroll 4
+    for (int r = 0; r < R; r++) {
+        const uint8_t *rb = wb + r * w_row_bytes;
+        rows[r] = TIER(load_row)(rb, two);
+        d[r] = quant_load_u16(rb);
+        d[4 + r] = two ? quant_load_u16(rb + Q5_0_BLOCK_BYTES) : 0;
+    }
+    __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)d));
+#pragma GCC unroll 4
+    for (int t = 0; t < T; t++) {
+        const uint8_t *xb = x + t * x_row_bytes + b * Q5_0_ACT_BLOCK_BYTES;
+        TIER(token_pair) tp = TIER(load_token)(xb, two);
+        __m256 dx = TIER(pair_scale)(xb, Q5_0_ACT_BLOCK_BYTES, two);
+        /* lanes 0-3 and 4-7 of dx are one value each: a lane shuffle gives
+         * [dx of b (x4) | dx of b + 1 (x4)] against dw's order */
+        __m256 s = _mm256_mul_ps(dw, dx);
+#pragma GCC unroll 4
+        for (int r = 0; r < R; r++) {
+            __m256 scale = _mm256_permutevar8x32_ps(
+                s, _mm256_setr_epi32(r, r, r, r, 4 + r, 4 + r, 4 + r, 4 + r));
+            __m256 dot = _mm256_cvtepi32_ps(TIER(dot)(rows[r], tp));
+            acc[r][t] = _mm256_fmadd_ps(dot, scale, acc[r][t]);
+        }
+    }
 }
 
 /* y[t * y_stride + r] for r < R, t < T: rows w, w + w_row_bytes, ... against
@@ -74,53 +188,17 @@ QUANT_INLINE TIER_TARGET void TIER(tile)(const uint8_t *w, size_t w_row_bytes, c
                                          size_t x_row_bytes, float *y, size_t y_stride,
                                          int64_t n_blocks, const int R, const int T)
 {
-    enum { MAX_R = 4, MAX_T = 4 };
-    __m256 acc[MAX_R][MAX_T];
+    __m256 acc[4][4];
 #pragma GCC unroll 4
     for (int r = 0; r < R; r++)
 #pragma GCC unroll 4
         for (int t = 0; t < T; t++)
             acc[r][t] = _mm256_setzero_ps();
-
-    for (int64_t b = 0; b < n_blocks; b++) {
-        const uint8_t *wb = w + b * Q5_0_BLOCK_BYTES;
-        /* The tile's rows lie one after another, so it reads a region of
-         * memory R rows long, R blocks per step, in an order the hardware
-         * prefetchers do not follow when the weights come from DRAM.
-         * Prefetch that region as the one stream it is, QUANT_PREFETCH_BYTES
-         * ahead; a hint never faults, so reaching past the matrix is
-         * harmless. */
-        uintptr_t ahead = (uintptr_t)w + QUANT_PREFETCH_BYTES + (uintptr_t)(b * R * Q5_0_BLOCK_BYTES);
-#pragma GCC unroll 4
-        for (int i = 0; i < (R * Q5_0_BLOCK_BYTES + 63) / 64; i++)
-            _mm_prefetch((const char *)(ahead + 64 * (uintptr_t)i), _MM_HINT_T0);
-        uint16_t d[4] = {0, 0, 0, 0};
-        __m256i q[MAX_R];
-#pragma GCC unroll 4
-        for (int r = 0; r < R; r++) {
-            d[r] = quant_load_u16(wb + r * w_row_bytes);
-            q[r] = TIER(values)(wb + r * w_row_bytes);
-        }
-        __m256 dw = _mm256_cvtph_ps(_mm_setr_epi16((short)d[0], (short)d[1], (short)d[2],
-                                                   (short)d[3], 0, 0, 0, 0));
-#pragma GCC unroll 4
-        for (int t = 0; t < T; t++) {
-            const uint8_t *xb = x + t * x_row_bytes + b * Q5_0_ACT_BLOCK_BYTES;
-            __m256 dx = _mm256_cvtph_ps(_mm_set1_epi16((short)quant_load_u16(xb)));
-            __m256i p = _mm256_loadu_si256((const __m256i *)(xb + 2));
-            __m256i bias = TIER(bias)(p);
-            /* d*dx per row, through memory: a broadcast load takes no
-             * arithmetic slot, a lane permute would */
-            float scale[8] __attribute__((aligned(32)));
-            _mm256_store_ps(scale, _mm256_mul_ps(dw, dx));
-#pragma GCC unroll 4
-            for (int r = 0; r < R; r++) {
-                __m256 dot = _mm256_cvtepi32_ps(TIER(dot)(q[r], p, bias));
-                acc[r][t] = _mm256_fmadd_ps(dot, _mm256_broadcast_ss(&scale[r]), acc[r][t]);
-            }
-        }
-    }
-
+    int64_t b = 0;
+    for (; b + 2 <= n_blocks; b += 2)
+        TIER(step)(acc, w, w_row_bytes, x, x_row_bytes, b, R, T, 1);
+    if (b < n_blocks)
+        TIER(step)(acc, w, w_row_bytes, x, x_row_bytes, b, R, T, 0);
 #pragma GCC unroll 4
     for (int r = 0; r < R; r++)
 #pragma GCC unroll 4
