@@ -15,11 +15,14 @@
  * near tie would have let two free-running texts part. At each step the
  * reference's top-5 logits must be within LOGIT_TOLERANCE of ours, and our
  * greedy choice must be llama.cpp's unless its own top-2 gap there is below
- * NEAR_TIE. tessera and llama.cpp round differently through 30 layers: over
- * these 16 steps the top-5 logits of the K-quant files differ from
- * llama.cpp's by up to 0.96, those of the default q4_1 model and of a q8_0
- * copy of it (no K-quant at all) by up to 0.75 and 0.79; a broken kernel
- * moves them by whole units. */
+ * NEAR_TIE. Implementations that round differently part by float noise that
+ * 30 layers amplify, the more so the fewer the bits: llama.cpp's own two
+ * paths for these files (its repacked kernels and its plain dot products)
+ * differ by up to 0.82 on the top-5 logits; ours differ from llama.cpp's by
+ * up to 1.0 on the q3_K to q6_K files and 2.1 on Q2_K_pure, whose 2-bit
+ * ffn_down and 4-bit everything else amplify most. A real fault is another
+ * matter: one wrong bit pair in one of q2_k's eight 32-value chunks moves
+ * them by 20 and leaves 2 of 16 greedy tokens. */
 #include <criterion/criterion.h>
 #include <jansson.h>
 #include <math.h>
@@ -30,7 +33,7 @@
 #include "model.h"
 #include "testutil.h"
 
-#define LOGIT_TOLERANCE 1.5
+#define LOGIT_TOLERANCE 3.0
 #define NEAR_TIE 0.5
 
 /* The file of a variant, or a failure that says why it is not there. */
