@@ -7,7 +7,7 @@ set -u
 build=${TSR_TEST_BUILDDIR:-.}
 src=${TSR_TEST_SRCDIR:-.}
 tessera="$build/tessera"
-model=${TESSERA_MODEL_CACHE:-$HOME/.cache/tessera/models}/SmolLM2-135M-Instruct.Q4_1.gguf
+. "$src/tests/default-model.sh"
 dir=$(mktemp -d "${TMPDIR:-/tmp}/tsr-cli-run-XXXXXX") || exit 1
 trap 'rm -rf "$dir"' EXIT
 echo "1..12"
@@ -20,10 +20,6 @@ check() { # check STATUS DESCRIPTION
   fi
 }
 run() { "$tessera" "$@" > "$dir/out" 2> "$dir/err"; }
-if [ ! -r "$model" ]; then
-  echo "Bail out! the default model is missing at $model: run contrib/fetch-model.sh"
-  exit 1
-fi
 
 run run -m "$model" -p "The capital of France is" -n 12 --greedy --stats -t 2
 rc=$?

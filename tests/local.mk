@@ -211,7 +211,7 @@ fuzzers: $(plugins_LTLIBRARIES) tests/plugins/test_params.la
 # The quant plugins against the gguf package's bytes and their own scalar references.
 if HAVE_CRITERION
 check_PROGRAMS += tests/test_quant
-tests_test_quant_SOURCES = tests/test_quant.c tests/testutil.h
+tests_test_quant_SOURCES = tests/test_quant.c tests/quanttest.h tests/testutil.h
 tests_test_quant_CFLAGS = $(TEST_CFLAGS)
 tests_test_quant_LDADD = $(TEST_LIBS) -lm
 TESTS += tests/test_quant
@@ -225,41 +225,15 @@ EXTRA_DIST += tests/reference/quant_ref.py tests/reference/quant/f32.bin \
 # scalar references.
 if HAVE_CRITERION
 check_PROGRAMS += tests/test_quant_k
-tests_test_quant_k_SOURCES = tests/test_quant_k.c tests/quant_testutil.h tests/testutil.h
+tests_test_quant_k_SOURCES = tests/test_quant_k.c tests/quanttest.h tests/testutil.h
 tests_test_quant_k_CFLAGS = $(TEST_CFLAGS)
 tests_test_quant_k_LDADD = $(TEST_LIBS) -lm
 TESTS += tests/test_quant_k
 endif
-EXTRA_DIST += tests/reference/quant_k_ref.py tests/make_kquant_models.py \
+EXTRA_DIST += tests/reference/quant_k_ref.py \
 	tests/reference/quant/q8_k.bin tests/reference/quant/q4_k.bin \
 	tests/reference/quant/q6_k.bin tests/reference/quant/q5_k.bin \
 	tests/reference/quant/q3_k.bin tests/reference/quant/q2_k.bin
-
-# The default model re-quantized by llama.cpp into its K-quant mixes, for
-# test_quant_k_model: build output (600 MB, about 20 s), made before the tests
-# run. TEST_VENV_PY (below) needs llama-cpp-python; when the files cannot be
-# made, tests/kquant-models/UNAVAILABLE says why and the test fails saying so.
-KQUANT_MODELS = tests/kquant-models
-check_DATA = $(KQUANT_MODELS)/.made
-$(KQUANT_MODELS)/.made: $(srcdir)/tests/make_kquant_models.py
-	$(AM_V_GEN)mkdir -p $(KQUANT_MODELS); rm -f $@; \
-	py='$(TEST_VENV_PY)'; test -x "$$py" || py=python3; \
-	if "$$py" $(srcdir)/tests/make_kquant_models.py $(KQUANT_MODELS); then touch $@; \
-	elif test ! -f $(KQUANT_MODELS)/UNAVAILABLE; then \
-	  echo "$$py could not run tests/make_kquant_models.py" > $(KQUANT_MODELS)/UNAVAILABLE; fi
-clean-local: clean-kquant-models
-clean-kquant-models:
-	rm -rf $(KQUANT_MODELS)
-.PHONY: clean-kquant-models
-
-if HAVE_CRITERION
-check_PROGRAMS += tests/test_quant_k_model
-tests_test_quant_k_model_SOURCES = tests/test_quant_k_model.c tests/testutil.h
-tests_test_quant_k_model_CFLAGS = $(TEST_CFLAGS) $(JANSSON_CFLAGS)
-tests_test_quant_k_model_LDADD = $(TEST_LIBS) $(JANSSON_LIBS) -lm
-TESTS += tests/test_quant_k_model
-endif
-EXTRA_DIST += tests/reference/make_kquant_greedy_ref.py tests/reference/kquant-greedy.json
 
 # The tokenizer and chat templates against llama.cpp's reference data.
 if HAVE_CRITERION
@@ -338,7 +312,7 @@ check_LTLIBRARIES += tests/counting/counting_alloc.la
 tests_counting_counting_alloc_la_SOURCES = tests/plugins/counting_alloc.c
 tests_counting_counting_alloc_la_LDFLAGS = $(BROKEN_PLUGIN_LDFLAGS)
 TESTS += tests/run-plan.sh
-EXTRA_DIST += tests/run-plan.sh
+EXTRA_DIST += tests/run-plan.sh tests/default-model.sh
 
 # `tessera run` and `tessera bench` end to end on the default model.
 TESTS += tests/cli-run.sh
@@ -365,31 +339,34 @@ EXTRA_DIST += tests/reference/quant_legacy_ref.py tests/reference/quant/q4_0.bin
 	tests/reference/quant/q5_0.bin tests/reference/quant/q5_1.bin tests/reference/quant/iq4_nl.bin \
 	tests/reference/quant/iq4_xs.bin
 
-# Real files of q4_0, q5_0, q5_1, iq4_nl and iq4_xs, made from the default
-# model by llama.cpp's quantizer (tests/make_quant_models.py) into
-# tests/models when TEST_VENV_PY has llama-cpp-python; without them
-# test_quant_models skips. Made once per build tree (the stamp).
+# Real model files (tests/make_quant_models.py's table): the default model
+# re-quantized by llama.cpp's quantizer into one file per format and into
+# its K-quant mixes, for test_quant_models. Build output (about 900 MB, a few
+# minutes), made once per build tree before the tests run, by TEST_VENV_PY
+# with llama-cpp-python (contrib/install-test-python.sh). When the files
+# cannot be made, tests/models/UNAVAILABLE says why and the tests that need
+# them fail saying so; the next make check tries again.
 TEST_VENV_PY = /opt/tsr-venv/bin/python
+TEST_MODELS = tests/models
+check_DATA = $(TEST_MODELS)/.made
+$(TEST_MODELS)/.made: $(srcdir)/tests/make_quant_models.py
+	@echo "  GEN      $(TEST_MODELS) (llama.cpp's quantizer: a few minutes, once per build tree)"
+	@$(MKDIR_P) $(TEST_MODELS); rm -f $@; \
+	py='$(TEST_VENV_PY)'; test -x "$$py" || py=python3; \
+	if "$$py" $(srcdir)/tests/make_quant_models.py $(TEST_MODELS); then touch $@; \
+	elif test ! -f $(TEST_MODELS)/UNAVAILABLE; then \
+	  echo "$$py could not run tests/make_quant_models.py" > $(TEST_MODELS)/UNAVAILABLE; fi
+clean-local: clean-test-models
+clean-test-models:
+	-rm -rf $(TEST_MODELS)
+.PHONY: clean-test-models
 if HAVE_CRITERION
 check_PROGRAMS += tests/test_quant_models
-tests_test_quant_models_SOURCES = tests/test_quant_models.c tests/quanttest.h tests/testutil.h
+tests_test_quant_models_SOURCES = tests/test_quant_models.c tests/model_fixture.h \
+	tests/default_model.h tests/testutil.h
 tests_test_quant_models_CFLAGS = $(TEST_CFLAGS) $(JANSSON_CFLAGS)
 tests_test_quant_models_LDADD = $(TEST_LIBS) $(JANSSON_LIBS) -lm
 TESTS += tests/test_quant_models
 endif
-# (a dependency of the program, not of its .log: automake drops its own
-# rule for a target the makefile names)
-EXTRA_tests_test_quant_models_DEPENDENCIES = tests/models/quant-models.stamp
-tests/models/quant-models.stamp: $(srcdir)/tests/make_quant_models.py
-	@$(MKDIR_P) tests/models
-	@if $(TEST_VENV_PY) -c 'import llama_cpp' 2>/dev/null; then \
-	  echo "  GEN      tests/models (llama.cpp's quantizer, a few minutes once)"; \
-	  $(TEST_VENV_PY) $(srcdir)/tests/make_quant_models.py tests/models && touch $@; \
-	else \
-	  echo "  SKIP     tests/models: no llama-cpp-python in $(TEST_VENV_PY)"; \
-	fi
-clean-local: clean-quant-models
-clean-quant-models:
-	-rm -rf tests/models
-.PHONY: clean-quant-models
-EXTRA_DIST += tests/make_quant_models.py tests/reference/quant_models.json
+EXTRA_DIST += tests/make_quant_models.py tests/reference/quant_models.json \
+	tests/reference/make_kquant_greedy_ref.py tests/reference/kquant-greedy.json

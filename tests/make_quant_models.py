@@ -1,21 +1,29 @@
 #!/usr/bin/env python3
-"""Real model files of the formats q4_0, q5_0, q5_1, iq4_nl and iq4_xs, for
-tests/test_quant_models.c: the default model (SmolLM2-135M-Instruct, Q4_1)
-requantized by llama.cpp's own quantizer (llama-cpp-python's
-llama_model_quantize, allow_requantize, pure: the embedding and every
-matrix in the format; no importance matrix).
+"""Test setup: the default model (SmolLM2-135M-Instruct, Q4_1) re-quantized by
+llama.cpp's own quantizer (llama-cpp-python's llama_model_quantize,
+allow_requantize, no importance matrix) into the files of MODELS, for
+tests/test_quant_models.c (and for tests/reference/quant_k_ref.py and
+make_kquant_greedy_ref.py, which import this).
 
-  make_quant_models.py OUTDIR
-      writes OUTDIR/FORMAT.gguf for every format (test setup: make check runs
-      it into the build tree's tests/models when the Python is there) and
-      checks each file's sha256 against tests/reference/quant_models.json, so
-      that a llama.cpp that quantizes differently is caught here (the file
-      is removed and the test skips it), not reported as a tessera bug.
+  make_quant_models.py OUTDIR [NAME...]
+      writes OUTDIR/NAME.gguf for each entry of MODELS (all by default),
+      keeping files already there. make check runs it once per build tree
+      into tests/models. A new file whose MODELS entry names a reference
+      with a sha256 for it must match it, so that a llama.cpp that
+      quantizes differently is caught here, not reported as a tessera bug.
+      When a file cannot be made (no llama-cpp-python, no default model, a
+      quantizer failure, a foreign sha256) it writes the reasons to
+      OUTDIR/UNAVAILABLE, one line each, and exits 1: the tests that need
+      the file fail with that line.
   make_quant_models.py --reference OUTDIR
-      also runs llama.cpp on each file and rewrites
-      tests/reference/quant_models.json: the file's sha256, the prompt's
-      tokens, and for each of N_GEN greedy steps the chosen token, the gap
-      between the two best logits and the top logits.
+      also runs llama.cpp on the files whose reference is quant_models.json
+      and rewrites tests/reference/quant_models.json: each file's sha256,
+      the prompt's tokens, and for each of N_GEN greedy steps the chosen
+      token, the gap between the two best logits and the top logits. (The
+      K-quant mixes' reference, kquant-greedy.json, is
+      tests/reference/make_kquant_greedy_ref.py's.)
+
+Adding a file: one line in MODELS.
 
 Run with the project's test venv: /opt/tsr-venv/bin/python."""
 
@@ -26,14 +34,47 @@ import os
 import pathlib
 import sys
 
-MODEL = os.path.expanduser("~/.cache/tessera/models/SmolLM2-135M-Instruct.Q4_1.gguf")
-REFERENCE = pathlib.Path(__file__).resolve().parent / "reference" / "quant_models.json"
+MODEL = os.path.expanduser(
+    os.path.join(os.environ.get("TESSERA_MODEL_CACHE", "~/.cache/tessera/models"),
+                 "SmolLM2-135M-Instruct.Q4_1.gguf"))
+REFERENCE_DIR = pathlib.Path(__file__).resolve().parent / "reference"
+GREEDY_REFERENCE = REFERENCE_DIR / "quant_models.json"
 PROMPT = "The capital of France is Paris. The capital of Italy is"
 N_GEN = 16
 TOP = 5
 
-# name: llama_ftype (llama.h's LLAMA_FTYPE_MOSTLY_*)
-FORMATS = {"q4_0": 2, "q5_0": 8, "q5_1": 9, "iq4_nl": 25, "iq4_xs": 30}
+# name: (llama.h's file type, pure, the reference the test compares it with)
+#
+# pure: every tensor in the type (no bigger types for sensitive tensors),
+# except where a row is too short for its blocks. The default model's
+# 576-wide rows are not multiples of 256, so 256-value formats fall back
+# there (iq4_xs to iq4_nl; the K-quant mixes to q5_0, q5_1, q4_0, q8_0) and
+# only the 1536-wide ffn_down tensors are K-quants: q4_K and q6_K in Q4_K_M,
+# q5_K and q6_K in Q5_K_M, q6_K in Q6_K, q4_K and q5_K in Q3_K_M, q3_K in
+# Q2_K, q2_K in Q2_K_pure (the standard Q2_K mix has no q2_K at all).
+MODELS = {
+    # one format each, for test_quant_models' quant_models suite
+    "q4_0": ("LLAMA_FTYPE_MOSTLY_Q4_0", True, "quant_models.json"),
+    "q5_0": ("LLAMA_FTYPE_MOSTLY_Q5_0", True, "quant_models.json"),
+    "q5_1": ("LLAMA_FTYPE_MOSTLY_Q5_1", True, "quant_models.json"),
+    "iq4_nl": ("LLAMA_FTYPE_MOSTLY_IQ4_NL", True, "quant_models.json"),
+    "iq4_xs": ("LLAMA_FTYPE_MOSTLY_IQ4_XS", True, "quant_models.json"),
+    # llama.cpp's K-quant mixes, for its quant_k_models suite
+    "Q4_K_M": ("LLAMA_FTYPE_MOSTLY_Q4_K_M", False, "kquant-greedy.json"),
+    "Q5_K_M": ("LLAMA_FTYPE_MOSTLY_Q5_K_M", False, "kquant-greedy.json"),
+    "Q6_K": ("LLAMA_FTYPE_MOSTLY_Q6_K", False, "kquant-greedy.json"),
+    "Q3_K_M": ("LLAMA_FTYPE_MOSTLY_Q3_K_M", False, "kquant-greedy.json"),
+    "Q2_K": ("LLAMA_FTYPE_MOSTLY_Q2_K", False, "kquant-greedy.json"),
+    "Q2_K_pure": ("LLAMA_FTYPE_MOSTLY_Q2_K", True, "kquant-greedy.json"),
+}
+
+
+class Unavailable(Exception):
+    """Why a file cannot be made; the test that needs it reports this."""
+
+
+def model_path(out_dir, name):
+    return pathlib.Path(out_dir) / f"{name}.gguf"
 
 
 def sha256(path):
@@ -44,30 +85,69 @@ def sha256(path):
     return h.hexdigest()
 
 
-def quantize(name, path):
-    import llama_cpp
+def known_sha256(name):
+    """The sha256 the file's reference records, or None."""
+    reference = REFERENCE_DIR / MODELS[name][2]
+    if not reference.exists():
+        return None
+    data = json.loads(reference.read_text())
+    return data.get("formats", {}).get(name, {}).get("sha256")
 
+
+def make(out_dir, name, check=True):
+    """Quantizes the default model into OUT_DIR/NAME.gguf unless it is there;
+    returns its path."""
+    try:
+        import llama_cpp
+    except ImportError as e:
+        raise Unavailable(f"llama-cpp-python is not importable by {sys.executable} ({e}): "
+                          "contrib/install-test-python.sh installs it")
+    path = model_path(out_dir, name)
+    if path.exists():
+        return path
+    if not os.path.exists(MODEL):
+        raise Unavailable(f"the default model is missing at {MODEL}: run contrib/fetch-model.sh")
+    ftype, pure, _ = MODELS[name]
     params = llama_cpp.llama_model_quantize_default_params()
-    params.ftype = FORMATS[name]
-    params.allow_requantize = True
-    # every weight in the format (no mix of bigger types for sensitive
-    # tensors), except where a row is too short for it: iq4_xs's 256-value
-    # blocks fall back to iq4_nl on the 576-wide rows
-    params.pure = True
+    params.ftype = getattr(llama_cpp, ftype)
+    params.allow_requantize = True  # the source is already q4_1
+    params.pure = pure
     params.nthread = 2
-    tmp = path + ".tmp"
-    rc = llama_cpp.llama_model_quantize(MODEL.encode(), tmp.encode(), ctypes.byref(params))
+    partial = path.with_suffix(".partial")
+    rc = llama_cpp.llama_model_quantize(MODEL.encode(), str(partial).encode(),
+                                        ctypes.byref(params))
     if rc != 0:
-        raise SystemExit(f"make_quant_models: llama_model_quantize failed for {name} ({rc})")
-    os.replace(tmp, path)
+        raise Unavailable(f"llama.cpp's llama_model_quantize returned {rc}")
+    want = known_sha256(name) if check else None
+    if want and sha256(partial) != want:
+        partial.unlink()
+        raise Unavailable(f"this llama.cpp (llama-cpp-python {llama_cpp.__version__}) quantizes "
+                          f"it differently from the one that made tests/reference/"
+                          f"{MODELS[name][2]}: install the version it names, or rerun "
+                          "with --reference on purpose")
+    partial.rename(path)
+    return path
+
+
+def make_quietly(out_dir, name, check=True):
+    """make(), with llama.cpp's per-tensor log (on stderr) thrown away."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    saved = os.dup(2)
+    os.dup2(devnull, 2)
+    try:
+        return make(out_dir, name, check)
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
 
 
 def greedy(path):
     import llama_cpp
     import numpy as np
 
-    llm = llama_cpp.Llama(model_path=path, n_ctx=128, n_batch=128, n_threads=2, logits_all=True,
-                          verbose=False, seed=0)
+    llm = llama_cpp.Llama(model_path=str(path), n_ctx=128, n_batch=128, n_threads=2,
+                          logits_all=True, verbose=False, seed=0)
     tokens = llm.tokenize(PROMPT.encode(), add_bos=True, special=True)
     llm.eval(tokens)
     steps = []
@@ -106,44 +186,56 @@ def dump_reference(reference):
     return text
 
 
+def write_greedy_reference(out_dir):
+    import llama_cpp
+
+    reference = {"model": os.path.basename(MODEL), "llama_cpp_python": llama_cpp.__version__,
+                 "prompt": PROMPT, "n_gen": N_GEN, "formats": {}}
+    for name, (_, _, ref) in MODELS.items():
+        if ref != GREEDY_REFERENCE.name:
+            continue
+        path = model_path(out_dir, name)
+        if path.exists():
+            path.unlink()  # made afresh by this llama.cpp
+        path = make_quietly(out_dir, name, check=False)
+        tokens, steps, text = greedy(path)
+        reference["formats"][name] = {"sha256": sha256(path), "prompt_tokens": tokens,
+                                      "steps": steps, "text": text}
+        print(f"{name}: {text!r}", file=sys.stderr)
+    GREEDY_REFERENCE.write_text(dump_reference(reference))
+
+
 def main():
     args = sys.argv[1:]
     write_reference = bool(args) and args[0] == "--reference"
     if write_reference:
         args = args[1:]
-    if len(args) != 1:
-        raise SystemExit("usage: make_quant_models.py [--reference] OUTDIR")
-    import llama_cpp
-
-    quiet = llama_cpp.llama_log_callback(lambda level, text, user_data: None)
-    llama_cpp.llama_log_set(quiet, ctypes.c_void_p())
-    outdir = pathlib.Path(args[0])
-    outdir.mkdir(parents=True, exist_ok=True)
-    known = json.loads(REFERENCE.read_text()) if REFERENCE.exists() else {"formats": {}}
-    reference = {"model": os.path.basename(MODEL), "llama_cpp_python": llama_cpp.__version__,
-                 "prompt": PROMPT, "n_gen": N_GEN, "formats": {}}
-    mismatched = []
-    for name in FORMATS:
-        path = str(outdir / f"{name}.gguf")
-        quantize(name, path)
-        digest = sha256(path)
-        want = known["formats"].get(name, {}).get("sha256")
-        if want and digest != want and not write_reference:
-            mismatched.append(name)
-            os.unlink(path)  # the test skips a missing file; it would fail a foreign one
-        if write_reference:
-            tokens, steps, text = greedy(path)
-            reference["formats"][name] = {"sha256": digest, "prompt_tokens": tokens,
-                                          "steps": steps, "text": text}
-            print(f"{name}: {text!r}", file=sys.stderr)
+    if not args or (write_reference and len(args) != 1):
+        raise SystemExit("usage: make_quant_models.py [--reference] OUTDIR [NAME...]")
+    out_dir = pathlib.Path(args[0])
+    out_dir.mkdir(parents=True, exist_ok=True)
+    unavailable = out_dir / "UNAVAILABLE"
     if write_reference:
-        REFERENCE.write_text(dump_reference(reference))
-    if mismatched:
-        raise SystemExit("make_quant_models: this llama.cpp quantizes "
-                         f"{', '.join(mismatched)} differently from the one that made "
-                         f"{REFERENCE.name} (llama-cpp-python {known.get('llama_cpp_python')}); "
-                         "rerun with --reference on purpose, or use that version")
+        write_greedy_reference(out_dir)
+        return 0
+    names = args[1:] or list(MODELS)
+    unknown = [n for n in names if n not in MODELS]
+    if unknown:
+        raise SystemExit(f"make_quant_models: no such file in MODELS: {', '.join(unknown)}")
+    reasons = []
+    for name in names:
+        try:
+            make_quietly(out_dir, name)
+        except Unavailable as e:
+            reasons.append(f"{name}.gguf: {e}")
+    if reasons:
+        unavailable.write_text("".join(line + "\n" for line in reasons))
+        print(unavailable.read_text(), file=sys.stderr, end="")
+        return 1
+    if unavailable.exists():
+        unavailable.unlink()
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

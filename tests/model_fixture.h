@@ -6,25 +6,11 @@
 #include <criterion/criterion.h>
 #include <unistd.h>
 
+#include "default_model.h"
 #include "loader.h"
 #include "model.h"
 #include "testutil.h"
 #include "tokenizer.h"
-
-/* $TESSERA_MODEL_CACHE or ~/.cache/tessera/models, + the default model. */
-static inline const char *test_model_path(void)
-{
-    static char path[4096];
-    const char *cache = getenv("TESSERA_MODEL_CACHE");
-    if (cache && cache[0])
-        snprintf(path, sizeof path, "%s/SmolLM2-135M-Instruct.Q4_1.gguf", cache);
-    else
-        snprintf(path, sizeof path, "%s/.cache/tessera/models/SmolLM2-135M-Instruct.Q4_1.gguf",
-                 getenv("HOME") ? getenv("HOME") : "");
-    cr_assert_eq(access(path, R_OK), 0,
-                 "the default model is missing at %s: run contrib/fetch-model.sh", path);
-    return path;
-}
 
 typedef struct test_model {
     tsr_registry *registry;
@@ -34,13 +20,15 @@ typedef struct test_model {
     tsr_model *model;
 } test_model;
 
-static inline void test_model_open(test_model *t, const tsr_model_options *extra)
+/* The model of a GGUF file (the default model: test_model_open). */
+static inline void test_model_open_file(test_model *t, const char *path,
+                                        const tsr_model_options *extra)
 {
     memset(t, 0, sizeof *t);
     tsr_error err = {0};
     const char *dirs[] = {test_path(test_builddir(), "plugins/.libs")};
     cr_assert_eq(tsr_registry_open(dirs, 1, &t->registry, &err), TSR_OK, "%s", err.message);
-    cr_assert_eq(tsr_gguf_open(test_model_path(), &t->gguf, &err), TSR_OK, "%s", err.message);
+    cr_assert_eq(tsr_gguf_open(path, &t->gguf, &err), TSR_OK, "%s: %s", path, err.message);
     t->alloc = tsr_plugin_alloc(tsr_registry_find(t->registry, TSR_PLUGIN_ALLOC, "host"));
     cr_assert_not_null(t->alloc);
     cr_assert_eq(t->alloc->open(tsr_host_services(), NULL, &t->alloc_state, &err), TSR_OK);
@@ -48,7 +36,13 @@ static inline void test_model_open(test_model *t, const tsr_model_options *extra
     o.registry = t->registry;
     o.alloc = t->alloc;
     o.alloc_state = t->alloc_state;
-    cr_assert_eq(tsr_model_open(t->gguf, &o, &t->model, &err), TSR_OK, "%s", err.message);
+    cr_assert_eq(tsr_model_open(t->gguf, &o, &t->model, &err), TSR_OK, "%s: %s", path,
+                 err.message);
+}
+
+static inline void test_model_open(test_model *t, const tsr_model_options *extra)
+{
+    test_model_open_file(t, test_model_path(), extra);
 }
 
 static inline void test_model_close(test_model *t)

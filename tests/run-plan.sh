@@ -7,12 +7,9 @@
 set -u
 build=${TSR_TEST_BUILDDIR:-.}
 tessera="$build/tessera"
-model=${TESSERA_MODEL_CACHE:-$HOME/.cache/tessera/models}/SmolLM2-135M-Instruct.Q4_1.gguf
+. "${TSR_TEST_SRCDIR:-.}/tests/default-model.sh"
 if ! "$tessera" run --help >/dev/null 2>&1; then
-  echo "1..0 # SKIP this build has no tessera run"; exit 0
-fi
-if [ ! -r "$model" ]; then
-  echo "1..0 # SKIP the default model is missing ($model): contrib/fetch-model.sh"; exit 0
+  echo "Bail out! $tessera run --help fails: the build has no working tessera run"; exit 1
 fi
 dir=$(mktemp -d "${TMPDIR:-/tmp}/tsr-run-plan-XXXXXX") || exit 1
 trap 'rm -rf "$dir"' EXIT

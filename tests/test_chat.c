@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "chat.h"
+#include "default_model.h"
 #include "testutil.h"
 #include "tokenizer.h"
 
@@ -137,13 +138,7 @@ Test(chat, llama3_trims_content_as_jinja_trim_does)
  * parse_special, it must be llama.cpp's ids for llama-cpp-python's prompt. */
 Test(chat, smollm2_prompt_encodes_to_llama_cpp_ids)
 {
-    char path[4096];
-    const char *cache = getenv("TESSERA_MODEL_CACHE");
-    snprintf(path, sizeof path, "%s/SmolLM2-135M-Instruct.Q4_1.gguf",
-             cache && cache[0] ? cache : test_path(getenv("HOME") ? getenv("HOME") : ".",
-                                                   ".cache/tessera/models"));
-    if (access(path, R_OK) != 0)
-        cr_skip_test("the default model is not at %s", path);
+    const char *path = test_model_path();
     tsr_gguf *gguf;
     tsr_tokenizer *tok;
     tsr_chat_template *tmpl;

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "default_model.h"
 #include "gguf.h"
 #include "gguf_writer.h"
 #include "testutil.h"
@@ -580,19 +581,6 @@ Test(gguf, missing_file_and_folder_are_named)
 
 /* ---- the default model, against llama.cpp's own reader --------------------- */
 
-static const char *model_path(void)
-{
-    static char path[4096];
-    const char *cache = getenv("TESSERA_MODEL_CACHE");
-    const char *home = getenv("HOME");
-    if (cache && cache[0])
-        snprintf(path, sizeof path, "%s/SmolLM2-135M-Instruct.Q4_1.gguf", cache);
-    else
-        snprintf(path, sizeof path, "%s/.cache/tessera/models/SmolLM2-135M-Instruct.Q4_1.gguf",
-                 home && home[0] ? home : "/root");
-    return path;
-}
-
 /* As tests/reference/gguf_dump.py quotes: printable ASCII but " and \ as
  * is, every other byte as \xNN. */
 static void print_quoted(FILE *out, const char *s, uint64_t len)
@@ -734,10 +722,7 @@ static void compare_with_reference(const char *text, const char *reference)
 
 Test(gguf, default_model_reads_as_gguf_py_reads_it)
 {
-    const char *path = model_path();
-    if (access(path, R_OK) != 0)
-        cr_skip_test("the default model is absent (%s; set TESSERA_MODEL_CACHE to its folder):"
-                     " not compared with tests/reference/smollm2-gguf.txt", path);
+    const char *path = test_model_path();
     size_t n;
     char *reference = (char *)read_file(test_path(test_srcdir(), "tests/reference/smollm2-gguf.txt"), &n);
     reference = realloc(reference, n + 1);
@@ -757,9 +742,7 @@ Test(gguf, default_model_reads_as_gguf_py_reads_it)
 
 Test(gguf, default_model_tensor_data_point_at_their_bytes)
 {
-    const char *path = model_path();
-    if (access(path, R_OK) != 0)
-        cr_skip_test("the default model is absent (%s; set TESSERA_MODEL_CACHE to its folder)", path);
+    const char *path = test_model_path();
     tsr_gguf *g;
     tsr_error err;
     cr_assert_eq(tsr_gguf_open(path, &g, &err), TSR_OK, "%s", err.message);

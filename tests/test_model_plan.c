@@ -6,25 +6,11 @@
 #include <math.h>
 #include <unistd.h>
 
+#include "default_model.h"
 #include "loader.h"
 #include "model.h"
 #include "plan.h"
 #include "testutil.h"
-
-/* $TESSERA_MODEL_CACHE or ~/.cache/tessera/models, + the default model. */
-static const char *test_model_path(void)
-{
-    static char path[4096];
-    const char *cache = getenv("TESSERA_MODEL_CACHE");
-    if (cache && cache[0])
-        snprintf(path, sizeof path, "%s/SmolLM2-135M-Instruct.Q4_1.gguf", cache);
-    else
-        snprintf(path, sizeof path, "%s/.cache/tessera/models/SmolLM2-135M-Instruct.Q4_1.gguf",
-                 getenv("HOME") ? getenv("HOME") : "");
-    cr_assert_eq(access(path, R_OK), 0,
-                 "the default model is missing at %s: run contrib/fetch-model.sh", path);
-    return path;
-}
 
 typedef struct opened {
     tsr_registry *registry;

@@ -16,26 +16,9 @@
  *       path it should. */
 #include <float.h>
 
-#include "quant_testutil.h"
+#include "quanttest.h"
 
-static tsr_registry *reg;
-
-static void open_registry(void)
-{
-    reg = quant_open_registry();
-}
-
-static void close_registry(void)
-{
-    tsr_registry_close(reg);
-}
-
-TestSuite(quant_k, .init = open_registry, .fini = close_registry);
-
-static const tsr_quant_vtable *quant(const char *name)
-{
-    return quant_by_name(reg, name);
-}
+TestSuite(quant_k, .init = quanttest_open, .fini = quanttest_close);
 
 /* What the tests need to know of each weight format's layout: where its
  * f16 scales are and the ranges of its integers. Affine formats are
@@ -73,71 +56,15 @@ static const kformat *kformat_of(const char *name)
 
 /* ---- (a) dequantizing, (b) quantizing q8_k ------------------------------ */
 
-static void check_dequantize_matches_reference(const char *name)
-{
-    const tsr_quant_vtable *vt = quant(name);
-    quant_reference ref = quant_load_reference(name, vt);
-    size_t n = (size_t)ref.n_dequant * ref.block_elems;
-    float *out = malloc(n * sizeof *out);
-    for (int level = 0; level < QUANT_N_LEVELS; level++) {
-        quant_use_level(quant_isa_levels[level], vt, NULL);
-        memset(out, 0xa5, n * sizeof *out);
-        vt->dequantize(ref.dequant_bytes, out, (int64_t)n);
-        for (size_t i = 0; i < n; i++) {
-            float want = quant_float_at(ref.dequant_floats + 4 * i);
-            cr_assert_eq(quant_bits_of(out[i]), quant_bits_of(want),
-                         "%s (%s path at ISA level %s): value %zu of block %zu is %a (0x%08x); "
-                         "the reference says %a (0x%08x)",
-                         name, vt->kernel_name(), quant_isa_levels[level], i % ref.block_elems,
-                         i / ref.block_elems, (double)out[i], quant_bits_of(out[i]), (double)want,
-                         quant_bits_of(want));
-        }
-    }
-    free(out);
-    free(ref.file);
-}
+Test(quant_k, q8_k_dequantize_matches_ggml) { quanttest_check_dequantize("q8_k"); }
+Test(quant_k, q4_k_dequantize_matches_gguf_package) { quanttest_check_dequantize("q4_k"); }
+Test(quant_k, q6_k_dequantize_matches_gguf_package) { quanttest_check_dequantize("q6_k"); }
+Test(quant_k, q5_k_dequantize_matches_gguf_package) { quanttest_check_dequantize("q5_k"); }
+Test(quant_k, q3_k_dequantize_matches_gguf_package) { quanttest_check_dequantize("q3_k"); }
+Test(quant_k, q2_k_dequantize_matches_gguf_package) { quanttest_check_dequantize("q2_k"); }
 
-Test(quant_k, q8_k_dequantize_matches_ggml) { check_dequantize_matches_reference("q8_k"); }
-Test(quant_k, q4_k_dequantize_matches_gguf_package) { check_dequantize_matches_reference("q4_k"); }
-Test(quant_k, q6_k_dequantize_matches_gguf_package) { check_dequantize_matches_reference("q6_k"); }
-Test(quant_k, q5_k_dequantize_matches_gguf_package) { check_dequantize_matches_reference("q5_k"); }
-Test(quant_k, q3_k_dequantize_matches_gguf_package) { check_dequantize_matches_reference("q3_k"); }
-Test(quant_k, q2_k_dequantize_matches_gguf_package) { check_dequantize_matches_reference("q2_k"); }
-
-static void check_q8_k_bytes(const char *which, const char *level, const quant_reference *ref,
-                             const uint8_t *got)
-{
-    for (size_t i = 0; i < (size_t)ref->n_quant * ref->block_bytes; i++)
-        cr_assert_eq(got[i], ref->quant_bytes[i],
-                     "q8_k (%s at ISA level %s): byte %zu of block %zu is 0x%02x, ggml's "
-                     "quantize_row_q8_K_ref says 0x%02x",
-                     which, level, i % ref->block_bytes, i / ref->block_bytes, got[i],
-                     ref->quant_bytes[i]);
-}
-
-Test(quant_k, q8_k_quantize_matches_ggml_reference)
-{
-    const tsr_quant_vtable *vt = quant("q8_k");
-    quant_reference ref = quant_load_reference("q8_k", vt);
-    cr_assert_gt(ref.n_quant, 0);
-    size_t n_in = (size_t)ref.n_quant * ref.block_elems;
-    size_t n_out = (size_t)ref.n_quant * ref.block_bytes;
-    float *in = malloc(n_in * sizeof *in);
-    memcpy(in, ref.quant_floats, n_in * sizeof *in);
-    uint8_t *out = malloc(n_out);
-    for (int level = 0; level < QUANT_N_LEVELS; level++) {
-        quant_use_level(quant_isa_levels[level], vt, NULL);
-        memset(out, 0xa5, n_out);
-        vt->quantize(in, out, (int64_t)n_in);
-        check_q8_k_bytes(vt->kernel_name(), quant_isa_levels[level], &ref, out);
-        memset(out, 0xa5, n_out);
-        vt->quantize_reference(in, out, (int64_t)n_in);
-        check_q8_k_bytes("quantize_reference", quant_isa_levels[level], &ref, out);
-    }
-    free(in);
-    free(out);
-    free(ref.file);
-}
+/* the bytes of ggml's quantize_row_q8_K_ref */
+Test(quant_k, q8_k_quantize_matches_ggml_reference) { quanttest_check_quantize("q8_k"); }
 
 /* ---- (c) the weight formats' quantizers --------------------------------- */
 
@@ -182,11 +109,11 @@ static float round_trip_bound(const kformat *f, const float *x, int j)
  * super-block scales stay normal halves, where the bound holds). */
 static void fill_round_trip_data(float *x, int n_blocks, uint64_t seed)
 {
-    quant_rng rng = {seed};
+    quanttest_rng rng = {seed};
     for (int b = 0; b < n_blocks; b++) {
         float scale = powf(10.0f, (float)(b % 5) - 1.0f);
         for (int i = 0; i < 256; i++) {
-            float v = quant_rng_normalish(&rng);
+            float v = quanttest_normalish(&rng);
             switch (b % 4) {
             case 0: x[256 * b + i] = v * scale; break;
             case 1: x[256 * b + i] = v * scale + 2.0f * scale; break; /* one-sided */
@@ -202,13 +129,13 @@ static void fill_round_trip_data(float *x, int n_blocks, uint64_t seed)
 static void check_round_trip(const char *name)
 {
     const kformat *f = kformat_of(name);
-    const tsr_quant_vtable *vt = quant(name);
+    const tsr_quant_vtable *vt = quanttest_find(name);
     enum { N_BLOCKS = 40 };
     float *x = malloc(N_BLOCKS * 256 * sizeof *x), *back = malloc(N_BLOCKS * 256 * sizeof *back);
     uint8_t *q = malloc((size_t)N_BLOCKS * vt->block_bytes);
     fill_round_trip_data(x, N_BLOCKS, 0x5eed5eed ^ vt->gguf_type);
-    for (int level = 0; level < QUANT_N_LEVELS; level++) {
-        quant_use_level(quant_isa_levels[level], vt, NULL);
+    for (int level = 0; level < QUANTTEST_N_LEVELS; level++) {
+        quanttest_use_level(quanttest_levels[level], vt, NULL);
         vt->quantize(x, q, N_BLOCKS * 256);
         vt->dequantize(q, back, N_BLOCKS * 256);
         for (int b = 0; b < N_BLOCKS; b++)
@@ -218,7 +145,7 @@ static void check_round_trip(const char *name)
                 cr_assert(err <= bound,
                           "%s (ISA level %s): block %d value %d: %g came back as %g, off by %g, "
                           "more than the bound %g",
-                          name, quant_isa_levels[level], b, j, (double)x[256 * b + j],
+                          name, quanttest_levels[level], b, j, (double)x[256 * b + j],
                           (double)back[256 * b + j], (double)err, (double)bound);
             }
     }
@@ -242,8 +169,8 @@ Test(quant_k, q2_k_round_trip_stays_within_half_a_step) { check_round_trip("q2_k
  * 1.15, q2_k 1.18, q5_k 1.37). */
 static void check_error_against_ggml(const char *name, double factor)
 {
-    const tsr_quant_vtable *vt = quant(name);
-    quant_reference ref = quant_load_reference(name, vt);
+    const tsr_quant_vtable *vt = quanttest_find(name);
+    quanttest_reference ref = quanttest_load_reference(name, vt);
     size_t n = (size_t)ref.n_quant * 256;
     float *x = malloc(n * sizeof *x), *ours = malloc(n * sizeof *ours);
     float *theirs = malloc(n * sizeof *theirs);
@@ -288,136 +215,34 @@ Test(quant_k, q2_k_error_is_near_ggml_quantizer) { check_error_against_ggml("q2_
 
 /* ---- (d) products ---------------------------------------------------------- */
 
-/* Token counts: 1 to 9 meet every remainder of the register tiles; 33, 64
- * and 70 cross the chunks of 32 tokens the matmats take. */
-static const int token_counts[] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 33, 64, 70};
-enum { N_TOKEN_COUNTS = sizeof token_counts / sizeof token_counts[0] };
-enum { N_ROWS = 13, MAX_TOKENS = 70, Y_STRIDE = N_ROWS + 3 };
-static const float sentinel = -1234.5f;
-
-/* What bounds a product's rounding, for each (token, row): the sum of the
- * magnitudes of every term any path adds. The paths split each weight into
- * a scaled integer d * sc * u and a correction (the minimum dmin * m of the
- * affine formats, the offset d * sc * offset of the symmetric ones) and
- * add both; |d * sc * u| <= |w| + |correction|, and the correction is at
- * most c = |dmin| * max_scale or |d| * (max_scale + 1) * (q_high + 1). */
-static void magnitudes(const kformat *f, const tsr_quant_vtable *vt, const tsr_quant_vtable *act,
-                       const uint8_t *w, size_t w_row_bytes, const uint8_t *x, size_t x_row_bytes,
-                       int64_t n_cols, double *mag)
+/* What bounds a product's rounding (quanttest_products). The paths split
+ * each weight into a scaled integer d * sc * u and a correction (the
+ * minimum dmin * m of the affine formats, the offset d * sc * offset of the
+ * symmetric ones) and add both; |d * sc * u| <= |w| + |correction|, and
+ * the correction is at most c = |dmin| * max_scale or
+ * |d| * (max_scale + 1) * (q_high + 1). The paths compute exact integer
+ * sums per block (the reference per block, the SIMD paths per lane) and
+ * add two terms per block, plus the lanes' final sum, in their own
+ * orders. */
+static void kformat_terms(const uint8_t *w_block, const uint8_t *x_block, const void *ctx,
+                          double *a, double *c)
 {
-    float *wf = malloc((size_t)n_cols * sizeof *wf), *xf = malloc((size_t)n_cols * sizeof *xf);
-    for (int t = 0; t < MAX_TOKENS; t++) {
-        act->dequantize(x + t * x_row_bytes, xf, n_cols);
-        for (int r = 0; r < N_ROWS; r++) {
-            const uint8_t *row = w + r * w_row_bytes;
-            vt->dequantize(row, wf, n_cols);
-            double sum = 0.0;
-            for (int64_t c = 0; c < n_cols; c++) {
-                const uint8_t *block = row + c / 256 * f->block_bytes;
-                double corr = f->affine ? fabs(quant_half_at(block + f->dmin_offset)) * f->max_scale
-                                        : fabs(quant_half_at(block + f->d_offset)) *
-                                              (f->max_scale + 1) * (f->max_q + 1);
-                sum += (fabs(wf[c]) + 2 * corr) * fabs(xf[c]);
-            }
-            mag[t * N_ROWS + r] = sum;
-        }
-    }
-    free(wf);
-    free(xf);
+    (void)x_block;
+    const kformat *f = ctx;
+    double corr = f->affine ? fabs(quanttest_half_at(w_block + f->dmin_offset)) * f->max_scale
+                            : fabs(quanttest_half_at(w_block + f->d_offset)) *
+                                  (f->max_scale + 1) * (f->max_q + 1);
+    *a = 2 * corr;
+    *c = 0;
 }
 
-/* SIMD products against the scalar reference, every ISA level, the token
- * counts above, several row ranges, rows outside the range untouched.
- *
- * Tolerance: the paths compute exact integer sums per block (the reference
- * per block, the SIMD paths per lane), scale them by float factors and add
- * two terms per block in their own orders. Recursive summation puts each
- * result within (n_terms + 3) * u * M of the exact value (u = 2^-24, M the
- * magnitude above), n_terms = 2 per block plus the lanes' final sum; the
- * two paths differ by at most twice that. FLT_EPSILON = 2u stands in for u,
- * a factor of 2 to spare. */
 static void check_products_match_reference(const char *name)
 {
     static const int64_t col_counts[] = {256, 512, 1536, 2560};
-    static const int64_t ranges[][2] = {{0, N_ROWS}, {3, 11}, {5, 6}, {12, 13}, {1, 10}};
-    const kformat *f = kformat_of(name);
-    const tsr_quant_vtable *vt = quant(name);
-    const tsr_quant_vtable *act = quant_activation_of(reg, vt);
-    quant_rng rng = {0xc0ffee ^ vt->gguf_type};
-    for (size_t k = 0; k < sizeof col_counts / sizeof col_counts[0]; k++) {
-        int64_t n_cols = col_counts[k];
-        size_t w_row_bytes = (size_t)(n_cols / 256) * vt->block_bytes;
-        size_t x_row_bytes = (size_t)(n_cols / 256) * act->block_bytes;
-        uint8_t *w = malloc(w_row_bytes * N_ROWS), *x = malloc(x_row_bytes * MAX_TOKENS);
-        float *row = malloc((size_t)n_cols * sizeof *row);
-        for (int r = 0; r < N_ROWS; r++) {
-            float scale = 0.05f * (float)(1 + r % 5);
-            for (int64_t c = 0; c < n_cols; c++)
-                row[c] = quant_rng_normalish(&rng) * scale + (r % 3 == 0 ? scale : 0.0f);
-            vt->quantize_reference(row, w + r * w_row_bytes, n_cols);
-        }
-        for (int t = 0; t < MAX_TOKENS; t++) {
-            for (int64_t c = 0; c < n_cols; c++)
-                row[c] = quant_rng_normalish(&rng) * (float)(1 + t);
-            act->quantize_reference(row, x + t * x_row_bytes, n_cols);
-        }
-        float *y_ref = malloc(sizeof(float) * MAX_TOKENS * Y_STRIDE);
-        float *y = malloc(sizeof(float) * MAX_TOKENS * Y_STRIDE);
-        double *mag = malloc(sizeof(double) * MAX_TOKENS * N_ROWS);
-        vt->matmat_reference(w, w_row_bytes, x, x_row_bytes, y_ref, Y_STRIDE, n_cols, MAX_TOKENS,
-                             0, N_ROWS);
-        magnitudes(f, vt, act, w, w_row_bytes, x, x_row_bytes, n_cols, mag);
-        double n_terms = 2.0 * (double)(n_cols / 256) + 8;
-
-        for (int level = 0; level < QUANT_N_LEVELS; level++) {
-            quant_use_level(quant_isa_levels[level], vt, act);
-            for (int k_tokens = 0; k_tokens < N_TOKEN_COUNTS; k_tokens++) {
-                int n_tokens = token_counts[k_tokens];
-                for (size_t g = 0; g < sizeof ranges / sizeof ranges[0]; g++) {
-                    for (int i = 0; i < MAX_TOKENS * Y_STRIDE; i++)
-                        y[i] = sentinel;
-                    /* one token goes through matvec (and matmat, the next time round) */
-                    bool via_matvec = n_tokens == 1 && g % 2 == 0;
-                    if (via_matvec)
-                        vt->matvec(w, w_row_bytes, x, y, n_cols, ranges[g][0], ranges[g][1]);
-                    else
-                        vt->matmat(w, w_row_bytes, x, x_row_bytes, y, Y_STRIDE, n_cols, n_tokens,
-                                   ranges[g][0], ranges[g][1]);
-                    for (int t = 0; t < MAX_TOKENS; t++)
-                        for (int r = 0; r < Y_STRIDE; r++) {
-                            float got = y[t * Y_STRIDE + r];
-                            bool written = t < n_tokens && r >= ranges[g][0] && r < ranges[g][1];
-                            if (!written) {
-                                cr_assert_eq(quant_bits_of(got), quant_bits_of(sentinel),
-                                             "%s %s: n_cols %lld, %d tokens, rows [%lld, %lld): "
-                                             "wrote y[%d][%d], outside its range",
-                                             name, vt->kernel_name(), (long long)n_cols, n_tokens,
-                                             (long long)ranges[g][0], (long long)ranges[g][1], t,
-                                             r);
-                                continue;
-                            }
-                            float want = y_ref[t * Y_STRIDE + r];
-                            double tol = 2.0 * (n_terms + 3) * FLT_EPSILON * mag[t * N_ROWS + r];
-                            cr_assert(fabs((double)got - (double)want) <= tol + FLT_MIN,
-                                      "%s %s at ISA level %s (%s): n_cols %lld, %d tokens, rows "
-                                      "[%lld, %lld): y[%d][%d] = %.9g, the reference %.9g, apart "
-                                      "by %.3g > %.3g",
-                                      name, vt->kernel_name(), quant_isa_levels[level],
-                                      via_matvec ? "matvec" : "matmat", (long long)n_cols,
-                                      n_tokens, (long long)ranges[g][0], (long long)ranges[g][1],
-                                      t, r, (double)got, (double)want,
-                                      fabs((double)got - (double)want), tol);
-                        }
-                }
-            }
-        }
-        free(w);
-        free(x);
-        free(row);
-        free(y_ref);
-        free(y);
-        free(mag);
-    }
+    quanttest_products rounding = {
+        .term_elems = 128, .extra_terms = 8, .terms = kformat_terms, .ctx = kformat_of(name)};
+    quanttest_check_products(name, col_counts, sizeof col_counts / sizeof col_counts[0],
+                             &rounding);
 }
 
 Test(quant_k, q4_k_simd_products_match_scalar_reference) { check_products_match_reference("q4_k"); }
@@ -426,73 +251,30 @@ Test(quant_k, q5_k_simd_products_match_scalar_reference) { check_products_match_
 Test(quant_k, q3_k_simd_products_match_scalar_reference) { check_products_match_reference("q3_k"); }
 Test(quant_k, q2_k_simd_products_match_scalar_reference) { check_products_match_reference("q2_k"); }
 
-/* With d = 1, dmin a small integer and activation scales 1, every block's
- * terms and every partial sum are integers below 2^24, exact in float in
- * any order: the SIMD paths must then equal the reference bit for bit,
- * which checks the integer work itself (bit positions, scale unpacking,
- * signs, the corrections through bsums) with no tolerance to hide behind.
- * Every other byte of the weights is random. */
+/* Exact products (quanttest_check_exact_products): d = 1, dmin a small
+ * integer, every other byte of the weights random; activation scales 1,
+ * p anywhere in [-127, 127]. */
+static void fill_kformat_exact(uint8_t *block, quanttest_rng *rng, const void *ctx)
+{
+    static const uint16_t small_integers[] = {0x0000, 0x3c00, 0x4000, 0x4200}; /* 0, 1, 2, 3 */
+    const kformat *f = ctx;
+    for (uint32_t i = 0; i < f->block_bytes; i++)
+        block[i] = (uint8_t)quanttest_next(rng);
+    quanttest_put_half(block + f->d_offset, 0x3c00);
+    if (f->affine)
+        quanttest_put_half(block + f->dmin_offset, small_integers[quanttest_next(rng) % 4]);
+}
+
+static void fill_q8_k_exact(uint8_t *block, quanttest_rng *rng, const void *ctx)
+{
+    (void)ctx;
+    quanttest_fill_q8_k(block, rng, 127);
+}
+
 static void check_integer_products_exact(const char *name)
 {
-    const kformat *f = kformat_of(name);
-    const tsr_quant_vtable *vt = quant(name);
-    const tsr_quant_vtable *act = quant_activation_of(reg, vt);
-    enum { N_COLS = 512, N_BLOCKS = N_COLS / 256 };
-    size_t w_row_bytes = N_BLOCKS * vt->block_bytes, x_row_bytes = N_BLOCKS * act->block_bytes;
-    uint8_t *w = malloc(w_row_bytes * N_ROWS), *x = malloc(x_row_bytes * MAX_TOKENS);
-    quant_rng rng = {0x1234567 + vt->gguf_type};
-    static const uint16_t small_integers[] = {0x0000, 0x3c00, 0x4000, 0x4200}; /* 0, 1, 2, 3 */
-    for (int b = 0; b < N_ROWS * N_BLOCKS; b++) {
-        uint8_t *block = w + b * vt->block_bytes;
-        for (uint32_t i = 0; i < vt->block_bytes; i++)
-            block[i] = (uint8_t)quant_rng_next(&rng);
-        quant_put_half(block + f->d_offset, 0x3c00);
-        if (f->affine)
-            quant_put_half(block + f->dmin_offset, small_integers[quant_rng_next(&rng) % 4]);
-    }
-    for (int b = 0; b < MAX_TOKENS * N_BLOCKS; b++) {
-        uint8_t *block = x + b * act->block_bytes;
-        float one = 1.0f;
-        memcpy(block, &one, 4);
-        for (int g = 0; g < 16; g++) {
-            int sum = 0;
-            for (int i = 0; i < 16; i++) {
-                int8_t p = (int8_t)((int)(quant_rng_next(&rng) % 255) - 127);
-                block[4 + 16 * g + i] = (uint8_t)p;
-                sum += p;
-            }
-            int16_t s = (int16_t)sum;
-            memcpy(block + 260 + 2 * g, &s, 2);
-        }
-    }
-    float y_ref[MAX_TOKENS * Y_STRIDE], y[MAX_TOKENS * Y_STRIDE];
-    vt->matmat_reference(w, w_row_bytes, x, x_row_bytes, y_ref, Y_STRIDE, N_COLS, MAX_TOKENS, 0,
-                         N_ROWS);
-    for (int i = 0; i < MAX_TOKENS * N_ROWS; i++)
-        cr_assert(fabsf(y_ref[i / N_ROWS * Y_STRIDE + i % N_ROWS]) < 16777216.0f,
-                  "%s: the data leave the exact range; pick another seed", name);
-    for (int level = 0; level < QUANT_N_LEVELS; level++) {
-        quant_use_level(quant_isa_levels[level], vt, act);
-        for (int k_tokens = 0; k_tokens < N_TOKEN_COUNTS; k_tokens++) {
-            int n_tokens = token_counts[k_tokens];
-            vt->matmat(w, w_row_bytes, x, x_row_bytes, y, Y_STRIDE, N_COLS, n_tokens, 0, N_ROWS);
-            for (int t = 0; t < n_tokens; t++)
-                for (int r = 0; r < N_ROWS; r++)
-                    cr_assert_eq(y[t * Y_STRIDE + r], y_ref[t * Y_STRIDE + r],
-                                 "%s %s at ISA level %s: %d tokens: y[%d][%d] = %.1f, the "
-                                 "reference %.1f",
-                                 name, vt->kernel_name(), quant_isa_levels[level], n_tokens, t, r,
-                                 (double)y[t * Y_STRIDE + r], (double)y_ref[t * Y_STRIDE + r]);
-            if (n_tokens == 1) {
-                vt->matvec(w, w_row_bytes, x, y, N_COLS, 0, N_ROWS);
-                for (int r = 0; r < N_ROWS; r++)
-                    cr_assert_eq(y[r], y_ref[r], "%s %s at ISA level %s: matvec y[%d]", name,
-                                 vt->kernel_name(), quant_isa_levels[level], r);
-            }
-        }
-    }
-    free(w);
-    free(x);
+    quanttest_check_exact_products(name, 512, fill_kformat_exact, fill_q8_k_exact,
+                                   kformat_of(name));
 }
 
 Test(quant_k, q4_k_integer_products_are_exact_on_every_isa) { check_integer_products_exact("q4_k"); }
@@ -506,7 +288,7 @@ Test(quant_k, q2_k_integer_products_are_exact_on_every_isa) { check_integer_prod
 Test(quant_k, registry_finds_each_k_format_by_its_gguf_type)
 {
     for (int i = 0; i < N_KFORMATS; i++) {
-        const tsr_plugin *p = tsr_registry_find_quant(reg, kformats[i].gguf_type);
+        const tsr_plugin *p = tsr_registry_find_quant(quanttest_registry, kformats[i].gguf_type);
         cr_assert_not_null(p, "no plugin claims GGUF type %u", kformats[i].gguf_type);
         cr_assert_str_eq(p->name, kformats[i].name, "GGUF type %u", kformats[i].gguf_type);
         const tsr_quant_vtable *vt = tsr_plugin_quant(p);
@@ -516,7 +298,7 @@ Test(quant_k, registry_finds_each_k_format_by_its_gguf_type)
         cr_assert_not_null(vt->matvec);
         cr_assert_not_null(vt->quantize);
     }
-    const tsr_plugin *q8_k = tsr_registry_find_quant(reg, 15);
+    const tsr_plugin *q8_k = tsr_registry_find_quant(quanttest_registry, 15);
     cr_assert_not_null(q8_k, "no plugin claims GGUF type 15 (q8_K)");
     cr_assert_str_eq(q8_k->name, "q8_k");
     const tsr_quant_vtable *vt = tsr_plugin_quant(q8_k);
@@ -525,37 +307,13 @@ Test(quant_k, registry_finds_each_k_format_by_its_gguf_type)
     cr_assert_eq(vt->block_bytes, 292);
 }
 
-/* The best path each level allows, from the features it leaves. */
-static const char *expected_path(uint32_t features, bool has_vnni_paths)
-{
-    const uint32_t avx2 = TSR_CPU_AVX | TSR_CPU_AVX2 | TSR_CPU_FMA | TSR_CPU_F16C;
-    const uint32_t avx512 = avx2 | TSR_CPU_AVX512F | TSR_CPU_AVX512BW | TSR_CPU_AVX512VL;
-    if (has_vnni_paths &&
-        (features & (avx512 | TSR_CPU_AVX512VNNI)) == (avx512 | TSR_CPU_AVX512VNNI))
-        return "avx512vnni";
-    if (has_vnni_paths && (features & (avx2 | TSR_CPU_AVXVNNI)) == (avx2 | TSR_CPU_AVXVNNI))
-        return "avxvnni";
-    if ((features & avx512) == avx512)
-        return "avx512";
-    if ((features & avx2) == avx2)
-        return "avx2";
-    return "scalar";
-}
-
 Test(quant_k, kernel_name_reports_the_best_path_each_isa_level_allows)
 {
-#if defined(__x86_64__)
-    for (int level = 0; level < QUANT_N_LEVELS; level++) {
-        for (int i = 0; i <= N_KFORMATS; i++) {
-            const char *name = i < N_KFORMATS ? kformats[i].name : "q8_k";
-            const tsr_quant_vtable *vt = quant(name);
-            quant_use_level(quant_isa_levels[level], vt, NULL);
-            const char *want = expected_path(tsr_cpu_features(), i < N_KFORMATS);
-            cr_assert_str_eq(vt->kernel_name(), want, "%s at ISA level %s", name,
-                             quant_isa_levels[level]);
-        }
+    const char *names[N_KFORMATS + 1];
+    bool vnni[N_KFORMATS + 1];
+    for (int i = 0; i <= N_KFORMATS; i++) {
+        names[i] = i < N_KFORMATS ? kformats[i].name : "q8_k";
+        vnni[i] = i < N_KFORMATS;
     }
-#else
-    cr_skip_test("the SIMD paths are x86-64's");
-#endif
+    quanttest_check_kernel_names(names, vnni, N_KFORMATS + 1);
 }

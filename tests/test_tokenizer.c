@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "default_model.h"
 #include "testutil.h"
 #include "tokenizer_internal.h"
 
@@ -19,23 +20,9 @@ static tsr_gguf *gguf;
 static tsr_tokenizer *tok;
 static json_t *ref;
 
-static const char *default_model_path(void)
-{
-    static char path[4096];
-    const char *cache = getenv("TESSERA_MODEL_CACHE");
-    if (cache && cache[0])
-        snprintf(path, sizeof path, "%s/SmolLM2-135M-Instruct.Q4_1.gguf", cache);
-    else
-        snprintf(path, sizeof path, "%s/.cache/tessera/models/SmolLM2-135M-Instruct.Q4_1.gguf",
-                 getenv("HOME") ? getenv("HOME") : ".");
-    return path;
-}
-
 static void open_model(void)
 {
-    const char *path = default_model_path();
-    if (access(path, R_OK) != 0)
-        cr_skip_test("the default model is not at %s (contrib/fetch-model.sh fetches it)", path);
+    const char *path = test_model_path();
     tsr_error err = {0};
     cr_assert_eq(tsr_gguf_open(path, &gguf, &err), TSR_OK, "%s", err.message);
     cr_assert_eq(tsr_tokenizer_open(gguf, &tok, &err), TSR_OK, "%s", err.message);

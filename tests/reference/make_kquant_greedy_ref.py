@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Greedy continuations by llama.cpp of the default model's K-quant files
-(tests/make_kquant_models.py), for tests/test_quant_k_model.c.
+(tests/make_quant_models.py), for tests/test_quant_models.c.
 
 For each file: the prompt (tokens, so the test needs no tokenizer), llama.cpp's
 first N_GEN greedy tokens, and at each step the top-5 logits and the gap
@@ -23,7 +23,7 @@ import numpy as np
 
 HERE = pathlib.Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
-import make_kquant_models  # noqa: E402
+import make_quant_models  # noqa: E402
 
 OUT = HERE / "kquant-greedy.json"
 N_GEN = 16
@@ -58,8 +58,10 @@ def continuation(llm, tokens):
 def main():
     models_dir = sys.argv[1] if len(sys.argv) > 1 else tempfile.mkdtemp()
     files = []
-    for variant in make_kquant_models.VARIANTS:
-        path = make_kquant_models.make_quietly(models_dir, variant)
+    for variant, (_, _, reference) in make_quant_models.MODELS.items():
+        if reference != OUT.name:
+            continue
+        path = make_quant_models.make_quietly(models_dir, variant)
         llm = llama_cpp.Llama(model_path=str(path), n_ctx=256, n_batch=256, n_threads=2,
                               logits_all=True, verbose=False, seed=0)
         best = None
@@ -78,7 +80,7 @@ def main():
         del llm
     with open(OUT, "w") as f:
         json.dump({"llama_cpp_python": llama_cpp.__version__, "n_gen": N_GEN,
-                   "source_model": pathlib.Path(make_kquant_models.MODEL).name, "files": files},
+                   "source_model": pathlib.Path(make_quant_models.MODEL).name, "files": files},
                   f, indent=1, ensure_ascii=False)
 
 

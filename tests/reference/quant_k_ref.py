@@ -4,7 +4,7 @@ q6_k, q5_k, q3_k, q2_k) and q8_k, their activation form, in quant_ref.py's
 file layout (see there), which tests/test_quant_k.c reads.
 
   dequantize: blocks from the default model re-quantized by llama.cpp
-              (tests/make_kquant_models.py makes the files; its 1536-wide
+              (tests/make_quant_models.py makes the files; its 1536-wide
               ffn_down tensors are K-quants), blocks ggml's reference
               quantizer makes from the model's real weights, and seeded
               random blocks (f16 scale fields finite). The expected floats
@@ -36,7 +36,7 @@ from gguf import GGMLQuantizationType as T
 
 HERE = pathlib.Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
-import make_kquant_models  # noqa: E402
+import make_quant_models  # noqa: E402
 
 OUT = HERE / "quant"
 SEED = 20240614
@@ -93,7 +93,7 @@ def random_halves(rng, n):
 
 def real_weights(n_rows):
     """n_rows 1536-wide rows of the default model's ffn_down weights, as floats."""
-    reader = gguf.GGUFReader(make_kquant_models.MODEL)
+    reader = gguf.GGUFReader(make_quant_models.MODEL)
     rows = []
     for t in reader.tensors:
         if t.name.endswith("ffn_down.weight") and len(rows) < n_rows:
@@ -131,7 +131,7 @@ def dequant_section(name, models_dir, lib, rng, weights):
         return n_random, data, expected
     for offset in scales:
         random[:, offset : offset + 2] = random_halves(rng, n_random).view(np.uint8).reshape(-1, 2)
-    from_model = model_blocks(make_kquant_models.make_quietly(models_dir, variant), qtype, nbytes)
+    from_model = model_blocks(make_quant_models.make_quietly(models_dir, variant), qtype, nbytes)
     from_weights = ggml_quantize(lib, name[:2] + "_K", weights[: 8 * QK], nbytes)
     data = np.concatenate([from_model, from_weights, random.reshape(-1)])
     expected = gguf.quants.dequantize(data, qtype).astype(np.float32).reshape(-1)
