@@ -341,7 +341,7 @@ EXTRA_DIST += tests/reference/quant_legacy_ref.py tests/reference/quant/q4_0.bin
 
 # Real model files (tests/make_quant_models.py's table): the default model
 # re-quantized by llama.cpp's quantizer into one file per format and into
-# its K-quant mixes, for test_quant_models. Build output (about 900 MB, a few
+# its K-quant mixes (iq3_xxs by ggml's), for test_quant_models. Build output (about 900 MB, a few
 # minutes), made once per build tree before the tests run, by TEST_VENV_PY
 # with llama-cpp-python (contrib/install-test-python.sh). When the files
 # cannot be made, tests/models/UNAVAILABLE says why and the tests that need
@@ -370,3 +370,14 @@ TESTS += tests/test_quant_models
 endif
 EXTRA_DIST += tests/make_quant_models.py tests/reference/quant_models.json \
 	tests/reference/make_kquant_greedy_ref.py tests/reference/kquant-greedy.json
+
+# iq3_xxs against the gguf package's floats (tests/reference/quant_iq3_xxs_ref.py),
+# its SIMD paths against its scalar reference.
+if HAVE_CRITERION
+check_PROGRAMS += tests/test_quant_iq3_xxs
+tests_test_quant_iq3_xxs_SOURCES = tests/test_quant_iq3_xxs.c tests/quanttest.h tests/testutil.h
+tests_test_quant_iq3_xxs_CFLAGS = $(TEST_CFLAGS)
+tests_test_quant_iq3_xxs_LDADD = $(TEST_LIBS) -lm
+TESTS += tests/test_quant_iq3_xxs
+endif
+EXTRA_DIST += tests/reference/quant_iq3_xxs_ref.py tests/reference/quant/iq3_xxs.bin

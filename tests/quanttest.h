@@ -322,6 +322,9 @@ typedef struct quanttest_products {
     void (*terms)(const uint8_t *w_block, const uint8_t *x_block, const void *ctx, double *a,
                   double *c);
     const void *ctx;
+    /* Weights of a format that cannot quantize (no quantize_reference):
+     * random blocks from this, row by row, called with ctx. */
+    void (*random_w)(uint8_t *block, quanttest_rng *rng, const void *ctx);
 } quanttest_products;
 
 static inline void quanttest_magnitudes(const tsr_quant_vtable *vt, const tsr_quant_vtable *act,
@@ -392,10 +395,10 @@ static inline void quanttest_run_and_compare(const char *name, const char *level
 }
 
 /* SIMD products against the scalar reference on random data (weights and
- * activations quantized by the plugins' quantize_reference), every ISA
- * level, the token counts above, several row ranges, rows outside the
- * range untouched, within spec's rounding bound (FLT_EPSILON = 2u stands
- * in for u, a factor of 2 to spare). */
+ * activations quantized by the plugins' quantize_reference, or weights
+ * from spec's random_w), every ISA level, the token counts above, several
+ * row ranges, rows outside the range untouched, within spec's rounding
+ * bound (FLT_EPSILON = 2u stands in for u, a factor of 2 to spare). */
 static inline void quanttest_check_products(const char *name, const int64_t *col_counts,
                                             size_t n_col_counts,
                                             const quanttest_products *spec)
@@ -414,6 +417,12 @@ static inline void quanttest_check_products(const char *name, const int64_t *col
         uint8_t *x = malloc(x_row_bytes * QUANTTEST_MAX_TOKENS);
         float *row = malloc((size_t)n_cols * sizeof *row);
         for (int r = 0; r < QUANTTEST_ROWS; r++) {
+            if (spec->random_w) {
+                for (int64_t b = 0; b < n_cols / vt->block_elems; b++)
+                    spec->random_w(w + r * w_row_bytes + b * vt->block_bytes, &rng, spec->ctx);
+                continue;
+            }
+            cr_assert_not_null(vt->quantize_reference, "%s cannot quantize: give random_w", name);
             float scale = 0.05f * (float)(1 + r % 5);
             for (int64_t c = 0; c < n_cols; c++)
                 row[c] = quanttest_normalish(&rng) * scale + (r % 3 == 0 ? scale : 0.0f);

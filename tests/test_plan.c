@@ -2,6 +2,8 @@
  * and 8B, Llama 3.2 1B, Llama 2 7B): sizes from headers, placement rules,
  * every diagnostic of PROFILE.md, and hints that are numbers which, applied,
  * make the deployment fit. */
+#include <dirent.h>
+#include <errno.h>
 #include <math.h>
 #include <stdarg.h>
 #include <sys/stat.h>
@@ -100,9 +102,38 @@ Test(plan, kv_cache_is_positions_times_layers_kv_heads_and_head_size)
     planned_free(&p);
 }
 
+/* The build's plugins but one (its file under plugins/.libs), from a folder
+ * of links to the others. */
+static tsr_registry *plugins_without(const char *file)
+{
+    char dir[2048], link[4096], target[4096];
+    snprintf(dir, sizeof dir, "%s/plugins-without", fixtures);
+    cr_assert(mkdir(dir, 0755) == 0 || errno == EEXIST, "%s: %s", dir, strerror(errno));
+    const char *libs = test_path(test_builddir(), "plugins/.libs");
+    DIR *d = opendir(libs);
+    cr_assert_not_null(d, "%s", libs);
+    for (struct dirent *e; (e = readdir(d));) {
+        size_t len = strlen(e->d_name);
+        if (len < 3 || strcmp(e->d_name + len - 3, ".so") != 0 || strcmp(e->d_name, file) == 0)
+            continue;
+        snprintf(target, sizeof target, "%s/%s", libs, e->d_name);
+        snprintf(link, sizeof link, "%s/%s", dir, e->d_name);
+        cr_assert(symlink(target, link) == 0 || errno == EEXIST, "%s: %s", link, strerror(errno));
+    }
+    closedir(d);
+    tsr_registry *r;
+    tsr_error err = {0};
+    const char *dirs[] = {dir};
+    cr_assert_eq(tsr_registry_open(dirs, 1, &r, &err), TSR_OK, "%s", err.message);
+    return r;
+}
+
 Test(plan, a_type_without_a_plugin_is_sized_by_the_gguf_type_table)
 {
-    cr_assert_null(tsr_registry_find_quant(plugins, 18), "iq3_xxs has no plugin (yet)");
+    /* the fixture's iq3_xxs, with its plugin left out */
+    tsr_registry *all = plugins;
+    plugins = plugins_without("quant_iq3_xxs.so");
+    cr_assert_null(tsr_registry_find_quant(plugins, 18), "iq3_xxs's plugin is left out");
     planned p;
     plan_yaml("model: {path: llama-3.1-70b-iq3_xxs.gguf, max_seq_len: 1024}\n"
               "devices: {allocator: sim, sim: [80GiB]}\n", &p);
@@ -121,6 +152,8 @@ Test(plan, a_type_without_a_plugin_is_sized_by_the_gguf_type_table)
     cr_expect_eq(p.plan->models[0].params, 70553706560ull);
     cr_expect(p.plan->models[0].bits_per_weight > 3.0 && p.plan->models[0].bits_per_weight < 3.2);
     planned_free(&p);
+    tsr_registry_close(plugins);
+    plugins = all;
 }
 
 /* ---- placement ----------------------------------------------------------------------- */

@@ -119,3 +119,15 @@ plugins_quant_iq4_xs_la_SOURCES = plugins/quant/iq4_xs/iq4_xs.c plugins/quant/iq
 	plugins/quant/common.h
 plugins_quant_iq4_xs_la_CPPFLAGS = $(LEGACY_QUANT_CPPFLAGS)
 plugins_quant_iq4_xs_la_LDFLAGS = $(PLUGIN_LDFLAGS)
+
+# iq3_xxs: ggml's 3-bit i-quant, read only (no quantizer), products against
+# q8_k; its grid and sign tables are generated from the gguf package by
+# make_tables.py (committed beside them).
+plugins_LTLIBRARIES += plugins/quant_iq3_xxs.la
+plugins_quant_iq3_xxs_la_SOURCES = plugins/quant/iq3_xxs/iq3_xxs.c \
+	plugins/quant/iq3_xxs/iq3_xxs_x86.c plugins/quant/iq3_xxs/iq3_xxs.h \
+	plugins/quant/iq3_xxs/iq3_xxs_tier.h plugins/quant/iq3_xxs/iq3_xxs_tables.h \
+	plugins/quant/kquant.h plugins/quant/common.h
+plugins_quant_iq3_xxs_la_CPPFLAGS = $(LEGACY_QUANT_CPPFLAGS)
+plugins_quant_iq3_xxs_la_LDFLAGS = $(PLUGIN_LDFLAGS)
+EXTRA_DIST += plugins/quant/iq3_xxs/make_tables.py
