@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Test setup: the default model (SmolLM2-135M-Instruct, Q4_1) re-quantized by
 llama.cpp's own quantizer (llama-cpp-python's llama_model_quantize,
-allow_requantize, no importance matrix) into the files of MODELS, for
+allow_requantize, no importance matrix; or ggml's, tensor by tensor, where
+llama.cpp's wants an importance matrix) into the files of MODELS, for
 tests/test_quant_models.c (and for tests/reference/quant_k_ref.py and
 make_kquant_greedy_ref.py, which import this).
 
@@ -15,9 +16,10 @@ make_kquant_greedy_ref.py, which import this).
       quantizer failure, a foreign sha256) it writes the reasons to
       OUTDIR/UNAVAILABLE, one line each, and exits 1: the tests that need
       the file fail with that line.
-  make_quant_models.py --reference OUTDIR
-      also runs llama.cpp on the files whose reference is quant_models.json
-      and rewrites tests/reference/quant_models.json: each file's sha256,
+  make_quant_models.py --reference OUTDIR [NAME...]
+      remakes the files whose reference is quant_models.json (or the NAMEs
+      among them), runs llama.cpp on each and rewrites their entries of
+      tests/reference/quant_models.json: each file's sha256,
       the prompt's tokens, and for each of N_GEN greedy steps the chosen
       token, the gap between the two best logits and the top logits. (The
       K-quant mixes' reference, kquant-greedy.json, is
@@ -43,7 +45,13 @@ PROMPT = "The capital of France is Paris. The capital of Italy is"
 N_GEN = 16
 TOP = 5
 
-# name: (llama.h's file type, pure, the reference the test compares it with)
+# name: (how, pure, the reference the test compares it with)
+#
+# how: llama.h's file type for llama.cpp's model quantizer, or "ggml:TYPE"
+# for formats that quantizer will not write without an importance matrix
+# (the i-quants below 4 bits): the default model with its 1536-wide
+# ffn_down tensors re-quantized to TYPE by ggml's own quantizer
+# (ggml_quantize_chunk, no importance matrix), everything else as it is.
 #
 # pure: every tensor in the type (no bigger types for sensitive tensors),
 # except where a row is too short for its blocks. The default model's
@@ -59,6 +67,7 @@ MODELS = {
     "q5_1": ("LLAMA_FTYPE_MOSTLY_Q5_1", True, "quant_models.json"),
     "iq4_nl": ("LLAMA_FTYPE_MOSTLY_IQ4_NL", True, "quant_models.json"),
     "iq4_xs": ("LLAMA_FTYPE_MOSTLY_IQ4_XS", True, "quant_models.json"),
+    "iq3_xxs": ("ggml:IQ3_XXS", False, "quant_models.json"),
     # llama.cpp's K-quant mixes, for its quant_k_models suite
     "Q4_K_M": ("LLAMA_FTYPE_MOSTLY_Q4_K_M", False, "kquant-greedy.json"),
     "Q5_K_M": ("LLAMA_FTYPE_MOSTLY_Q5_K_M", False, "kquant-greedy.json"),
@@ -107,17 +116,20 @@ def make(out_dir, name, check=True):
         return path
     if not os.path.exists(MODEL):
         raise Unavailable(f"the default model is missing at {MODEL}: run contrib/fetch-model.sh")
-    ftype, pure, _ = MODELS[name]
-    params = llama_cpp.llama_model_quantize_default_params()
-    params.ftype = getattr(llama_cpp, ftype)
-    params.allow_requantize = True  # the source is already q4_1
-    params.pure = pure
-    params.nthread = 2
+    how, pure, _ = MODELS[name]
     partial = path.with_suffix(".partial")
-    rc = llama_cpp.llama_model_quantize(MODEL.encode(), str(partial).encode(),
-                                        ctypes.byref(params))
-    if rc != 0:
-        raise Unavailable(f"llama.cpp's llama_model_quantize returned {rc}")
+    if how.startswith("ggml:"):
+        requantize_ffn_down(how[len("ggml:"):], partial)
+    else:
+        params = llama_cpp.llama_model_quantize_default_params()
+        params.ftype = getattr(llama_cpp, how)
+        params.allow_requantize = True  # the source is already q4_1
+        params.pure = pure
+        params.nthread = 2
+        rc = llama_cpp.llama_model_quantize(MODEL.encode(), str(partial).encode(),
+                                            ctypes.byref(params))
+        if rc != 0:
+            raise Unavailable(f"llama.cpp's llama_model_quantize returned {rc}")
     want = known_sha256(name) if check else None
     if want and sha256(partial) != want:
         partial.unlink()
@@ -127,6 +139,55 @@ def make(out_dir, name, check=True):
                           "with --reference on purpose")
     partial.rename(path)
     return path
+
+
+def requantize_ffn_down(type_name, out_path):
+    """The default model with its ffn_down tensors in type_name (ggml's
+    quantizer), written with the gguf package; the rest copied as it is."""
+    import gguf
+    import llama_cpp
+    import numpy as np
+
+    qtype = gguf.GGMLQuantizationType[type_name]
+    block_elems, block_bytes = gguf.GGML_QUANT_SIZES[qtype]
+    lib = ctypes.CDLL(str(pathlib.Path(llama_cpp.__file__).parent / "lib" / "libggml-base.so"))
+    quantize = lib.ggml_quantize_chunk
+    quantize.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64,
+                         ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p]
+    quantize.restype = ctypes.c_size_t
+
+    reader = gguf.GGUFReader(MODEL)
+    arch = reader.fields[gguf.Keys.General.ARCHITECTURE].contents()
+    writer = gguf.GGUFWriter(str(out_path), arch)
+    for field in reader.fields.values():
+        if field.name == gguf.Keys.General.ARCHITECTURE or field.name.startswith("GGUF."):
+            continue  # the writer's own
+        kind = field.types[0]
+        sub_type = field.types[-1] if kind == gguf.GGUFValueType.ARRAY else None
+        writer.add_key_value(field.name, field.contents(), kind, sub_type=sub_type)
+    tensors = []
+    for t in reader.tensors:
+        data, dtype = t.data, t.tensor_type
+        if t.name.endswith("ffn_down.weight") and int(t.shape[0]) % block_elems == 0:
+            rows = gguf.quants.dequantize(t.data, t.tensor_type).astype(np.float32)
+            rows = np.ascontiguousarray(rows.reshape(-1, int(t.shape[0])))
+            n_rows, n_per_row = rows.shape
+            data = np.zeros((n_rows, n_per_row // block_elems * block_bytes), dtype=np.uint8)
+            written = quantize(int(qtype), rows.ctypes.data, data.ctypes.data, 0, n_rows,
+                               n_per_row, None)
+            if written != data.nbytes:
+                raise Unavailable(f"ggml_quantize_chunk({type_name}) wrote {written} bytes "
+                                  f"of {data.nbytes}")
+            dtype = qtype
+        tensors.append((t.name, data, dtype))
+    for name, data, dtype in tensors:
+        writer.add_tensor_info(name, data.shape, data.dtype, data.nbytes, dtype)
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_ti_data_to_file()
+    for _, data, _ in tensors:
+        writer.write_tensor_data(data, tensor_endianess=reader.endianess)
+    writer.close()
 
 
 def make_quietly(out_dir, name, check=True):
@@ -186,13 +247,24 @@ def dump_reference(reference):
     return text
 
 
-def write_greedy_reference(out_dir):
+def write_greedy_reference(out_dir, names):
+    """Remakes the files `names` (all of quant_models.json's by default) and
+    rewrites their entries; the others stay as they are."""
     import llama_cpp
 
+    old = json.loads(GREEDY_REFERENCE.read_text()) if GREEDY_REFERENCE.exists() else {}
+    if names and old.get("llama_cpp_python") != llama_cpp.__version__:
+        raise SystemExit(f"make_quant_models: {GREEDY_REFERENCE.name} was made by llama-cpp-python "
+                         f"{old.get('llama_cpp_python')}, this is {llama_cpp.__version__}: "
+                         "remake every entry (--reference OUTDIR)")
     reference = {"model": os.path.basename(MODEL), "llama_cpp_python": llama_cpp.__version__,
                  "prompt": PROMPT, "n_gen": N_GEN, "formats": {}}
     for name, (_, _, ref) in MODELS.items():
         if ref != GREEDY_REFERENCE.name:
+            continue
+        if names and name not in names:
+            if name in old.get("formats", {}):
+                reference["formats"][name] = old["formats"][name]
             continue
         path = model_path(out_dir, name)
         if path.exists():
@@ -210,18 +282,18 @@ def main():
     write_reference = bool(args) and args[0] == "--reference"
     if write_reference:
         args = args[1:]
-    if not args or (write_reference and len(args) != 1):
+    if not args:
         raise SystemExit("usage: make_quant_models.py [--reference] OUTDIR [NAME...]")
     out_dir = pathlib.Path(args[0])
     out_dir.mkdir(parents=True, exist_ok=True)
     unavailable = out_dir / "UNAVAILABLE"
-    if write_reference:
-        write_greedy_reference(out_dir)
-        return 0
-    names = args[1:] or list(MODELS)
-    unknown = [n for n in names if n not in MODELS]
+    unknown = [n for n in args[1:] if n not in MODELS]
     if unknown:
         raise SystemExit(f"make_quant_models: no such file in MODELS: {', '.join(unknown)}")
+    if write_reference:
+        write_greedy_reference(out_dir, args[1:])
+        return 0
+    names = args[1:] or list(MODELS)
     reasons = []
     for name in names:
         try:
