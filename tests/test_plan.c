@@ -541,3 +541,49 @@ Test(plan, diagnostics_use_profile_md_severities)
     cr_expect_str_eq(tsr_severity_name(TSR_SEVERITY_WARNING), "warning");
     cr_expect_str_eq(tsr_severity_name(TSR_SEVERITY_NOTE), "note");
 }
+
+static const char *served(uint32_t parallel)
+{
+    return yaml("model: {path: llama-3.1-70b-iq3_xxs.gguf, max_seq_len: 8192, cache_type: f16}\n"
+                "devices: {allocator: sim, sim: [24GiB, 24GiB], overhead: 512MiB}\n"
+                "server: {parallel: %u}\n"
+                "threads: 8\n", parallel);
+}
+
+Test(plan, a_server_section_provisions_a_kv_cache_per_parallel_sequence)
+{
+    planned one, four;
+    plan_yaml("model: {path: llama-3.1-70b-iq3_xxs.gguf, max_seq_len: 8192, cache_type: f16}\n"
+              "devices: {allocator: sim, sim: [80GiB]}\n", &one);
+    plan_yaml("model: {path: llama-3.1-70b-iq3_xxs.gguf, max_seq_len: 8192, cache_type: f16}\n"
+              "devices: {allocator: sim, sim: [80GiB]}\nserver: {parallel: 4}\n", &four);
+    uint64_t per_sequence = 2ull * 80 * 8192 * 8 * 128 * 2;
+    cr_expect_eq(one.plan->devices[0].kv_cache_bytes, per_sequence);
+    cr_expect_eq(one.plan->models[0].n_sequences, 1);
+    cr_expect_eq(four.plan->devices[0].kv_cache_bytes, 4 * per_sequence);
+    cr_expect_eq(four.plan->models[0].n_sequences, 4);
+    cr_expect_eq(four.plan->models[0].kv_layer_bytes, one.plan->models[0].kv_layer_bytes,
+                 "kv_layer_bytes stays one sequence's");
+    cr_expect_eq(four.plan->devices[0].total_bytes - one.plan->devices[0].total_bytes,
+                 3 * per_sequence);
+    planned_free(&one);
+    planned_free(&four);
+}
+
+Test(plan, its_hint_gives_the_most_parallel_sequences_that_fit)
+{
+    planned p;
+    plan_yaml(served(16), &p);
+    cr_assert_not(p.plan->fits);
+    const tsr_diagnostic *d = find_diag(p.plan, "does-not-fit");
+    cr_assert_not_null(d);
+    cr_assert_not_null(d->hint);
+    const char *at = strstr(d->hint, "server.parallel to at most ");
+    cr_assert_not_null(at, "%s", d->hint);
+    unsigned most = 0;
+    cr_assert_eq(sscanf(at, "server.parallel to at most %u", &most), 1);
+    planned_free(&p);
+    cr_expect_gt(most, 0);
+    cr_expect(fits(served(most)), "%u sequences do not fit", most);
+    cr_expect_not(fits(served(most + 1)), "%u is not the most", most);
+}
