@@ -20,18 +20,20 @@ typedef struct plan_args {
     size_t n_sim;
     const char *plugin_dirs[MAX_PLUGIN_DIRS];
     size_t n_plugin_dirs;
+    uint32_t parallel;          /* --parallel; 0: from the profile */
 } plan_args;
 
 static void plan_help(FILE *out)
 {
-    fputs("Usage: tessera plan PROFILE [--json] [--devices NxSIZE[,SIZE...]] [--plugins DIR]...\n"
+    fputs("Usage: tessera plan PROFILE [--json] [--devices NxSIZE[,SIZE...]] [--parallel N]\n"
+          "                    [--plugins DIR]...\n"
           "\n"
           "Works out, from the model files' headers alone (no tensor data is read, so\n"
           "sparse or partly downloaded files work), what the deployment PROFILE would put\n"
           "on each device: the weights of every layer of the main model and the draft,\n"
-          "their KV caches (max_seq_len x cache_type), scratch buffers, the runtime's\n"
-          "overhead and the reserve. Prints one row per device and the models, then the\n"
-          "verdict. A deployment that cannot work is refused, each reason a diagnostic\n"
+          "their KV caches (max_seq_len x cache_type, one per sequence), scratch buffers,\n"
+          "the runtime's overhead and the reserve. Prints one row per device and the\n"
+          "models, then the verdict. A deployment that cannot work is refused, each reason a diagnostic\n"
           "with a code and a hint computed for this deployment:\n"
           "  draft-is-main         the draft is the main model itself (same file, a link, or\n"
           "                        a copy under another name)\n"
@@ -65,6 +67,10 @@ static void plan_help(FILE *out)
           "  --devices SPEC         plan for hardware you do not have: simulated devices of\n"
           "                         these sizes instead of the profile's, e.g. 2x24GiB,\n"
           "                         24GiB,16GiB or 2x24GiB,80GiB (a bare number is GiB)\n"
+          "  --parallel N           provision N sequences' KV caches per model (default:\n"
+          "                         server.parallel when the profile has a server section,\n"
+          "                         as `tessera serve` decodes them; else 1, as `run` and\n"
+          "                         `bench` do)\n"
           "  --plugins DIR          search DIR for plugins first (may be repeated)\n"
           "  -h, --help             show this help\n"
           "\n"
@@ -143,6 +149,18 @@ static int parse_args(int argc, char **argv, plan_args *a)
             a->n_sim = 0;
             if (!parse_devices(spec, a))
                 return CLI_EXIT_USAGE;
+        } else if (strcmp(arg, "--parallel") == 0) {
+            char *end = NULL;
+            errno = 0;
+            unsigned long n = value ? strtoul(value, &end, 10) : 0;
+            if (!value || !isdigit((unsigned char)value[0]) || *end || errno || n == 0 ||
+                n > TSR_PROFILE_MAX_PARALLEL) {
+                cli_error("plan: --parallel needs a number of sequences from 1 to %d",
+                          TSR_PROFILE_MAX_PARALLEL);
+                return CLI_EXIT_USAGE;
+            }
+            a->parallel = (uint32_t)n;
+            i++;
         } else if (strcmp(arg, "--plugins") == 0) {
             if (!value || a->n_plugin_dirs == MAX_PLUGIN_DIRS) {
                 cli_error("plan: --plugins needs a folder (at most %d of them)", MAX_PLUGIN_DIRS);
@@ -329,7 +347,7 @@ static int plan_run(int argc, char **argv)
     }
     uint32_t threads = profile->threads ? profile->threads : (uint32_t)config->threads;
     s = cli_make_plan(profile, registry, ggufs[0], ggufs[1], alloc, alloc_state, threads, 0,
-                      &plan, &err);
+                      a.parallel, &plan, &err);
     alloc->close(alloc_state);
     alloc_state = NULL;
     if (s == TSR_ERR_NOMEM) {

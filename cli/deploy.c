@@ -417,7 +417,7 @@ int cli_deployment_open(const char *profile_path, const cli_overrides *o, bool w
      * with every reason, and the model reserves exactly what the plan says. */
     uint32_t n_threads = p->threads ? p->threads : (uint32_t)config->threads;
     s = cli_make_plan(p, d->registry, d->gguf, d->draft_gguf, d->alloc, d->alloc_state,
-                      n_threads, o->n_batch, &d->plan, &err);
+                      n_threads, o->n_batch, 1, &d->plan, &err);
     if (s != TSR_OK)
         return cli_fail(&err, s == TSR_ERR_NOMEM ? CLI_EXIT_FAILURE : CLI_EXIT_USAGE);
     cli_print_plan_diagnostics(&d->plan->diags, stderr);

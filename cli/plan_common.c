@@ -20,7 +20,8 @@ tsr_status cli_validate_for_plan(tsr_profile *profile, const tsr_registry *regis
 tsr_status cli_make_plan(const tsr_profile *profile, const tsr_registry *registry,
                          const tsr_gguf *main_gguf, const tsr_gguf *draft_gguf,
                          const tsr_alloc_vtable *alloc, void *alloc_state, uint32_t n_threads,
-                         uint32_t n_batch, tsr_plan **out, tsr_error *err)
+                         uint32_t n_batch, uint32_t n_sequences, tsr_plan **out,
+                         tsr_error *err)
 {
     tsr_plan_device_spec specs[TSR_PROFILE_MAX_DEVICES];
     uint32_t n = tsr_plan_devices_from_alloc(alloc, alloc_state, specs, TSR_PROFILE_MAX_DEVICES,
@@ -31,6 +32,8 @@ tsr_status cli_make_plan(const tsr_profile *profile, const tsr_registry *registr
     tsr_plan_request_from_profile(profile, registry, main_gguf, draft_gguf, specs, n, &request);
     request.n_threads = n_threads;
     request.n_batch = n_batch;
+    if (n_sequences)
+        request.n_sequences = n_sequences;
     return tsr_plan_make(&request, out, err);
 }
 
@@ -115,13 +118,16 @@ void cli_print_plan_table(const tsr_plan *plan, FILE *out)
         const tsr_plan_model *m = &plan->models[k];
         char weights[TSR_SIZE_TEXT_BYTES], kv[TSR_SIZE_TEXT_BYTES];
         double params = (double)m->params;
+        char sequences[48] = "";
+        if (m->n_sequences > 1)
+            snprintf(sequences, sizeof sequences, " for each of %u sequences", m->n_sequences);
         fprintf(out, "%-5s  %s\n", k ? "draft" : "main", m->path);
         fprintf(out, "       %.*f%s parameters, %s of weights (%.2f bits per weight), %u layers; "
-                "%u positions of %s KV cache (%s)\n",
+                "%u positions of %s KV cache%s (%s)\n",
                 params >= 1e11 ? 0 : 1, params >= 1e9 ? params / 1e9 : params / 1e6,
                 params >= 1e9 ? "B" : "M", tsr_size_format(m->weights_bytes, weights, sizeof weights),
-                m->bits_per_weight, m->n_layer, m->max_seq_len, m->cache_type,
-                tsr_size_format(m->kv_layer_bytes * m->n_layer, kv, sizeof kv));
+                m->bits_per_weight, m->n_layer, m->max_seq_len, m->cache_type, sequences,
+                tsr_size_format(m->kv_layer_bytes * m->n_layer * m->n_sequences, kv, sizeof kv));
     }
     fputc('\n', out);
     if (plan->fits)

@@ -16,11 +16,13 @@ tsr_status cli_validate_for_plan(tsr_profile *profile, const tsr_registry *regis
 
 /* Plans the validated profile on the devices of the open allocator (its
  * arenas untouched). n_threads and n_batch as the model will run with them
- * (0: the defaults). */
+ * (0: the defaults); n_sequences KV caches per model (0: as the profile
+ * deploys, server.parallel with a server section, else 1). */
 tsr_status cli_make_plan(const tsr_profile *profile, const tsr_registry *registry,
                          const tsr_gguf *main_gguf, const tsr_gguf *draft_gguf,
                          const tsr_alloc_vtable *alloc, void *alloc_state, uint32_t n_threads,
-                         uint32_t n_batch, tsr_plan **out, tsr_error *err);
+                         uint32_t n_batch, uint32_t n_sequences, tsr_plan **out,
+                         tsr_error *err);
 
 /* Prints diagnostics as FILE:LINE:COLUMN: [warning: ]message [code], each
  * hint indented on the next line. */

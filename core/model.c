@@ -469,6 +469,10 @@ tsr_status tsr_model_open(const tsr_gguf *gguf, const tsr_model_options *options
     if (s == TSR_OK && p->n_layer != m->config.n_layer)
         s = tsr_error_set(err, TSR_ERR_INVALID, "%s: the plan is for a model of %u layers; this "
                           "one has %u", tsr_gguf_path(gguf), p->n_layer, m->config.n_layer);
+    if (s == TSR_OK && p->n_sequences != 1)
+        s = tsr_error_set(err, TSR_ERR_UNSUPPORTED, "%s: the plan provisions %u sequences' KV "
+                          "caches; a model runs one (plan it with n_sequences 1)",
+                          tsr_gguf_path(gguf), p->n_sequences);
     if (s == TSR_OK)
         s = tsr_model_cache_format(options->registry, p->cache_type, &m->config, &m->cache_q,
                                    err);

@@ -78,7 +78,8 @@ uint64_t plan_scaled(uint64_t bytes, double scale)
 
 uint64_t plan_kv_layer_bytes(const planner *p, const plan_settings *s, uint32_t k)
 {
-    return tsr_model_kv_layer_bytes(&p->models[k].config, s->cache_q[k], s->max_seq_len[k]);
+    return s->n_sequences *
+           tsr_model_kv_layer_bytes(&p->models[k].config, s->cache_q[k], s->max_seq_len[k]);
 }
 
 /* ---- reading a model's headers -------------------------------------------- */
@@ -436,7 +437,8 @@ static tsr_status build_model(const planner *p, const plan_layout *l, uint32_t k
     out->all_logits = m->all_logits;
     snprintf(out->cache_type, sizeof out->cache_type, "%s",
              m->request->cache_type ? m->request->cache_type : "f16");
-    out->kv_layer_bytes = plan_kv_layer_bytes(p, s, k);
+    out->n_sequences = s->n_sequences;
+    out->kv_layer_bytes = plan_kv_layer_bytes(p, s, k) / s->n_sequences;
     out->activations_bytes = m->activations_bytes;
     out->logits_bytes = m->logits_bytes;
     memcpy(out->layer_device, l->layer_device[k], n * sizeof *out->layer_device);
@@ -527,6 +529,7 @@ tsr_status tsr_plan_make(const tsr_plan_request *r, tsr_plan **out, tsr_error *e
     if (s == TSR_OK) {
         plan_settings *set = &p.settings;
         set->n_models = p.n_models;
+        set->n_sequences = r->n_sequences ? r->n_sequences : 1;
         for (uint32_t k = 0; k < p.n_models; k++) {
             uint32_t asked = r->models[k].max_seq_len;
             /* The main model's own context by default; the draft follows it. */
@@ -614,6 +617,7 @@ void tsr_plan_request_from_profile(const tsr_profile *profile, const tsr_registr
     r->split_bytes = dev->split_bytes;
     r->n_split = (uint32_t)dev->n_split;
     r->reserve_bytes = dev->reserve_bytes;
+    r->n_sequences = profile->has_server ? profile->server.parallel : 1;
 }
 
 uint32_t tsr_plan_devices_from_alloc(const tsr_alloc_vtable *alloc, void *state,

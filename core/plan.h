@@ -35,9 +35,9 @@
  *     with the most room left, if one can hold it (a draft crossing devices
  *     pays a transfer per token); otherwise it is spread over the room left
  *     as `auto` spreads the main model.
- *   - KV cache. One sequence of max_seq_len positions per model, as `run`
- *     and `bench` use it (a server decoding server.parallel sequences will
- *     ask for that many).
+ *   - KV cache. n_sequences caches of max_seq_len positions per model: one
+ *     as `run` and `bench` use it, server.parallel for a server (PROFILE.md:
+ *     "the planner provisions a KV cache for each").
  *   - Scratch. Every device that holds layers of a model holds that model's
  *     activation scratch (core/model.c's layout less the logits); the device
  *     of the output head holds the logits too.
@@ -102,6 +102,7 @@ typedef struct tsr_plan_request {
     uint32_t n_threads;                     /* CPU threads of the forward pass; 0: one per
                                                physical core (their workspaces are scratch) */
     uint32_t n_batch;                       /* most tokens per forward call; 0: 512 */
+    uint32_t n_sequences;                   /* KV caches per model (server.parallel); 0: 1 */
     bool all_logits[TSR_PLAN_MAX_MODELS];   /* keep logits of every token of a batch */
     const tsr_profile *profile;             /* optional: diagnostics point into its file */
 } tsr_plan_request;
@@ -133,10 +134,11 @@ typedef struct tsr_plan_model {
     uint32_t n_devices;                /* shares has one entry per device */
     /* The settings the numbers were computed with; the model runs with them. */
     uint32_t max_seq_len, n_batch, n_threads;
+    uint32_t n_sequences;              /* KV caches provisioned, each max_seq_len long */
     bool all_logits;
     char cache_type[32];
     char *quantize;                    /* NULL: as stored */
-    uint64_t kv_layer_bytes;           /* K and V of one layer */
+    uint64_t kv_layer_bytes;           /* K and V of one layer, one sequence */
     uint64_t activations_bytes, logits_bytes; /* the scratch layout's two parts */
     uint32_t *layer_device;            /* n_layer entries */
     uint32_t input_device, output_device;
@@ -174,7 +176,8 @@ void tsr_plan_free(tsr_plan *plan);
 /* The request a validated profile makes: its models (with the gguf handles
  * given, draft may be NULL when the profile has none), split, reserve and
  * overhead (devices.overhead overrides each spec's overhead_bytes unless
- * auto; specs is modified in place). n_threads and n_batch are left 0. */
+ * auto; specs is modified in place), server.parallel sequences when it has
+ * a server section (else 1). n_threads and n_batch are left 0. */
 void tsr_plan_request_from_profile(const tsr_profile *profile, const tsr_registry *registry,
                                    const tsr_gguf *main_gguf, const tsr_gguf *draft_gguf,
                                    tsr_plan_device_spec *specs, uint32_t n_specs,

@@ -256,6 +256,24 @@ static uint32_t longest_context(const planner *p, const plan_settings *base, pla
     return lo;
 }
 
+/* The most sequences (server.parallel) that fit, or 0. */
+static uint32_t most_sequences(const planner *p, const plan_settings *base, plan_layout *work)
+{
+    plan_settings s = *base;
+    s.n_sequences = 1;
+    if (!plan_place(p, &s, work))
+        return 0;
+    uint32_t lo = 1, hi = base->n_sequences; /* lo fits, hi does not */
+    while (hi - lo > 1) {
+        s.n_sequences = lo + (hi - lo) / 2;
+        if (plan_place(p, &s, work))
+            lo = s.n_sequences;
+        else
+            hi = s.n_sequences;
+    }
+    return lo;
+}
+
 static double bytes_per_value(const tsr_quant_vtable *q)
 {
     return (double)q->block_bytes / (double)q->block_elems;
@@ -318,8 +336,12 @@ static void fit_hint(const planner *p, char *hint)
     if (plan_layout_init(&work, p, NULL) != TSR_OK)
         return;
     size_text a, b;
-    uint32_t context = longest_context(p, base, &work);
     const char *both = base->n_models > 1 ? " (and the draft's)" : "";
+    uint32_t sequences = base->n_sequences > 1 ? most_sequences(p, base, &work) : 0;
+    if (sequences > 0)
+        add_option(hint, "set server.parallel to at most %u (it is %u)", sequences,
+                   base->n_sequences);
+    uint32_t context = longest_context(p, base, &work);
     if (context > 0)
         add_option(hint, "set model.max_seq_len%s to at most %u (it is %u)", both, context,
                    base->max_seq_len[0]);

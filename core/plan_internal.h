@@ -40,6 +40,7 @@ typedef struct plan_settings {
     uint32_t max_seq_len[TSR_PLAN_MAX_MODELS];
     const tsr_quant_vtable *cache_q[TSR_PLAN_MAX_MODELS];
     double weight_scale[TSR_PLAN_MAX_MODELS]; /* 1: the model as it is; less: a smaller one */
+    uint32_t n_sequences;                     /* KV caches per model */
     bool split_auto;
     const uint64_t *split_bytes;              /* n_devices budgets when !split_auto */
 } plan_settings;

@@ -339,6 +339,7 @@ static void read_server(tsr_profile_checker *c, const tsr_yaml_node *key,
     if (!section)
         return;
     s->loc = tsr_profile_loc_of(key);
+    c->profile->has_server = true;
     check_keys(c, section, "server", server_keys, N_OF(server_keys));
     tsr_profile_set_string(c, tsr_yaml_get(section, "host", NULL), "server.host", &s->host,
                            &s->host_loc);

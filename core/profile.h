@@ -154,6 +154,7 @@ typedef struct tsr_profile {
     bool has_draft;
     tsr_profile_model draft;      /* meaningful when has_draft */
     bool has_speculative;
+    bool has_server;              /* the profile has a `server:` section */
     tsr_profile_speculative speculative; /* meaningful when has_speculative */
     tsr_profile_devices devices;
     tsr_profile_sampler *sampler; /* the chain, in order */

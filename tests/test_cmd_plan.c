@@ -329,6 +329,16 @@ Test(cmd_plan, bad_arguments_exit_2_and_help_exits_0)
     r = tessera("plan ok.yaml --frobnicate");
     cr_expect_eq(r.status, 2);
     ran_free(&r);
+    const char *bad_parallel[] = {"--parallel", "--parallel 0", "--parallel x",
+                                  "--parallel 4097", "--parallel -1"};
+    for (size_t i = 0; i < sizeof bad_parallel / sizeof *bad_parallel; i++) {
+        char args[64];
+        snprintf(args, sizeof args, "plan ok.yaml %s", bad_parallel[i]);
+        r = tessera(args);
+        cr_expect_eq(r.status, 2, "%s", args);
+        cr_expect_not_null(strstr(r.err, "--parallel"), "%s: %s", args, r.err);
+        ran_free(&r);
+    }
     r = tessera("plan ok.yaml");
     cr_expect_eq(r.status, 0, "%s", r.err);
     ran_free(&r);
@@ -336,5 +346,35 @@ Test(cmd_plan, bad_arguments_exit_2_and_help_exits_0)
     cr_expect_eq(r.status, 0);
     cr_expect_not_null(strstr(r.out, "--devices"));
     cr_expect_not_null(strstr(r.out, "draft-is-main"));
+    ran_free(&r);
+}
+
+static long long kv_bytes(json_t *root)
+{
+    return json_integer_value(
+        json_object_get(json_array_get(json_object_get(root, "devices"), 0), "kv_cache_bytes"));
+}
+
+Test(cmd_plan, a_server_plans_server_parallel_sequences_and_parallel_overrides_it)
+{
+    write_text("one.yaml", "model: {path: llama-3.2-1b-q8_0.gguf, max_seq_len: 4096}\n"
+                           "devices: {allocator: sim, sim: [8GiB]}\n");
+    write_text("served.yaml", "model: {path: llama-3.2-1b-q8_0.gguf, max_seq_len: 4096}\n"
+                              "devices: {allocator: sim, sim: [8GiB]}\n"
+                              "server: {parallel: 3}\n");
+    json_t *one = plan_json("plan one.yaml --json", 0);
+    json_t *served = plan_json("plan served.yaml --json", 0);
+    json_t *forced = plan_json("plan served.yaml --parallel 2 --json", 0);
+    long long per_sequence = kv_bytes(one);
+    /* Llama 3.2 1B: 16 layers, 8 KV heads of 64 values, K and V, f16. */
+    cr_expect_eq(per_sequence, 2LL * 16 * 4096 * 8 * 64 * 2);
+    cr_expect_eq(kv_bytes(served), 3 * per_sequence);
+    cr_expect_eq(kv_bytes(forced), 2 * per_sequence);
+    json_decref(one);
+    json_decref(served);
+    json_decref(forced);
+    ran r = tessera("plan served.yaml");
+    cr_expect_eq(r.status, 0, "%s", r.err);
+    cr_expect_not_null(strstr(r.out, "KV cache for each of 3 sequences"), "%s", r.out);
     ran_free(&r);
 }
