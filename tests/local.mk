@@ -387,9 +387,23 @@ tests/models/quant-models.stamp: $(srcdir)/tests/make_quant_models.py
 	  $(TEST_VENV_PY) $(srcdir)/tests/make_quant_models.py tests/models && touch $@; \
 	else \
 	  echo "  SKIP     tests/models: no llama-cpp-python in $(TEST_VENV_PY)"; \
+	  echo "no llama-cpp-python in $(TEST_VENV_PY)" > tests/models/UNAVAILABLE; \
 	fi
 clean-local: clean-quant-models
 clean-quant-models:
 	-rm -rf tests/models
 .PHONY: clean-quant-models
 EXTRA_DIST += tests/make_quant_models.py tests/reference/quant_models.json
+
+# Weights re-quantized at load against llama.cpp's quantizer: needs both
+# model-file setups above (their files, or their UNAVAILABLE reasons).
+if HAVE_CRITERION
+check_PROGRAMS += tests/test_model_requant
+tests_test_model_requant_SOURCES = tests/test_model_requant.c tests/model_fixture.h
+tests_test_model_requant_CFLAGS = $(TEST_CFLAGS) $(JANSSON_CFLAGS)
+tests_test_model_requant_LDADD = $(TEST_LIBS) $(JANSSON_LIBS) -lm
+TESTS += tests/test_model_requant
+endif
+EXTRA_tests_test_model_requant_DEPENDENCIES = tests/models/quant-models.stamp \
+	$(KQUANT_MODELS)/.made
+EXTRA_DIST += tests/reference/smollm2-q8_0-greedy.json

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""Real model files of the formats q4_0, q5_0, q5_1, iq4_nl and iq4_xs, for
-tests/test_quant_models.c: the default model (SmolLM2-135M-Instruct, Q4_1)
+"""Real model files of the formats q4_0, q5_0, q5_1, iq4_nl, iq4_xs and q8_0, for
+tests/test_quant_models.c and tests/test_model_requant.c (which compares
+tessera's own re-quantization at load, byte for byte): the default model (SmolLM2-135M-Instruct, Q4_1)
 requantized by llama.cpp's own quantizer (llama-cpp-python's
 llama_model_quantize, allow_requantize, pure: the embedding and every
 matrix in the format; no importance matrix).
@@ -33,7 +34,7 @@ N_GEN = 16
 TOP = 5
 
 # name: llama_ftype (llama.h's LLAMA_FTYPE_MOSTLY_*)
-FORMATS = {"q4_0": 2, "q5_0": 8, "q5_1": 9, "iq4_nl": 25, "iq4_xs": 30}
+FORMATS = {"q4_0": 2, "q5_0": 8, "q5_1": 9, "iq4_nl": 25, "iq4_xs": 30, "q8_0": 7}
 
 
 def sha256(path):
