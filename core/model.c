@@ -1,5 +1,6 @@
 /* Loading a Llama-family model: exactly what its plan (core/plan.h) says —
- * each device's runs of weights mapped (or read) through the allocator, its
+ * each device's runs of weights mapped (or read) through the allocator, or
+ * re-quantized into arenas of the plan's size (core/model_requant.c), its
  * layers' KV cache and its scratch arena reserved once — and nothing else. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -362,7 +363,8 @@ static tsr_status load_extent(tsr_model *m, int fd, uint32_t device, const tsr_p
         }
         *read_bytes += e->bytes;
         arena = buf;
-    } else if (s == TSR_OK && (s = tsr_model_remember_arena(m, device, (void *)arena, err)) != TSR_OK) {
+    } else if (s == TSR_OK &&
+               (s = tsr_model_remember_arena(m, device, (void *)arena, err)) != TSR_OK) {
         a->release(m->options.alloc_state, device, (void *)arena);
     }
     if (s == TSR_OK)

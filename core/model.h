@@ -43,7 +43,7 @@ typedef struct tsr_model_options {
     uint32_t device;
     uint32_t max_seq_len;            /* 0: the model's context_length */
     const char *cache_type;          /* a quant plugin with TSR_QUANT_KV_CACHE; NULL = "f16" */
-    const char *quantize;            /* re-quantize weights to this quant plugin; NULL = as stored */
+    const char *quantize;            /* re-quantize weights to this quant plugin; NULL: as stored */
     uint32_t n_batch;                /* most tokens per forward call; 0 = 512 */
     uint32_t n_threads;              /* 0 = one per physical core */
     bool all_logits;                 /* keep logits of every token of a batch (else the last) */

@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
-"""Real model files of the formats q4_0, q5_0, q5_1, iq4_nl, iq4_xs and q8_0, for
-tests/test_quant_models.c and tests/test_model_requant.c (which compares
-tessera's own re-quantization at load, byte for byte): the default model (SmolLM2-135M-Instruct, Q4_1)
-requantized by llama.cpp's own quantizer (llama-cpp-python's
-llama_model_quantize, allow_requantize, pure: the embedding and every
-matrix in the format; no importance matrix).
+"""Real model files of the formats q4_0, q5_0, q5_1, iq4_nl, iq4_xs and q8_0,
+for tests/test_quant_models.c and tests/test_model_requant.c (which compares
+tessera's own re-quantization at load with them, byte for byte): the default
+model (SmolLM2-135M-Instruct, Q4_1) requantized by llama.cpp's own quantizer
+(llama-cpp-python's llama_model_quantize, allow_requantize, pure: the
+embedding and every matrix in the format; no importance matrix).
 
   make_quant_models.py OUTDIR
       writes OUTDIR/FORMAT.gguf for every format (test setup: make check runs

@@ -168,16 +168,14 @@ static size_t compare_error_with_llama_cpp(const char *target, const char *refer
 Test(model_requant, q4_k_error_stays_near_llama_cpps_where_its_mix_chose_q4_k)
 {
     /* Q4_K_M gives q4_k to 16 of the 30 1536-wide ffn_down (q6_k to the rest). */
-    cr_expect_eq(compare_error_with_llama_cpp(
-                     "q4_k", setup_file("tests/kquant-models", "SmolLM2-135M-Instruct.Q4_K_M.gguf")),
-                 16u);
+    const char *file = setup_file("tests/kquant-models", "SmolLM2-135M-Instruct.Q4_K_M.gguf");
+    cr_expect_eq(compare_error_with_llama_cpp("q4_k", file), 16u);
 }
 
 Test(model_requant, q6_k_error_stays_near_llama_cpps)
 {
-    cr_expect_eq(compare_error_with_llama_cpp(
-                     "q6_k", setup_file("tests/kquant-models", "SmolLM2-135M-Instruct.Q6_K.gguf")),
-                 30u);
+    const char *file = setup_file("tests/kquant-models", "SmolLM2-135M-Instruct.Q6_K.gguf");
+    cr_expect_eq(compare_error_with_llama_cpp("q6_k", file), 30u);
 }
 
 static int32_t *json_tokens(json_t *array, size_t *n)
