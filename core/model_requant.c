@@ -260,6 +260,8 @@ tsr_status tsr_model_load_requantized(tsr_model *m, tsr_error *err)
         for (size_t i = 0; i < n; i++) {
             uint8_t *dst = arenas[list[i].device] + list[i].offset;
             fill_tensor(m, &list[i], dst, &job, &done, total);
+            /* The file's bytes are not read again: RSS is the weights held. */
+            tsr_gguf_drop_tensor_pages(m->gguf, list[i].tensor);
             m->held[i] = (tsr_model_tensor){list[i].tensor, list[i].to ? list[i].to
                                                                        : list[i].from, dst};
         }
