@@ -193,6 +193,9 @@ static int bench_run(int argc, char **argv)
     tsr_gguf_get_str(d.gguf, "general.name", &name);
     char model_name[31], size[16], params_text[16];
     snprintf(model_name, sizeof model_name, "%.*s", (int)name.len, name.data);
+    /* Re-quantized at load, the size is what the weights take in memory. */
+    if (d.profile->model.quantize)
+        bytes = d.plan->models[0].weights_bytes;
     snprintf(size, sizeof size, "%.2f MiB", bytes / 1048576.0);
     snprintf(params_text, sizeof params_text, "%.2f M", params / 1e6);
     uint32_t threads = d.profile->threads;

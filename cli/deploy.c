@@ -85,6 +85,11 @@ int cli_parse_deploy_option(int argc, char **argv, int *i, cli_overrides *o)
         o->cache_type = value;
         return 1;
     }
+    if (strcmp(arg, "--quantize") == 0) {
+        NEED_VALUE();
+        o->quantize = value;
+        return 1;
+    }
     if (strcmp(arg, "-t") == 0 || strcmp(arg, "--threads") == 0) {
         NEED_VALUE();
         return parse_int(arg, value, 0, 4096, &o->threads) ? 1 : -1;
@@ -175,6 +180,8 @@ void cli_print_deploy_options(FILE *out)
           "  -m, --model FILE        the GGUF model (default: the profile's model.path)\n"
           "  -c, --ctx-size N        tokens of context to provision (model.max_seq_len)\n"
           "      --cache-type NAME   KV cache type: any quant plugin that can hold it (f16, q8_0, f32)\n"
+          "      --quantize NAME     re-quantize the weights at load to this quant plugin\n"
+          "                          (model.quantize: q8_0, q4_0, q4_k, ...)\n"
           "  -t, --threads N         CPU threads; 0 = one per physical core\n"
           "  -b, --batch-size N      most prompt tokens per forward pass (default 512)\n"
           "      --plugins DIR       search DIR for plugins first (may be repeated)\n"
@@ -295,7 +302,7 @@ static int load_profile(const char *profile_path, const cli_overrides *o, tsr_pr
     return CLI_EXIT_OK;
 }
 
-/* Applies -m, -c, --cache-type, -t, --seed to the parsed profile. */
+/* Applies -m, -c, --cache-type, --quantize, -t, --seed to the parsed profile. */
 static int apply_overrides(tsr_profile *p, const cli_overrides *o, const char *profile_path)
 {
     if (o->model_path && profile_path) {
@@ -317,6 +324,13 @@ static int apply_overrides(tsr_profile *p, const cli_overrides *o, const char *p
             return CLI_EXIT_FAILURE;
         free(p->model.cache_type);
         p->model.cache_type = copy;
+    }
+    if (o->quantize) {
+        char *copy = strdup(o->quantize);
+        if (!copy)
+            return CLI_EXIT_FAILURE;
+        free(p->model.quantize);
+        p->model.quantize = copy;
     }
     if (o->threads >= 0)
         p->threads = (uint32_t)o->threads;

@@ -21,6 +21,7 @@ typedef struct cli_overrides {
     const char *model_path;     /* -m */
     int64_t max_seq_len;        /* -c; -1: the profile's */
     const char *cache_type;     /* --cache-type */
+    const char *quantize;       /* --quantize: model.quantize */
     int64_t threads;            /* -t; -1: the profile's */
     bool has_seed;
     uint64_t seed;              /* --seed */

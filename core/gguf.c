@@ -764,3 +764,14 @@ void tsr_gguf_close(tsr_gguf *g)
     free(g);
 }
 
+void tsr_gguf_drop_tensor_pages(const tsr_gguf *g, const tsr_gguf_tensor *t)
+{
+    if (!g->map || !t->data)
+        return;
+    /* Whole pages only: a page shared with a neighbour stays. */
+    uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+    uintptr_t begin = ((uintptr_t)t->data + page - 1) & ~(page - 1);
+    uintptr_t end = ((uintptr_t)t->data + t->n_bytes) & ~(page - 1);
+    if (end > begin)
+        madvise((void *)begin, end - begin, MADV_DONTNEED);
+}

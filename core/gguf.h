@@ -186,5 +186,10 @@ uint64_t tsr_gguf_tensor_count(const tsr_gguf *gguf);
 const tsr_gguf_tensor *tsr_gguf_tensor_at(const tsr_gguf *gguf, uint64_t index);
 /* The tensor called name, or NULL (a hash lookup). */
 const tsr_gguf_tensor *tsr_gguf_find_tensor(const tsr_gguf *gguf, const char *name);
+/* Lets the memory under a tensor's data go (a loader that has copied them):
+ * the whole pages inside it leave the mapping and are read back from the
+ * file if touched again. Only for tsr_gguf_open's mapping; a no-op for the
+ * other handles. Not while another thread reads the tensor. */
+void tsr_gguf_drop_tensor_pages(const tsr_gguf *gguf, const tsr_gguf_tensor *tensor);
 
 #endif

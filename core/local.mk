@@ -17,7 +17,7 @@ libtessera_core_la_SOURCES += core/gguf.c core/gguf_values.c core/gguf.h core/gg
 	core/ggml_types.c
 # The Llama-family model: hyperparameters, loading, the forward pass, generation.
 libtessera_core_la_SOURCES += core/llama_config.c core/model.c core/model.h \
-	core/model_internal.h core/forward.c
+	core/model_internal.h core/forward.c core/model_requant.c
 # The deployment profile: sizes, diagnostics, YAML, model paths, the profile itself.
 libtessera_core_la_SOURCES += \
 	core/units.c core/units.h \

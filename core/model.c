@@ -1,5 +1,6 @@
 /* Loading a Llama-family model: exactly what its plan (core/plan.h) says —
- * each device's runs of weights mapped (or read) through the allocator, its
+ * each device's runs of weights mapped (or read) through the allocator, or
+ * re-quantized into arenas of the plan's size (core/model_requant.c), its
  * layers' KV cache and its scratch arena reserved once — and nothing else. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,10 +58,9 @@ static const char *type_name(uint32_t type)
 }
 
 /* The bytes one activation row of cols values takes in the format that a
- * weight of this type wants (f32 when no plugin is there to say). */
-static size_t act_row_bytes_for(const tsr_registry *reg, uint32_t weight_type, int64_t cols)
+ * weight held as q wants (f32 when no plugin is there to say). */
+static size_t act_row_bytes_for(const tsr_registry *reg, const tsr_quant_vtable *q, int64_t cols)
 {
-    const tsr_quant_vtable *q = reg ? quant_for_type(reg, weight_type) : NULL;
     const tsr_quant_vtable *act = q ? quant_for_type(reg, q->act_gguf_type) : NULL;
     if (!act || cols % act->block_elems)
         return (size_t)cols * sizeof(float);
@@ -70,8 +70,9 @@ static size_t act_row_bytes_for(const tsr_registry *reg, uint32_t weight_type, i
 /* Lays out the scratch arena: shared activation buffers, one private block
  * per thread, then the logits (only the output head's device has those). */
 static void layout_scratch(const tsr_gguf *gguf, const tsr_llama_config *c,
-                           const tsr_registry *registry, uint32_t n_batch, uint32_t n_threads,
-                           bool all_logits, tsr_scratch_layout *l)
+                           const tsr_registry *registry, const tsr_quant_vtable *quantize,
+                           uint32_t n_batch, uint32_t n_threads, bool all_logits,
+                           tsr_scratch_layout *l)
 {
     memset(l, 0, sizeof *l);
     l->n_threads = n_threads;
@@ -82,7 +83,9 @@ static void layout_scratch(const tsr_gguf *gguf, const tsr_llama_config *c,
         const tsr_gguf_tensor *t = tsr_gguf_tensor_at(gguf, i);
         if (t->n_dims < 2)
             continue;
-        size_t bytes = act_row_bytes_for(registry, t->type, (int64_t)t->dims[0]);
+        const tsr_quant_vtable *q = tsr_model_tensor_requantized(t, quantize) ? quantize
+                                    : registry ? quant_for_type(registry, t->type) : NULL;
+        size_t bytes = act_row_bytes_for(registry, q, (int64_t)t->dims[0]);
         if (bytes > l->act_row_bytes)
             l->act_row_bytes = bytes;
     }
@@ -115,12 +118,12 @@ static void layout_scratch(const tsr_gguf *gguf, const tsr_llama_config *c,
 }
 
 void tsr_model_scratch_bytes(const tsr_gguf *gguf, const tsr_llama_config *c,
-                             const tsr_registry *registry, uint32_t n_batch, uint32_t n_threads,
-                             bool all_logits, uint64_t *activations_bytes,
-                             uint64_t *logits_bytes)
+                             const tsr_registry *registry, const tsr_quant_vtable *quantize,
+                             uint32_t n_batch, uint32_t n_threads, bool all_logits,
+                             uint64_t *activations_bytes, uint64_t *logits_bytes)
 {
     tsr_scratch_layout l;
-    layout_scratch(gguf, c, registry, n_batch, tsr_model_default_n_threads(n_threads),
+    layout_scratch(gguf, c, registry, quantize, n_batch, tsr_model_default_n_threads(n_threads),
                    all_logits, &l);
     *activations_bytes = l.logits;
     *logits_bytes = l.total - l.logits;
@@ -154,10 +157,28 @@ uint64_t tsr_model_kv_layer_bytes(const tsr_llama_config *c, const tsr_quant_vta
     return 2ull * max_seq_len * c->n_head_kv * head_bytes;
 }
 
+/* The tensor as the model holds it in memory it filled itself (weights
+ * re-quantized at load), or NULL when it maps or reads the file's bytes. */
+static const tsr_model_tensor *held_tensor(const tsr_model *m, const tsr_gguf_tensor *t)
+{
+    for (size_t i = 0; i < m->n_held; i++)
+        if (m->held[i].tensor == t)
+            return &m->held[i];
+    return NULL;
+}
+
 /* Where the tensor's bytes lie in memory: inside the run its plan put on its
  * unit's device. NULL (with err set) when the plan did not place it there. */
 static const uint8_t *tensor_data(tsr_model *m, const tsr_gguf_tensor *t, tsr_error *err)
 {
+    const tsr_model_tensor *held = held_tensor(m, t);
+    if (held)
+        return held->data;
+    if (m->held) {
+        tsr_error_set(err, TSR_ERR_INTERNAL, "%s: tensor %s is not among the weights loaded",
+                      tsr_gguf_path(m->gguf), t->name);
+        return NULL;
+    }
     int32_t unit = tsr_plan_tensor_unit(t->name, m->config.n_layer);
     uint32_t device = tsr_plan_unit_device(m->plan, unit);
     uint64_t bytes = tsr_plan_tensor_bytes(m->options.registry, t);
@@ -185,25 +206,29 @@ static tsr_status bind_weight(tsr_model *m, const char *name, int64_t rows, int6
                              "%s: tensor %s is %llu x %llu, the model's shape needs %lld x %lld",
                              path, name, (unsigned long long)t->dims[0],
                              (unsigned long long)t->dims[1], (long long)cols, (long long)rows);
-    const tsr_quant_vtable *q = quant_for_type(m->options.registry, t->type);
+    /* Re-quantized, it is in the target's format; otherwise as stored. */
+    const tsr_model_tensor *held = held_tensor(m, t);
+    const tsr_quant_vtable *q = held && held->q ? held->q
+                                                : quant_for_type(m->options.registry, t->type);
+    uint32_t type = q ? q->gguf_type : t->type;
     if (!q || (q->flags & TSR_QUANT_ACTIVATION)) {
         char known[512];
         list_quant_plugins(m->options.registry, known, sizeof known);
         return tsr_error_set(err, TSR_ERR_UNSUPPORTED,
                              "%s: tensor %s is of type %s (GGUF type %u), and no quant plugin on "
                              "the search path computes with it (loaded: %s)",
-                             path, name, type_name(t->type), t->type, known);
+                             path, name, type_name(type), type, known);
     }
     const tsr_quant_vtable *act = quant_for_type(m->options.registry, q->act_gguf_type);
     if (!act || !act->quantize)
         return tsr_error_set(err, TSR_ERR_UNSUPPORTED,
                              "%s: tensor %s (%s) wants activations as %s, and no loaded quant "
                              "plugin produces that form",
-                             path, name, type_name(t->type), type_name(q->act_gguf_type));
+                             path, name, type_name(type), type_name(q->act_gguf_type));
     if (cols % q->block_elems || cols % act->block_elems)
         return tsr_error_set(err, TSR_ERR_FORMAT,
                              "%s: tensor %s has rows of %lld values, not a whole number of %s "
-                             "blocks", path, name, (long long)cols, type_name(t->type));
+                             "blocks", path, name, (long long)cols, type_name(type));
     w->name = t->name;
     w->q = q;
     w->act = act;
@@ -272,7 +297,7 @@ static tsr_status bind_all(tsr_model *m, tsr_error *err)
     return s;
 }
 
-static tsr_status remember_arena(tsr_model *m, uint32_t device, void *ptr, tsr_error *err)
+tsr_status tsr_model_remember_arena(tsr_model *m, uint32_t device, void *ptr, tsr_error *err)
 {
     tsr_model_arena *grown = realloc(m->arenas, (m->n_arenas + 1) * sizeof *grown);
     if (!grown)
@@ -325,7 +350,7 @@ static tsr_status load_extent(tsr_model *m, int fd, uint32_t device, const tsr_p
     if (s == TSR_ERR_UNSUPPORTED) {
         void *buf;
         s = a->reserve(m->options.alloc_state, device, e->bytes, ALIGN, &buf, err);
-        if (s == TSR_OK && (s = remember_arena(m, device, buf, err)) != TSR_OK)
+        if (s == TSR_OK && (s = tsr_model_remember_arena(m, device, buf, err)) != TSR_OK)
             a->release(m->options.alloc_state, device, buf);
         for (uint64_t done = 0; s == TSR_OK && done < e->bytes;) {
             uint64_t want = e->bytes - done > (1u << 26) ? (1u << 26) : e->bytes - done;
@@ -338,7 +363,8 @@ static tsr_status load_extent(tsr_model *m, int fd, uint32_t device, const tsr_p
         }
         *read_bytes += e->bytes;
         arena = buf;
-    } else if (s == TSR_OK && (s = remember_arena(m, device, (void *)arena, err)) != TSR_OK) {
+    } else if (s == TSR_OK &&
+               (s = tsr_model_remember_arena(m, device, (void *)arena, err)) != TSR_OK) {
         a->release(m->options.alloc_state, device, (void *)arena);
     }
     if (s == TSR_OK)
@@ -351,10 +377,8 @@ static tsr_status load_weights(tsr_model *m, tsr_error *err)
 {
     const tsr_plan_model *p = m->plan;
     const char *path = tsr_gguf_path(m->gguf);
-    if (p->quantize)
-        return tsr_error_set(err, TSR_ERR_UNSUPPORTED, "%s: re-quantizing weights at load time "
-                             "(quantize: %s) is not implemented yet; remove quantize", path,
-                             p->quantize);
+    if (m->quantize)
+        return tsr_model_load_requantized(m, err);
     size_t n = 0;
     for (uint32_t d = 0; d < p->n_devices; d++)
         n += p->shares[d].n_extents;
@@ -403,12 +427,12 @@ static tsr_status reserve_cache_and_scratch(tsr_model *m, tsr_error *err)
         if (share->kv_cache_bytes &&
             (s = a->reserve(m->options.alloc_state, d, share->kv_cache_bytes, ALIGN,
                             (void **)&kv, err)) == TSR_OK &&
-            (s = remember_arena(m, d, kv, err)) != TSR_OK)
+            (s = tsr_model_remember_arena(m, d, kv, err)) != TSR_OK)
             a->release(m->options.alloc_state, d, kv);
         if (s == TSR_OK && share->scratch_bytes &&
             (s = a->reserve(m->options.alloc_state, d, share->scratch_bytes, ALIGN,
                             (void **)&scratch, err)) == TSR_OK &&
-            (s = remember_arena(m, d, scratch, err)) != TSR_OK)
+            (s = tsr_model_remember_arena(m, d, scratch, err)) != TSR_OK)
             a->release(m->options.alloc_state, d, scratch);
         if (s != TSR_OK)
             return s;
@@ -458,6 +482,7 @@ tsr_status tsr_model_open(const tsr_gguf *gguf, const tsr_model_options *options
             .gguf = gguf,
             .max_seq_len = options->max_seq_len,
             .cache_type = options->cache_type,
+            .quantize = options->quantize,
         };
         s = tsr_plan_single_device(gguf, options->registry, &request, options->device,
                                    options->n_threads, options->n_batch, options->all_logits,
@@ -476,12 +501,14 @@ tsr_status tsr_model_open(const tsr_gguf *gguf, const tsr_model_options *options
     if (s == TSR_OK)
         s = tsr_model_cache_format(options->registry, p->cache_type, &m->config, &m->cache_q,
                                    err);
+    if (s == TSR_OK)
+        s = tsr_model_requant_target(options->registry, p, &m->quantize, err);
     if (s == TSR_OK && !(m->layers = calloc(m->config.n_layer, sizeof *m->layers)))
         s = tsr_error_set(err, TSR_ERR_NOMEM, "out of memory");
     if (s == TSR_OK)
         s = tsr_threadpool_open(p->n_threads, &m->pool, err);
     if (s == TSR_OK)
-        layout_scratch(gguf, &m->config, options->registry, p->n_batch,
+        layout_scratch(gguf, &m->config, options->registry, m->quantize, p->n_batch,
                        tsr_threadpool_n_threads(m->pool), p->all_logits, &m->layout);
     if (s == TSR_OK) {
         const tsr_llama_config *c = &m->config;
@@ -520,6 +547,7 @@ void tsr_model_close(tsr_model *m)
         a->release(m->options.alloc_state, m->arenas[i].device, m->arenas[i].ptr);
     free(m->arenas);
     free(m->extents);
+    free(m->held);
     tsr_threadpool_close(m->pool);
     tsr_plan_free(m->own_plan);
     free(m->layers);

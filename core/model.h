@@ -43,6 +43,7 @@ typedef struct tsr_model_options {
     uint32_t device;
     uint32_t max_seq_len;            /* 0: the model's context_length */
     const char *cache_type;          /* a quant plugin with TSR_QUANT_KV_CACHE; NULL = "f16" */
+    const char *quantize;            /* re-quantize weights to this quant plugin; NULL: as stored */
     uint32_t n_batch;                /* most tokens per forward call; 0 = 512 */
     uint32_t n_threads;              /* 0 = one per physical core */
     bool all_logits;                 /* keep logits of every token of a batch (else the last) */
@@ -50,8 +51,8 @@ typedef struct tsr_model_options {
     void *progress_ctx;
     /* Where every allocation goes (core/plan.h): the model reserves exactly
      * what this placement says, on its devices, and takes max_seq_len,
-     * cache_type, n_batch, n_threads and all_logits from it (those above are
-     * then ignored). NULL: the model plans itself onto `device` alone. */
+     * cache_type, quantize, n_batch, n_threads and all_logits from it (those
+     * above are then ignored). NULL: the model plans itself onto `device` alone. */
     const struct tsr_plan_model *plan;
 } tsr_model_options;
 
@@ -66,12 +67,17 @@ tsr_status tsr_model_cache_format(const tsr_registry *registry, const char *name
 /* K and V of one layer for max_seq_len positions. */
 uint64_t tsr_model_kv_layer_bytes(const tsr_llama_config *config,
                                   const tsr_quant_vtable *cache_format, uint32_t max_seq_len);
+/* Whether re-quantizing weights to target (NULL: not re-quantizing) gives
+ * this tensor target's format: a matrix (two or more dims) whose rows are
+ * whole blocks of target. Every other tensor stays as the file stores it. */
+bool tsr_model_tensor_requantized(const tsr_gguf_tensor *tensor, const tsr_quant_vtable *target);
 /* The scratch arena of a device holding layers (activations, per-thread
- * workspaces), and what the device of the output head adds (logits). */
+ * workspaces), and what the device of the output head adds (logits), with
+ * weights re-quantized to quantize (NULL: as stored). */
 void tsr_model_scratch_bytes(const tsr_gguf *gguf, const tsr_llama_config *config,
-                             const tsr_registry *registry, uint32_t n_batch, uint32_t n_threads,
-                             bool all_logits, uint64_t *activations_bytes,
-                             uint64_t *logits_bytes);
+                             const tsr_registry *registry, const tsr_quant_vtable *quantize,
+                             uint32_t n_batch, uint32_t n_threads, bool all_logits,
+                             uint64_t *activations_bytes, uint64_t *logits_bytes);
 /* n_batch 0 -> the default; n_threads 0 -> one per physical core. */
 uint32_t tsr_model_default_n_batch(uint32_t n_batch);
 uint32_t tsr_model_default_n_threads(uint32_t n_threads);

@@ -53,6 +53,15 @@ typedef struct tsr_model_extent {
     const uint8_t *data;
 } tsr_model_extent;
 
+/* A tensor held in memory the model filled itself (weights re-quantized at
+ * load time, core/model_requant.c): its bytes and the format they are in. */
+typedef struct tsr_model_tensor {
+    const tsr_gguf_tensor *tensor;
+    const tsr_quant_vtable *q;     /* the format held: the target, or the file's (NULL: no
+                                      plugin claims it; only vectors of f32 are read then) */
+    const uint8_t *data;
+} tsr_model_tensor;
+
 struct tsr_model {
     tsr_llama_config config;
     const tsr_gguf *gguf;
@@ -78,11 +87,29 @@ struct tsr_model {
     uint8_t *output_scratch;       /* the arena of the output head's device (holds logits) */
     size_t last_n_tokens;          /* of the last eval */
 
-    tsr_model_extent *extents;     /* the weights, every device's */
+    tsr_model_extent *extents;     /* the weights, every device's (as the file stores them) */
     size_t n_extents;
+    const tsr_quant_vtable *quantize; /* the plan's quantize target, or NULL */
+    tsr_model_tensor *held;        /* with quantize: every placed tensor, in file order */
+    size_t n_held;
     tsr_model_arena *arenas;       /* everything reserved or mapped */
     size_t n_arenas;
 };
+
+/* Re-quantizing weights at load time (core/model_requant.c). The plan's
+ * quantize target: a loaded quant plugin that can make weights and compute
+ * with them; *out is NULL when the plan keeps weights as stored. */
+tsr_status tsr_model_requant_target(const tsr_registry *registry, const tsr_plan_model *plan,
+                                    const tsr_quant_vtable **out, tsr_error *err);
+/* Reserves each device's weights as the plan sizes them and fills them:
+ * tensors the target can hold re-quantized through the plugins' dequantize
+ * and quantize, on the model's thread pool, the others copied as stored.
+ * Sets model->held; reports progress. Everything reserved is remembered in
+ * model->arenas, also on error. */
+tsr_status tsr_model_load_requantized(tsr_model *model, tsr_error *err);
+/* Gives model->arenas one more arena (to release at close). */
+tsr_status tsr_model_remember_arena(tsr_model *model, uint32_t device, void *ptr,
+                                    tsr_error *err);
 
 /* The forward pass over tokens at positions model->n_past.. (n <= n_batch). */
 void tsr_forward(tsr_model *model, const int32_t *tokens, size_t n_tokens);

@@ -106,7 +106,8 @@ static tsr_status read_model(const tsr_plan_request *r, uint32_t k, plan_model_i
     if (q->quantize) {
         m->quantize = tsr_plugin_quant(tsr_registry_find(r->registry, TSR_PLUGIN_QUANT,
                                                          q->quantize));
-        if (!m->quantize || !m->quantize->quantize || !m->quantize->block_elems)
+        if (!m->quantize || !m->quantize->quantize || !m->quantize->block_elems ||
+            !m->quantize->matvec || (m->quantize->flags & TSR_QUANT_ACTIVATION))
             return tsr_error_set(err, TSR_ERR_NOT_FOUND, "%s.quantize %s: no loaded quant "
                                  "plugin of that name can quantize weights",
                                  k == TSR_PLAN_MAIN ? "model" : "draft", q->quantize);
@@ -130,7 +131,7 @@ static tsr_status read_model(const tsr_plan_request *r, uint32_t k, plan_model_i
                                  "nor the GGUF type table knows: its size cannot be planned",
                                  m->path, t->name, t->type);
         pt->placed_bytes = pt->bytes;
-        if (m->quantize && t->n_dims >= 2 && t->dims[0] % m->quantize->block_elems == 0)
+        if (tsr_model_tensor_requantized(t, m->quantize))
             pt->placed_bytes = t->n_elems / m->quantize->block_elems * m->quantize->block_bytes;
         if (pt->unit == TSR_PLAN_UNIT_NONE)
             continue;
@@ -152,8 +153,8 @@ static tsr_status read_model(const tsr_plan_request *r, uint32_t k, plan_model_i
     if (!tsr_gguf_find_tensor(q->gguf, "output_norm.weight"))
         return tsr_error_set(err, TSR_ERR_FORMAT, "%s: no tensor output_norm.weight", m->path);
     m->all_logits = r->all_logits[k];
-    tsr_model_scratch_bytes(q->gguf, c, r->registry, r->n_batch, r->n_threads, m->all_logits,
-                            &m->activations_bytes, &m->logits_bytes);
+    tsr_model_scratch_bytes(q->gguf, c, r->registry, m->quantize, r->n_batch, r->n_threads,
+                            m->all_logits, &m->activations_bytes, &m->logits_bytes);
     return TSR_OK;
 }
 

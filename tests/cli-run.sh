@@ -10,7 +10,7 @@ tessera="$build/tessera"
 . "$src/tests/default-model.sh"
 dir=$(mktemp -d "${TMPDIR:-/tmp}/tsr-cli-run-XXXXXX") || exit 1
 trap 'rm -rf "$dir"' EXIT
-echo "1..12"
+echo "1..15"
 n=0
 check() { # check STATUS DESCRIPTION
   n=$((n + 1))
@@ -66,9 +66,23 @@ run bench -m "$model" -p 16 -n 4 -r 1 -t 2
 check $? "bench: a llama-bench style table with pp16 and tg4 rows"
 
 run run --help
-[ $? -eq 0 ] && grep -q "Usage: tessera run" "$dir/out" && grep -q -- "--top-k" "$dir/out" && grep -q TESSERA_PLUGIN_PATH "$dir/out"
-check $? "run --help: usage, sampling options, environment"
+[ $? -eq 0 ] && grep -q "Usage: tessera run" "$dir/out" && grep -q -- "--top-k" "$dir/out" && grep -q TESSERA_PLUGIN_PATH "$dir/out" && grep -q -- "--quantize NAME" "$dir/out"
+check $? "run --help: usage, sampling options, --quantize, environment"
 
 run help bench
 [ $? -eq 0 ] && grep -q "Usage: tessera bench" "$dir/out"
 check $? "help bench"
+
+# Weights re-quantized at load: the profile's model.quantize, and --quantize.
+printf 'model: {path: "%s", max_seq_len: 256, quantize: q8_0}\n' "$model" > "$dir/q8_0.yaml"
+run run "$dir/q8_0.yaml" -p "The capital of France is" -n 12 --greedy --stats -t 2
+[ $? -eq 0 ] && [ -s "$dir/out" ] && grep -q "generated: 12 tokens" "$dir/err"
+check $? "a profile with model.quantize: q8_0 generates text"
+
+run bench -m "$model" --quantize q8_0 -p 16 -n 4 -r 1 -t 2
+[ $? -eq 0 ] && grep -Eq '\| 1[0-9][0-9]\.[0-9]+ MiB \| .*\| +tg4 \|' "$dir/out"
+check $? "bench --quantize q8_0: the table shows the weights re-quantized (over 100 MiB)"
+
+run run -m "$model" -p hi --quantize q9_9
+[ $? -eq 2 ] && grep -q "model.quantize.*q9_9" "$dir/err"
+check $? "--quantize with no such plugin: exit 2, naming model.quantize"

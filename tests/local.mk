@@ -381,3 +381,15 @@ tests_test_quant_iq3_xxs_LDADD = $(TEST_LIBS) -lm
 TESTS += tests/test_quant_iq3_xxs
 endif
 EXTRA_DIST += tests/reference/quant_iq3_xxs_ref.py tests/reference/quant/iq3_xxs.bin
+
+# Weights re-quantized at load against llama.cpp's quantizer: needs the
+# model files above (or their UNAVAILABLE reasons).
+if HAVE_CRITERION
+check_PROGRAMS += tests/test_model_requant
+tests_test_model_requant_SOURCES = tests/test_model_requant.c tests/model_fixture.h
+tests_test_model_requant_CFLAGS = $(TEST_CFLAGS) $(JANSSON_CFLAGS)
+tests_test_model_requant_LDADD = $(TEST_LIBS) $(JANSSON_LIBS) -lm
+TESTS += tests/test_model_requant
+endif
+EXTRA_tests_test_model_requant_DEPENDENCIES = $(TEST_MODELS)/.made
+EXTRA_DIST += tests/reference/smollm2-q8_0-greedy.json

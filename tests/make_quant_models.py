@@ -3,8 +3,10 @@
 llama.cpp's own quantizer (llama-cpp-python's llama_model_quantize,
 allow_requantize, no importance matrix; or ggml's, tensor by tensor, where
 llama.cpp's wants an importance matrix) into the files of MODELS, for
-tests/test_quant_models.c (and for tests/reference/quant_k_ref.py and
-make_kquant_greedy_ref.py, which import this).
+tests/test_quant_models.c and tests/test_model_requant.c (which compares
+tessera's own re-quantization at load with them, byte for byte), and for
+tests/reference/quant_k_ref.py and make_kquant_greedy_ref.py, which import
+this.
 
   make_quant_models.py OUTDIR [NAME...]
       writes OUTDIR/NAME.gguf for each entry of MODELS (all by default),
@@ -68,6 +70,8 @@ MODELS = {
     "iq4_nl": ("LLAMA_FTYPE_MOSTLY_IQ4_NL", True, "quant_models.json"),
     "iq4_xs": ("LLAMA_FTYPE_MOSTLY_IQ4_XS", True, "quant_models.json"),
     "iq3_xxs": ("ggml:IQ3_XXS", False, "quant_models.json"),
+    # test_model_requant compares tessera's re-quantization at load with it
+    "q8_0": ("LLAMA_FTYPE_MOSTLY_Q8_0", True, "quant_models.json"),
     # llama.cpp's K-quant mixes, for its quant_k_models suite
     "Q4_K_M": ("LLAMA_FTYPE_MOSTLY_Q4_K_M", False, "kquant-greedy.json"),
     "Q5_K_M": ("LLAMA_FTYPE_MOSTLY_Q5_K_M", False, "kquant-greedy.json"),

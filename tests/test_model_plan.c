@@ -24,10 +24,11 @@ typedef struct opened {
 /* Small, so that the sanitizers' build runs it in seconds. */
 enum { N_THREADS = 2, MAX_SEQ = 256, N_BATCH = 16, N_PROMPT = 4 };
 
-/* Plans the default model on the allocator's devices (split: NULL = auto)
- * and opens it with that plan. */
+/* Plans the default model on the allocator's devices (split: NULL = auto),
+ * its weights re-quantized to quantize (NULL: as stored), and opens it with
+ * that plan. */
 static void open_planned(opened *o, const char *allocator, const uint64_t *sim, uint32_t n_sim,
-                         const uint64_t *split)
+                         const uint64_t *split, const char *quantize)
 {
     memset(o, 0, sizeof *o);
     tsr_error err = {0};
@@ -54,7 +55,8 @@ static void open_planned(opened *o, const char *allocator, const uint64_t *sim, 
         .n_threads = N_THREADS,
         .n_batch = N_BATCH,
     };
-    r.models[0] = (tsr_plan_model_request){.gguf = o->gguf, .max_seq_len = MAX_SEQ};
+    r.models[0] = (tsr_plan_model_request){
+        .gguf = o->gguf, .max_seq_len = MAX_SEQ, .quantize = quantize};
     cr_assert_eq(tsr_plan_make(&r, &o->plan, &err), TSR_OK, "%s", err.message);
     cr_assert(o->plan->fits, "%s", o->plan->diags.count ? o->plan->diags.items[0].message : "");
     for (uint32_t d = 0; d < n; d++)
@@ -113,7 +115,7 @@ static int32_t generate(tsr_model *model, size_t n_new, float *last_logits)
 Test(model_plan, planned_total_matches_the_hosts_real_peak_within_2_percent)
 {
     opened o;
-    open_planned(&o, "host", NULL, 0, NULL);
+    open_planned(&o, "host", NULL, 0, NULL, NULL);
     generate(o.model, 2, NULL);
     uint64_t planned = planned_arenas(o.plan, 0);
     uint64_t peak = o.alloc->peak_bytes(o.alloc_state, 0);
@@ -130,13 +132,48 @@ Test(model_plan, planned_total_matches_the_hosts_real_peak_within_2_percent)
     close_planned(&o);
 }
 
+Test(model_plan, a_requantized_load_reserves_exactly_the_plan)
+{
+    /* q8_0 weights take more than the file's q4_1: the plan counts them
+     * re-quantized, tensor by tensor, and the model reserves just that. */
+    opened plain, o;
+    open_planned(&plain, "host", NULL, 0, NULL, NULL);
+    open_planned(&o, "host", NULL, 0, NULL, "q8_0");
+    cr_expect_gt(o.plan->devices[0].weights_bytes, plain.plan->devices[0].weights_bytes * 7 / 5);
+    uint64_t planned = planned_arenas(o.plan, 0);
+    cr_expect_eq(o.alloc->bytes_in_use(o.alloc_state, 0), planned);
+    generate(o.model, 2, NULL);
+    fprintf(stderr, "# model_plan: q8_0 re-quantized: planned %llu bytes (weights %llu), "
+            "allocator peak %llu\n", (unsigned long long)planned,
+            (unsigned long long)o.plan->devices[0].weights_bytes,
+            (unsigned long long)o.alloc->peak_bytes(o.alloc_state, 0));
+    cr_expect_eq(o.alloc->peak_bytes(o.alloc_state, 0), planned);
+    close_planned(&o);
+    close_planned(&plain);
+}
+
+Test(model_plan, requantized_layers_on_two_devices_reserve_exactly_each_devices_share)
+{
+    const uint64_t sim[] = {1ull << 30, 1ull << 30};
+    const uint64_t split[] = {70ull << 20, 1ull << 30};
+    opened o;
+    open_planned(&o, "sim", sim, 2, split, "q8_0");
+    const tsr_plan_model *m = &o.plan->models[0];
+    cr_assert_eq(m->layer_device[m->n_layer - 1], 1u, "the model should span both devices");
+    generate(o.model, 2, NULL);
+    for (uint32_t d = 0; d < 2; d++)
+        cr_expect_eq(o.alloc->peak_bytes(o.alloc_state, d), planned_arenas(o.plan, d),
+                     "device %u", d);
+    close_planned(&o);
+}
+
 Test(model_plan, layers_on_two_devices_reserve_exactly_each_devices_share)
 {
     const uint64_t sim[] = {1ull << 30, 1ull << 30};
     /* About half the weights on each device. */
     const uint64_t split[] = {40ull << 20, 1ull << 30};
     opened o;
-    open_planned(&o, "sim", sim, 2, split);
+    open_planned(&o, "sim", sim, 2, split, NULL);
     const tsr_plan_model *m = &o.plan->models[0];
     cr_assert_eq(m->layer_device[0], 0u);
     cr_assert_eq(m->layer_device[m->n_layer - 1], 1u, "the model should span both devices");
@@ -155,8 +192,8 @@ Test(model_plan, a_model_split_over_devices_computes_what_one_device_computes)
     const uint64_t sim[] = {1ull << 30, 1ull << 30, 1ull << 30};
     const uint64_t split[] = {30ull << 20, 25ull << 20, 1ull << 30};
     opened one, three;
-    open_planned(&one, "host", NULL, 0, NULL);
-    open_planned(&three, "sim", sim, 3, split);
+    open_planned(&one, "host", NULL, 0, NULL, NULL);
+    open_planned(&three, "sim", sim, 3, split, NULL);
     cr_assert_eq(three.plan->models[0].output_device, 2u);
     uint32_t n_vocab = tsr_model_config(one.model)->n_vocab;
     float *a = malloc(n_vocab * sizeof *a), *b = malloc(n_vocab * sizeof *b);
@@ -176,7 +213,7 @@ Test(model_plan, a_model_split_over_devices_computes_what_one_device_computes)
 Test(model_plan, a_plan_for_another_model_is_refused)
 {
     opened o;
-    open_planned(&o, "host", NULL, 0, NULL);
+    open_planned(&o, "host", NULL, 0, NULL, NULL);
     tsr_plan_model other = o.plan->models[0];
     other.n_layer += 1;
     tsr_model_options mo = {

@@ -43,32 +43,6 @@
 
 #define NEAR_TIE 0.5
 
-/* tests/models/NAME.gguf, or a failure that says why it is not there. */
-static const char *model_file(const char *name)
-{
-    static char path[4096];
-    snprintf(path, sizeof path, "%s/tests/models/%s.gguf", test_builddir(), name);
-    if (access(path, R_OK) == 0)
-        return path;
-    char reason[1024] = "no reason recorded: rerun make check, or the script by hand";
-    FILE *f = fopen(test_path(test_builddir(), "tests/models/UNAVAILABLE"), "r");
-    if (f) {
-        char line[1024];
-        size_t name_len = strlen(name);
-        while (fgets(line, sizeof line, f))
-            if (strncmp(line, name, name_len) == 0 && strncmp(line + name_len, ".gguf: ", 7) == 0) {
-                line[strcspn(line, "\n")] = '\0';
-                snprintf(reason, sizeof reason, "%s", line + name_len + 7);
-                break;
-            }
-        fclose(f);
-    }
-    cr_assert_fail("%s is missing: make check makes it with tests/make_quant_models.py "
-                   "(llama.cpp's quantizer, from llama-cpp-python), which could not: %s",
-                   path, reason);
-    return NULL;
-}
-
 static int32_t *json_tokens(json_t *array, size_t *n)
 {
     *n = json_array_size(array);

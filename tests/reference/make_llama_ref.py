@@ -13,6 +13,9 @@ its default flash-attention choice); f32 also turns flash attention off, so
 the only rounding left is the weights' and the activations' own:
   smollm2-greedy.json      f16 KV cache
   smollm2-greedy-f32.json  f32 KV cache, no flash attention
+  smollm2-q8_0-greedy.json f16 KV cache, on the default model re-quantized to q8_0 by
+                           llama.cpp (tests/make_quant_models.py's q8_0.gguf, sha256
+                           7b46609d...), for tests/test_model_requant.c
 """
 import json
 import sys
