@@ -59,6 +59,7 @@ struct tsr_threadpool {
     worker *workers;    /* n_threads - 1 */
     pthread_mutex_t mutex;
     pthread_cond_t wake;
+    bool oversubscribed; /* more threads than CPUs this process may use */
 
     /* The job; written only while no worker reads it (see the protocol). */
     tsr_parallel_fn fn;
@@ -79,14 +80,19 @@ static uint64_t now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-/* A wait in progress: pause, then pause and yield, as time goes by. */
+/* A wait in progress: pause, then, in an oversubscribed pool, pause and
+ * yield, as time goes by. */
 typedef struct spin_wait {
     uint32_t spins;
+    bool may_yield; /* the pool has more threads than this process has CPUs */
     bool yielding;
     uint64_t start_ns, elapsed_ns;
 } spin_wait;
 
-/* Waits one step; returns about how long the wait has lasted. */
+/* Waits one step; returns about how long the wait has lasted. Yielding
+ * helps only when the thread waited for shares our core; otherwise it hands
+ * the core to another process for a whole time slice (milliseconds, against
+ * steps of microseconds), so a pool with a core per thread never yields. */
 static uint64_t spin_wait_step(spin_wait *w)
 {
     if (w->yielding)
@@ -99,14 +105,14 @@ static uint64_t spin_wait_step(spin_wait *w)
     if (w->start_ns == 0)
         w->start_ns = now;
     w->elapsed_ns = now - w->start_ns;
-    w->yielding = w->elapsed_ns >= PURE_SPIN_NS;
+    w->yielding = w->may_yield && w->elapsed_ns >= PURE_SPIN_NS;
     return w->elapsed_ns;
 }
 
 /* Waits until the generation differs from seen and returns it. */
 static unsigned wait_for_job(tsr_threadpool *pool, unsigned seen)
 {
-    spin_wait w = {0};
+    spin_wait w = {.may_yield = pool->oversubscribed};
     unsigned gen;
     while ((gen = atomic_load_explicit(&pool->generation, memory_order_acquire)) == seen) {
         if (spin_wait_step(&w) < TSR_THREADPOOL_SPIN_NS)
@@ -173,6 +179,9 @@ tsr_status tsr_threadpool_open(uint32_t n_threads, tsr_threadpool **out, tsr_err
         return tsr_error_set(err, TSR_ERR_NOMEM, "thread pool: out of memory");
     memset(pool, 0, sizeof *pool);
     pool->n_threads = n_threads;
+    cpu_set_t allowed;
+    pool->oversubscribed = sched_getaffinity(0, sizeof allowed, &allowed) != 0 ||
+                           (uint32_t)CPU_COUNT(&allowed) < n_threads;
     atomic_init(&pool->generation, 0);
     atomic_init(&pool->n_pending, 0);
     atomic_init(&pool->n_sleeping, 0);
@@ -228,7 +237,7 @@ void tsr_threadpool_run(tsr_threadpool *pool, tsr_parallel_fn fn, void *ctx)
     pool->ctx = ctx;
     publish(pool);
     fn(ctx, 0, pool->n_threads);
-    spin_wait w = {0};
+    spin_wait w = {.may_yield = pool->oversubscribed};
     while (atomic_load_explicit(&pool->n_pending, memory_order_acquire) != 0)
         spin_wait_step(&w);
 }
