@@ -15,13 +15,15 @@
 # PYTHON names a Python with llama-cpp-python (default /opt/tsr-venv/bin/python,
 # else python3). The machine should be otherwise idle: both runtimes spin
 # threads, and a core taken away mid-step stalls every thread of the step.
+# Under Linux autogroups, other sessions' `nice` does not make them yield to
+# this one; as root, `echo -20 > /proc/self/autogroup` in this shell does.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 python=${PYTHON:-/opt/tsr-venv/bin/python}
 [ -x "$python" ] || python=python3
 cache=${TESSERA_MODEL_CACHE:-$HOME/.cache/tessera/models}
 all_formats=bf16,q4_0,q5_0,q5_1,q8_0,q4_k,q5_k,q6_k,q3_k,q2_k,iq4_nl,iq4_xs
-usage() { sed -n '2,18p' "$0"; exit 2; }
+usage() { sed -n '2,20p' "$0"; exit 2; }
 
 # The one long option, taken out before getopts sees the rest.
 formats=
