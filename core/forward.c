@@ -3,7 +3,13 @@
  * Each stage is one dispatch on the thread pool; a dispatch's return is the
  * only barrier. To need few barriers, every thread normalises and quantizes
  * the (small) input of a matrix product itself, into its private buffers,
- * then computes its own range of the product's rows:
+ * then computes its own range of the product's rows. A thread done with its
+ * range takes half of what is left of another's, from the far end (work
+ * stealing): a thread slowed down (by memory, by another process on its
+ * core) then holds the others at the barrier for one chunk at most, while
+ * each range is still read front to back in one stream, as the weight
+ * prefetching wants (equal chunks dealt from one counter were slower: each
+ * chunk boundary wastes a prefetch distance).
  *
  *   embed            x = token_embd[tokens]                    (split by token)
  *   per layer:
@@ -16,12 +22,27 @@
  *   logits           logits = Wout . rmsnorm(x)                 (split by row)
  */
 #include <math.h>
+#include <stdalign.h>
+#include <stdatomic.h>
 #include <string.h>
 
 #include "model_internal.h"
 
 /* Rows a thread takes at a time: keeps plugins' multi-row kernels whole. */
 enum { ROW_GRANULE = 16 };
+/* Granules a thread takes from its own range at a time: small enough that a
+ * late thread leaves little behind, large enough for the kernels' stride. */
+enum { OWN_CHUNK_GRANULES = 4 };
+/* Pools up to this size share work by stealing; larger ones split it into
+ * fixed shares (the ranges live on the stack). */
+enum { STEAL_MAX_THREADS = 16 };
+
+/* One thread's range of a dispatch's work, in granules: [front, back) packed
+ * as front | back << 32, the owner taking from the front and others from the
+ * back, each by compare-and-swap. On a cache line of its own. */
+typedef struct work_range {
+    alignas(64) _Atomic uint64_t span;
+} work_range;
 
 typedef struct forward_ctx {
     tsr_model *m;
@@ -30,7 +51,86 @@ typedef struct forward_ctx {
     int64_t pos0;       /* position of the first */
     const tsr_layer *layer;
     uint32_t layer_index;
+    /* The dispatch in progress: units of work (rows, heads), the granule
+     * they are taken in, and each thread's range (when stealing). */
+    int64_t units, granule;
+    bool stealing;
+    work_range ranges[STEAL_MAX_THREADS];
 } forward_ctx;
+
+static uint64_t span_pack(uint64_t front, uint64_t back)
+{
+    return front | back << 32;
+}
+
+/* Runs stage on the pool over units of work taken granule by granule: each
+ * thread's range starts as its fixed share. */
+static void dispatch(forward_ctx *f, tsr_parallel_fn stage, int64_t units, int64_t granule)
+{
+    uint32_t n_threads = tsr_threadpool_n_threads(f->m->pool);
+    f->units = units;
+    f->granule = granule;
+    f->stealing = n_threads > 1 && n_threads <= STEAL_MAX_THREADS;
+    if (f->stealing) {
+        int64_t n_granules = (units + granule - 1) / granule;
+        for (uint32_t t = 0; t < n_threads; t++)
+            atomic_store_explicit(&f->ranges[t].span,
+                                  span_pack((uint64_t)(n_granules * t / n_threads),
+                                            (uint64_t)(n_granules * (t + 1) / n_threads)),
+                                  memory_order_relaxed);
+    }
+    tsr_threadpool_run(f->m->pool, stage, f);
+}
+
+/* What one thread has taken of a dispatch's work so far. */
+typedef struct work_cursor {
+    bool fixed_share_taken; /* without stealing: the one share, taken */
+} work_cursor;
+
+/* Takes granules [*front, *back) off a range: from its front at most
+ * `most`, or from its back half of what is left. False when it is empty. */
+static bool take_from(work_range *range, bool from_front, uint64_t most, uint64_t *front,
+                      uint64_t *back)
+{
+    uint64_t span = atomic_load_explicit(&range->span, memory_order_relaxed);
+    for (;;) {
+        uint64_t f = span & 0xffffffffu, b = span >> 32;
+        if (f >= b)
+            return false;
+        uint64_t cut = from_front ? (f + most < b ? f + most : b) : b - (b - f + 1) / 2;
+        uint64_t rest = from_front ? span_pack(cut, b) : span_pack(f, cut);
+        if (atomic_compare_exchange_weak_explicit(&range->span, &span, rest,
+                                                  memory_order_relaxed, memory_order_relaxed)) {
+            *front = from_front ? f : cut;
+            *back = from_front ? cut : b;
+            return true;
+        }
+    }
+}
+
+/* The next units [begin, end) thread t is to do: from the front of its own
+ * range, else the back half of what is left of another's. False when no
+ * work is left anywhere. */
+static bool take_work(forward_ctx *f, work_cursor *cursor, uint32_t t, uint32_t n_threads,
+                      int64_t *begin, int64_t *end)
+{
+    if (!f->stealing) {
+        if (cursor->fixed_share_taken)
+            return false;
+        cursor->fixed_share_taken = true;
+        tsr_split_range(f->units, f->granule, t, n_threads, begin, end);
+        return *begin < *end;
+    }
+    uint64_t front, back;
+    bool found = take_from(&f->ranges[t], true, OWN_CHUNK_GRANULES, &front, &back);
+    for (uint32_t i = 1; !found && i < n_threads; i++)
+        found = take_from(&f->ranges[(t + i) % n_threads], false, 0, &front, &back);
+    if (!found)
+        return false;
+    *begin = (int64_t)front * f->granule;
+    *end = (int64_t)back * f->granule < f->units ? (int64_t)back * f->granule : f->units;
+    return true;
+}
 
 static float *shared_f32(const tsr_model *m, size_t offset)
 {
@@ -82,33 +182,32 @@ static void product_rows(const forward_ctx *f, const tsr_weight *w, const uint8_
                      end);
 }
 
-/* Computes this thread's share of the rows of several products that read
- * the same input: the rows of all of them, taken as one range, are split. */
-static void products_shared_input(const forward_ctx *f, uint32_t t, uint32_t n_threads,
+/* Computes this thread's part of the rows of several products that read
+ * the same input: the rows of all of them, taken as one range, are shared. */
+static void products_shared_input(forward_ctx *f, uint32_t t, uint32_t n_threads,
                                   const float *input, const tsr_weight *const *ws,
                                   float *const *ys, const size_t *y_strides, int count)
 {
-    int64_t total = 0;
-    for (int i = 0; i < count; i++)
-        total += ws[i]->rows;
-    int64_t begin, end;
-    tsr_split_range(total, ROW_GRANULE, t, n_threads, &begin, &end);
     const tsr_quant_vtable *act_done = NULL;
     const uint8_t *x = NULL;
     size_t x_row_bytes = 0;
-    int64_t base = 0;
-    for (int i = 0; i < count; i++) {
-        const tsr_weight *w = ws[i];
-        int64_t b = begin > base ? begin - base : 0;
-        int64_t e = end - base < w->rows ? end - base : w->rows;
-        if (b < e) {
-            if (w->act != act_done) {
-                x = quantize_private(f, t, input, w->cols, w->act, &x_row_bytes);
-                act_done = w->act;
+    work_cursor cursor = {0};
+    int64_t begin, end;
+    while (take_work(f, &cursor, t, n_threads, &begin, &end)) {
+        int64_t base = 0;
+        for (int i = 0; i < count; i++) {
+            const tsr_weight *w = ws[i];
+            int64_t b = begin > base ? begin - base : 0;
+            int64_t e = end - base < w->rows ? end - base : w->rows;
+            if (b < e) {
+                if (w->act != act_done) {
+                    x = quantize_private(f, t, input, w->cols, w->act, &x_row_bytes);
+                    act_done = w->act;
+                }
+                product_rows(f, w, x, x_row_bytes, ys[i], y_strides[i], b, e);
             }
-            product_rows(f, w, x, x_row_bytes, ys[i], y_strides[i], b, e);
+            base += w->rows;
         }
-        base += w->rows;
     }
 }
 
@@ -130,7 +229,7 @@ static void stage_embed(void *ctx, uint32_t t, uint32_t n_threads)
 
 static void stage_qkv(void *ctx, uint32_t t, uint32_t n_threads)
 {
-    const forward_ctx *f = ctx;
+    forward_ctx *f = ctx;
     tsr_model *m = f->m;
     const tsr_layer *l = f->layer;
     const float *xn = normalise_private(f, t, shared_f32(m, m->layout.x), l->attn_norm);
@@ -171,7 +270,7 @@ static void stage_rope_store(void *ctx, uint32_t t, uint32_t n_threads)
 
 static void stage_attention(void *ctx, uint32_t t, uint32_t n_threads)
 {
-    const forward_ctx *f = ctx;
+    forward_ctx *f = ctx;
     tsr_model *m = f->m;
     const tsr_llama_config *c = &m->config;
     int64_t q_dim = (int64_t)c->n_head * c->head_dim;
@@ -195,83 +294,98 @@ static void stage_attention(void *ctx, uint32_t t, uint32_t n_threads)
         .head_dim = c->head_dim,
         .scale = 1.0f / sqrtf((float)c->head_dim),
     };
+    work_cursor cursor = {0};
     int64_t begin, end;
-    tsr_split_range(c->n_head, 1, t, n_threads, &begin, &end);
-    if (begin < end)
+    while (take_work(f, &cursor, t, n_threads, &begin, &end))
         m->kernels->attention(&args, begin, end, thread_block(m, t) + m->layout.thread_attn);
 }
 
-/* x += W . input for this thread's rows of W. */
-static void residual_product(const forward_ctx *f, uint32_t t, uint32_t n_threads,
+/* x += W . input for this thread's part of the rows of W. */
+static void residual_product(forward_ctx *f, uint32_t t, uint32_t n_threads,
                              const tsr_weight *w, const float *input)
 {
     tsr_model *m = f->m;
     int64_t d = m->config.n_embd, begin, end;
-    tsr_split_range(w->rows, ROW_GRANULE, t, n_threads, &begin, &end);
-    if (begin >= end)
-        return;
-    size_t x_row_bytes;
-    const uint8_t *xq = quantize_private(f, t, input, w->cols, w->act, &x_row_bytes);
     float *tmp = shared_f32(m, m->layout.tmp), *x = shared_f32(m, m->layout.x);
-    product_rows(f, w, xq, x_row_bytes, tmp, (size_t)d, begin, end);
-    for (int64_t i = 0; i < f->n; i++)
-        m->kernels->add(x + i * d + begin, x + i * d + begin, tmp + i * d + begin, end - begin);
+    const uint8_t *xq = NULL;
+    size_t x_row_bytes = 0;
+    work_cursor cursor = {0};
+    while (take_work(f, &cursor, t, n_threads, &begin, &end)) {
+        if (!xq)
+            xq = quantize_private(f, t, input, w->cols, w->act, &x_row_bytes);
+        product_rows(f, w, xq, x_row_bytes, tmp, (size_t)d, begin, end);
+        for (int64_t i = 0; i < f->n; i++)
+            m->kernels->add(x + i * d + begin, x + i * d + begin, tmp + i * d + begin,
+                            end - begin);
+    }
 }
 
 static void stage_out_proj(void *ctx, uint32_t t, uint32_t n_threads)
 {
-    const forward_ctx *f = ctx;
+    forward_ctx *f = ctx;
     residual_product(f, t, n_threads, &f->layer->wo, shared_f32(f->m, f->m->layout.att));
 }
 
 static void stage_gate_up(void *ctx, uint32_t t, uint32_t n_threads)
 {
-    const forward_ctx *f = ctx;
+    forward_ctx *f = ctx;
     tsr_model *m = f->m;
     const tsr_layer *l = f->layer;
     int64_t n_ff = m->config.n_ff, begin, end;
-    tsr_split_range(n_ff, ROW_GRANULE, t, n_threads, &begin, &end);
-    if (begin >= end)
-        return;
-    const float *xn = normalise_private(f, t, shared_f32(m, m->layout.x), l->ffn_norm);
     float *gate = shared_f32(m, m->layout.gate), *up = shared_f32(m, m->layout.up);
-    size_t x_row_bytes;
-    const uint8_t *xq = quantize_private(f, t, xn, l->w_gate.cols, l->w_gate.act, &x_row_bytes);
-    product_rows(f, &l->w_gate, xq, x_row_bytes, gate, (size_t)n_ff, begin, end);
-    if (l->w_up.act != l->w_gate.act)
-        xq = quantize_private(f, t, xn, l->w_up.cols, l->w_up.act, &x_row_bytes);
-    product_rows(f, &l->w_up, xq, x_row_bytes, up, (size_t)n_ff, begin, end);
-    for (int64_t i = 0; i < f->n; i++)
-        m->kernels->swiglu(gate + i * n_ff + begin, gate + i * n_ff + begin, up + i * n_ff + begin,
-                           end - begin);
+    const float *xn = NULL;
+    const uint8_t *xq = NULL;
+    size_t x_row_bytes = 0;
+    bool same_act = l->w_up.act == l->w_gate.act;
+    work_cursor cursor = {0};
+    while (take_work(f, &cursor, t, n_threads, &begin, &end)) {
+        if (!xn)
+            xn = normalise_private(f, t, shared_f32(m, m->layout.x), l->ffn_norm);
+        /* The activation buffer holds one form: with two, it is refilled
+         * per chunk (gate and up rarely differ in format). */
+        if (!xq || !same_act)
+            xq = quantize_private(f, t, xn, l->w_gate.cols, l->w_gate.act, &x_row_bytes);
+        product_rows(f, &l->w_gate, xq, x_row_bytes, gate, (size_t)n_ff, begin, end);
+        if (!same_act)
+            xq = quantize_private(f, t, xn, l->w_up.cols, l->w_up.act, &x_row_bytes);
+        product_rows(f, &l->w_up, xq, x_row_bytes, up, (size_t)n_ff, begin, end);
+        for (int64_t i = 0; i < f->n; i++)
+            m->kernels->swiglu(gate + i * n_ff + begin, gate + i * n_ff + begin,
+                               up + i * n_ff + begin, end - begin);
+    }
 }
 
 static void stage_down(void *ctx, uint32_t t, uint32_t n_threads)
 {
-    const forward_ctx *f = ctx;
+    forward_ctx *f = ctx;
     residual_product(f, t, n_threads, &f->layer->w_down, shared_f32(f->m, f->m->layout.gate));
 }
 
 static void stage_logits(void *ctx, uint32_t t, uint32_t n_threads)
 {
-    forward_ctx f = *(const forward_ctx *)ctx;
-    tsr_model *m = f.m;
+    forward_ctx *f = ctx;
+    tsr_model *m = f->m;
     int64_t d = m->config.n_embd, begin, end;
     const tsr_weight *w = &m->output;
-    tsr_split_range(w->rows, ROW_GRANULE, t, n_threads, &begin, &end);
-    if (begin >= end)
-        return;
+    /* With one logit row only the last token's logits are kept: products
+     * over a view of the batch as that token alone. */
+    forward_ctx last = {.m = m, .tokens = f->tokens, .n = f->n, .pos0 = f->pos0};
     const float *x = shared_f32(m, m->layout.x);
     if (m->layout.n_logit_rows == 1) {
-        /* Only the last token's logits are kept. */
-        x += (f.n - 1) * d;
-        f.n = 1;
+        x += (f->n - 1) * d;
+        last.n = 1;
     }
-    const float *xn = normalise_private(&f, t, x, m->output_norm);
-    size_t x_row_bytes;
-    const uint8_t *xq = quantize_private(&f, t, xn, w->cols, w->act, &x_row_bytes);
-    product_rows(&f, w, xq, x_row_bytes, shared_f32(m, m->layout.logits), m->config.n_vocab,
-                 begin, end);
+    const uint8_t *xq = NULL;
+    size_t x_row_bytes = 0;
+    work_cursor cursor = {0};
+    while (take_work(f, &cursor, t, n_threads, &begin, &end)) {
+        if (!xq) {
+            const float *xn = normalise_private(&last, t, x, m->output_norm);
+            xq = quantize_private(&last, t, xn, w->cols, w->act, &x_row_bytes);
+        }
+        product_rows(&last, w, xq, x_row_bytes, shared_f32(m, m->layout.logits),
+                     m->config.n_vocab, begin, end);
+    }
 }
 
 void tsr_forward(tsr_model *m, const int32_t *tokens, size_t n_tokens)
@@ -279,7 +393,7 @@ void tsr_forward(tsr_model *m, const int32_t *tokens, size_t n_tokens)
     forward_ctx f = {.m = m, .tokens = tokens, .n = (int64_t)n_tokens,
                      .pos0 = (int64_t)m->n_past};
     m->scratch = m->input_scratch;
-    tsr_threadpool_run(m->pool, stage_embed, &f);
+    dispatch(&f, stage_embed, 0, 1);
     for (uint32_t i = 0; i < m->config.n_layer; i++) {
         f.layer = &m->layers[i];
         f.layer_index = i;
@@ -293,12 +407,13 @@ void tsr_forward(tsr_model *m, const int32_t *tokens, size_t n_tokens)
                    (size_t)f.n * (size_t)m->config.rope.n_rot * sizeof(float));
             m->scratch = f.layer->scratch;
         }
-        tsr_threadpool_run(m->pool, stage_qkv, &f);
-        tsr_threadpool_run(m->pool, stage_rope_store, &f);
-        tsr_threadpool_run(m->pool, stage_attention, &f);
-        tsr_threadpool_run(m->pool, stage_out_proj, &f);
-        tsr_threadpool_run(m->pool, stage_gate_up, &f);
-        tsr_threadpool_run(m->pool, stage_down, &f);
+        const tsr_layer *l = f.layer;
+        dispatch(&f, stage_qkv, l->wq.rows + l->wk.rows + l->wv.rows, ROW_GRANULE);
+        dispatch(&f, stage_rope_store, 0, 1);
+        dispatch(&f, stage_attention, m->config.n_head, 1);
+        dispatch(&f, stage_out_proj, l->wo.rows, ROW_GRANULE);
+        dispatch(&f, stage_gate_up, m->config.n_ff, ROW_GRANULE);
+        dispatch(&f, stage_down, l->w_down.rows, ROW_GRANULE);
     }
-    tsr_threadpool_run(m->pool, stage_logits, &f);
+    dispatch(&f, stage_logits, m->output.rows, ROW_GRANULE);
 }

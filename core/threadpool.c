@@ -41,11 +41,17 @@
 
 /* Spins between two looks at the clock while waiting. */
 enum { SPINS_PER_CLOCK_READ = 64 };
-/* How long a wait only pauses before it also yields the core on every step:
- * longer than the gaps between the operations of a decode step, short
- * enough that a thread of ours sharing the core (more threads than free
- * cores) gets it back quickly. */
+/* How long a wait only pauses before it also yields the core on every step.
+ * With more threads than CPUs: longer than the gaps between the operations
+ * of a decode step, short enough that a thread of ours sharing the core gets
+ * it back quickly. With a CPU per thread, yielding early only hands the core
+ * to another process for a time slice (milliseconds, against steps of
+ * microseconds), so a wait yields only once it is clearly waiting for a
+ * thread that was descheduled: spinning on through that would spend this
+ * thread's fair share of the CPU and have it descheduled in turn (a loaded
+ * machine ran a 2-thread test 5x slower without ever yielding). */
 #define PURE_SPIN_NS 20000
+#define PURE_SPIN_NS_DEDICATED 200000
 
 typedef struct worker {
     pthread_t thread;
@@ -59,6 +65,7 @@ struct tsr_threadpool {
     worker *workers;    /* n_threads - 1 */
     pthread_mutex_t mutex;
     pthread_cond_t wake;
+    bool oversubscribed; /* more threads than CPUs this process may use */
 
     /* The job; written only while no worker reads it (see the protocol). */
     tsr_parallel_fn fn;
@@ -83,6 +90,7 @@ static uint64_t now_ns(void)
 typedef struct spin_wait {
     uint32_t spins;
     bool yielding;
+    uint64_t pure_spin_ns; /* PURE_SPIN_NS or PURE_SPIN_NS_DEDICATED */
     uint64_t start_ns, elapsed_ns;
 } spin_wait;
 
@@ -99,14 +107,14 @@ static uint64_t spin_wait_step(spin_wait *w)
     if (w->start_ns == 0)
         w->start_ns = now;
     w->elapsed_ns = now - w->start_ns;
-    w->yielding = w->elapsed_ns >= PURE_SPIN_NS;
+    w->yielding = w->elapsed_ns >= w->pure_spin_ns;
     return w->elapsed_ns;
 }
 
 /* Waits until the generation differs from seen and returns it. */
 static unsigned wait_for_job(tsr_threadpool *pool, unsigned seen)
 {
-    spin_wait w = {0};
+    spin_wait w = {.pure_spin_ns = pool->oversubscribed ? PURE_SPIN_NS : PURE_SPIN_NS_DEDICATED};
     unsigned gen;
     while ((gen = atomic_load_explicit(&pool->generation, memory_order_acquire)) == seen) {
         if (spin_wait_step(&w) < TSR_THREADPOOL_SPIN_NS)
@@ -173,6 +181,9 @@ tsr_status tsr_threadpool_open(uint32_t n_threads, tsr_threadpool **out, tsr_err
         return tsr_error_set(err, TSR_ERR_NOMEM, "thread pool: out of memory");
     memset(pool, 0, sizeof *pool);
     pool->n_threads = n_threads;
+    cpu_set_t allowed;
+    pool->oversubscribed = sched_getaffinity(0, sizeof allowed, &allowed) != 0 ||
+                           (uint32_t)CPU_COUNT(&allowed) < n_threads;
     atomic_init(&pool->generation, 0);
     atomic_init(&pool->n_pending, 0);
     atomic_init(&pool->n_sleeping, 0);
@@ -228,7 +239,7 @@ void tsr_threadpool_run(tsr_threadpool *pool, tsr_parallel_fn fn, void *ctx)
     pool->ctx = ctx;
     publish(pool);
     fn(ctx, 0, pool->n_threads);
-    spin_wait w = {0};
+    spin_wait w = {.pure_spin_ns = pool->oversubscribed ? PURE_SPIN_NS : PURE_SPIN_NS_DEDICATED};
     while (atomic_load_explicit(&pool->n_pending, memory_order_acquire) != 0)
         spin_wait_step(&w);
 }

@@ -4,7 +4,8 @@
  * A decode step of a small model is hundreds of operations of 10-100 us
  * each, so a dispatch must cost far less than that: the workers spin on a
  * generation counter for a while (TSR_THREADPOOL_SPIN_NS; pausing at first,
- * then also yielding the core, in case a thread of ours waits for it) before
+ * then also yielding the core: soon when the pool has more threads than
+ * CPUs, in case a thread of ours waits for it, late otherwise) before
  * sleeping on a condition variable, the calling thread works as thread 0,
  * and completion is one atomic counter. Nothing is allocated per dispatch.
  */

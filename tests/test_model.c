@@ -193,6 +193,34 @@ Test(model, thread_count_does_not_change_logits)
     test_model_close(&two);
 }
 
+/* Five threads on this 2-core machine are descheduled mid-step, so the
+ * others take over the rest of their rows (work stealing): the rows still
+ * come out the same, whoever computes them. */
+Test(model, work_taken_over_between_threads_does_not_change_logits)
+{
+    tsr_error err = {0};
+    test_model one, five;
+    tsr_model_options o1 = {.max_seq_len = 64, .n_threads = 1};
+    tsr_model_options o5 = {.max_seq_len = 64, .n_threads = 5};
+    test_model_open(&one, &o1);
+    test_model_open(&five, &o5);
+    int32_t prompt[] = {504, 3156, 314, 2533, 1789, 28, 339, 253, 1345};
+    uint32_t n = tsr_model_config(one.model)->n_vocab;
+    cr_assert_eq(tsr_model_eval(one.model, prompt, 9, &err), TSR_OK);
+    cr_assert_eq(tsr_model_eval(five.model, prompt, 9, &err), TSR_OK);
+    cr_assert_eq(memcmp(tsr_model_logits(one.model, 0), tsr_model_logits(five.model, 0),
+                        n * sizeof(float)), 0, "1 and 5 threads give bit-identical logits");
+    for (int step = 0; step < 8; step++) {
+        int32_t next = prompt[step];
+        cr_assert_eq(tsr_model_eval(one.model, &next, 1, &err), TSR_OK);
+        cr_assert_eq(tsr_model_eval(five.model, &next, 1, &err), TSR_OK);
+        cr_assert_eq(memcmp(tsr_model_logits(one.model, 0), tsr_model_logits(five.model, 0),
+                            n * sizeof(float)), 0, "step %d", step);
+    }
+    test_model_close(&one);
+    test_model_close(&five);
+}
+
 Test(model, batched_prefill_equals_token_by_token)
 {
     tsr_error err = {0};

@@ -9,3 +9,5 @@ contrib_bench_sampler_bench_LDADD = libtessera_core.la
 # Memory read bandwidth, for the decode roofline of contrib/bench/compare.sh.
 noinst_PROGRAMS += contrib/bench/membw
 contrib_bench_membw_SOURCES = contrib/bench/membw.c
+# Makes the format files compare.sh --formats measures.
+EXTRA_DIST += contrib/bench/make_formats.py

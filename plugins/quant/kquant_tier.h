@@ -38,6 +38,12 @@ QUANT_INLINE TIER_TARGET __m256i TIER(scale_vector)(__m256i source, int c)
 }
 
 /* sum + the scaled products of u (unsigned) and p (signed), in int32 lanes. */
+/* Lane i of v in every lane. */
+QUANT_INLINE TIER_TARGET __m256 TIER(lane)(__m256 v, int i)
+{
+    return _mm256_permutevar8x32_ps(v, _mm256_set1_epi32(i));
+}
+
 QUANT_INLINE TIER_TARGET __m256i TIER(dot)(__m256i sum, __m256i u, __m256i p, __m256i s)
 {
     __m256i pairs = _mm256_maddubs_epi16(u, p);
@@ -123,8 +129,9 @@ QUANT_INLINE TIER_TARGET void TIER(tile)(const uint8_t *w, size_t w_row_bytes, c
 #pragma GCC unroll 4
         for (int t = 0; t < T; t++) {
             const uint8_t *xt = xb + t * x_row_bytes;
-            float scale[8] __attribute__((aligned(32)));
-            _mm256_store_ps(scale, _mm256_mul_ps(factors, _mm256_set1_ps(kq_q8k_scale(xt))));
+            /* row r's factors spread by lane permutes, not through the
+             * stack (broadcast loads would wait on the store's forwarding) */
+            __m256 scale = _mm256_mul_ps(factors, _mm256_set1_ps(kq_q8k_scale(xt)));
             __m256i bsums = _mm256_loadu_si256((const __m256i *)(xt + Q8_K_BSUMS));
 #pragma GCC unroll 4
             for (int r = 0; r < R; r++) {
@@ -133,12 +140,12 @@ QUANT_INLINE TIER_TARGET void TIER(tile)(const uint8_t *w, size_t w_row_bytes, c
                 if (TIER(corr_folds)) {
                     total = _mm256_sub_epi32(total, corr);
                     acc[r][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(total),
-                                                _mm256_broadcast_ss(&scale[2 * r]), acc[r][t]);
+                                                TIER(lane)(scale, 2 * r), acc[r][t]);
                 } else {
                     acc[r][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(total),
-                                                _mm256_broadcast_ss(&scale[2 * r]), acc[r][t]);
+                                                TIER(lane)(scale, 2 * r), acc[r][t]);
                     acc[r][t] = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(corr),
-                                                 _mm256_broadcast_ss(&scale[2 * r + 1]), acc[r][t]);
+                                                 TIER(lane)(scale, 2 * r + 1), acc[r][t]);
                 }
             }
         }

@@ -110,16 +110,16 @@ QUANT_INLINE TIER_TARGET void TIER(tile)(const uint8_t *w, size_t w_row_bytes, c
             memcpy(&ds, xb, sizeof ds);
             __m256 dx_sx = _mm256_cvtph_ps(_mm_set1_epi32((int)ds)); /* [dx sx dx sx ...] */
             __m256i p = _mm256_loadu_si256((const __m256i *)(xb + 4));
-            /* [d*dx m*sx ...] per row, through memory: a broadcast load
-             * takes no arithmetic slot, a lane permute would */
-            float scale[8] __attribute__((aligned(32)));
+            /* [d*dx m*sx ...] per row; row r's d*dx spread by a lane
+             * permute (a store and broadcast loads instead stall on the
+             * store's forwarding: a quarter of the kernel's time on Zen 4) */
             __m256 s = _mm256_mul_ps(dm, dx_sx);
             acc_min[t] = _mm256_add_ps(acc_min[t], s);
-            _mm256_store_ps(scale, s);
 #pragma GCC unroll 4
             for (int r = 0; r < R; r++) {
                 __m256 dot = _mm256_cvtepi32_ps(TIER(dot)(q[r], p));
-                acc[r][t] = _mm256_fmadd_ps(dot, _mm256_broadcast_ss(&scale[2 * r]), acc[r][t]);
+                __m256 scale = _mm256_permutevar8x32_ps(s, _mm256_set1_epi32(2 * r));
+                acc[r][t] = _mm256_fmadd_ps(dot, scale, acc[r][t]);
             }
         }
     }

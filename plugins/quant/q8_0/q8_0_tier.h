@@ -109,14 +109,14 @@ QUANT_INLINE TIER_TARGET void TIER(tile)(const uint8_t *w, size_t w_row_bytes, c
             const uint8_t *xb = x + t * x_row_bytes + b * Q8_0_BLOCK_BYTES;
             __m256 dx = _mm256_cvtph_ps(_mm_set1_epi16((short)quant_load_u16(xb)));
             TIER(token_block) tb = TIER(load_token)(xb + 2);
-            /* d*dx per row, through memory: a broadcast load takes no
-             * arithmetic slot, a lane permute would */
-            float scale[8] __attribute__((aligned(32)));
-            _mm256_store_ps(scale, _mm256_mul_ps(dw, dx));
+            /* d*dx per row, spread by a lane permute (a store and
+             * broadcast loads instead wait on the store's forwarding) */
+            __m256 s = _mm256_mul_ps(dw, dx);
 #pragma GCC unroll 4
             for (int r = 0; r < R; r++) {
                 __m256 dot = _mm256_cvtepi32_ps(TIER(dot)(rows[r], tb));
-                acc[r][t] = _mm256_fmadd_ps(dot, _mm256_broadcast_ss(&scale[r]), acc[r][t]);
+                __m256 scale = _mm256_permutevar8x32_ps(s, _mm256_set1_epi32(r));
+                acc[r][t] = _mm256_fmadd_ps(dot, scale, acc[r][t]);
             }
         }
     }
