@@ -168,6 +168,23 @@ typedef struct quant_kernels {
     quant_matmat_fn *matmat;
 } quant_kernels;
 
+/* The four x86 kernel sets of a format FMT, FMT_kernels_avx2 ...
+ * FMT_kernels_avx512vnni, each with its tier's FMT_matmat_TIER. DEQ and
+ * QUANT name each tier's dequantize and quantize: QUANT_TIER_FN (the tier's
+ * own, FMT_dequantize_TIER), QUANT_SCALAR_FN (the scalar reference) or
+ * QUANT_NO_FN (NULL). */
+#define QUANT_TIER_FN(fmt, op, tier) fmt##_##op##_##tier
+#define QUANT_SCALAR_FN(fmt, op, tier) fmt##_##op##_scalar
+#define QUANT_NO_FN(fmt, op, tier) NULL
+#define QUANT_X86_KERNEL_SET(fmt, tier, isa, deq, quant)                                           \
+    const quant_kernels fmt##_kernels_##tier = {#tier, isa, deq(fmt, dequantize, tier),            \
+                                                quant(fmt, quantize, tier), fmt##_matmat_##tier}
+#define QUANT_X86_KERNEL_SETS(fmt, deq, quant)                                                     \
+    QUANT_X86_KERNEL_SET(fmt, avx2, QUANT_ISA_AVX2, deq, quant);                                   \
+    QUANT_X86_KERNEL_SET(fmt, avxvnni, QUANT_ISA_AVXVNNI, deq, quant);                             \
+    QUANT_X86_KERNEL_SET(fmt, avx512, QUANT_ISA_AVX512, deq, quant);                               \
+    QUANT_X86_KERNEL_SET(fmt, avx512vnni, QUANT_ISA_AVX512VNNI, deq, quant)
+
 /* ---- instruction-set tiers ----------------------------------------------- */
 
 typedef enum quant_isa {
@@ -244,6 +261,29 @@ QUANT_INLINE QUANT_TARGET_AVX2 float quant_hsum_ps(__m256 v)
     s = _mm_add_ps(s, _mm_movehl_ps(s, s));
     s = _mm_add_ss(s, _mm_movehdup_ps(s));
     return _mm_cvtss_f32(s);
+}
+
+/* The 16 bytes at `at` and, when two, the 16 one block further on, side by
+ * side in a ymm: the layout of the products that take blocks in pairs. */
+QUANT_INLINE QUANT_TARGET_AVX2 __m256i quant_load_pair(const uint8_t *at, size_t block_bytes,
+                                                       const int two)
+{
+    __m128i first = _mm_loadu_si128((const __m128i *)at);
+    if (!two)
+        return _mm256_zextsi128_si256(first);
+    return _mm256_inserti128_si256(_mm256_castsi128_si256(first),
+                                   _mm_loadu_si128((const __m128i *)(at + block_bytes)), 1);
+}
+
+/* The f16 at `field` of a block and, when two, of the next one, as
+ * [b (x4) | b + 1 (x4)] floats. */
+QUANT_INLINE QUANT_TARGET_AVX2 __m256 quant_pair_scale(const uint8_t *field, size_t block_bytes,
+                                                       const int two)
+{
+    __m128i first = _mm_set1_epi16((short)quant_load_u16(field));
+    __m128i second = two ? _mm_set1_epi16((short)quant_load_u16(field + block_bytes))
+                         : _mm_setzero_si128();
+    return _mm256_cvtph_ps(_mm_unpacklo_epi64(first, second));
 }
 
 /* Largest of the 8 lanes of v. */

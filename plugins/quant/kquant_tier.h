@@ -1,7 +1,8 @@
 /* The products of one x86 tier of a K-quant, against q8_K activations,
  * built on the format's decoding (see kquant_tier_head.h for what a
- * FORMAT_x86.c defines and what FORMAT_tier.h provides). Undefines the tier
- * macros at the end, so the next tier starts clean.
+ * FORMAT_x86.c defines and what FORMAT_tier.h provides). Includes the
+ * tiling driver (quant_tile.h) at the end, which undefines the tier macros
+ * so the next tier starts clean.
  *
  * One block of one row against one token: per chunk, vpmaddubsw multiplies
  * the unsigned values u by the signed activation bytes p and adds pairs
@@ -54,178 +55,98 @@ QUANT_INLINE TIER_TARGET __m256i TIER(dot)(__m256i sum, __m256i u, __m256i p, __
 #endif
 }
 
-/* y[t * y_stride + r] for r < R, t < T: rows w, w + w_row_bytes, ... against
- * tokens x, x + x_row_bytes, ... over n_blocks blocks. R and T (at most 4)
- * are compile-time constants where this is inlined, so the arrays live in
+/* Block b of the tile: acc[r][t] += its products. R and T (at most 4) are
+ * compile-time constants where this is inlined, so the arrays live in
  * registers. */
-QUANT_INLINE TIER_TARGET void TIER(tile)(const uint8_t *w, size_t w_row_bytes, const uint8_t *x,
-                                         size_t x_row_bytes, float *y, size_t y_stride,
-                                         int64_t n_blocks, const int R, const int T)
+QUANT_INLINE TIER_TARGET void TIER(step)(__m256 acc[4][4], const uint8_t *w, size_t w_row_bytes,
+                                         const uint8_t *x, size_t x_row_bytes, int64_t b,
+                                         const int R, const int T)
 {
-    enum { MAX_R = 4, MAX_T = 4 };
-    __m256 acc[MAX_R][MAX_T];
+    const uint8_t *wb = w + b * TIER(block_bytes);
+    const uint8_t *xb = x + b * Q8_K_BLOCK_BYTES;
+    /* A tile of R > 1 rows reads a region R rows long, R blocks per
+     * step, in an order the hardware prefetchers do not follow: prefetch
+     * that region as the one stream it is (q4_1_tier.h says more); a
+     * hint never faults. One row alone is a plain stream, which the
+     * hardware prefetchers follow better than any hint (q6_k from DRAM
+     * on a Zen 4 core: 20-25 GB/s one row at a time, 10-12 four rows at
+     * a time with these hints, 9 without). */
+    if (R > 1) {
+        uintptr_t ahead =
+            (uintptr_t)w + KQ_PREFETCH_BYTES + (uintptr_t)(b * R * TIER(block_bytes));
+#pragma GCC unroll 8
+        for (int i = 0; i < (R * TIER(block_bytes) + 63) / 64; i++)
+            _mm_prefetch((const char *)(ahead + 64 * (uintptr_t)i), _MM_HINT_T0);
+    }
+
+    TIER(row) rows[4];
+    __m256i scale_source[4];
+#pragma GCC unroll 4
+    for (int r = 0; r < R; r++) {
+        rows[r] = TIER(row_load)(wb + r * w_row_bytes);
+        scale_source[r] = _mm256_broadcastsi128_si256(TIER(row_scales)(&rows[r]));
+    }
+    __m256i sum[4][4];
 #pragma GCC unroll 4
     for (int r = 0; r < R; r++)
 #pragma GCC unroll 4
         for (int t = 0; t < T; t++)
-            acc[r][t] = _mm256_setzero_ps();
+            sum[r][t] = _mm256_setzero_si256();
 
-    for (int64_t b = 0; b < n_blocks; b++) {
-        const uint8_t *wb = w + b * TIER(block_bytes);
-        const uint8_t *xb = x + b * Q8_K_BLOCK_BYTES;
-        /* A tile of R > 1 rows reads a region R rows long, R blocks per
-         * step, in an order the hardware prefetchers do not follow: prefetch
-         * that region as the one stream it is (q4_1_tier.h says more); a
-         * hint never faults. One row alone is a plain stream, which the
-         * hardware prefetchers follow better than any hint (q6_k from DRAM
-         * on a Zen 4 core: 20-25 GB/s one row at a time, 10-12 four rows at
-         * a time with these hints, 9 without). */
-        if (R > 1) {
-            uintptr_t ahead =
-                (uintptr_t)w + KQ_PREFETCH_BYTES + (uintptr_t)(b * R * TIER(block_bytes));
 #pragma GCC unroll 8
-            for (int i = 0; i < (R * TIER(block_bytes) + 63) / 64; i++)
-                _mm_prefetch((const char *)(ahead + 64 * (uintptr_t)i), _MM_HINT_T0);
-        }
-
-        TIER(row) rows[MAX_R];
-        __m256i scale_source[MAX_R];
+    for (int c = 0; c < TIER(chunks); c++) {
+        __m256i u[4], s[4];
 #pragma GCC unroll 4
         for (int r = 0; r < R; r++) {
-            rows[r] = TIER(row_load)(wb + r * w_row_bytes);
-            scale_source[r] = _mm256_broadcastsi128_si256(TIER(row_scales)(&rows[r]));
+            u[r] = TIER(chunk)(wb + r * w_row_bytes, c);
+            s[r] = TIER(scale_vector)(scale_source[r], c);
         }
-        __m256i sum[MAX_R][MAX_T];
-#pragma GCC unroll 4
-        for (int r = 0; r < R; r++)
-#pragma GCC unroll 4
-            for (int t = 0; t < T; t++)
-                sum[r][t] = _mm256_setzero_si256();
-
-#pragma GCC unroll 8
-        for (int c = 0; c < TIER(chunks); c++) {
-            __m256i u[MAX_R], s[MAX_R];
-#pragma GCC unroll 4
-            for (int r = 0; r < R; r++) {
-                u[r] = TIER(chunk)(wb + r * w_row_bytes, c);
-                s[r] = TIER(scale_vector)(scale_source[r], c);
-            }
-#pragma GCC unroll 4
-            for (int t = 0; t < T; t++) {
-                __m256i p = TIER(load)(xb + t * x_row_bytes + Q8_K_QS + 32 * c);
-#pragma GCC unroll 4
-                for (int r = 0; r < R; r++)
-                    sum[r][t] = TIER(dot)(sum[r][t], u[r], p, s[r]);
-            }
-        }
-
-        /* [a0 b0 a1 b1 ...] of the rows, times each token's dx */
-        uint32_t ab[4] = {0, 0, 0, 0};
-#pragma GCC unroll 4
-        for (int r = 0; r < R; r++)
-            ab[r] = TIER(halves)(wb + r * w_row_bytes);
-        __m256 factors =
-            _mm256_cvtph_ps(_mm_setr_epi32((int)ab[0], (int)ab[1], (int)ab[2], (int)ab[3]));
 #pragma GCC unroll 4
         for (int t = 0; t < T; t++) {
-            const uint8_t *xt = xb + t * x_row_bytes;
-            /* row r's factors spread by lane permutes, not through the
-             * stack (broadcast loads would wait on the store's forwarding) */
-            __m256 scale = _mm256_mul_ps(factors, _mm256_set1_ps(kq_q8k_scale(xt)));
-            __m256i bsums = _mm256_loadu_si256((const __m256i *)(xt + Q8_K_BSUMS));
+            __m256i p = TIER(load)(xb + t * x_row_bytes + Q8_K_QS + 32 * c);
 #pragma GCC unroll 4
-            for (int r = 0; r < R; r++) {
-                __m256i corr = _mm256_madd_epi16(TIER(row_corr)(&rows[r]), bsums);
-                __m256i total = sum[r][t];
-                if (TIER(corr_folds)) {
-                    total = _mm256_sub_epi32(total, corr);
-                    acc[r][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(total),
-                                                TIER(lane)(scale, 2 * r), acc[r][t]);
-                } else {
-                    acc[r][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(total),
-                                                TIER(lane)(scale, 2 * r), acc[r][t]);
-                    acc[r][t] = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(corr),
-                                                 TIER(lane)(scale, 2 * r + 1), acc[r][t]);
-                }
-            }
+            for (int r = 0; r < R; r++)
+                sum[r][t] = TIER(dot)(sum[r][t], u[r], p, s[r]);
         }
     }
 
+    /* [a0 b0 a1 b1 ...] of the rows, times each token's dx */
+    uint32_t ab[4] = {0, 0, 0, 0};
 #pragma GCC unroll 4
-    for (int t = 0; t < T; t++)
+    for (int r = 0; r < R; r++)
+        ab[r] = TIER(halves)(wb + r * w_row_bytes);
+    __m256 factors =
+        _mm256_cvtph_ps(_mm_setr_epi32((int)ab[0], (int)ab[1], (int)ab[2], (int)ab[3]));
 #pragma GCC unroll 4
-        for (int r = 0; r < R; r++)
-            y[t * y_stride + r] = quant_hsum_ps(acc[r][t]);
-}
-
-/* Rows [0, R) against all n_tokens, T tokens at a time, then the rest. */
-QUANT_INLINE TIER_TARGET void TIER(row_tile)(const uint8_t *w, size_t w_row_bytes,
-                                             const uint8_t *x, size_t x_row_bytes, float *y,
-                                             size_t y_stride, int64_t n_blocks, int64_t n_tokens,
-                                             const int R, const int T)
-{
-    int64_t t = 0;
-    for (; t + T <= n_tokens; t += T)
-        TIER(tile)(w, w_row_bytes, x + t * x_row_bytes, x_row_bytes, y + t * y_stride, y_stride,
-                   n_blocks, R, T);
-    const uint8_t *xt = x + t * x_row_bytes;
-    float *yt = y + t * y_stride;
-    switch (n_tokens - t) {
-    case 3:
-        if (T > 3)
-            TIER(tile)(w, w_row_bytes, xt, x_row_bytes, yt, y_stride, n_blocks, R, 3);
-        break;
-    case 2:
-        if (T > 2)
-            TIER(tile)(w, w_row_bytes, xt, x_row_bytes, yt, y_stride, n_blocks, R, 2);
-        break;
-    case 1:
-        if (T > 1)
-            TIER(tile)(w, w_row_bytes, xt, x_row_bytes, yt, y_stride, n_blocks, R, 1);
-        break;
-    default:
-        break;
+    for (int t = 0; t < T; t++) {
+        const uint8_t *xt = xb + t * x_row_bytes;
+        /* row r's factors spread by lane permutes, not through the
+         * stack (broadcast loads would wait on the store's forwarding) */
+        __m256 scale = _mm256_mul_ps(factors, _mm256_set1_ps(kq_q8k_scale(xt)));
+        __m256i bsums = _mm256_loadu_si256((const __m256i *)(xt + Q8_K_BSUMS));
+#pragma GCC unroll 4
+        for (int r = 0; r < R; r++) {
+            __m256i corr = _mm256_madd_epi16(TIER(row_corr)(&rows[r]), bsums);
+            __m256i total = sum[r][t];
+            if (TIER(corr_folds)) {
+                total = _mm256_sub_epi32(total, corr);
+                acc[r][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(total),
+                                            TIER(lane)(scale, 2 * r), acc[r][t]);
+            } else {
+                acc[r][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(total),
+                                            TIER(lane)(scale, 2 * r), acc[r][t]);
+                acc[r][t] = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(corr),
+                                             TIER(lane)(scale, 2 * r + 1), acc[r][t]);
+            }
+        }
     }
 }
 
-/* Tokens are taken this many at a time, so that their activations stay in
- * the L2 cache while every row of the range passes over them. */
-enum { TIER(token_chunk) = 32 };
+/* The driver (quant_tile.h) takes one block at a time through TIER(step),
+ * and tokens 32 at a time. */
+#define TILE_BLOCK_ELEMS KQ_BLOCK_ELEMS
+#define TILE_PAIRS 0
+#define TILE_MINS 0
+#define TILE_TOKEN_CHUNK 32
 
-static TIER_TARGET void TIER(matmat)(const void *w, size_t w_row_bytes, const void *x,
-                                     size_t x_row_bytes, float *y, size_t y_stride,
-                                     int64_t n_cols, int64_t n_tokens, int64_t row_begin,
-                                     int64_t row_end)
-{
-    const uint8_t *wr = (const uint8_t *)w;
-    int64_t n_blocks = n_cols / KQ_BLOCK_ELEMS;
-    if (n_tokens == 1) {
-        int64_t r = row_begin;
-        for (; r + MATVEC_ROWS <= row_end; r += MATVEC_ROWS)
-            TIER(tile)(wr + r * w_row_bytes, w_row_bytes, x, 0, y + r, 0, n_blocks, MATVEC_ROWS,
-                       1);
-        for (; r < row_end; r++)
-            TIER(tile)(wr + r * w_row_bytes, w_row_bytes, x, 0, y + r, 0, n_blocks, 1, 1);
-        return;
-    }
-    for (int64_t t0 = 0; t0 < n_tokens; t0 += TIER(token_chunk)) {
-        int64_t n_chunk = n_tokens - t0 < TIER(token_chunk) ? n_tokens - t0 : TIER(token_chunk);
-        const uint8_t *xc = (const uint8_t *)x + t0 * x_row_bytes;
-        float *yc = y + t0 * y_stride;
-        int64_t r = row_begin;
-        for (; r + MATMAT_ROWS <= row_end; r += MATMAT_ROWS)
-            TIER(row_tile)(wr + r * w_row_bytes, w_row_bytes, xc, x_row_bytes, yc + r, y_stride,
-                           n_blocks, n_chunk, MATMAT_ROWS, MATMAT_TOKENS);
-        for (; r < row_end; r++)
-            TIER(row_tile)(wr + r * w_row_bytes, w_row_bytes, xc, x_row_bytes, yc + r, y_stride,
-                           n_blocks, n_chunk, 1, MATMAT_TOKENS);
-    }
-}
-
-#undef TIER
-#undef TIER_TARGET
-#undef TIER_VNNI
-#undef TIER_DPWSSD
-#undef MATVEC_ROWS
-#undef MATMAT_ROWS
-#undef MATMAT_TOKENS
+#include "quant_tile.h"

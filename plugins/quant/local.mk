@@ -5,7 +5,7 @@ QUANT_PLUGIN_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/plugins/quant
 
 plugins_LTLIBRARIES += plugins/quant_q4_1.la
 plugins_quant_q4_1_la_SOURCES = plugins/quant/q4_1/q4_1.c plugins/quant/q4_1/q4_1_x86.c \
-	plugins/quant/q4_1/q4_1.h plugins/quant/q4_1/q4_1_tier.h plugins/quant/common.h
+	plugins/quant/q4_1/q4_1.h plugins/quant/q4_1/q4_1_tier.h plugins/quant/quant_tile.h plugins/quant/common.h
 plugins_quant_q4_1_la_CPPFLAGS = $(QUANT_PLUGIN_CPPFLAGS)
 plugins_quant_q4_1_la_LDFLAGS = $(PLUGIN_LDFLAGS)
 
@@ -21,7 +21,7 @@ contrib_bench_quant_bench_LDADD = libtessera_core.la
 
 plugins_LTLIBRARIES += plugins/quant_q8_0.la
 plugins_quant_q8_0_la_SOURCES = plugins/quant/q8_0/q8_0.c plugins/quant/q8_0/q8_0_x86.c \
-	plugins/quant/q8_0/q8_0.h plugins/quant/q8_0/q8_0_tier.h plugins/quant/common.h
+	plugins/quant/q8_0/q8_0.h plugins/quant/q8_0/q8_0_tier.h plugins/quant/quant_tile.h plugins/quant/common.h
 plugins_quant_q8_0_la_CPPFLAGS = $(QUANT_PLUGIN_CPPFLAGS)
 plugins_quant_q8_0_la_LDFLAGS = $(PLUGIN_LDFLAGS)
 
@@ -47,25 +47,25 @@ LEGACY_QUANT_CPPFLAGS = $(QUANT_PLUGIN_CPPFLAGS) -DQUANT_PREFETCH_BYTES=8192
 
 plugins_LTLIBRARIES += plugins/quant_q4_0.la
 plugins_quant_q4_0_la_SOURCES = plugins/quant/q4_0/q4_0.c plugins/quant/q4_0/q4_0_x86.c \
-	plugins/quant/q4_0/q4_0.h plugins/quant/q4_0/q4_0_tier.h plugins/quant/common.h
+	plugins/quant/q4_0/q4_0.h plugins/quant/q4_0/q4_0_tier.h plugins/quant/quant_tile.h plugins/quant/common.h
 plugins_quant_q4_0_la_CPPFLAGS = $(LEGACY_QUANT_CPPFLAGS)
 plugins_quant_q4_0_la_LDFLAGS = $(PLUGIN_LDFLAGS)
 
 plugins_LTLIBRARIES += plugins/quant_q5_0.la
 plugins_quant_q5_0_la_SOURCES = plugins/quant/q5_0/q5_0.c plugins/quant/q5_0/q5_0_x86.c \
-	plugins/quant/q5_0/q5_0.h plugins/quant/q5_0/q5_0_tier.h plugins/quant/common.h
+	plugins/quant/q5_0/q5_0.h plugins/quant/q5_0/q5_0_tier.h plugins/quant/quant_tile.h plugins/quant/common.h
 plugins_quant_q5_0_la_CPPFLAGS = $(LEGACY_QUANT_CPPFLAGS)
 plugins_quant_q5_0_la_LDFLAGS = $(PLUGIN_LDFLAGS)
 
 plugins_LTLIBRARIES += plugins/quant_q5_1.la
 plugins_quant_q5_1_la_SOURCES = plugins/quant/q5_1/q5_1.c plugins/quant/q5_1/q5_1_x86.c \
-	plugins/quant/q5_1/q5_1.h plugins/quant/q5_1/q5_1_tier.h plugins/quant/common.h
+	plugins/quant/q5_1/q5_1.h plugins/quant/q5_1/q5_1_tier.h plugins/quant/quant_tile.h plugins/quant/common.h
 plugins_quant_q5_1_la_CPPFLAGS = $(LEGACY_QUANT_CPPFLAGS)
 plugins_quant_q5_1_la_LDFLAGS = $(PLUGIN_LDFLAGS)
 
 plugins_LTLIBRARIES += plugins/quant_iq4_nl.la
 plugins_quant_iq4_nl_la_SOURCES = plugins/quant/iq4_nl/iq4_nl.c plugins/quant/iq4_nl/iq4_nl_x86.c \
-	plugins/quant/iq4_nl/iq4_nl.h plugins/quant/iq4_nl/iq4_nl_tier.h \
+	plugins/quant/iq4_nl/iq4_nl.h plugins/quant/iq4_nl/iq4_nl_tier.h plugins/quant/quant_tile.h \
 	plugins/quant/iq4_nl/iq4_search.h plugins/quant/common.h
 plugins_quant_iq4_nl_la_CPPFLAGS = $(LEGACY_QUANT_CPPFLAGS)
 plugins_quant_iq4_nl_la_LDFLAGS = $(PLUGIN_LDFLAGS)
@@ -79,7 +79,8 @@ plugins_quant_q8_k_la_CPPFLAGS = $(QUANT_PLUGIN_CPPFLAGS)
 plugins_quant_q8_k_la_LDFLAGS = $(PLUGIN_LDFLAGS)
 
 KQUANT_SHARED = plugins/quant/common.h plugins/quant/kquant.h plugins/quant/kquant_quantize.h \
-	plugins/quant/kquant_tier_head.h plugins/quant/kquant_tier.h
+	plugins/quant/kquant_tier_head.h plugins/quant/kquant_tier.h \
+	plugins/quant/quant_tile.h
 
 plugins_LTLIBRARIES += plugins/quant_q4_k.la
 plugins_quant_q4_k_la_SOURCES = plugins/quant/q4_k/q4_k.c plugins/quant/q4_k/q4_k_x86.c \
@@ -114,7 +115,7 @@ plugins_quant_q2_k_la_LDFLAGS = $(PLUGIN_LDFLAGS)
 # iq4_xs: iq4_nl's steps in K-quant super-blocks, products against q8_k.
 plugins_LTLIBRARIES += plugins/quant_iq4_xs.la
 plugins_quant_iq4_xs_la_SOURCES = plugins/quant/iq4_xs/iq4_xs.c plugins/quant/iq4_xs/iq4_xs_x86.c \
-	plugins/quant/iq4_xs/iq4_xs.h plugins/quant/iq4_xs/iq4_xs_tier.h \
+	plugins/quant/iq4_xs/iq4_xs.h plugins/quant/iq4_xs/iq4_xs_tier.h plugins/quant/quant_tile.h \
 	plugins/quant/iq4_nl/iq4_nl.h plugins/quant/iq4_nl/iq4_search.h plugins/quant/kquant.h \
 	plugins/quant/common.h
 plugins_quant_iq4_xs_la_CPPFLAGS = $(LEGACY_QUANT_CPPFLAGS)
@@ -126,7 +127,7 @@ plugins_quant_iq4_xs_la_LDFLAGS = $(PLUGIN_LDFLAGS)
 plugins_LTLIBRARIES += plugins/quant_iq3_xxs.la
 plugins_quant_iq3_xxs_la_SOURCES = plugins/quant/iq3_xxs/iq3_xxs.c \
 	plugins/quant/iq3_xxs/iq3_xxs_x86.c plugins/quant/iq3_xxs/iq3_xxs.h \
-	plugins/quant/iq3_xxs/iq3_xxs_tier.h plugins/quant/iq3_xxs/iq3_xxs_tables.h \
+	plugins/quant/iq3_xxs/iq3_xxs_tier.h plugins/quant/quant_tile.h plugins/quant/iq3_xxs/iq3_xxs_tables.h \
 	plugins/quant/kquant.h plugins/quant/common.h
 plugins_quant_iq3_xxs_la_CPPFLAGS = $(LEGACY_QUANT_CPPFLAGS)
 plugins_quant_iq3_xxs_la_LDFLAGS = $(PLUGIN_LDFLAGS)

@@ -12,12 +12,7 @@
 #define MATMAT_ROWS 2
 #define MATMAT_TOKENS 2
 #include "iq4_nl_tier.h"
-#undef TIER
-#undef TIER_TARGET
-#undef TIER_VNNI
-#undef MATVEC_ROWS
-#undef MATMAT_ROWS
-#undef MATMAT_TOKENS
+#include "quant_tile.h"
 
 /* AVX-VNNI: vpdpbusd on ymm (VEX), still 16 registers. */
 #define TIER(name) iq4_nl_##name##_avxvnni
@@ -28,13 +23,7 @@
 #define MATMAT_ROWS 2
 #define MATMAT_TOKENS 2
 #include "iq4_nl_tier.h"
-#undef TIER
-#undef TIER_TARGET
-#undef TIER_VNNI
-#undef TIER_DPBUSD
-#undef MATVEC_ROWS
-#undef MATMAT_ROWS
-#undef MATMAT_TOKENS
+#include "quant_tile.h"
 
 /* AVX-512 without VNNI: the AVX2 arithmetic with 32 registers, so a bigger matmat tile. */
 #define TIER(name) iq4_nl_##name##_avx512
@@ -44,12 +33,7 @@
 #define MATMAT_ROWS 4
 #define MATMAT_TOKENS 3
 #include "iq4_nl_tier.h"
-#undef TIER
-#undef TIER_TARGET
-#undef TIER_VNNI
-#undef MATVEC_ROWS
-#undef MATMAT_ROWS
-#undef MATMAT_TOKENS
+#include "quant_tile.h"
 
 /* AVX-512 VNNI: vpdpbusd (EVEX, on ymm) and 32 registers. */
 #define TIER(name) iq4_nl_##name##_avx512vnni
@@ -60,25 +44,10 @@
 #define MATMAT_ROWS 4
 #define MATMAT_TOKENS 3
 #include "iq4_nl_tier.h"
-#undef TIER
-#undef TIER_TARGET
-#undef TIER_VNNI
-#undef TIER_DPBUSD
-#undef MATVEC_ROWS
-#undef MATMAT_ROWS
-#undef MATMAT_TOKENS
+#include "quant_tile.h"
 
 /* Quantizing happens at load time only: the scalar reference serves every
  * tier (the sets leave it NULL). */
-const quant_kernels iq4_nl_kernels_avx2 = {"avx2", QUANT_ISA_AVX2, iq4_nl_dequantize_avx2,
-                                         NULL, iq4_nl_matmat_avx2};
-const quant_kernels iq4_nl_kernels_avxvnni = {"avxvnni", QUANT_ISA_AVXVNNI,
-                                            iq4_nl_dequantize_avxvnni, NULL,
-                                            iq4_nl_matmat_avxvnni};
-const quant_kernels iq4_nl_kernels_avx512 = {"avx512", QUANT_ISA_AVX512, iq4_nl_dequantize_avx512,
-                                           NULL, iq4_nl_matmat_avx512};
-const quant_kernels iq4_nl_kernels_avx512vnni = {"avx512vnni", QUANT_ISA_AVX512VNNI,
-                                               iq4_nl_dequantize_avx512vnni, NULL,
-                                               iq4_nl_matmat_avx512vnni};
+QUANT_X86_KERNEL_SETS(iq4_nl, QUANT_TIER_FN, QUANT_NO_FN);
 
 #endif

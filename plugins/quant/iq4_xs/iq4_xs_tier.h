@@ -1,5 +1,6 @@
-/* One x86 tier of the iq4_xs kernels. iq4_xs_x86.c includes this file once
- * per tier, after defining:
+/* One x86 tier of the iq4_xs kernels: the step of its products, around which
+ * quant_tile.h builds the tiles. iq4_xs_x86.c includes this file, then
+ * quant_tile.h, once per tier, after defining:
  *
  *   TIER(name)      name with the tier's suffix
  *   TIER_TARGET     the tier's target attribute (QUANT_TARGET_*)
@@ -116,148 +117,73 @@ QUANT_INLINE TIER_TARGET __m256i TIER(dot)(TIER(row_pair) rp, TIER(token_pair) t
 #endif
 }
 
-/* y[t * y_stride + r] for r < R, t < T over n_blocks blocks; R and T are
- * compile-time constants where this is inlined. */
-QUANT_INLINE TIER_TARGET void TIER(tile)(const uint8_t *w, size_t w_row_bytes, const uint8_t *x,
-                                         size_t x_row_bytes, float *y, size_t y_stride,
-                                         int64_t n_blocks, const int R, const int T)
+/* Block b of the tile: acc[r][t] += its products. */
+QUANT_INLINE TIER_TARGET void TIER(step)(__m256 acc[4][4], const uint8_t *w, size_t w_row_bytes,
+                                         const uint8_t *x, size_t x_row_bytes, int64_t b,
+                                         const int R, const int T)
 {
-    enum { MAX_R = 4, MAX_T = 4 };
     const __m256i table = TIER(table)();
-    __m256 acc[MAX_R][MAX_T];
+    const uint8_t *wb = w + b * IQ4_XS_BLOCK_BYTES;
+    /* The tile's rows lie one after another, so it reads a region of
+     * memory R rows long, R blocks per step, in an order the hardware
+     * prefetchers do not follow when the weights come from DRAM.
+     * Prefetch that region as the one stream it is, QUANT_PREFETCH_BYTES
+     * ahead; a hint never faults, so reaching past the matrix is
+     * harmless. */
+    uintptr_t ahead = (uintptr_t)w + QUANT_PREFETCH_BYTES + (uintptr_t)(b * R * IQ4_XS_BLOCK_BYTES);
+#pragma GCC unroll 9
+    for (int i = 0; i < (R * IQ4_XS_BLOCK_BYTES + 63) / 64; i++)
+        _mm_prefetch((const char *)(ahead + 64 * (uintptr_t)i), _MM_HINT_T0);
+    __m256i scales[4], sums[4][4];
 #pragma GCC unroll 4
-    for (int r = 0; r < R; r++)
+    for (int r = 0; r < R; r++) {
+        scales[r] = TIER(scales)(wb + r * w_row_bytes);
 #pragma GCC unroll 4
         for (int t = 0; t < T; t++)
-            acc[r][t] = _mm256_setzero_ps();
-
-    for (int64_t b = 0; b < n_blocks; b++) {
-        const uint8_t *wb = w + b * IQ4_XS_BLOCK_BYTES;
-        /* The tile's rows lie one after another, so it reads a region of
-         * memory R rows long, R blocks per step, in an order the hardware
-         * prefetchers do not follow when the weights come from DRAM.
-         * Prefetch that region as the one stream it is, QUANT_PREFETCH_BYTES
-         * ahead; a hint never faults, so reaching past the matrix is
-         * harmless. */
-        uintptr_t ahead = (uintptr_t)w + QUANT_PREFETCH_BYTES + (uintptr_t)(b * R * IQ4_XS_BLOCK_BYTES);
-#pragma GCC unroll 9
-        for (int i = 0; i < (R * IQ4_XS_BLOCK_BYTES + 63) / 64; i++)
-            _mm_prefetch((const char *)(ahead + 64 * (uintptr_t)i), _MM_HINT_T0);
-        __m256i scales[MAX_R], sums[MAX_R][MAX_T];
+            sums[r][t] = _mm256_setzero_si256();
+    }
+#pragma GCC unroll 4
+    for (int k = 0; k < IQ4_XS_SUB_BLOCKS / 2; k++) {
+        TIER(token_pair) tokens[4];
+#pragma GCC unroll 4
+        for (int t = 0; t < T; t++)
+            tokens[t] = TIER(load_token)(x + t * x_row_bytes + b * Q8_K_BLOCK_BYTES + Q8_K_QS +
+                                         64 * k);
 #pragma GCC unroll 4
         for (int r = 0; r < R; r++) {
-            scales[r] = TIER(scales)(wb + r * w_row_bytes);
+            TIER(row_pair) rp =
+                TIER(load_row)(wb + r * w_row_bytes + IQ4_XS_QS + 32 * k, scales[r], k, table);
 #pragma GCC unroll 4
             for (int t = 0; t < T; t++)
-                sums[r][t] = _mm256_setzero_si256();
+                sums[r][t] = _mm256_add_epi32(sums[r][t], TIER(dot)(rp, tokens[t]));
         }
+    }
 #pragma GCC unroll 4
-        for (int k = 0; k < IQ4_XS_SUB_BLOCKS / 2; k++) {
-            TIER(token_pair) tokens[MAX_T];
-#pragma GCC unroll 4
-            for (int t = 0; t < T; t++)
-                tokens[t] = TIER(load_token)(x + t * x_row_bytes + b * Q8_K_BLOCK_BYTES + Q8_K_QS +
-                                             64 * k);
-#pragma GCC unroll 4
-            for (int r = 0; r < R; r++) {
-                TIER(row_pair) rp =
-                    TIER(load_row)(wb + r * w_row_bytes + IQ4_XS_QS + 32 * k, scales[r], k, table);
-#pragma GCC unroll 4
-                for (int t = 0; t < T; t++)
-                    sums[r][t] = _mm256_add_epi32(sums[r][t], TIER(dot)(rp, tokens[t]));
-            }
-        }
-#pragma GCC unroll 4
-        for (int t = 0; t < T; t++) {
-            const uint8_t *xb = x + t * x_row_bytes + b * Q8_K_BLOCK_BYTES;
+    for (int t = 0; t < T; t++) {
+        const uint8_t *xb = x + t * x_row_bytes + b * Q8_K_BLOCK_BYTES;
 #if TIER_VNNI
-            /* the steps came 128 too high: take 128 * scale * sum(p) back,
-             * sum(p) of each sub-block from its two bsums */
-            __m256i bsums = _mm256_loadu_si256((const __m256i *)(xb + Q8_K_BSUMS));
-            __m256i psums = _mm256_madd_epi16(bsums, _mm256_set1_epi16(1));
+        /* the steps came 128 too high: take 128 * scale * sum(p) back,
+         * sum(p) of each sub-block from its two bsums */
+        __m256i bsums = _mm256_loadu_si256((const __m256i *)(xb + Q8_K_BSUMS));
+        __m256i psums = _mm256_madd_epi16(bsums, _mm256_set1_epi16(1));
 #endif
-            __m256 dx = _mm256_set1_ps(kq_q8k_scale(xb));
+        __m256 dx = _mm256_set1_ps(kq_q8k_scale(xb));
 #pragma GCC unroll 4
-            for (int r = 0; r < R; r++) {
-                __m256i s = sums[r][t];
+        for (int r = 0; r < R; r++) {
+            __m256i s = sums[r][t];
 #if TIER_VNNI
-                s = _mm256_sub_epi32(s, _mm256_slli_epi32(_mm256_mullo_epi32(psums, scales[r]), 7));
+            s = _mm256_sub_epi32(s, _mm256_slli_epi32(_mm256_mullo_epi32(psums, scales[r]), 7));
 #endif
-                __m256 d = _mm256_set1_ps(quant_fp16_to_fp32_f16c(quant_load_u16(wb + r * w_row_bytes)));
-                acc[r][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_mul_ps(d, dx), acc[r][t]);
-            }
+            __m256 d = _mm256_set1_ps(quant_fp16_to_fp32_f16c(quant_load_u16(wb + r * w_row_bytes)));
+            acc[r][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_mul_ps(d, dx), acc[r][t]);
         }
     }
-#pragma GCC unroll 4
-    for (int r = 0; r < R; r++)
-#pragma GCC unroll 4
-        for (int t = 0; t < T; t++)
-            y[t * y_stride + r] = quant_hsum_ps(acc[r][t]);
 }
 
-/* Rows [0, R) against all n_tokens, T tokens at a time, then the rest. */
-QUANT_INLINE TIER_TARGET void TIER(row_tile)(const uint8_t *w, size_t w_row_bytes,
-                                             const uint8_t *x, size_t x_row_bytes, float *y,
-                                             size_t y_stride, int64_t n_blocks, int64_t n_tokens,
-                                             const int R, const int T)
-{
-    int64_t t = 0;
-    for (; t + T <= n_tokens; t += T)
-        TIER(tile)(w, w_row_bytes, x + t * x_row_bytes, x_row_bytes, y + t * y_stride, y_stride,
-                   n_blocks, R, T);
-    const uint8_t *xt = x + t * x_row_bytes;
-    float *yt = y + t * y_stride;
-    switch (n_tokens - t) {
-    case 3:
-        if (T > 3)
-            TIER(tile)(w, w_row_bytes, xt, x_row_bytes, yt, y_stride, n_blocks, R, 3);
-        break;
-    case 2:
-        if (T > 2)
-            TIER(tile)(w, w_row_bytes, xt, x_row_bytes, yt, y_stride, n_blocks, R, 2);
-        break;
-    case 1:
-        if (T > 1)
-            TIER(tile)(w, w_row_bytes, xt, x_row_bytes, yt, y_stride, n_blocks, R, 1);
-        break;
-    default:
-        break;
-    }
-}
-
-/* Tokens are taken this many at a time, so that their activations stay in
- * the L2 cache while every row of the range passes over them. */
-enum { TIER(token_chunk) = 64 };
-
-static TIER_TARGET void TIER(matmat)(const void *w, size_t w_row_bytes, const void *x,
-                                     size_t x_row_bytes, float *y, size_t y_stride,
-                                     int64_t n_cols, int64_t n_tokens, int64_t row_begin,
-                                     int64_t row_end)
-{
-    const uint8_t *wr = (const uint8_t *)w;
-    int64_t n_blocks = n_cols / IQ4_XS_BLOCK_ELEMS;
-    if (n_tokens == 1) {
-        int64_t r = row_begin;
-        for (; r + MATVEC_ROWS <= row_end; r += MATVEC_ROWS)
-            TIER(tile)(wr + r * w_row_bytes, w_row_bytes, x, 0, y + r, 0, n_blocks, MATVEC_ROWS,
-                       1);
-        for (; r < row_end; r++)
-            TIER(tile)(wr + r * w_row_bytes, w_row_bytes, x, 0, y + r, 0, n_blocks, 1, 1);
-        return;
-    }
-    for (int64_t t0 = 0; t0 < n_tokens; t0 += TIER(token_chunk)) {
-        int64_t n_chunk = n_tokens - t0 < TIER(token_chunk) ? n_tokens - t0 : TIER(token_chunk);
-        const uint8_t *xc = (const uint8_t *)x + t0 * x_row_bytes;
-        float *yc = y + t0 * y_stride;
-        int64_t r = row_begin;
-        for (; r + MATMAT_ROWS <= row_end; r += MATMAT_ROWS)
-            TIER(row_tile)(wr + r * w_row_bytes, w_row_bytes, xc, x_row_bytes, yc + r, y_stride,
-                           n_blocks, n_chunk, MATMAT_ROWS, MATMAT_TOKENS);
-        for (; r < row_end; r++)
-            TIER(row_tile)(wr + r * w_row_bytes, w_row_bytes, xc, x_row_bytes, yc + r, y_stride,
-                           n_blocks, n_chunk, 1, MATMAT_TOKENS);
-    }
-}
+/* The driver (quant_tile.h) takes one block at a time through TIER(step). */
+#define TILE_BLOCK_ELEMS IQ4_XS_BLOCK_ELEMS
+#define TILE_PAIRS 0
+#define TILE_MINS 0
 
 /* Dequantizing: (d * scale) * step, both products exact in float, as the
  * scalar reference. */

@@ -57,14 +57,6 @@
 
 /* Dequantizing and quantizing run outside the hot loop: the scalar
  * reference serves every tier. */
-const quant_kernels q2_k_kernels_avx2 = {"avx2", QUANT_ISA_AVX2, q2_k_dequantize_scalar, NULL,
-                                         q2_k_matmat_avx2};
-const quant_kernels q2_k_kernels_avxvnni = {"avxvnni", QUANT_ISA_AVXVNNI, q2_k_dequantize_scalar,
-                                            NULL, q2_k_matmat_avxvnni};
-const quant_kernels q2_k_kernels_avx512 = {"avx512", QUANT_ISA_AVX512, q2_k_dequantize_scalar,
-                                           NULL, q2_k_matmat_avx512};
-const quant_kernels q2_k_kernels_avx512vnni = {"avx512vnni", QUANT_ISA_AVX512VNNI,
-                                               q2_k_dequantize_scalar, NULL,
-                                               q2_k_matmat_avx512vnni};
+QUANT_X86_KERNEL_SETS(q2_k, QUANT_SCALAR_FN, QUANT_NO_FN);
 
 #endif

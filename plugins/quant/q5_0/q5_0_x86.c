@@ -13,13 +13,7 @@
 #define MATMAT_ROWS 2
 #define MATMAT_TOKENS 2
 #include "q5_0_tier.h"
-#undef TIER
-#undef TIER_TARGET
-#undef TIER_AVX512
-#undef TIER_VNNI
-#undef MATVEC_ROWS
-#undef MATMAT_ROWS
-#undef MATMAT_TOKENS
+#include "quant_tile.h"
 
 /* AVX-VNNI: vpdpbusd on ymm (VEX), still 16 registers. */
 #define TIER(name) q5_0_##name##_avxvnni
@@ -31,14 +25,7 @@
 #define MATMAT_ROWS 2
 #define MATMAT_TOKENS 2
 #include "q5_0_tier.h"
-#undef TIER
-#undef TIER_TARGET
-#undef TIER_AVX512
-#undef TIER_VNNI
-#undef TIER_DPBUSD
-#undef MATVEC_ROWS
-#undef MATMAT_ROWS
-#undef MATMAT_TOKENS
+#include "quant_tile.h"
 
 /* AVX-512 without VNNI: the AVX2 arithmetic with 32 registers, so a bigger matmat tile. */
 #define TIER(name) q5_0_##name##_avx512
@@ -49,13 +36,7 @@
 #define MATMAT_ROWS 4
 #define MATMAT_TOKENS 3
 #include "q5_0_tier.h"
-#undef TIER
-#undef TIER_TARGET
-#undef TIER_AVX512
-#undef TIER_VNNI
-#undef MATVEC_ROWS
-#undef MATMAT_ROWS
-#undef MATMAT_TOKENS
+#include "quant_tile.h"
 
 /* AVX-512 VNNI: vpdpbusd (EVEX, on ymm) and 32 registers. */
 #define TIER(name) q5_0_##name##_avx512vnni
@@ -67,26 +48,10 @@
 #define MATMAT_ROWS 4
 #define MATMAT_TOKENS 3
 #include "q5_0_tier.h"
-#undef TIER
-#undef TIER_TARGET
-#undef TIER_AVX512
-#undef TIER_VNNI
-#undef TIER_DPBUSD
-#undef MATVEC_ROWS
-#undef MATMAT_ROWS
-#undef MATMAT_TOKENS
+#include "quant_tile.h"
 
 /* Quantizing happens at load time only: the scalar reference serves every
  * tier (the sets leave it NULL). */
-const quant_kernels q5_0_kernels_avx2 = {"avx2", QUANT_ISA_AVX2, q5_0_dequantize_avx2,
-                                         NULL, q5_0_matmat_avx2};
-const quant_kernels q5_0_kernels_avxvnni = {"avxvnni", QUANT_ISA_AVXVNNI,
-                                            q5_0_dequantize_avxvnni, NULL,
-                                            q5_0_matmat_avxvnni};
-const quant_kernels q5_0_kernels_avx512 = {"avx512", QUANT_ISA_AVX512, q5_0_dequantize_avx512,
-                                           NULL, q5_0_matmat_avx512};
-const quant_kernels q5_0_kernels_avx512vnni = {"avx512vnni", QUANT_ISA_AVX512VNNI,
-                                               q5_0_dequantize_avx512vnni, NULL,
-                                               q5_0_matmat_avx512vnni};
+QUANT_X86_KERNEL_SETS(q5_0, QUANT_TIER_FN, QUANT_NO_FN);
 
 #endif

@@ -1,5 +1,6 @@
-/* One x86 tier of the q5_1 kernels. q5_1_x86.c includes this file once per
- * tier, after defining:
+/* One x86 tier of the q5_1 kernels: the step of its products, around which
+ * quant_tile.h builds the tiles. q5_1_x86.c includes this file, then
+ * quant_tile.h, once per tier, after defining:
  *
  *   TIER(name)      name with the tier's suffix
  *   TIER_TARGET     the tier's target attribute (QUANT_TARGET_*)
@@ -47,17 +48,6 @@ QUANT_INLINE TIER_TARGET __m256i TIER(values)(const uint8_t *block)
     return _mm256_or_si256(nibbles, TIER(fifth_bits)(q5_1_high_bits(block)));
 }
 
-/* Bytes of a block and, when two, of the next one, 16 each, side by side. */
-QUANT_INLINE TIER_TARGET __m256i TIER(load_pair)(const uint8_t *at, size_t block_bytes,
-                                                 const int two)
-{
-    __m128i first = _mm_loadu_si128((const __m128i *)at);
-    if (!two)
-        return _mm256_zextsi128_si256(first);
-    return _mm256_inserti128_si256(_mm256_castsi128_si256(first),
-                                   _mm_loadu_si128((const __m128i *)(at + block_bytes)), 1);
-}
-
 /* One row's q for a pair of blocks: values 0-15 and 16-31. */
 typedef struct TIER(row_pair) {
     __m256i lo, hi;
@@ -73,7 +63,7 @@ QUANT_INLINE TIER_TARGET TIER(row_pair) TIER(load_row)(const uint8_t *block, con
     TIER(row_pair) rp = {_mm256_permute2x128_si256(first, second, 0x20),
                          _mm256_permute2x128_si256(first, second, 0x31)};
 #else
-    __m256i v = TIER(load_pair)(block + 8, Q5_1_BLOCK_BYTES, two);
+    __m256i v = quant_load_pair(block + 8, Q5_1_BLOCK_BYTES, two);
     uint32_t first = q5_1_high_bits(block);
     uint32_t second = two ? q5_1_high_bits(block + Q5_1_BLOCK_BYTES) : 0;
     /* fifth bits of values 0-15 of both blocks, then of 16-31 */
@@ -94,8 +84,8 @@ typedef struct TIER(token_pair) {
 
 QUANT_INLINE TIER_TARGET TIER(token_pair) TIER(load_token)(const uint8_t *xb, const int two)
 {
-    TIER(token_pair) tp = {TIER(load_pair)(xb + 4, Q5_1_ACT_BLOCK_BYTES, two),
-                           TIER(load_pair)(xb + 20, Q5_1_ACT_BLOCK_BYTES, two)};
+    TIER(token_pair) tp = {quant_load_pair(xb + 4, Q5_1_ACT_BLOCK_BYTES, two),
+                           quant_load_pair(xb + 20, Q5_1_ACT_BLOCK_BYTES, two)};
     return tp;
 }
 
@@ -111,17 +101,6 @@ QUANT_INLINE TIER_TARGET __m256i TIER(dot)(TIER(row_pair) rp, TIER(token_pair) t
                                     _mm256_maddubs_epi16(rp.hi, tp.hi));
     return _mm256_madd_epi16(sums, _mm256_set1_epi16(1));
 #endif
-}
-
-/* The half at offset of a block and, when two, of the next one, as
- * [b (x4) | b + 1 (x4)] floats. */
-QUANT_INLINE TIER_TARGET __m256 TIER(pair_scale)(const uint8_t *field, size_t block_bytes,
-                                                  const int two)
-{
-    __m128i first = _mm_set1_epi16((short)quant_load_u16(field));
-    __m128i second = two ? _mm_set1_epi16((short)quant_load_u16(field + block_bytes))
-                         : _mm_setzero_si128();
-    return _mm256_cvtph_ps(_mm_unpacklo_epi64(first, second));
 }
 
 /* Blocks b (and b + 1 when two) of the tile: acc[r][t] += their products,
@@ -158,8 +137,8 @@ QUANT_INLINE TIER_TARGET void TIER(step)(__m256 acc[4][4], __m256 acc_min[4], co
     for (int t = 0; t < T; t++) {
         const uint8_t *xb = x + t * x_row_bytes + b * Q5_1_ACT_BLOCK_BYTES;
         TIER(token_pair) tp = TIER(load_token)(xb, two);
-        __m256 dx = TIER(pair_scale)(xb, Q5_1_ACT_BLOCK_BYTES, two);
-        __m256 sx = TIER(pair_scale)(xb + 2, Q5_1_ACT_BLOCK_BYTES, two);
+        __m256 dx = quant_pair_scale(xb, Q5_1_ACT_BLOCK_BYTES, two);
+        __m256 sx = quant_pair_scale(xb + 2, Q5_1_ACT_BLOCK_BYTES, two);
         acc_min[t] = _mm256_fmadd_ps(mw, sx, acc_min[t]);
         __m256 s = _mm256_mul_ps(dw, dx);
 #pragma GCC unroll 4
@@ -172,99 +151,15 @@ QUANT_INLINE TIER_TARGET void TIER(step)(__m256 acc[4][4], __m256 acc_min[4], co
     }
 }
 
-/* y[t * y_stride + r] for r < R, t < T: rows w, w + w_row_bytes, ... against
- * tokens x, x + x_row_bytes, ... over n_blocks blocks. R and T (at most 4)
- * are compile-time constants where this is inlined, so the arrays live in
- * registers. */
-QUANT_INLINE TIER_TARGET void TIER(tile)(const uint8_t *w, size_t w_row_bytes, const uint8_t *x,
-                                         size_t x_row_bytes, float *y, size_t y_stride,
-                                         int64_t n_blocks, const int R, const int T)
-{
-    __m256 acc[4][4], acc_min[4];
-#pragma GCC unroll 4
-    for (int t = 0; t < T; t++) {
-        acc_min[t] = _mm256_setzero_ps();
-#pragma GCC unroll 4
-        for (int r = 0; r < R; r++)
-            acc[r][t] = _mm256_setzero_ps();
-    }
-    int64_t b = 0;
-    for (; b + 2 <= n_blocks; b += 2)
-        TIER(step)(acc, acc_min, w, w_row_bytes, x, x_row_bytes, b, R, T, 1);
-    if (b < n_blocks)
-        TIER(step)(acc, acc_min, w, w_row_bytes, x, x_row_bytes, b, R, T, 0);
-#pragma GCC unroll 4
-    for (int t = 0; t < T; t++) {
-        float mins[8];
-        _mm256_storeu_ps(mins, acc_min[t]);
-#pragma GCC unroll 4
-        for (int r = 0; r < R; r++)
-            y[t * y_stride + r] = quant_hsum_ps(acc[r][t]) + (mins[r] + mins[4 + r]);
-    }
-}
+/* The driver (quant_tile.h) takes the blocks in pairs through TIER(step);
+ * row r's m * sx terms are lanes r and 4 + r of acc_min. */
+#define TILE_BLOCK_ELEMS Q5_1_BLOCK_ELEMS
+#define TILE_PAIRS 1
+#define TILE_MINS 1
 
-/* Rows [0, R) against all n_tokens, T tokens at a time, then the rest. */
-QUANT_INLINE TIER_TARGET void TIER(row_tile)(const uint8_t *w, size_t w_row_bytes,
-                                             const uint8_t *x, size_t x_row_bytes, float *y,
-                                             size_t y_stride, int64_t n_blocks, int64_t n_tokens,
-                                             const int R, const int T)
+QUANT_INLINE TIER_TARGET float TIER(min_sum)(const float mins[8], int r)
 {
-    int64_t t = 0;
-    for (; t + T <= n_tokens; t += T)
-        TIER(tile)(w, w_row_bytes, x + t * x_row_bytes, x_row_bytes, y + t * y_stride, y_stride,
-                   n_blocks, R, T);
-    const uint8_t *xt = x + t * x_row_bytes;
-    float *yt = y + t * y_stride;
-    switch (n_tokens - t) {
-    case 3:
-        if (T > 3)
-            TIER(tile)(w, w_row_bytes, xt, x_row_bytes, yt, y_stride, n_blocks, R, 3);
-        break;
-    case 2:
-        if (T > 2)
-            TIER(tile)(w, w_row_bytes, xt, x_row_bytes, yt, y_stride, n_blocks, R, 2);
-        break;
-    case 1:
-        if (T > 1)
-            TIER(tile)(w, w_row_bytes, xt, x_row_bytes, yt, y_stride, n_blocks, R, 1);
-        break;
-    default:
-        break;
-    }
-}
-
-/* Tokens are taken this many at a time, so that their activations stay in
- * the L2 cache while every row of the range passes over them. */
-enum { TIER(token_chunk) = 64 };
-
-static TIER_TARGET void TIER(matmat)(const void *w, size_t w_row_bytes, const void *x,
-                                     size_t x_row_bytes, float *y, size_t y_stride,
-                                     int64_t n_cols, int64_t n_tokens, int64_t row_begin,
-                                     int64_t row_end)
-{
-    const uint8_t *wr = (const uint8_t *)w;
-    int64_t n_blocks = n_cols / Q5_1_BLOCK_ELEMS;
-    if (n_tokens == 1) {
-        int64_t r = row_begin;
-        for (; r + MATVEC_ROWS <= row_end; r += MATVEC_ROWS)
-            TIER(tile)(wr + r * w_row_bytes, w_row_bytes, x, 0, y + r, 0, n_blocks, MATVEC_ROWS,
-                       1);
-        for (; r < row_end; r++)
-            TIER(tile)(wr + r * w_row_bytes, w_row_bytes, x, 0, y + r, 0, n_blocks, 1, 1);
-        return;
-    }
-    for (int64_t t0 = 0; t0 < n_tokens; t0 += TIER(token_chunk)) {
-        int64_t n_chunk = n_tokens - t0 < TIER(token_chunk) ? n_tokens - t0 : TIER(token_chunk);
-        const uint8_t *xc = (const uint8_t *)x + t0 * x_row_bytes;
-        float *yc = y + t0 * y_stride;
-        int64_t r = row_begin;
-        for (; r + MATMAT_ROWS <= row_end; r += MATMAT_ROWS)
-            TIER(row_tile)(wr + r * w_row_bytes, w_row_bytes, xc, x_row_bytes, yc + r, y_stride,
-                           n_blocks, n_chunk, MATMAT_ROWS, MATMAT_TOKENS);
-        for (; r < row_end; r++)
-            TIER(row_tile)(wr + r * w_row_bytes, w_row_bytes, xc, x_row_bytes, yc + r, y_stride,
-                           n_blocks, n_chunk, 1, MATMAT_TOKENS);
-    }
+    return mins[r] + mins[4 + r];
 }
 
 /* Dequantizing: d * q (exact in float) + m, as the scalar reference. */

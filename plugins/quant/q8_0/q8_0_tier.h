@@ -1,5 +1,6 @@
-/* One x86 tier of the q8_0 kernels. q8_0_x86.c includes this file once per
- * tier, after defining:
+/* One x86 tier of the q8_0 kernels: the step of its products, around which
+ * quant_tile.h builds the tiles. q8_0_x86.c includes this file, then
+ * quant_tile.h, once per tier, after defining:
  *
  *   TIER(name)      name with the tier's suffix
  *   TIER_TARGET     the tier's target attribute (QUANT_TARGET_*)
@@ -69,127 +70,52 @@ QUANT_INLINE TIER_TARGET __m256i TIER(dot)(TIER(row_block) rb, TIER(token_block)
 #endif
 }
 
-/* y[t * y_stride + r] for r < R, t < T over n_blocks blocks; R and T are
- * compile-time constants where this is inlined. */
-QUANT_INLINE TIER_TARGET void TIER(tile)(const uint8_t *w, size_t w_row_bytes, const uint8_t *x,
-                                         size_t x_row_bytes, float *y, size_t y_stride,
-                                         int64_t n_blocks, const int R, const int T)
+/* Block b of the tile: acc[r][t] += its products. */
+QUANT_INLINE TIER_TARGET void TIER(step)(__m256 acc[4][4], const uint8_t *w, size_t w_row_bytes,
+                                         const uint8_t *x, size_t x_row_bytes, int64_t b,
+                                         const int R, const int T)
 {
-    enum { MAX_R = 4, MAX_T = 4 };
-    __m256 acc[MAX_R][MAX_T];
+    const uint8_t *wb = w + b * Q8_0_BLOCK_BYTES;
+    /* The tile's rows lie one after another, so it reads a region of
+     * memory R rows long, R blocks per step, in an order the hardware
+     * prefetchers do not follow when the weights come from DRAM (4x
+     * slower on Zen 4). Prefetch that region as the one stream it is,
+     * QUANT_PREFETCH_BYTES ahead; a hint never faults, so reaching past
+     * the matrix is harmless. */
+    uintptr_t ahead = (uintptr_t)w + QUANT_PREFETCH_BYTES + (uintptr_t)(b * R * Q8_0_BLOCK_BYTES);
 #pragma GCC unroll 4
-    for (int r = 0; r < R; r++)
+    for (int i = 0; i < (R * Q8_0_BLOCK_BYTES + 63) / 64; i++)
+        _mm_prefetch((const char *)(ahead + 64 * (uintptr_t)i), _MM_HINT_T0);
+    uint16_t d[4] = {0, 0, 0, 0};
+    TIER(row_block) rows[4];
 #pragma GCC unroll 4
-        for (int t = 0; t < T; t++)
-            acc[r][t] = _mm256_setzero_ps();
-
-    for (int64_t b = 0; b < n_blocks; b++) {
-        const uint8_t *wb = w + b * Q8_0_BLOCK_BYTES;
-        /* The tile's rows lie one after another, so it reads a region of
-         * memory R rows long, R blocks per step, in an order the hardware
-         * prefetchers do not follow when the weights come from DRAM (4x
-         * slower on Zen 4). Prefetch that region as the one stream it is,
-         * QUANT_PREFETCH_BYTES ahead; a hint never faults, so reaching past
-         * the matrix is harmless. */
-        uintptr_t ahead = (uintptr_t)w + QUANT_PREFETCH_BYTES + (uintptr_t)(b * R * Q8_0_BLOCK_BYTES);
+    for (int r = 0; r < R; r++) {
+        d[r] = quant_load_u16(wb + r * w_row_bytes);
+        rows[r] = TIER(load_row)(wb + r * w_row_bytes + 2);
+    }
+    __m256 dw = _mm256_cvtph_ps(_mm_setr_epi16((short)d[0], (short)d[1], (short)d[2],
+                                               (short)d[3], 0, 0, 0, 0));
 #pragma GCC unroll 4
-        for (int i = 0; i < (R * Q8_0_BLOCK_BYTES + 63) / 64; i++)
-            _mm_prefetch((const char *)(ahead + 64 * (uintptr_t)i), _MM_HINT_T0);
-        uint16_t d[4] = {0, 0, 0, 0};
-        TIER(row_block) rows[MAX_R];
+    for (int t = 0; t < T; t++) {
+        const uint8_t *xb = x + t * x_row_bytes + b * Q8_0_BLOCK_BYTES;
+        __m256 dx = _mm256_cvtph_ps(_mm_set1_epi16((short)quant_load_u16(xb)));
+        TIER(token_block) tb = TIER(load_token)(xb + 2);
+        /* d*dx per row, spread by a lane permute (a store and
+         * broadcast loads instead wait on the store's forwarding) */
+        __m256 s = _mm256_mul_ps(dw, dx);
 #pragma GCC unroll 4
         for (int r = 0; r < R; r++) {
-            d[r] = quant_load_u16(wb + r * w_row_bytes);
-            rows[r] = TIER(load_row)(wb + r * w_row_bytes + 2);
-        }
-        __m256 dw = _mm256_cvtph_ps(_mm_setr_epi16((short)d[0], (short)d[1], (short)d[2],
-                                                   (short)d[3], 0, 0, 0, 0));
-#pragma GCC unroll 4
-        for (int t = 0; t < T; t++) {
-            const uint8_t *xb = x + t * x_row_bytes + b * Q8_0_BLOCK_BYTES;
-            __m256 dx = _mm256_cvtph_ps(_mm_set1_epi16((short)quant_load_u16(xb)));
-            TIER(token_block) tb = TIER(load_token)(xb + 2);
-            /* d*dx per row, spread by a lane permute (a store and
-             * broadcast loads instead wait on the store's forwarding) */
-            __m256 s = _mm256_mul_ps(dw, dx);
-#pragma GCC unroll 4
-            for (int r = 0; r < R; r++) {
-                __m256 dot = _mm256_cvtepi32_ps(TIER(dot)(rows[r], tb));
-                __m256 scale = _mm256_permutevar8x32_ps(s, _mm256_set1_epi32(r));
-                acc[r][t] = _mm256_fmadd_ps(dot, scale, acc[r][t]);
-            }
+            __m256 dot = _mm256_cvtepi32_ps(TIER(dot)(rows[r], tb));
+            __m256 scale = _mm256_permutevar8x32_ps(s, _mm256_set1_epi32(r));
+            acc[r][t] = _mm256_fmadd_ps(dot, scale, acc[r][t]);
         }
     }
-#pragma GCC unroll 4
-    for (int r = 0; r < R; r++)
-#pragma GCC unroll 4
-        for (int t = 0; t < T; t++)
-            y[t * y_stride + r] = quant_hsum_ps(acc[r][t]);
 }
 
-/* Rows [0, R) against all n_tokens, T tokens at a time, then the rest. */
-QUANT_INLINE TIER_TARGET void TIER(row_tile)(const uint8_t *w, size_t w_row_bytes,
-                                             const uint8_t *x, size_t x_row_bytes, float *y,
-                                             size_t y_stride, int64_t n_blocks, int64_t n_tokens,
-                                             const int R, const int T)
-{
-    int64_t t = 0;
-    for (; t + T <= n_tokens; t += T)
-        TIER(tile)(w, w_row_bytes, x + t * x_row_bytes, x_row_bytes, y + t * y_stride, y_stride,
-                   n_blocks, R, T);
-    const uint8_t *xt = x + t * x_row_bytes;
-    float *yt = y + t * y_stride;
-    switch (n_tokens - t) {
-    case 3:
-        if (T > 3)
-            TIER(tile)(w, w_row_bytes, xt, x_row_bytes, yt, y_stride, n_blocks, R, 3);
-        break;
-    case 2:
-        if (T > 2)
-            TIER(tile)(w, w_row_bytes, xt, x_row_bytes, yt, y_stride, n_blocks, R, 2);
-        break;
-    case 1:
-        if (T > 1)
-            TIER(tile)(w, w_row_bytes, xt, x_row_bytes, yt, y_stride, n_blocks, R, 1);
-        break;
-    default:
-        break;
-    }
-}
-
-/* Tokens are taken this many at a time, so that their activations stay in
- * the L2 cache while every row of the range passes over them. */
-enum { TIER(token_chunk) = 64 };
-
-static TIER_TARGET void TIER(matmat)(const void *w, size_t w_row_bytes, const void *x,
-                                     size_t x_row_bytes, float *y, size_t y_stride,
-                                     int64_t n_cols, int64_t n_tokens, int64_t row_begin,
-                                     int64_t row_end)
-{
-    const uint8_t *wr = (const uint8_t *)w;
-    int64_t n_blocks = n_cols / Q8_0_BLOCK_ELEMS;
-    if (n_tokens == 1) {
-        int64_t r = row_begin;
-        for (; r + MATVEC_ROWS <= row_end; r += MATVEC_ROWS)
-            TIER(tile)(wr + r * w_row_bytes, w_row_bytes, x, 0, y + r, 0, n_blocks, MATVEC_ROWS,
-                       1);
-        for (; r < row_end; r++)
-            TIER(tile)(wr + r * w_row_bytes, w_row_bytes, x, 0, y + r, 0, n_blocks, 1, 1);
-        return;
-    }
-    for (int64_t t0 = 0; t0 < n_tokens; t0 += TIER(token_chunk)) {
-        int64_t n_chunk = n_tokens - t0 < TIER(token_chunk) ? n_tokens - t0 : TIER(token_chunk);
-        const uint8_t *xc = (const uint8_t *)x + t0 * x_row_bytes;
-        float *yc = y + t0 * y_stride;
-        int64_t r = row_begin;
-        for (; r + MATMAT_ROWS <= row_end; r += MATMAT_ROWS)
-            TIER(row_tile)(wr + r * w_row_bytes, w_row_bytes, xc, x_row_bytes, yc + r, y_stride,
-                           n_blocks, n_chunk, MATMAT_ROWS, MATMAT_TOKENS);
-        for (; r < row_end; r++)
-            TIER(row_tile)(wr + r * w_row_bytes, w_row_bytes, xc, x_row_bytes, yc + r, y_stride,
-                           n_blocks, n_chunk, 1, MATMAT_TOKENS);
-    }
-}
+/* The driver (quant_tile.h) takes one block at a time through TIER(step). */
+#define TILE_BLOCK_ELEMS Q8_0_BLOCK_ELEMS
+#define TILE_PAIRS 0
+#define TILE_MINS 0
 
 static TIER_TARGET void TIER(dequantize)(const void *src, float *dst, int64_t n_elems)
 {
