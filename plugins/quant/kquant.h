@@ -103,4 +103,70 @@ static inline uint16_t kq_fp32_to_fp16_up(float v)
     return h;
 }
 
+/* q4_K and q5_K: the format's q[32j + l] of a block, 0..15 or 0..31. */
+typedef int (*kq_level_fn)(const uint8_t *block, int j, int l);
+
+/* The scalar reference of the K-quants with minimums, q4_K and q5_K: their
+ * blocks start alike (f16 d, f16 dmin, 6-bit scales and minimums at
+ * scales_at) and differ only in where a level's bits lie. Inlined with a
+ * constant level, so each format's loops are its own. */
+static inline void kq_affine_dequantize(const void *src, float *dst, int64_t n_elems,
+                                        size_t block_bytes, size_t scales_at, kq_level_fn level)
+{
+    const uint8_t *block = src;
+    for (int64_t b = 0; b < n_elems / KQ_BLOCK_ELEMS; b++, block += block_bytes) {
+        float d = quant_fp16_to_fp32(quant_load_u16(block));
+        float dmin = quant_fp16_to_fp32(quant_load_u16(block + 2));
+        uint64_t sc, m;
+        kq_unpack_6bit(block + scales_at, &sc, &m);
+        float *out = dst + b * KQ_BLOCK_ELEMS;
+        for (int j = 0; j < 8; j++) {
+            /* (d * sc) * q is exact (11 + 6 + at most 5 bits), so only the
+             * subtraction rounds, fused or not: the gguf package's floats */
+            float scale = d * (float)(uint8_t)(sc >> 8 * j);
+            float offset = dmin * (float)(uint8_t)(m >> 8 * j);
+            for (int l = 0; l < 32; l++)
+                out[32 * j + l] = scale * (float)level(block, j, l) - offset;
+        }
+    }
+}
+
+/* y = w x against q8_K activations, the same two formats' reference: the
+ * minimums meet the activations through q8_K's bsums. */
+static inline void kq_affine_matmat(const void *w, size_t w_row_bytes, const void *x,
+                                    size_t x_row_bytes, float *y, size_t y_stride, int64_t n_cols,
+                                    int64_t n_tokens, int64_t row_begin, int64_t row_end,
+                                    size_t block_bytes, size_t scales_at, kq_level_fn level)
+{
+    int64_t n_blocks = n_cols / KQ_BLOCK_ELEMS;
+    for (int64_t t = 0; t < n_tokens; t++) {
+        const uint8_t *x_row = (const uint8_t *)x + t * x_row_bytes;
+        for (int64_t r = row_begin; r < row_end; r++) {
+            const uint8_t *w_row = (const uint8_t *)w + r * w_row_bytes;
+            float sum = 0.0f;
+            for (int64_t b = 0; b < n_blocks; b++) {
+                const uint8_t *wb = w_row + b * block_bytes;
+                const uint8_t *xb = x_row + b * Q8_K_BLOCK_BYTES;
+                const int8_t *p = (const int8_t *)(xb + Q8_K_QS);
+                uint64_t sc, m;
+                kq_unpack_6bit(wb + scales_at, &sc, &m);
+                int32_t dot = 0, mins = 0;
+                for (int j = 0; j < 8; j++) {
+                    int32_t sub = 0;
+                    for (int l = 0; l < 32; l++)
+                        sub += level(wb, j, l) * p[32 * j + l];
+                    dot += (int32_t)(uint8_t)(sc >> 8 * j) * sub;
+                    mins += (int32_t)(uint8_t)(m >> 8 * j) *
+                            (kq_q8k_bsum(xb, 2 * j) + kq_q8k_bsum(xb, 2 * j + 1));
+                }
+                float d = quant_fp16_to_fp32(quant_load_u16(wb));
+                float dmin = quant_fp16_to_fp32(quant_load_u16(wb + 2));
+                float dx = kq_q8k_scale(xb);
+                sum += (d * dx) * (float)dot - (dmin * dx) * (float)mins;
+            }
+            y[t * y_stride + r] = sum;
+        }
+    }
+}
+
 #endif

@@ -15,22 +15,7 @@ static inline int q5_k_level(const uint8_t *block, int j, int l)
 
 void q5_k_dequantize_scalar(const void *src, float *dst, int64_t n_elems)
 {
-    const uint8_t *block = src;
-    for (int64_t b = 0; b < n_elems / KQ_BLOCK_ELEMS; b++, block += Q5_K_BLOCK_BYTES) {
-        float d = quant_fp16_to_fp32(quant_load_u16(block));
-        float dmin = quant_fp16_to_fp32(quant_load_u16(block + 2));
-        uint64_t sc, m;
-        kq_unpack_6bit(block + Q5_K_SCALES, &sc, &m);
-        float *out = dst + b * KQ_BLOCK_ELEMS;
-        for (int j = 0; j < 8; j++) {
-            /* (d * sc) * q is exact (11 + 6 + 5 bits), so only the
-             * subtraction rounds, fused or not: the gguf package's floats */
-            float scale = d * (float)(uint8_t)(sc >> 8 * j);
-            float offset = dmin * (float)(uint8_t)(m >> 8 * j);
-            for (int l = 0; l < 32; l++)
-                out[32 * j + l] = scale * (float)q5_k_level(block, j, l) - offset;
-        }
-    }
+    kq_affine_dequantize(src, dst, n_elems, Q5_K_BLOCK_BYTES, Q5_K_SCALES, q5_k_level);
 }
 
 /* The covering-grid quantizer of kquant_quantize.h: levels 0..31, 6-bit
@@ -60,35 +45,8 @@ static void q5_k_matmat_reference(const void *w, size_t w_row_bytes, const void 
                                   size_t x_row_bytes, float *y, size_t y_stride, int64_t n_cols,
                                   int64_t n_tokens, int64_t row_begin, int64_t row_end)
 {
-    int64_t n_blocks = n_cols / KQ_BLOCK_ELEMS;
-    for (int64_t t = 0; t < n_tokens; t++) {
-        const uint8_t *x_row = (const uint8_t *)x + t * x_row_bytes;
-        for (int64_t r = row_begin; r < row_end; r++) {
-            const uint8_t *w_row = (const uint8_t *)w + r * w_row_bytes;
-            float sum = 0.0f;
-            for (int64_t b = 0; b < n_blocks; b++) {
-                const uint8_t *wb = w_row + b * Q5_K_BLOCK_BYTES;
-                const uint8_t *xb = x_row + b * Q8_K_BLOCK_BYTES;
-                const int8_t *p = (const int8_t *)(xb + Q8_K_QS);
-                uint64_t sc, m;
-                kq_unpack_6bit(wb + Q5_K_SCALES, &sc, &m);
-                int32_t dot = 0, mins = 0;
-                for (int j = 0; j < 8; j++) {
-                    int32_t sub = 0;
-                    for (int l = 0; l < 32; l++)
-                        sub += q5_k_level(wb, j, l) * p[32 * j + l];
-                    dot += (int32_t)(uint8_t)(sc >> 8 * j) * sub;
-                    mins += (int32_t)(uint8_t)(m >> 8 * j) *
-                            (kq_q8k_bsum(xb, 2 * j) + kq_q8k_bsum(xb, 2 * j + 1));
-                }
-                float d = quant_fp16_to_fp32(quant_load_u16(wb));
-                float dmin = quant_fp16_to_fp32(quant_load_u16(wb + 2));
-                float dx = kq_q8k_scale(xb);
-                sum += (d * dx) * (float)dot - (dmin * dx) * (float)mins;
-            }
-            y[t * y_stride + r] = sum;
-        }
-    }
+    kq_affine_matmat(w, w_row_bytes, x, x_row_bytes, y, y_stride, n_cols, n_tokens, row_begin,
+                     row_end, Q5_K_BLOCK_BYTES, Q5_K_SCALES, q5_k_level);
 }
 
 static const quant_kernels q5_k_kernels_scalar = {
