@@ -248,7 +248,7 @@ static char *yaml_quote(const char *s)
     return out;
 }
 
-static void progress_bar(void *ctx, double fraction)
+static bool progress_bar(void *ctx, double fraction)
 {
     int width = 40, filled = (int)(fraction * width + 0.5);
     fprintf(stderr, "\rloading weights [");
@@ -258,6 +258,7 @@ static void progress_bar(void *ctx, double fraction)
     if (fraction >= 1.0)
         fputs("\r\033[K", stderr);
     fflush(stderr);
+    return true;
 }
 
 static int load_profile(const char *profile_path, const cli_overrides *o, tsr_profile **out,

@@ -9,13 +9,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "tessera/error.h"
+#include "tessera/tessera.h"
 
-typedef enum tsr_severity {
-    TSR_SEVERITY_ERROR = 0,   /* the profile cannot be used */
-    TSR_SEVERITY_WARNING = 1, /* usable, but probably not what was meant */
-    TSR_SEVERITY_NOTE = 2,    /* context for the diagnostic before it */
-} tsr_severity;
+/* tsr_severity is public (tessera/tessera.h): the API hands diagnostics on. */
 
 typedef struct tsr_diagnostic {
     tsr_severity severity;

@@ -63,6 +63,8 @@ const char *tsr_status_name(tsr_status code)
     case TSR_ERR_NOT_FOUND: return "not found";
     case TSR_ERR_REFUSED: return "refused";
     case TSR_ERR_INTERNAL: return "internal error";
+    case TSR_ERR_NO_KV_ROOM: return "no KV cache room";
+    case TSR_ERR_ABORTED: return "aborted";
     }
     return "unknown error";
 }

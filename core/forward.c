@@ -11,15 +11,23 @@
  * prefetching wants (equal chunks dealt from one counter were slower: each
  * chunk boundary wastes a prefetch distance).
  *
+ * A batch holds rows of several sequences, each at its own position; only
+ * attention looks across rows, and it reads each sequence's own cache.
+ * Every product computes a row's values in the same order whatever else is
+ * in the batch, so a row's logits do not depend on its company.
+ *
  *   embed            x = token_embd[tokens]                    (split by token)
  *   per layer:
  *     qkv            q,k,v = W{q,k,v} . rmsnorm(x)              (split by row)
  *     rope_store     rotate q and k; k, v -> the KV cache      (split by head)
- *     attention      att = softmax(q k^T / sqrt(d)) v           (split by head)
+ *     attention      att = softmax(q k^T / sqrt(d)) v           (split by run and head:
+ *                                                               a run is rows of one
+ *                                                               sequence at consecutive
+ *                                                               positions)
  *     out_proj       x += Wo . att                              (split by row)
  *     gate_up        h = silu(Wg . rmsnorm(x)) * (Wu . rmsnorm(x)) (split by row)
  *     down           x += Wd . h                                (split by row)
- *   logits           logits = Wout . rmsnorm(x)                 (split by row)
+ *   logits           logits = Wout . rmsnorm(x[output rows])    (split by row)
  */
 #include <math.h>
 #include <stdalign.h>
@@ -47,8 +55,9 @@ typedef struct work_range {
 typedef struct forward_ctx {
     tsr_model *m;
     const int32_t *tokens;
-    int64_t n;          /* tokens in this batch */
-    int64_t pos0;       /* position of the first */
+    int64_t n;          /* rows in this batch */
+    const int32_t *pos; /* each row's position and sequence */
+    const int32_t *seq;
     const tsr_layer *layer;
     uint32_t layer_index;
     /* The dispatch in progress: units of work (rows, heads), the granule
@@ -224,7 +233,7 @@ static void stage_embed(void *ctx, uint32_t t, uint32_t n_threads)
     /* The rotation tables of this batch's positions, shared by every layer. */
     float *rope = shared_f32(m, m->layout.rope);
     for (int64_t i = begin; i < end; i++)
-        tsr_rope_table(&m->config.rope, f->pos0 + i, rope + i * m->config.rope.n_rot);
+        tsr_rope_table(&m->config.rope, f->pos[i], rope + i * m->config.rope.n_rot);
 }
 
 static void stage_qkv(void *ctx, uint32_t t, uint32_t n_threads)
@@ -262,7 +271,8 @@ static void stage_rope_store(void *ctx, uint32_t t, uint32_t n_threads)
         int64_t g = h - nh;
         float *kh = k + (i * nkv + g) * hd;
         m->kernels->rope(kh, 1, hd, &c->rope, table);
-        size_t at = (size_t)(f->pos0 + i) * m->kv_pos_bytes + (size_t)g * m->kv_head_bytes;
+        size_t at = (size_t)f->seq[i] * m->kv_seq_bytes + (size_t)f->pos[i] * m->kv_pos_bytes +
+                    (size_t)g * m->kv_head_bytes;
         m->cache_q->quantize(kh, k_cache + at, hd);
         m->cache_q->quantize(v + (i * nkv + g) * hd, v_cache + at, hd);
     }
@@ -273,31 +283,39 @@ static void stage_attention(void *ctx, uint32_t t, uint32_t n_threads)
     forward_ctx *f = ctx;
     tsr_model *m = f->m;
     const tsr_llama_config *c = &m->config;
-    int64_t q_dim = (int64_t)c->n_head * c->head_dim;
+    int64_t q_dim = (int64_t)c->n_head * c->head_dim, n_head = c->n_head;
+    float *q = shared_f32(m, m->layout.q), *out = shared_f32(m, m->layout.att);
     tsr_attention_args args = {
-        .q = shared_f32(m, m->layout.q),
         .q_stride = q_dim,
-        .out = shared_f32(m, m->layout.att),
         .out_stride = q_dim,
-        .k = f->layer->k_cache,
-        .v = f->layer->v_cache,
         .k_pos_bytes = m->kv_pos_bytes,
         .k_head_bytes = m->kv_head_bytes,
         .v_pos_bytes = m->kv_pos_bytes,
         .v_head_bytes = m->kv_head_bytes,
         .kv_format = m->cache_q,
-        .n_tokens = f->n,
-        .pos0 = f->pos0,
         .window = 0,
         .n_heads = c->n_head,
         .n_kv_heads = c->n_head_kv,
         .head_dim = c->head_dim,
         .scale = 1.0f / sqrtf((float)c->head_dim),
     };
+    /* Units are (run, head) pairs, run-major. */
     work_cursor cursor = {0};
     int64_t begin, end;
-    while (take_work(f, &cursor, t, n_threads, &begin, &end))
-        m->kernels->attention(&args, begin, end, thread_block(m, t) + m->layout.thread_attn);
+    while (take_work(f, &cursor, t, n_threads, &begin, &end)) {
+        for (int64_t u = begin; u < end;) {
+            const tsr_model_run *run = &m->runs[u / n_head];
+            int64_t h0 = u % n_head, h1 = end - (u - h0) < n_head ? end - (u - h0) : n_head;
+            args.q = q + (int64_t)run->first_row * q_dim;
+            args.out = out + (int64_t)run->first_row * q_dim;
+            args.k = f->layer->k_cache + (size_t)run->seq * m->kv_seq_bytes;
+            args.v = f->layer->v_cache + (size_t)run->seq * m->kv_seq_bytes;
+            args.n_tokens = run->n_rows;
+            args.pos0 = run->pos0;
+            m->kernels->attention(&args, h0, h1, thread_block(m, t) + m->layout.thread_attn);
+            u += h1 - h0;
+        }
+    }
 }
 
 /* x += W . input for this thread's part of the rows of W. */
@@ -367,34 +385,35 @@ static void stage_logits(void *ctx, uint32_t t, uint32_t n_threads)
     tsr_model *m = f->m;
     int64_t d = m->config.n_embd, begin, end;
     const tsr_weight *w = &m->output;
-    /* With one logit row only the last token's logits are kept: products
-     * over a view of the batch as that token alone. */
-    forward_ctx last = {.m = m, .tokens = f->tokens, .n = f->n, .pos0 = f->pos0};
+    /* Only the output rows: normalised into this thread's buffer in output
+     * order, then products over a view of the batch as those rows alone. */
+    forward_ctx outputs = {.m = m, .n = m->n_out};
     const float *x = shared_f32(m, m->layout.x);
-    if (m->layout.n_logit_rows == 1) {
-        x += (f->n - 1) * d;
-        last.n = 1;
-    }
     const uint8_t *xq = NULL;
     size_t x_row_bytes = 0;
     work_cursor cursor = {0};
     while (take_work(f, &cursor, t, n_threads, &begin, &end)) {
         if (!xq) {
-            const float *xn = normalise_private(&last, t, x, m->output_norm);
-            xq = quantize_private(&last, t, xn, w->cols, w->act, &x_row_bytes);
+            float *xn = (float *)(thread_block(m, t) + m->layout.thread_xn);
+            for (int64_t k = 0; k < m->n_out; k++)
+                m->kernels->rmsnorm(xn + k * d, x + (int64_t)m->out_rows[k] * d,
+                                    m->output_norm, d, m->config.rms_eps);
+            xq = quantize_private(&outputs, t, xn, w->cols, w->act, &x_row_bytes);
         }
-        product_rows(&last, w, xq, x_row_bytes, shared_f32(m, m->layout.logits),
+        product_rows(&outputs, w, xq, x_row_bytes, shared_f32(m, m->layout.logits),
                      m->config.n_vocab, begin, end);
     }
 }
 
-void tsr_forward(tsr_model *m, const int32_t *tokens, size_t n_tokens)
+bool tsr_forward(tsr_model *m, const int32_t *tokens, const int32_t *pos, const int32_t *seq,
+                 size_t n_rows, bool (*abort)(void *ctx), void *abort_ctx)
 {
-    forward_ctx f = {.m = m, .tokens = tokens, .n = (int64_t)n_tokens,
-                     .pos0 = (int64_t)m->n_past};
+    forward_ctx f = {.m = m, .tokens = tokens, .n = (int64_t)n_rows, .pos = pos, .seq = seq};
     m->scratch = m->input_scratch;
     dispatch(&f, stage_embed, 0, 1);
     for (uint32_t i = 0; i < m->config.n_layer; i++) {
+        if (abort && abort(abort_ctx))
+            return false;
         f.layer = &m->layers[i];
         f.layer_index = i;
         if (f.layer->scratch != m->scratch) {
@@ -410,10 +429,14 @@ void tsr_forward(tsr_model *m, const int32_t *tokens, size_t n_tokens)
         const tsr_layer *l = f.layer;
         dispatch(&f, stage_qkv, l->wq.rows + l->wk.rows + l->wv.rows, ROW_GRANULE);
         dispatch(&f, stage_rope_store, 0, 1);
-        dispatch(&f, stage_attention, m->config.n_head, 1);
+        dispatch(&f, stage_attention, (int64_t)m->n_runs * m->config.n_head, 1);
         dispatch(&f, stage_out_proj, l->wo.rows, ROW_GRANULE);
         dispatch(&f, stage_gate_up, m->config.n_ff, ROW_GRANULE);
         dispatch(&f, stage_down, l->w_down.rows, ROW_GRANULE);
     }
-    dispatch(&f, stage_logits, m->output.rows, ROW_GRANULE);
+    if (abort && abort(abort_ctx))
+        return false;
+    if (m->n_out > 0)
+        dispatch(&f, stage_logits, m->output.rows, ROW_GRANULE);
+    return true;
 }

@@ -17,7 +17,7 @@ libtessera_core_la_SOURCES += core/gguf.c core/gguf_values.c core/gguf.h core/gg
 	core/ggml_types.c
 # The Llama-family model: hyperparameters, loading, the forward pass, generation.
 libtessera_core_la_SOURCES += core/llama_config.c core/model.c core/model.h \
-	core/model_internal.h core/forward.c core/model_requant.c
+	core/model_internal.h core/forward.c core/model_requant.c core/model_seq.c
 # The deployment profile: sizes, diagnostics, YAML, model paths, the profile itself.
 libtessera_core_la_SOURCES += \
 	core/units.c core/units.h \
@@ -36,3 +36,7 @@ libtessera_core_la_SOURCES += core/generate.c core/generate.h
 # and the fingerprint that tells a draft that is the main model itself.
 libtessera_core_la_SOURCES += core/plan.c core/plan.h core/plan_internal.h core/plan_check.c \
 	core/model_identity.c core/model_identity.h
+# The runtime API (include/tessera/tessera.h): deployments, text, contexts,
+# batches, decode, KV and state, samplers.
+libtessera_core_la_SOURCES += core/api/api_internal.h core/api/deployment.c core/api/text.c \
+	core/api/context.c core/api/sampler.c

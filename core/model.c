@@ -72,12 +72,14 @@ static size_t act_row_bytes_for(const tsr_registry *reg, const tsr_quant_vtable 
 static void layout_scratch(const tsr_gguf *gguf, const tsr_llama_config *c,
                            const tsr_registry *registry, const tsr_quant_vtable *quantize,
                            uint32_t n_batch, uint32_t n_threads, bool all_logits,
-                           tsr_scratch_layout *l)
+                           uint32_t n_sequences, tsr_scratch_layout *l)
 {
     memset(l, 0, sizeof *l);
     l->n_threads = n_threads;
     l->n_batch = tsr_model_default_n_batch(n_batch);
-    l->n_logit_rows = all_logits ? l->n_batch : 1;
+    /* One output row per sequence (each one's next token), or every row. */
+    n_sequences = n_sequences ? n_sequences : 1;
+    l->n_logit_rows = all_logits || n_sequences > l->n_batch ? l->n_batch : n_sequences;
     /* The widest activation row any weight asks for. */
     for (uint64_t i = 0; i < tsr_gguf_tensor_count(gguf); i++) {
         const tsr_gguf_tensor *t = tsr_gguf_tensor_at(gguf, i);
@@ -120,11 +122,12 @@ static void layout_scratch(const tsr_gguf *gguf, const tsr_llama_config *c,
 void tsr_model_scratch_bytes(const tsr_gguf *gguf, const tsr_llama_config *c,
                              const tsr_registry *registry, const tsr_quant_vtable *quantize,
                              uint32_t n_batch, uint32_t n_threads, bool all_logits,
-                             uint64_t *activations_bytes, uint64_t *logits_bytes)
+                             uint32_t n_sequences, uint64_t *activations_bytes,
+                             uint64_t *logits_bytes)
 {
     tsr_scratch_layout l;
     layout_scratch(gguf, c, registry, quantize, n_batch, tsr_model_default_n_threads(n_threads),
-                   all_logits, &l);
+                   all_logits, n_sequences, &l);
     *activations_bytes = l.logits;
     *logits_bytes = l.total - l.logits;
 }
@@ -326,12 +329,15 @@ static void prefault_weights(tsr_model *m, uint64_t done)
         const volatile uint8_t *p = m->extents[k].data;
         for (uint64_t i = 0; i < m->extents[k].bytes; i += step, done += step) {
             sum ^= p[i];
-            if (m->options.progress && done / chunk != (done + step) / chunk)
-                m->options.progress(m->options.progress_ctx, (double)done / (double)total);
+            if (m->options.progress && done / chunk != (done + step) / chunk &&
+                !m->options.progress(m->options.progress_ctx, (double)done / (double)total)) {
+                m->cancelled = true;
+                return;
+            }
         }
     }
-    if (m->options.progress)
-        m->options.progress(m->options.progress_ctx, 1.0);
+    if (m->options.progress && !m->options.progress(m->options.progress_ctx, 1.0))
+        m->cancelled = true;
     (void)sum;
 }
 
@@ -465,6 +471,38 @@ static tsr_status reserve_cache_and_scratch(tsr_model *m, tsr_error *err)
     return TSR_OK;
 }
 
+/* The decode's buffers: every per-row and per-sequence array, sized once. */
+static tsr_status open_decode_buffers(tsr_model *m, uint32_t n_sequences, tsr_error *err)
+{
+    size_t nb = m->layout.n_batch;
+    m->n_sequences = n_sequences;
+    m->seq_len = calloc(n_sequences, sizeof *m->seq_len);
+    m->seq_next = calloc(n_sequences, sizeof *m->seq_next);
+    m->runs = calloc(nb, sizeof *m->runs);
+    m->out_rows = calloc(nb, sizeof *m->out_rows);
+    m->row_out = calloc(nb, sizeof *m->row_out);
+    m->eval_pos = calloc(nb, sizeof *m->eval_pos);
+    m->eval_seq = calloc(nb, sizeof *m->eval_seq);
+    m->eval_out = calloc(nb, sizeof *m->eval_out);
+    if (!m->seq_len || !m->seq_next || !m->runs || !m->out_rows || !m->row_out ||
+        !m->eval_pos || !m->eval_seq || !m->eval_out)
+        return tsr_error_set(err, TSR_ERR_NOMEM, "out of memory for the decode's buffers "
+                             "(%zu rows, %u sequences)", nb, n_sequences);
+    return TSR_OK;
+}
+
+static void close_decode_buffers(tsr_model *m)
+{
+    free(m->seq_len);
+    free(m->seq_next);
+    free(m->runs);
+    free(m->out_rows);
+    free(m->row_out);
+    free(m->eval_pos);
+    free(m->eval_seq);
+    free(m->eval_out);
+}
+
 tsr_status tsr_model_open(const tsr_gguf *gguf, const tsr_model_options *options,
                           tsr_model **out, tsr_error *err)
 {
@@ -494,10 +532,6 @@ tsr_status tsr_model_open(const tsr_gguf *gguf, const tsr_model_options *options
     if (s == TSR_OK && p->n_layer != m->config.n_layer)
         s = tsr_error_set(err, TSR_ERR_INVALID, "%s: the plan is for a model of %u layers; this "
                           "one has %u", tsr_gguf_path(gguf), p->n_layer, m->config.n_layer);
-    if (s == TSR_OK && p->n_sequences != 1)
-        s = tsr_error_set(err, TSR_ERR_UNSUPPORTED, "%s: the plan provisions %u sequences' KV "
-                          "caches; a model runs one (plan it with n_sequences 1)",
-                          tsr_gguf_path(gguf), p->n_sequences);
     if (s == TSR_OK)
         s = tsr_model_cache_format(options->registry, p->cache_type, &m->config, &m->cache_q,
                                    err);
@@ -509,21 +543,28 @@ tsr_status tsr_model_open(const tsr_gguf *gguf, const tsr_model_options *options
         s = tsr_threadpool_open(p->n_threads, &m->pool, err);
     if (s == TSR_OK)
         layout_scratch(gguf, &m->config, options->registry, m->quantize, p->n_batch,
-                       tsr_threadpool_n_threads(m->pool), p->all_logits, &m->layout);
+                       tsr_threadpool_n_threads(m->pool), p->all_logits, p->n_sequences,
+                       &m->layout);
+    if (s == TSR_OK)
+        s = open_decode_buffers(m, p->n_sequences ? p->n_sequences : 1, err);
     if (s == TSR_OK) {
         const tsr_llama_config *c = &m->config;
         m->max_seq_len = p->max_seq_len;
         m->kv_head_bytes = (size_t)(c->head_dim / m->cache_q->block_elems) *
                            m->cache_q->block_bytes;
         m->kv_pos_bytes = m->kv_head_bytes * c->n_head_kv;
-        m->kv_layer_bytes = m->kv_pos_bytes * m->max_seq_len;
-        if (2 * m->kv_layer_bytes != p->kv_layer_bytes)
+        m->kv_seq_bytes = m->kv_pos_bytes * m->max_seq_len;
+        m->kv_layer_bytes = m->kv_seq_bytes * m->n_sequences;
+        if (2 * m->kv_seq_bytes != p->kv_layer_bytes)
             s = tsr_error_set(err, TSR_ERR_INTERNAL, "the plan's KV cache per layer (%llu bytes) "
                               "is not the model's (%zu)", (unsigned long long)p->kv_layer_bytes,
-                              2 * m->kv_layer_bytes);
+                              2 * m->kv_seq_bytes);
     }
     if (s == TSR_OK)
         s = load_weights(m, err);
+    if (s == TSR_OK && m->cancelled)
+        s = tsr_error_set(err, TSR_ERR_ABORTED, "%s: loading was cancelled",
+                          tsr_gguf_path(gguf));
     if (s == TSR_OK)
         s = bind_all(m, err);
     if (s == TSR_OK)
@@ -546,6 +587,7 @@ void tsr_model_close(tsr_model *m)
     for (size_t i = m->n_arenas; i-- > 0;)
         a->release(m->options.alloc_state, m->arenas[i].device, m->arenas[i].ptr);
     free(m->arenas);
+    close_decode_buffers(m);
     free(m->extents);
     free(m->held);
     tsr_threadpool_close(m->pool);
@@ -566,42 +608,5 @@ uint32_t tsr_model_max_seq_len(const tsr_model *m)
 
 size_t tsr_model_n_past(const tsr_model *m)
 {
-    return m->n_past;
-}
-
-tsr_status tsr_model_eval(tsr_model *m, const int32_t *tokens, size_t n_tokens, tsr_error *err)
-{
-    if (m->n_past + n_tokens > m->max_seq_len)
-        return tsr_error_set(err, TSR_ERR_INVALID,
-                             "the context is full: %zu tokens so far plus %zu new exceed "
-                             "max_seq_len %u", m->n_past, n_tokens, m->max_seq_len);
-    for (size_t i = 0; i < n_tokens; i++)
-        if (tokens[i] < 0 || (uint32_t)tokens[i] >= m->config.n_vocab)
-            return tsr_error_set(err, TSR_ERR_INVALID, "token %d is outside the vocabulary of "
-                                 "%u tokens", tokens[i], m->config.n_vocab);
-    size_t n_batch = m->layout.n_batch;
-    for (size_t done = 0; done < n_tokens;) {
-        size_t n = n_tokens - done < n_batch ? n_tokens - done : n_batch;
-        tsr_forward(m, tokens + done, n);
-        m->n_past += n;
-        m->last_n_tokens = n;
-        done += n;
-    }
-    return TSR_OK;
-}
-
-const float *tsr_model_logits(const tsr_model *m, size_t i)
-{
-    const float *logits = (const float *)(m->output_scratch + m->layout.logits);
-    if (m->layout.n_logit_rows == 1)
-        return logits;
-    if (i >= m->last_n_tokens)
-        i = m->last_n_tokens - 1;
-    return logits + i * m->config.n_vocab;
-}
-
-void tsr_model_rollback(tsr_model *m, size_t n_keep)
-{
-    if (n_keep < m->n_past)
-        m->n_past = n_keep;
+    return m->seq_len[0];
 }

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "gguf.h"
 #include "cpu/kernels.h"
@@ -33,8 +34,9 @@ tsr_status tsr_llama_config_read(const tsr_gguf *gguf, tsr_llama_config *config,
 
 typedef struct tsr_model tsr_model;
 
-/* Called while weights load: fraction in [0, 1]. */
-typedef void (*tsr_progress_fn)(void *ctx, double fraction);
+/* Called while weights load: fraction in [0, 1]. Returning false cancels
+ * the load: tsr_model_open then fails with TSR_ERR_ABORTED. */
+typedef bool (*tsr_progress_fn)(void *ctx, double fraction);
 
 typedef struct tsr_model_options {
     const tsr_registry *registry;    /* quant plugins for weights, cache and activations */
@@ -72,12 +74,14 @@ uint64_t tsr_model_kv_layer_bytes(const tsr_llama_config *config,
  * whole blocks of target. Every other tensor stays as the file stores it. */
 bool tsr_model_tensor_requantized(const tsr_gguf_tensor *tensor, const tsr_quant_vtable *target);
 /* The scratch arena of a device holding layers (activations, per-thread
- * workspaces), and what the device of the output head adds (logits), with
- * weights re-quantized to quantize (NULL: as stored). */
+ * workspaces), and what the device of the output head adds (logits: one row
+ * per sequence, or n_batch rows with all_logits), with weights re-quantized
+ * to quantize (NULL: as stored). */
 void tsr_model_scratch_bytes(const tsr_gguf *gguf, const tsr_llama_config *config,
                              const tsr_registry *registry, const tsr_quant_vtable *quantize,
                              uint32_t n_batch, uint32_t n_threads, bool all_logits,
-                             uint64_t *activations_bytes, uint64_t *logits_bytes);
+                             uint32_t n_sequences, uint64_t *activations_bytes,
+                             uint64_t *logits_bytes);
 /* n_batch 0 -> the default; n_threads 0 -> one per physical core. */
 uint32_t tsr_model_default_n_batch(uint32_t n_batch);
 uint32_t tsr_model_default_n_threads(uint32_t n_threads);
@@ -93,15 +97,67 @@ uint32_t tsr_model_max_seq_len(const tsr_model *model);
 /* Tokens evaluated so far (the next token's position). */
 size_t tsr_model_n_past(const tsr_model *model);
 
-/* Evaluates tokens at positions n_past.. (in batches of n_batch) and keeps
- * their logits. TSR_ERR_INVALID for a token outside the vocabulary or when
- * the cache would overflow. Hot: allocates nothing. */
+/* Evaluates tokens of sequence 0 at positions n_past.. (in batches of
+ * n_batch) and keeps their logits (every token's with all_logits, else the
+ * last's). TSR_ERR_INVALID for a token outside the vocabulary,
+ * TSR_ERR_NO_KV_ROOM when the cache would overflow. Hot: allocates nothing. */
 tsr_status tsr_model_eval(tsr_model *model, const int32_t *tokens, size_t n_tokens,
                           tsr_error *err);
 /* Logits (n_vocab floats) of the i-th token of the last eval (all_logits),
  * or of its last token (i ignored otherwise). Valid until the next eval. */
 const float *tsr_model_logits(const tsr_model *model, size_t i);
-/* Forgets positions from n_keep on (n_keep <= n_past). */
+/* Forgets sequence 0's positions from n_keep on (n_keep <= n_past). */
 void tsr_model_rollback(tsr_model *model, size_t n_keep);
+
+/* ---- several sequences ---------------------------------------------------
+ * The plan provisions n_sequences KV caches of max_seq_len positions each;
+ * sequence s holds positions [0, tsr_model_seq_len(s)) with nothing missing.
+ * tsr_model_decode evaluates one batch (tessera.h's tsr_batch: token,
+ * position, sequence and output flag per row) in one forward pass: every
+ * sequence's rows must continue it, in batch order, from its length, and a
+ * row's logits are bit-identical whatever else shares the batch. */
+
+uint32_t tsr_model_n_sequences(const tsr_model *model);
+/* Most rows one decode takes (the plan's n_batch), and most output rows. */
+uint32_t tsr_model_n_batch(const tsr_model *model);
+uint32_t tsr_model_n_outputs(const tsr_model *model);
+/* Positions sequence seq holds (0 for an unknown seq). */
+uint32_t tsr_model_seq_len(const tsr_model *model, int32_t seq);
+
+/* Checks the batch, then evaluates it. Errors (nothing changed then):
+ * TSR_ERR_INVALID for an empty or too large batch, an unknown token or
+ * sequence, a position that does not continue its sequence, more output rows
+ * than tsr_model_n_outputs; TSR_ERR_NO_KV_ROOM when a sequence would pass
+ * max_seq_len; TSR_ERR_ABORTED when abort returned true between two layers
+ * (every sequence keeps its length: the batch is undone). Hot: allocates
+ * nothing. abort may be NULL. */
+tsr_status tsr_model_decode(tsr_model *model, const tsr_batch *batch,
+                            bool (*abort)(void *ctx), void *abort_ctx, tsr_error *err);
+/* The logits of batch row i of the last decode, or NULL when that row was
+ * not an output (or i is out of range). Valid until the next decode. */
+const float *tsr_model_decode_logits(const tsr_model *model, int32_t i);
+
+/* Drops positions [p0, p1) of seq (p1 < 0: to the end; seq < 0: every
+ * sequence). What remains must stay without holes: the range must reach the
+ * sequence's end, else TSR_ERR_UNSUPPORTED. */
+tsr_status tsr_model_seq_remove(tsr_model *model, int32_t seq, int32_t p0, int32_t p1,
+                                tsr_error *err);
+/* Makes dst hold src's first n_tokens positions (a copy of their K and V). */
+tsr_status tsr_model_seq_copy(tsr_model *model, int32_t src, int32_t dst, uint32_t n_tokens,
+                              tsr_error *err);
+/* Empties every sequence but seq. */
+void tsr_model_seq_keep(tsr_model *model, int32_t seq);
+
+/* Writes seq's cache to f: a header (magic, version, the model's
+ * fingerprint and cache layout), the n_tokens tokens given, K and V of every
+ * position, and a checksum. */
+tsr_status tsr_model_seq_save(const tsr_model *model, int32_t seq, const int32_t *tokens,
+                              size_t n_tokens, FILE *f, const char *path, tsr_error *err);
+/* Reads what tsr_model_seq_save wrote into seq (replacing what it held):
+ * the tokens (at most max_tokens; *n_tokens their count) and the cache. A
+ * file of another model, cache type or version, truncated or corrupt is
+ * refused (TSR_ERR_FORMAT, naming path) and seq is left empty. */
+tsr_status tsr_model_seq_load(tsr_model *model, int32_t seq, int32_t *tokens, size_t max_tokens,
+                              size_t *n_tokens, FILE *f, const char *path, tsr_error *err);
 
 #endif

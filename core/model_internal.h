@@ -39,6 +39,12 @@ typedef struct tsr_scratch_layout {
     size_t total;
 } tsr_scratch_layout;
 
+/* Rows of a batch that attention takes together: n_rows rows from
+ * first_row on, all of sequence seq, at positions pos0, pos0 + 1, ... */
+typedef struct tsr_model_run {
+    int32_t first_row, n_rows, seq, pos0;
+} tsr_model_run;
+
 /* One arena the model holds, to give back at close. */
 typedef struct tsr_model_arena {
     uint32_t device;
@@ -77,21 +83,35 @@ struct tsr_model {
     tsr_layer *layers;
 
     const tsr_quant_vtable *cache_q;
-    size_t kv_head_bytes, kv_pos_bytes, kv_layer_bytes; /* kv_layer_bytes: K (or V) of a layer */
+    /* K (or V) of a layer: n_sequences x kv_seq_bytes, a sequence's being
+     * max_seq_len rows of kv_pos_bytes, a position's n_head_kv heads. */
+    size_t kv_head_bytes, kv_pos_bytes, kv_seq_bytes, kv_layer_bytes;
     uint32_t max_seq_len;
-    size_t n_past;
+    uint32_t n_sequences;
+    uint32_t *seq_len;             /* positions each sequence holds */
+
+    /* The decode in progress, in buffers of n_batch entries made at open:
+     * attention's runs, the output rows (batch row of each), each row's
+     * output index (-1: none); tsr_model_eval's own batch. */
+    tsr_model_run *runs;
+    int32_t n_runs;
+    int32_t *out_rows, *row_out;
+    int32_t n_out, n_rows;
+    uint32_t *seq_next;            /* validation: each sequence's next position */
+    int32_t *eval_pos, *eval_seq;
+    int8_t *eval_out;
 
     tsr_scratch_layout layout;
     uint8_t *scratch;              /* the arena the forward pass is using now */
     uint8_t *input_scratch;        /* the arena of the first layer's device */
     uint8_t *output_scratch;       /* the arena of the output head's device (holds logits) */
-    size_t last_n_tokens;          /* of the last eval */
 
     tsr_model_extent *extents;     /* the weights, every device's (as the file stores them) */
     size_t n_extents;
     const tsr_quant_vtable *quantize; /* the plan's quantize target, or NULL */
     tsr_model_tensor *held;        /* with quantize: every placed tensor, in file order */
     size_t n_held;
+    bool cancelled;                /* the progress callback asked to stop loading */
     tsr_model_arena *arenas;       /* everything reserved or mapped */
     size_t n_arenas;
 };
@@ -111,7 +131,10 @@ tsr_status tsr_model_load_requantized(tsr_model *model, tsr_error *err);
 tsr_status tsr_model_remember_arena(tsr_model *model, uint32_t device, void *ptr,
                                     tsr_error *err);
 
-/* The forward pass over tokens at positions model->n_past.. (n <= n_batch). */
-void tsr_forward(tsr_model *model, const int32_t *tokens, size_t n_tokens);
+/* The forward pass over n_rows (<= n_batch) rows, row i token tokens[i] of
+ * sequence seq[i] at position pos[i], with model->runs and model->out_rows
+ * set; K and V of every row go to the cache. False when abort stopped it. */
+bool tsr_forward(tsr_model *model, const int32_t *tokens, const int32_t *pos, const int32_t *seq,
+                 size_t n_rows, bool (*abort)(void *ctx), void *abort_ctx);
 
 #endif

@@ -198,10 +198,11 @@ static tsr_status reserve_arenas(tsr_model *m, uint8_t **arenas, tsr_error *err)
 }
 
 /* Reports progress: done of total bytes written. */
-static void report(const tsr_model *m, uint64_t done, uint64_t total)
+static void report(tsr_model *m, uint64_t done, uint64_t total)
 {
-    if (m->options.progress)
-        m->options.progress(m->options.progress_ctx, total ? (double)done / (double)total : 1.0);
+    if (m->options.progress && !m->cancelled &&
+        !m->options.progress(m->options.progress_ctx, total ? (double)done / (double)total : 1.0))
+        m->cancelled = true;
 }
 
 /* Fills one tensor, in dispatches of about total / PROGRESS_STEPS bytes so
@@ -226,7 +227,7 @@ static void fill_tensor(tsr_model *m, const requant_tensor *r, uint8_t *dst, req
     job->dst_row_bytes = (size_t)(cols / r->to->block_elems) * r->to->block_bytes;
     uint64_t step_bytes = total / PROGRESS_STEPS + 1;
     int64_t step_rows = (int64_t)(step_bytes / job->dst_row_bytes) + 1;
-    for (int64_t row = 0; row < rows; row += step_rows) {
+    for (int64_t row = 0; row < rows && !m->cancelled; row += step_rows) {
         job->row_begin = row;
         job->row_end = row + step_rows < rows ? row + step_rows : rows;
         tsr_threadpool_run(m->pool, requant_rows, job);
@@ -257,7 +258,7 @@ tsr_status tsr_model_load_requantized(tsr_model *m, tsr_error *err)
         for (size_t i = 0; i < n; i++)
             total += list[i].bytes;
         requant_job job = {.rows = rows, .max_cols = max_cols};
-        for (size_t i = 0; i < n; i++) {
+        for (size_t i = 0; i < n && !m->cancelled; i++) {
             uint8_t *dst = arenas[list[i].device] + list[i].offset;
             fill_tensor(m, &list[i], dst, &job, &done, total);
             /* The file's bytes are not read again: RSS is the weights held. */

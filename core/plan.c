@@ -154,7 +154,8 @@ static tsr_status read_model(const tsr_plan_request *r, uint32_t k, plan_model_i
         return tsr_error_set(err, TSR_ERR_FORMAT, "%s: no tensor output_norm.weight", m->path);
     m->all_logits = r->all_logits[k];
     tsr_model_scratch_bytes(q->gguf, c, r->registry, m->quantize, r->n_batch, r->n_threads,
-                            m->all_logits, &m->activations_bytes, &m->logits_bytes);
+                            m->all_logits, r->n_sequences, &m->activations_bytes,
+                            &m->logits_bytes);
     return TSR_OK;
 }
 

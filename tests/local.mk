@@ -261,6 +261,13 @@ EXTRA_DIST += tests/reference/make_tokenizer_ref.py tests/reference/tokenizer-sm
 
 # The forward pass against llama.cpp on the default model.
 if HAVE_CRITERION
+check_PROGRAMS += tests/test_api
+tests_test_api_SOURCES = tests/test_api.c tests/default_model.h
+tests_test_api_CFLAGS = $(TEST_CFLAGS)
+# The public library alone: the API must be whole without the core's insides.
+tests_test_api_LDADD = libtessera.la $(CRITERION_LIBS)
+TESTS += tests/test_api
+
 check_PROGRAMS += tests/test_model
 tests_test_model_SOURCES = tests/test_model.c tests/model_fixture.h
 tests_test_model_CFLAGS = $(TEST_CFLAGS) $(JANSSON_CFLAGS)

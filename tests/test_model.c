@@ -253,7 +253,7 @@ Test(model, refuses_tokens_outside_the_vocabulary_and_a_full_context)
     cr_assert_eq(tsr_model_eval(t.model, &bad, 1, &err), TSR_ERR_INVALID);
     cr_assert(strstr(err.message, "outside the vocabulary of 49152"), "%s", err.message);
     int32_t many[9] = {1, 2, 3, 4, 5, 6, 7, 8, 9};
-    cr_assert_eq(tsr_model_eval(t.model, many, 9, &err), TSR_ERR_INVALID);
+    cr_assert_eq(tsr_model_eval(t.model, many, 9, &err), TSR_ERR_NO_KV_ROOM);
     cr_assert(strstr(err.message, "max_seq_len 8"), "%s", err.message);
     test_model_close(&t);
 }

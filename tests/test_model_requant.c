@@ -286,13 +286,14 @@ typedef struct progress_seen {
     bool backwards;
 } progress_seen;
 
-static void record_progress(void *ctx, double fraction)
+static bool record_progress(void *ctx, double fraction)
 {
     progress_seen *p = ctx;
     if (fraction < p->last)
         p->backwards = true;
     p->last = fraction;
     p->calls++;
+    return true;
 }
 
 Test(model_requant, the_progress_bar_advances_while_requantizing)

@@ -597,8 +597,10 @@ Test(plan, a_server_section_provisions_a_kv_cache_per_parallel_sequence)
     cr_expect_eq(four.plan->models[0].n_sequences, 4);
     cr_expect_eq(four.plan->models[0].kv_layer_bytes, one.plan->models[0].kv_layer_bytes,
                  "kv_layer_bytes stays one sequence's");
+    /* and a logits row for each sequence's next token */
+    uint64_t logits_row = 4ull * four.plan->models[0].n_vocab;
     cr_expect_eq(four.plan->devices[0].total_bytes - one.plan->devices[0].total_bytes,
-                 3 * per_sequence);
+                 3 * per_sequence + 3 * logits_row);
     planned_free(&one);
     planned_free(&four);
 }

@@ -36,6 +36,8 @@ typedef enum tsr_status {
     TSR_ERR_NOT_FOUND = 7,   /* a named plugin, tensor, key or file does not exist */
     TSR_ERR_REFUSED = 8,     /* the planner refused the deployment */
     TSR_ERR_INTERNAL = 9,    /* a bug: an invariant of tessera itself failed */
+    TSR_ERR_NO_KV_ROOM = 10, /* a sequence would outgrow the KV cache the plan provisioned */
+    TSR_ERR_ABORTED = 11,    /* the caller's abort callback asked to stop */
 } tsr_status;
 
 enum { TSR_ERROR_MESSAGE_BYTES = 1024 };

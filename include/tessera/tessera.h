@@ -139,6 +139,304 @@ TSR_EXPORT const char *tsr_install_plugin_dir(void);
  * non-NULL). Returns a malloc'd string, or NULL when memory runs out. */
 TSR_EXPORT char *tsr_path_resolve(const char *path, const char *base_dir);
 
+
+/* ======================================================================== *
+ *  The runtime API: deployments, text, contexts, batches, decode, sampling *
+ * ======================================================================== *
+ *
+ * An application opens a deployment (a profile, or a model path with
+ * defaults: plugins found, the plan made from headers, weights loaded), makes
+ * a context on it (the KV caches of up to n_seq_max sequences and the scratch
+ * the plan sized), fills batches with tokens of several sequences at their own
+ * positions, decodes each batch in one forward pass and samples each
+ * sequence's next token with its own sampler chain.
+ *
+ * Versioning. TSR_API_VERSION changes only when the meaning of an existing
+ * function changes; functions and struct members are only ever appended. Every
+ * params struct is passed by pointer and starts with struct_size, which the
+ * caller sets to sizeof of the struct it was compiled with (the *_init
+ * functions do): the library reads only members that size covers, and treats
+ * the rest as their defaults.
+ *
+ * Threads. A tsr_deployment is read-only once open: its metadata and
+ * tokenizer functions may be called from any thread at once. A tsr_context,
+ * a tsr_batch and a tsr_sampler belong to one thread at a time (the caller
+ * serialises); decode uses the deployment's own thread pool. Callbacks run on
+ * the thread that made the call that invokes them.
+ *
+ * Errors. Every fallible function returns a tsr_status and fills the
+ * caller's tsr_error; nothing aborts, exits or prints on bad input.
+ */
+
+#define TSR_API_VERSION 1
+/* The TSR_API_VERSION the library was built with. */
+TSR_EXPORT uint32_t tsr_api_version(void);
+
+typedef int32_t tsr_token;
+enum { TSR_NO_TOKEN = -1 };
+
+/* ---- deployments --------------------------------------------------------- */
+
+typedef struct tsr_deployment tsr_deployment;
+
+/* Loading progress, fraction in [0, 1]. Return false to cancel: the open call
+ * then releases everything and returns TSR_ERR_ABORTED. */
+typedef bool (*tsr_progress_cb)(double fraction, void *ctx);
+
+/* One finding of profile validation or of the planner, handed to the caller
+ * as it is found (a refused plan returns TSR_ERR_REFUSED after listing every
+ * reason this way). The strings live only during the call. code is
+ * PROFILE.md's ("does-not-fit", ...) or NULL; file NULL when it is not about a
+ * file; line and column 1-based, 0 when unknown; hint NULL when none. */
+typedef enum tsr_severity {
+    TSR_SEVERITY_ERROR = 0,   /* the deployment cannot be used */
+    TSR_SEVERITY_WARNING = 1, /* usable, but probably not what was meant */
+    TSR_SEVERITY_NOTE = 2,    /* context for the diagnostic before it */
+} tsr_severity;
+typedef struct tsr_diagnostic_info {
+    tsr_severity severity;
+    const char *code, *file;
+    uint32_t line, column;
+    const char *message, *hint;
+} tsr_diagnostic_info;
+typedef void (*tsr_diagnostic_cb)(const tsr_diagnostic_info *diagnostic, void *ctx);
+
+typedef struct tsr_deployment_params {
+    uint32_t struct_size;
+    const char *model_path;      /* replaces the profile's model.path; NULL: keep it */
+    int32_t n_threads;           /* CPU threads; -1: the profile's, else tessera.ini's;
+                                    0: one per physical core */
+    uint32_t n_seq_max;          /* sequences to provision KV caches for; 0: the profile's
+                                    server.parallel when it has a server section, else 1 */
+    uint32_t max_seq_len;        /* positions per sequence; 0: the profile's model.max_seq_len */
+    uint32_t n_batch;            /* most tokens per decode; 0: 512 */
+    bool all_logits;             /* every row of a batch may be an output (speculative
+                                    verification, perplexity); else at most n_seq_max rows */
+    int64_t seed;                /* the profile's sampler seed; -1: keep the profile's */
+    const char *cache_type;      /* replaces model.cache_type; NULL: keep it */
+    const char *quantize;        /* replaces model.quantize; NULL: keep it */
+    const char *const *plugin_dirs; /* searched before the profile's plugins.path */
+    size_t n_plugin_dirs;
+    tsr_progress_cb progress;    /* NULL: none */
+    void *progress_ctx;
+    tsr_diagnostic_cb diagnostic; /* NULL: findings only reach err (the first error) */
+    void *diagnostic_ctx;
+} tsr_deployment_params;
+
+/* Fills p with every default and struct_size. */
+TSR_EXPORT void tsr_deployment_params_init(tsr_deployment_params *p);
+
+/* Opens the deployment a profile file describes: reads and validates the
+ * profile (relative paths resolve against its folder), loads the plugins
+ * (params' folders, the profile's plugins.path, $TESSERA_PLUGIN_PATH,
+ * tessera.ini's, the install folder), plans every device from the model
+ * headers and, only when the plan fits, reserves exactly the plan and loads
+ * the weights. params may be NULL (every default). Errors: TSR_ERR_INVALID
+ * (the profile), TSR_ERR_REFUSED (the plan: every reason went to the
+ * diagnostic callback, the first is in err; nothing was allocated),
+ * TSR_ERR_IO / TSR_ERR_FORMAT (a model file), TSR_ERR_NOMEM, TSR_ERR_ABORTED
+ * (progress returned false). Setup; any thread. */
+TSR_EXPORT tsr_status tsr_deployment_open_profile(const char *path,
+                                                  const tsr_deployment_params *params,
+                                                  tsr_deployment **out, tsr_error *err);
+/* The same from a profile held in memory; name appears in messages, and
+ * relative paths resolve against base_dir (NULL: the current folder). */
+TSR_EXPORT tsr_status tsr_deployment_open_profile_text(const char *yaml, size_t n_bytes,
+                                                       const char *name, const char *base_dir,
+                                                       const tsr_deployment_params *params,
+                                                       tsr_deployment **out, tsr_error *err);
+/* A model file with every profile default (`model: {path: ...}`). */
+TSR_EXPORT tsr_status tsr_deployment_open_model(const char *model_path,
+                                                const tsr_deployment_params *params,
+                                                tsr_deployment **out, tsr_error *err);
+/* Releases the weights, plugins and everything else. Every context of the
+ * deployment must be freed first. NULL is fine. */
+TSR_EXPORT void tsr_deployment_close(tsr_deployment *d);
+
+/* Metadata (constant while open). */
+TSR_EXPORT uint32_t tsr_deployment_n_vocab(const tsr_deployment *d);
+TSR_EXPORT uint32_t tsr_deployment_n_ctx_train(const tsr_deployment *d);
+TSR_EXPORT uint32_t tsr_deployment_n_embd(const tsr_deployment *d);
+TSR_EXPORT uint32_t tsr_deployment_n_layer(const tsr_deployment *d);
+/* What the plan provisioned: sequences, positions each, rows per decode,
+ * output rows per decode, CPU threads. */
+TSR_EXPORT uint32_t tsr_deployment_n_seq_max(const tsr_deployment *d);
+TSR_EXPORT uint32_t tsr_deployment_max_seq_len(const tsr_deployment *d);
+TSR_EXPORT uint32_t tsr_deployment_n_batch(const tsr_deployment *d);
+TSR_EXPORT uint32_t tsr_deployment_n_outputs(const tsr_deployment *d);
+TSR_EXPORT uint32_t tsr_deployment_n_threads(const tsr_deployment *d);
+/* The model file's path, and the profile's sampler seed. */
+TSR_EXPORT const char *tsr_deployment_model_path(const tsr_deployment *d);
+TSR_EXPORT uint64_t tsr_deployment_seed(const tsr_deployment *d);
+/* Any GGUF metadata key as text (numbers in decimal, booleans true/false,
+ * arrays as "[N items]"), NUL-terminated into buf like snprintf: returns the
+ * full length, or -1 when the key does not exist. */
+TSR_EXPORT int64_t tsr_deployment_meta(const tsr_deployment *d, const char *key, char *buf,
+                                       size_t buf_bytes);
+/* The plugins the deployment loaded (read-only; owned by the deployment). */
+TSR_EXPORT const tsr_registry *tsr_deployment_registry(const tsr_deployment *d);
+
+/* ---- text ---------------------------------------------------------------- */
+
+enum {
+    TSR_TOKENIZE_ADD_SPECIAL = 1u << 0,   /* BOS/EOS where the model asks for them */
+    TSR_TOKENIZE_PARSE_SPECIAL = 1u << 1, /* "<|im_start|>" becomes its control token;
+                                             never for text a user or client typed */
+};
+/* Encodes n_bytes of text. Writes at most max_tokens ids and sets *n_tokens
+ * to how many the text needs: more than max_tokens means call again with a
+ * larger buffer (nothing else is wrong). Any thread. */
+TSR_EXPORT tsr_status tsr_tokenize(const tsr_deployment *d, const char *text, size_t n_bytes,
+                                   uint32_t flags, tsr_token *tokens, size_t max_tokens,
+                                   size_t *n_tokens, tsr_error *err);
+enum { TSR_DETOKENIZE_SPECIAL = 1u << 0 }; /* control tokens give their text */
+/* The bytes of tokens, into buf (NUL-terminated when buf_bytes > 0) like
+ * snprintf: returns the whole length. Unknown ids add nothing. Any thread. */
+TSR_EXPORT size_t tsr_detokenize(const tsr_deployment *d, const tsr_token *tokens,
+                                 size_t n_tokens, uint32_t flags, char *buf, size_t buf_bytes);
+/* One token's bytes (not NUL-terminated; possibly part of a UTF-8
+ * character), or NULL for an unknown id. Points into the deployment. */
+TSR_EXPORT const char *tsr_token_piece(const tsr_deployment *d, tsr_token token,
+                                       size_t *n_bytes);
+/* Special ids, TSR_NO_TOKEN when the model has none. */
+TSR_EXPORT tsr_token tsr_token_bos(const tsr_deployment *d);
+TSR_EXPORT tsr_token tsr_token_eos(const tsr_deployment *d);
+TSR_EXPORT tsr_token tsr_token_eot(const tsr_deployment *d);
+/* True for every token that ends a generation (EOS, EOT, <|im_end|>, ...). */
+TSR_EXPORT bool tsr_token_is_eog(const tsr_deployment *d, tsr_token token);
+
+/* A chat message; role and content NUL-terminated, owned by the caller. */
+typedef struct tsr_message {
+    const char *role;    /* "system", "user", "assistant" */
+    const char *content;
+} tsr_message;
+/* The model's chat template (tokenizer.chat_template), NUL-terminated, or
+ * NULL when it has none. */
+TSR_EXPORT const char *tsr_deployment_chat_template(const tsr_deployment *d);
+
+/* ---- contexts and batches ------------------------------------------------ */
+
+typedef struct tsr_context tsr_context;
+
+/* Called between layers of every decode; return true to stop it. */
+typedef bool (*tsr_abort_cb)(void *ctx);
+
+typedef struct tsr_context_params {
+    uint32_t struct_size;
+    uint32_t n_seq_max;       /* sequences this context uses; 0: all the deployment
+                                 provisioned; more is refused with the setting to change */
+    tsr_abort_cb abort;       /* NULL: none */
+    void *abort_ctx;
+} tsr_context_params;
+
+TSR_EXPORT void tsr_context_params_init(tsr_context_params *p);
+/* A context over the KV caches and scratch the deployment's plan reserved:
+ * one context at a time per deployment (TSR_ERR_INVALID while another is
+ * open), every sequence empty. Setup. */
+TSR_EXPORT tsr_status tsr_context_create(tsr_deployment *d, const tsr_context_params *params,
+                                         tsr_context **out, tsr_error *err);
+TSR_EXPORT void tsr_context_free(tsr_context *ctx);
+TSR_EXPORT uint32_t tsr_context_n_seq_max(const tsr_context *ctx);
+
+/* Rows to decode: token, position in its sequence, sequence id, and whether
+ * its logits are wanted. Made by tsr_batch_open; fill it with tsr_batch_add
+ * (or write the arrays directly, up to capacity, and set n_tokens). */
+typedef struct tsr_batch {
+    uint32_t n_tokens, capacity;
+    tsr_token *tokens;
+    int32_t *pos;
+    int32_t *seq_id;
+    int8_t *output;
+} tsr_batch;
+
+TSR_EXPORT tsr_status tsr_batch_open(uint32_t capacity, tsr_batch **out, tsr_error *err);
+TSR_EXPORT void tsr_batch_close(tsr_batch *batch);
+/* n_tokens = 0. */
+TSR_EXPORT void tsr_batch_clear(tsr_batch *batch);
+/* Appends a row; TSR_ERR_INVALID when the batch is full. */
+TSR_EXPORT tsr_status tsr_batch_add(tsr_batch *batch, tsr_token token, int32_t pos,
+                                    int32_t seq_id, bool output, tsr_error *err);
+
+/* Evaluates every row of batch in one forward pass. Each sequence's rows
+ * must continue it: in batch order, positions seq_pos_max + 1, + 2, ... (rows
+ * of different sequences may interleave). A row's logits are bit-identical
+ * whatever else is in the batch and however the sequence's tokens were split
+ * into batches. Returns TSR_OK; TSR_ERR_INVALID for an invalid batch (empty,
+ * more than n_batch rows or n_outputs output rows, a token outside the
+ * vocabulary, an unknown sequence, a position gap); TSR_ERR_NO_KV_ROOM when a
+ * sequence would pass max_seq_len; TSR_ERR_ABORTED when the abort callback
+ * stopped it. After any error every sequence is as it was before the call. */
+TSR_EXPORT tsr_status tsr_decode(tsr_context *ctx, const tsr_batch *batch, tsr_error *err);
+/* n_vocab logits of batch row i of the last decode; NULL when that row was
+ * not an output. Owned by the context, valid until the next decode. */
+TSR_EXPORT const float *tsr_logits(const tsr_context *ctx, int32_t i);
+
+/* ---- KV cache, per sequence ---------------------------------------------- */
+
+/* The highest position seq holds, -1 when empty (or seq unknown). */
+TSR_EXPORT int32_t tsr_kv_seq_pos_max(const tsr_context *ctx, int32_t seq);
+/* Drops positions [p0, p1) (p1 < 0: to the end) of seq (seq < 0: of every
+ * sequence). A sequence holds positions 0..pos_max without holes, so the
+ * range must reach its end (TSR_ERR_UNSUPPORTED otherwise); p0 = 0 empties it. */
+TSR_EXPORT tsr_status tsr_kv_seq_remove(tsr_context *ctx, int32_t seq, int32_t p0, int32_t p1,
+                                        tsr_error *err);
+/* dst becomes a copy of src's first n_tokens positions (a shared prompt, several
+ * continuations). */
+TSR_EXPORT tsr_status tsr_kv_seq_copy(tsr_context *ctx, int32_t src, int32_t dst,
+                                      uint32_t n_tokens, tsr_error *err);
+/* Empties every sequence but seq. */
+TSR_EXPORT tsr_status tsr_kv_seq_keep(tsr_context *ctx, int32_t seq, tsr_error *err);
+/* Empties every sequence. */
+TSR_EXPORT void tsr_kv_clear(tsr_context *ctx);
+
+/* Saves seq's cache and the tokens the caller gives (usually what it holds)
+ * to a file: a magic, a version, the model's fingerprint, the cache layout,
+ * the data and a checksum. */
+TSR_EXPORT tsr_status tsr_state_seq_save(const tsr_context *ctx, int32_t seq, const char *path,
+                                         const tsr_token *tokens, size_t n_tokens,
+                                         tsr_error *err);
+/* Restores such a file into seq (replacing what it held) and its tokens into
+ * tokens (at most max_tokens; *n_tokens their count). A truncated or corrupt
+ * file, one of another model, cache type or version is refused with
+ * TSR_ERR_FORMAT and a message naming path; seq is then empty. */
+TSR_EXPORT tsr_status tsr_state_seq_load(tsr_context *ctx, int32_t seq, const char *path,
+                                         tsr_token *tokens, size_t max_tokens,
+                                         size_t *n_tokens, tsr_error *err);
+
+/* ---- sampling ------------------------------------------------------------ */
+
+/* One sequence's sampler chain (tessera's sampler plugins, applied in order,
+ * ending in a choice) with its own seeded generator. */
+typedef struct tsr_sampler tsr_sampler;
+
+/* A parameter to set: sampler plugin name, parameter name (NULL: its first),
+ * value as text ("0.7", "true", "a,b"). A sampler the chain lacks is added
+ * before its final choice. */
+typedef struct tsr_sampler_setting {
+    const char *sampler, *param, *value;
+} tsr_sampler_setting;
+
+/* A chain of the samplers named (n_names == 0: the profile's sampler section;
+ * ["greedy"] alone: argmax), then settings applied, seeded with seed. Errors
+ * name the sampler or parameter and what is allowed. Setup. */
+TSR_EXPORT tsr_status tsr_sampler_open(const tsr_deployment *d, const char *const *names,
+                                       size_t n_names, const tsr_sampler_setting *settings,
+                                       size_t n_settings, uint64_t seed, tsr_sampler **out,
+                                       tsr_error *err);
+TSR_EXPORT void tsr_sampler_close(tsr_sampler *s);
+/* Chooses the next token from batch row i's logits of ctx's last decode and
+ * tells the chain (penalties see it). TSR_ERR_INVALID when row i was not an
+ * output. Allocates nothing. */
+TSR_EXPORT tsr_status tsr_sample(tsr_sampler *s, const tsr_context *ctx, int32_t i,
+                                 tsr_token *token, tsr_error *err);
+/* The same from any n_vocab logits. */
+TSR_EXPORT tsr_status tsr_sample_logits(tsr_sampler *s, const float *logits, tsr_token *token,
+                                        tsr_error *err);
+/* Tells the chain of a token it did not choose (the prompt), for penalties. */
+TSR_EXPORT tsr_status tsr_sampler_accept(tsr_sampler *s, tsr_token token, tsr_error *err);
+/* Forgets the history and reseeds, as freshly opened. */
+TSR_EXPORT void tsr_sampler_reset(tsr_sampler *s);
+
 #ifdef __cplusplus
 }
 #endif

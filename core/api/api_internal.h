@@ -1,0 +1,47 @@
+/* What the runtime API's objects hold: the public handles of tessera.h over
+ * the core's profile, registry, plan, model and tokenizer. */
+#ifndef TSR_CORE_API_INTERNAL_H
+#define TSR_CORE_API_INTERNAL_H
+
+#include "chat.h"
+#include "model.h"
+#include "plan.h"
+#include "profile.h"
+#include "sampler_chain.h"
+#include "tokenizer.h"
+
+struct tsr_deployment {
+    tsr_config config;
+    bool config_loaded;
+    tsr_profile *profile;
+    tsr_registry *registry;
+    tsr_gguf *gguf;
+    tsr_gguf *draft_gguf;          /* headers only: the draft is planned */
+    tsr_plan *plan;
+    const tsr_alloc_vtable *alloc;
+    void *alloc_state;
+    tsr_model *model;
+    tsr_tokenizer *tokenizer;
+    char *chat_source;             /* tokenizer.chat_template, NUL-terminated, or NULL */
+    tsr_progress_cb progress;
+    void *progress_ctx;
+    tsr_context *context;          /* the one open context, or NULL */
+};
+
+struct tsr_context {
+    tsr_deployment *deployment;
+    uint32_t n_seq_max;
+    tsr_abort_cb abort;
+    void *abort_ctx;
+};
+
+struct tsr_sampler {
+    const tsr_deployment *deployment;
+    tsr_sampler_chain *chain;
+};
+
+/* Reads a params struct of the caller's struct_size into a zeroed full one
+ * over the defaults: members the caller's struct predates keep them. */
+void tsr_api_copy_params(void *dst, size_t dst_bytes, const void *src);
+
+#endif

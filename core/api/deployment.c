@@ -1,0 +1,454 @@
+/* Opening a deployment: the one path from a profile to a loaded model.
+ *
+ *   profile (file, text, or `model: {path}`) -> overrides from the params
+ *   -> plugins (the params' folders, plugins.path, $TESSERA_PLUGIN_PATH,
+ *   tessera.ini's, the install folder) -> validation -> model headers ->
+ *   allocator -> plan -> (only when it fits) the model reserved and loaded as
+ *   planned -> tokenizer.
+ *
+ * Every finding goes to the caller's diagnostic callback; the first error
+ * also goes to err. Nothing is allocated on a device before the plan fits.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "api_internal.h"
+#include "loader.h"
+
+void tsr_api_copy_params(void *dst, size_t dst_bytes, const void *src)
+{
+    if (!src)
+        return;
+    uint32_t size;
+    memcpy(&size, src, sizeof size);
+    memcpy(dst, src, size < dst_bytes ? size : dst_bytes);
+    memcpy(dst, &(uint32_t){(uint32_t)dst_bytes}, sizeof(uint32_t));
+}
+
+uint32_t tsr_api_version(void)
+{
+    return TSR_API_VERSION;
+}
+
+void tsr_deployment_params_init(tsr_deployment_params *p)
+{
+    memset(p, 0, sizeof *p);
+    p->struct_size = sizeof *p;
+    p->n_threads = -1;
+    p->seed = -1;
+}
+
+/* Hands every diagnostic to the callback; the first error goes to err. */
+static void report_diagnostics(const tsr_diagnostics *diags, const tsr_deployment_params *p,
+                               tsr_status code, tsr_error *err)
+{
+    bool first = true;
+    for (size_t i = 0; i < diags->count; i++) {
+        const tsr_diagnostic *d = &diags->items[i];
+        if (p->diagnostic) {
+            tsr_diagnostic_info info = {d->severity, d->code,    d->file,
+                                        d->line,     d->column,  d->message,
+                                        d->hint};
+            p->diagnostic(&info, p->diagnostic_ctx);
+        }
+        if (first && d->severity == TSR_SEVERITY_ERROR && code != TSR_OK) {
+            char line[TSR_ERROR_MESSAGE_BYTES];
+            tsr_diag_format(d, line, sizeof line);
+            tsr_error_set(err, code, "%s%s%s", line, d->hint ? "; hint: " : "",
+                          d->hint ? d->hint : "");
+            first = false;
+        }
+    }
+    if (first && code != TSR_OK && diags->out_of_memory)
+        tsr_error_set(err, TSR_ERR_NOMEM, "out of memory listing the profile's problems");
+}
+
+static tsr_status replace_string(char **slot, const char *value, tsr_error *err)
+{
+    if (!value)
+        return TSR_OK;
+    char *copy = strdup(value);
+    if (!copy)
+        return tsr_error_set(err, TSR_ERR_NOMEM, "out of memory");
+    free(*slot);
+    *slot = copy;
+    return TSR_OK;
+}
+
+/* The params' overrides of the profile's settings. */
+static tsr_status apply_params(tsr_profile *p, const tsr_deployment_params *o, tsr_error *err)
+{
+    tsr_status s = replace_string(&p->model.path, o->model_path, err);
+    if (s == TSR_OK)
+        s = replace_string(&p->model.cache_type, o->cache_type, err);
+    if (s == TSR_OK)
+        s = replace_string(&p->model.quantize, o->quantize, err);
+    if (o->max_seq_len)
+        p->model.max_seq_len = o->max_seq_len;
+    if (o->n_threads >= 0)
+        p->threads = (uint32_t)o->n_threads;
+    if (o->seed >= 0)
+        p->seed = (uint64_t)o->seed;
+    return s;
+}
+
+static tsr_status open_registry(tsr_deployment *d, const tsr_deployment_params *o,
+                                tsr_error *err)
+{
+    const tsr_profile *p = d->profile;
+    const tsr_config *c = &d->config;
+    size_t n = o->n_plugin_dirs + p->n_plugin_dirs + c->n_env_plugin_dirs + c->n_plugin_dirs + 1;
+    const char **dirs = calloc(n, sizeof *dirs);
+    if (!dirs)
+        return tsr_error_set(err, TSR_ERR_NOMEM, "out of memory");
+    size_t k = 0;
+    for (size_t i = 0; i < o->n_plugin_dirs; i++)
+        dirs[k++] = o->plugin_dirs[i];
+    for (size_t i = 0; i < p->n_plugin_dirs; i++)
+        dirs[k++] = p->plugin_dirs[i];
+    for (size_t i = 0; i < c->n_env_plugin_dirs; i++)
+        dirs[k++] = c->env_plugin_dirs[i];
+    for (size_t i = 0; i < c->n_plugin_dirs; i++)
+        dirs[k++] = c->plugin_dirs[i];
+    dirs[k++] = tsr_install_plugin_dir();
+    tsr_status s = tsr_registry_open(dirs, k, &d->registry, err);
+    free(dirs);
+    return s;
+}
+
+/* Validation refuses a split of the wrong length as a profile error; the
+ * planner judges splits, so validation does not see it. */
+static tsr_status validate(tsr_deployment *d, const tsr_deployment_params *o, tsr_error *err)
+{
+    tsr_diagnostics diags = {0};
+    tsr_profile *p = d->profile;
+    bool split_auto = p->devices.split_auto;
+    p->devices.split_auto = true;
+    tsr_status s = tsr_profile_validate(p, d->registry, &diags, err);
+    p->devices.split_auto = split_auto;
+    if (s == TSR_OK && tsr_diag_error_count(&diags) > 0)
+        s = TSR_ERR_INVALID;
+    report_diagnostics(&diags, o, s, err);
+    tsr_diagnostics_free(&diags);
+    return s;
+}
+
+static tsr_status make_plan(tsr_deployment *d, const tsr_deployment_params *o, tsr_error *err)
+{
+    const tsr_profile *p = d->profile;
+    tsr_plan_device_spec specs[TSR_PROFILE_MAX_DEVICES];
+    uint32_t n = tsr_plan_devices_from_alloc(d->alloc, d->alloc_state, specs,
+                                             TSR_PROFILE_MAX_DEVICES, err);
+    if (n == 0)
+        return tsr_error_prefix(err, "devices.allocator %s", p->devices.allocator);
+    tsr_plan_request request;
+    tsr_plan_request_from_profile(p, d->registry, d->gguf, d->draft_gguf, specs, n, &request);
+    request.n_threads = p->threads ? p->threads : (uint32_t)d->config.threads;
+    request.n_batch = o->n_batch;
+    if (o->n_seq_max)
+        request.n_sequences = o->n_seq_max;
+    request.all_logits[TSR_PLAN_MAIN] = o->all_logits;
+    tsr_status s = tsr_plan_make(&request, &d->plan, err);
+    if (s != TSR_OK)
+        return s;
+    s = d->plan->fits ? TSR_OK : TSR_ERR_REFUSED;
+    report_diagnostics(&d->plan->diags, o, s, err);
+    if (s != TSR_OK)
+        tsr_error_prefix(err, "the planner refused this deployment, before allocating anything");
+    return s;
+}
+
+static bool forward_progress(void *ctx, double fraction)
+{
+    const tsr_deployment *d = ctx;
+    return d->progress(fraction, d->progress_ctx);
+}
+
+static tsr_status load(tsr_deployment *d, const tsr_deployment_params *o, tsr_error *err)
+{
+    const tsr_profile *p = d->profile;
+    tsr_status s = tsr_gguf_open(p->model.path, &d->gguf, err);
+    if (s == TSR_OK && p->has_draft)
+        s = tsr_gguf_open_headers(p->draft.path, &d->draft_gguf, err);
+    if (s != TSR_OK)
+        return s;
+    d->alloc = tsr_plugin_alloc(p->devices.plugin);
+    tsr_alloc_config alloc_config = {sizeof alloc_config, p->devices.sim_bytes,
+                                     (uint32_t)p->devices.n_sim};
+    if ((s = d->alloc->open(tsr_host_services(), &alloc_config, &d->alloc_state, err)) != TSR_OK)
+        return s;
+    if ((s = make_plan(d, o, err)) != TSR_OK)
+        return s;
+    d->progress = o->progress;
+    d->progress_ctx = o->progress_ctx;
+    tsr_model_options mo = {
+        .registry = d->registry,
+        .alloc = d->alloc,
+        .alloc_state = d->alloc_state,
+        .progress = o->progress ? forward_progress : NULL,
+        .progress_ctx = d,
+        .plan = &d->plan->models[TSR_PLAN_MAIN],
+    };
+    if ((s = tsr_model_open(d->gguf, &mo, &d->model, err)) != TSR_OK)
+        return s;
+    if ((s = tsr_tokenizer_open(d->gguf, &d->tokenizer, err)) != TSR_OK)
+        return s;
+    size_t n_bytes;
+    const char *source = tsr_tokenizer_chat_template(d->tokenizer, &n_bytes);
+    if (source && !(d->chat_source = strndup(source, n_bytes)))
+        return tsr_error_set(err, TSR_ERR_NOMEM, "out of memory");
+    return TSR_OK;
+}
+
+/* Everything after the profile is read: shared by the three ways to open. */
+static tsr_status open_from_profile(tsr_deployment *d, const tsr_deployment_params *o,
+                                    tsr_deployment **out, tsr_error *err)
+{
+    tsr_status s = apply_params(d->profile, o, err);
+    if (s == TSR_OK)
+        s = open_registry(d, o, err);
+    if (s == TSR_OK)
+        s = validate(d, o, err);
+    if (s == TSR_OK)
+        s = load(d, o, err);
+    if (s != TSR_OK) {
+        tsr_deployment_close(d);
+        return s;
+    }
+    *out = d;
+    return TSR_OK;
+}
+
+/* A deployment with tessera.ini read, before its profile. */
+static tsr_status begin(const tsr_deployment_params *params, tsr_deployment_params *o,
+                        tsr_deployment **out, tsr_error *err)
+{
+    *out = NULL;
+    tsr_deployment_params_init(o);
+    tsr_api_copy_params(o, sizeof *o, params);
+    tsr_deployment *d = calloc(1, sizeof *d);
+    if (!d)
+        return tsr_error_set(err, TSR_ERR_NOMEM, "out of memory");
+    tsr_status s = tsr_config_load(NULL, &d->config, err);
+    if (s != TSR_OK) {
+        free(d);
+        return s;
+    }
+    d->config_loaded = true;
+    *out = d;
+    return TSR_OK;
+}
+
+/* The profile's own findings, then on to open_from_profile. */
+static tsr_status after_profile(tsr_deployment *d, tsr_status s, tsr_diagnostics *diags,
+                                const tsr_deployment_params *o, tsr_deployment **out,
+                                tsr_error *err)
+{
+    if (s == TSR_OK && tsr_diag_error_count(diags) > 0)
+        s = TSR_ERR_INVALID;
+    if (s != TSR_OK && s != TSR_ERR_NOMEM)
+        s = s == TSR_ERR_IO ? TSR_ERR_IO : TSR_ERR_INVALID;
+    report_diagnostics(diags, o, s, err);
+    tsr_diagnostics_free(diags);
+    if (s != TSR_OK) {
+        tsr_deployment_close(d);
+        return s;
+    }
+    return open_from_profile(d, o, out, err);
+}
+
+tsr_status tsr_deployment_open_profile(const char *path, const tsr_deployment_params *params,
+                                       tsr_deployment **out, tsr_error *err)
+{
+    tsr_deployment_params o;
+    tsr_deployment *d;
+    tsr_status s = begin(params, &o, &d, err);
+    if (s != TSR_OK)
+        return s;
+    if (!path) {
+        tsr_deployment_close(d);
+        return tsr_error_set(err, TSR_ERR_INVALID, "no profile path given");
+    }
+    tsr_diagnostics diags = {0};
+    s = tsr_profile_load(path, &d->profile, &diags, err);
+    return after_profile(d, s, &diags, &o, out, err);
+}
+
+tsr_status tsr_deployment_open_profile_text(const char *yaml, size_t n_bytes, const char *name,
+                                            const char *base_dir,
+                                            const tsr_deployment_params *params,
+                                            tsr_deployment **out, tsr_error *err)
+{
+    tsr_deployment_params o;
+    tsr_deployment *d;
+    tsr_status s = begin(params, &o, &d, err);
+    if (s != TSR_OK)
+        return s;
+    if (!yaml) {
+        tsr_deployment_close(d);
+        return tsr_error_set(err, TSR_ERR_INVALID, "no profile text given");
+    }
+    tsr_diagnostics diags = {0};
+    s = tsr_profile_parse(yaml, n_bytes, name ? name : "(profile)", base_dir, &d->profile,
+                          &diags, err);
+    return after_profile(d, s, &diags, &o, out, err);
+}
+
+/* A YAML double-quoted scalar of s: every byte that could end or escape it
+ * is escaped. */
+static char *yaml_quote(const char *s)
+{
+    size_t n = strlen(s);
+    char *out = malloc(n * 4 + 3), *p = out;
+    if (!out)
+        return NULL;
+    *p++ = '"';
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\') {
+            *p++ = '\\';
+            *p++ = (char)c;
+        } else if (c < 0x20) {
+            p += sprintf(p, "\\x%02x", c);
+        } else {
+            *p++ = (char)c;
+        }
+    }
+    *p++ = '"';
+    *p = '\0';
+    return out;
+}
+
+tsr_status tsr_deployment_open_model(const char *model_path, const tsr_deployment_params *params,
+                                     tsr_deployment **out, tsr_error *err)
+{
+    *out = NULL;
+    if (!model_path)
+        return tsr_error_set(err, TSR_ERR_INVALID, "no model path given");
+    char *quoted = yaml_quote(model_path), *text = NULL;
+    int n = quoted ? asprintf(&text, "model: {path: %s}\n", quoted) : -1;
+    free(quoted);
+    if (n < 0)
+        return tsr_error_set(err, TSR_ERR_NOMEM, "out of memory");
+    tsr_status s = tsr_deployment_open_profile_text(text, (size_t)n, "(command line)", NULL,
+                                                    params, out, err);
+    free(text);
+    return s;
+}
+
+void tsr_deployment_close(tsr_deployment *d)
+{
+    if (!d)
+        return;
+    free(d->chat_source);
+    tsr_tokenizer_close(d->tokenizer);
+    tsr_model_close(d->model);
+    if (d->alloc_state)
+        d->alloc->close(d->alloc_state);
+    tsr_plan_free(d->plan);
+    tsr_gguf_close(d->draft_gguf);
+    tsr_gguf_close(d->gguf);
+    tsr_profile_free(d->profile);
+    tsr_registry_close(d->registry);
+    if (d->config_loaded)
+        tsr_config_free(&d->config);
+    free(d);
+}
+
+/* ---- metadata ------------------------------------------------------------- */
+
+uint32_t tsr_deployment_n_vocab(const tsr_deployment *d)
+{
+    return tsr_model_config(d->model)->n_vocab;
+}
+
+uint32_t tsr_deployment_n_ctx_train(const tsr_deployment *d)
+{
+    return tsr_model_config(d->model)->n_ctx_train;
+}
+
+uint32_t tsr_deployment_n_embd(const tsr_deployment *d)
+{
+    return tsr_model_config(d->model)->n_embd;
+}
+
+uint32_t tsr_deployment_n_layer(const tsr_deployment *d)
+{
+    return tsr_model_config(d->model)->n_layer;
+}
+
+uint32_t tsr_deployment_n_seq_max(const tsr_deployment *d)
+{
+    return tsr_model_n_sequences(d->model);
+}
+
+uint32_t tsr_deployment_max_seq_len(const tsr_deployment *d)
+{
+    return tsr_model_max_seq_len(d->model);
+}
+
+uint32_t tsr_deployment_n_batch(const tsr_deployment *d)
+{
+    return tsr_model_n_batch(d->model);
+}
+
+uint32_t tsr_deployment_n_outputs(const tsr_deployment *d)
+{
+    return tsr_model_n_outputs(d->model);
+}
+
+uint32_t tsr_deployment_n_threads(const tsr_deployment *d)
+{
+    return d->plan->models[TSR_PLAN_MAIN].n_threads;
+}
+
+const char *tsr_deployment_model_path(const tsr_deployment *d)
+{
+    return d->profile->model.path;
+}
+
+uint64_t tsr_deployment_seed(const tsr_deployment *d)
+{
+    return d->profile->seed;
+}
+
+const tsr_registry *tsr_deployment_registry(const tsr_deployment *d)
+{
+    return d->registry;
+}
+
+int64_t tsr_deployment_meta(const tsr_deployment *d, const char *key, char *buf,
+                            size_t buf_bytes)
+{
+    const tsr_gguf *g = d->gguf;
+    int64_t index = key ? tsr_gguf_find_key(g, key) : -1;
+    if (index < 0)
+        return -1;
+    char dummy[1];
+    if (!buf || buf_bytes == 0) {
+        buf = dummy;
+        buf_bytes = sizeof dummy;
+    }
+    tsr_gguf_str str;
+    uint64_t u;
+    int64_t i;
+    double f;
+    bool b;
+    tsr_gguf_array array;
+    int n;
+    if (tsr_gguf_get_str(g, key, &str))
+        n = snprintf(buf, buf_bytes, "%.*s", (int)str.len, str.data);
+    else if (tsr_gguf_get_bool(g, key, &b))
+        n = snprintf(buf, buf_bytes, "%s", b ? "true" : "false");
+    else if (tsr_gguf_get_u64(g, key, &u))
+        n = snprintf(buf, buf_bytes, "%llu", (unsigned long long)u);
+    else if (tsr_gguf_get_i64(g, key, &i))
+        n = snprintf(buf, buf_bytes, "%lld", (long long)i);
+    else if (tsr_gguf_get_f64(g, key, &f))
+        n = snprintf(buf, buf_bytes, "%.9g", f);
+    else if (tsr_gguf_find_array(g, key, &array))
+        n = snprintf(buf, buf_bytes, "[%llu items]", (unsigned long long)array.count);
+    else
+        n = snprintf(buf, buf_bytes, "?");
+    return n < 0 ? -1 : n;
+}
