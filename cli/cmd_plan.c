@@ -2,21 +2,20 @@
  * alone, and whether the planner accepts it. */
 #include <ctype.h>
 #include <errno.h>
-#include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "loader.h"
-#include "plan_common.h"
-#include "units.h"
+#include "cli.h"
 
-enum { MAX_PLUGIN_DIRS = 16 };
+/* PROFILE.md's bounds: devices.sim entries, server.parallel. */
+enum { MAX_PLUGIN_DIRS = 16, MAX_DEVICES = 64, MAX_PARALLEL = 4096 };
+#define GIB ((uint64_t)1 << 30)
 
 typedef struct plan_args {
     const char *profile;
     bool json;
     const char *devices;        /* --devices as given */
-    uint64_t sim_bytes[TSR_PROFILE_MAX_DEVICES];
+    uint64_t sim_bytes[MAX_DEVICES];
     size_t n_sim;
     const char *plugin_dirs[MAX_PLUGIN_DIRS];
     size_t n_plugin_dirs;
@@ -104,11 +103,10 @@ static bool parse_devices(const char *text, plan_args *a)
         }
         uint64_t bytes;
         tsr_error err = {0};
-        if (count == 0 || count > TSR_PROFILE_MAX_DEVICES - a->n_sim) {
-            cli_error("plan: --devices %s: between 1 and %d devices", text,
-                      TSR_PROFILE_MAX_DEVICES);
+        if (count == 0 || count > MAX_DEVICES - a->n_sim) {
+            cli_error("plan: --devices %s: between 1 and %d devices", text, MAX_DEVICES);
             ok = false;
-        } else if (tsr_size_parse(item, TSR_GIB, &bytes, &err) != TSR_OK || bytes == 0) {
+        } else if (tsr_parse_size(item, GIB, &bytes, &err) != TSR_OK || bytes == 0) {
             cli_error("plan: --devices %s: %s", text,
                       bytes == 0 && !err.message[0] ? "a device of 0 bytes" : err.message);
             ok = false;
@@ -154,9 +152,9 @@ static int parse_args(int argc, char **argv, plan_args *a)
             errno = 0;
             unsigned long n = value ? strtoul(value, &end, 10) : 0;
             if (!value || !isdigit((unsigned char)value[0]) || *end || errno || n == 0 ||
-                n > TSR_PROFILE_MAX_PARALLEL) {
+                n > MAX_PARALLEL) {
                 cli_error("plan: --parallel needs a number of sequences from 1 to %d",
-                          TSR_PROFILE_MAX_PARALLEL);
+                          MAX_PARALLEL);
                 return CLI_EXIT_USAGE;
             }
             a->parallel = (uint32_t)n;
@@ -185,100 +183,30 @@ static int parse_args(int argc, char **argv, plan_args *a)
     return -1;
 }
 
-/* Puts --devices in place of the profile's devices: sim, of those sizes. */
-static bool override_devices(tsr_profile *p, const plan_args *a)
+/* The report's findings on stderr, each hint indented below it. */
+static void print_diagnostics(const tsr_plan_report *report)
 {
-    char *allocator = strdup("sim");
-    uint64_t *sizes = malloc(a->n_sim * sizeof *sizes);
-    tsr_profile_loc *locs = calloc(a->n_sim, sizeof *locs);
-    if (!allocator || !sizes || !locs) {
-        free(allocator);
-        free(sizes);
-        free(locs);
+    const tsr_diagnostic_info *d;
+    for (size_t i = 0; (d = tsr_plan_report_diagnostic(report, i)) != NULL; i++) {
+        char line[4096];
+        tsr_diagnostic_format(d, line, sizeof line);
+        fprintf(stderr, "%s\n", line);
+        if (d->hint)
+            fprintf(stderr, "  hint: %s\n", d->hint);
+    }
+}
+
+/* Prints text (malloc'd, may be NULL: out of memory) to stdout and frees it. */
+static bool print_text(char *text, const char *before)
+{
+    if (!text) {
+        cli_error("plan: out of memory");
         return false;
     }
-    memcpy(sizes, a->sim_bytes, a->n_sim * sizeof *sizes);
-    free(p->devices.allocator);
-    free(p->devices.sim_bytes);
-    free(p->devices.sim_locs);
-    p->devices.allocator = allocator;
-    p->devices.allocator_loc = (tsr_profile_loc){0, 0};
-    p->devices.sim_bytes = sizes;
-    p->devices.sim_locs = locs;
-    p->devices.n_sim = a->n_sim;
-    p->devices.sim_loc = (tsr_profile_loc){0, 0};
+    fputs(before, stdout);
+    fputs(text, stdout);
+    free(text);
     return true;
-}
-
-/* ---- JSON ------------------------------------------------------------------------- */
-
-static json_t *json_diagnostic(const tsr_diagnostic *d, const char *code)
-{
-    return json_pack("{s:s, s:s, s:s, s:s?}", "severity", tsr_severity_name(d->severity),
-                     "code", d->code ? d->code : code, "message", d->message, "hint", d->hint);
-}
-
-static json_t *json_plan(const tsr_plan *plan, const tsr_diagnostics *profile_diags)
-{
-    json_t *devices = json_array(), *models = json_array(), *diags = json_array();
-    for (uint32_t i = 0; plan && i < plan->n_devices; i++) {
-        const tsr_plan_device *d = &plan->devices[i];
-        json_t *layers = d->first_layer == TSR_PLAN_NO_LAYER
-                             ? json_null()
-                             : json_pack("[I, I]", (json_int_t)d->first_layer,
-                                         (json_int_t)d->last_layer);
-        json_array_append_new(
-            devices, json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o}", "name",
-                               d->spec.name, "capacity_bytes", (json_int_t)d->spec.capacity_bytes,
-                               "weights_bytes", (json_int_t)d->weights_bytes, "kv_cache_bytes",
-                               (json_int_t)d->kv_cache_bytes, "scratch_bytes",
-                               (json_int_t)d->scratch_bytes, "overhead_bytes",
-                               (json_int_t)d->overhead_bytes, "reserve_bytes",
-                               (json_int_t)d->reserve_bytes, "total_bytes",
-                               (json_int_t)d->total_bytes, "layers", layers));
-    }
-    for (uint32_t k = 0; plan && k < plan->n_models; k++) {
-        const tsr_plan_model *m = &plan->models[k];
-        json_array_append_new(
-            models, json_pack("{s:s, s:s, s:I, s:I, s:f}", "role", k ? "draft" : "main", "path",
-                              m->path, "params", (json_int_t)m->params, "weights_bytes",
-                              (json_int_t)m->weights_bytes, "bits_per_weight",
-                              m->bits_per_weight));
-    }
-    for (size_t i = 0; profile_diags && i < profile_diags->count; i++)
-        json_array_append_new(diags, json_diagnostic(&profile_diags->items[i], "profile"));
-    for (size_t i = 0; plan && i < plan->diags.count; i++)
-        json_array_append_new(diags, json_diagnostic(&plan->diags.items[i], "profile"));
-    return json_pack("{s:b, s:o, s:o, s:o}", "fits", plan && plan->fits, "devices", devices,
-                     "models", models, "diagnostics", diags);
-}
-
-static void print_json(const tsr_plan *plan, const tsr_diagnostics *profile_diags)
-{
-    json_t *root = json_plan(plan, profile_diags);
-    if (!root) {
-        cli_error("plan: out of memory");
-        return;
-    }
-    json_dumpf(root, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-    fputc('\n', stdout);
-    json_decref(root);
-}
-
-/* An unusable profile or model file: the diagnostics, and with --json the
- * object too (fits false, no devices). */
-static int unusable(const plan_args *a, tsr_diagnostics *diags, const tsr_error *err)
-{
-    if (err && err->message[0]) {
-        tsr_diagnostic *d = tsr_diag_add(diags, TSR_SEVERITY_ERROR, NULL, 0, 0, "%s",
-                                         err->message);
-        if (d)
-            d->code = "model-file";
-    }
-    cli_print_plan_diagnostics(diags, stderr);
-    if (a->json)
-        print_json(NULL, diags);
-    return CLI_EXIT_USAGE;
 }
 
 static int plan_run(int argc, char **argv)
@@ -291,94 +219,40 @@ static int plan_run(int argc, char **argv)
     tsr_config *config;
     if (cli_setup(&config, &err) != TSR_OK)
         return cli_fail(&err, CLI_EXIT_USAGE);
-    tsr_diagnostics diags = {0};
-    tsr_profile *profile = NULL;
-    tsr_registry *registry = NULL;
-    tsr_gguf *ggufs[2] = {NULL, NULL};
-    tsr_plan *plan = NULL;
-    void *alloc_state = NULL;
-    const tsr_alloc_vtable *alloc = NULL;
-    tsr_status s = tsr_profile_load(a.profile, &profile, &diags, &err);
-    if (s == TSR_ERR_NOMEM) {
-        rc = cli_fail(&err, CLI_EXIT_FAILURE);
-        goto done;
-    }
-    if (s != TSR_OK || tsr_diag_error_count(&diags) > 0) {
-        rc = unusable(&a, &diags, NULL);
-        goto done;
-    }
-    if (a.n_sim && !override_devices(profile, &a)) {
-        cli_error("plan: out of memory");
-        rc = CLI_EXIT_FAILURE;
-        goto done;
-    }
-    const char *dirs[MAX_PLUGIN_DIRS + TSR_PROFILE_MAX_DEVICES];
-    size_t n_dirs = 0;
-    for (size_t i = 0; i < a.n_plugin_dirs; i++)
-        dirs[n_dirs++] = a.plugin_dirs[i];
-    for (size_t i = 0; i < profile->n_plugin_dirs && n_dirs < sizeof dirs / sizeof dirs[0]; i++)
-        dirs[n_dirs++] = profile->plugin_dirs[i];
-    if (cli_open_registry(config, dirs, n_dirs, &registry, &err) != TSR_OK) {
-        rc = cli_fail(&err, CLI_EXIT_FAILURE);
-        goto done;
-    }
-    s = cli_validate_for_plan(profile, registry, &diags, &err);
-    if (s == TSR_ERR_NOMEM) {
-        rc = cli_fail(&err, CLI_EXIT_FAILURE);
-        goto done;
-    }
-    if (s != TSR_OK || tsr_diag_error_count(&diags) > 0) {
-        rc = unusable(&a, &diags, NULL);
-        goto done;
-    }
-    const tsr_profile_model *models[2] = {&profile->model, &profile->draft};
-    for (int k = 0; k < (profile->has_draft ? 2 : 1); k++) {
-        if ((s = tsr_gguf_open_headers(models[k]->path, &ggufs[k], &err)) != TSR_OK) {
-            rc = unusable(&a, &diags, &err);
-            goto done;
-        }
-    }
-    alloc = tsr_plugin_alloc(profile->devices.plugin);
-    tsr_alloc_config alloc_config = {sizeof alloc_config, profile->devices.sim_bytes,
-                                     (uint32_t)profile->devices.n_sim};
-    if ((s = alloc->open(tsr_host_services(), &alloc_config, &alloc_state, &err)) != TSR_OK) {
-        rc = cli_fail(&err, CLI_EXIT_FAILURE);
-        goto done;
-    }
-    uint32_t threads = profile->threads ? profile->threads : (uint32_t)config->threads;
-    s = cli_make_plan(profile, registry, ggufs[0], ggufs[1], alloc, alloc_state, threads, 0,
-                      a.parallel, &plan, &err);
-    alloc->close(alloc_state);
-    alloc_state = NULL;
-    if (s == TSR_ERR_NOMEM) {
-        rc = cli_fail(&err, CLI_EXIT_FAILURE);
-        goto done;
-    }
-    if (s != TSR_OK) {
-        rc = unusable(&a, &diags, &err);
-        goto done;
-    }
+    tsr_plan_params params;
+    tsr_plan_params_init(&params);
+    params.device_bytes = a.n_sim ? a.sim_bytes : NULL;
+    params.n_devices = a.n_sim;
+    params.n_seq_max = a.parallel;
+    params.plugin_dirs = a.plugin_dirs;
+    params.n_plugin_dirs = a.n_plugin_dirs;
+    tsr_plan_report *report;
+    tsr_status s = tsr_plan_profile(a.profile, &params, &report, &err);
+    if (!report)
+        return cli_fail(&err, CLI_EXIT_FAILURE);
+    bool planned = s == TSR_OK || s == TSR_ERR_REFUSED;
+    bool printed = true;
     if (a.json) {
-        print_json(plan, &diags);
-    } else {
+        printed = print_text(tsr_plan_report_json(report), "");
+        if (printed)
+            fputc('\n', stdout);
+    } else if (planned) {
         printf("plan for %s%s%s\n\n", a.profile, a.devices ? " on --devices " : "",
                a.devices ? a.devices : "");
-        cli_print_plan_table(plan, stdout);
+        printed = print_text(tsr_plan_report_table(report), "");
     }
     fflush(stdout);
-    cli_print_plan_diagnostics(&diags, stderr); /* the profile's warnings */
-    cli_print_plan_diagnostics(&plan->diags, stderr);
-    rc = plan->fits ? CLI_EXIT_OK : CLI_EXIT_REFUSED;
-done:
-    if (alloc_state)
-        alloc->close(alloc_state);
-    tsr_plan_free(plan);
-    tsr_gguf_close(ggufs[0]);
-    tsr_gguf_close(ggufs[1]);
-    tsr_diagnostics_free(&diags);
-    tsr_profile_free(profile); /* before the registry: it points into it */
-    tsr_registry_close(registry);
-    return rc;
+    print_diagnostics(report);
+    tsr_plan_report_free(report);
+    if (!printed)
+        return CLI_EXIT_FAILURE;
+    switch (s) {
+    case TSR_OK: return CLI_EXIT_OK;
+    case TSR_ERR_REFUSED: return CLI_EXIT_REFUSED;
+    case TSR_ERR_NOMEM:
+    case TSR_ERR_INTERNAL: return CLI_EXIT_FAILURE;
+    default: return CLI_EXIT_USAGE;
+    }
 }
 
 const cli_command cli_command_plan = {

@@ -3,7 +3,6 @@
 #include <string.h>
 
 #include "cli.h"
-#include "profile.h"
 
 static void profile_help(FILE *out)
 {
@@ -76,53 +75,22 @@ static void profile_help(FILE *out)
     cli_print_environment(out);
 }
 
-static void print_diagnostics(tsr_diagnostics *diags, FILE *out)
-{
-    tsr_diag_sort(diags);
-    for (size_t i = 0; i < diags->count; i++) {
-        char line[4096];
-        tsr_diag_format(&diags->items[i], line, sizeof line);
-        fprintf(out, "%s\n", line);
-        if (diags->items[i].hint)
-            fprintf(out, "  hint: %s\n", diags->items[i].hint);
-    }
-}
+/* Prints each finding as FILE:LINE:COLUMN: message, its hint below, and
+ * counts the warnings. */
+typedef struct findings {
+    FILE *out;
+    size_t n_warnings;
+} findings;
 
-/* Loads and validates one profile. Returns TSR_OK, TSR_ERR_INVALID (the
- * problems are in diags) or another failure (in err). On TSR_OK, *profile
- * and *registry are open for the caller, who frees the profile first. */
-static tsr_status check_one(const tsr_config *config, const char *file, const char *const *extra,
-                            size_t n_extra, tsr_profile **profile, tsr_registry **registry,
-                            tsr_diagnostics *diags, tsr_error *err)
+static void print_diagnostic(const tsr_diagnostic_info *d, void *ctx)
 {
-    *profile = NULL;
-    *registry = NULL;
-    tsr_status status = tsr_profile_load(file, profile, diags, err);
-    if (!*profile)
-        return status == TSR_ERR_IO ? TSR_ERR_INVALID : status;
-    tsr_profile *p = *profile;
-    size_t n_dirs = p->n_plugin_dirs + n_extra;
-    const char **dirs = calloc(n_dirs + 1, sizeof *dirs);
-    if (!dirs)
-        return tsr_error_set(err, TSR_ERR_NOMEM, "out of memory");
-    for (size_t i = 0; i < p->n_plugin_dirs; i++)
-        dirs[i] = p->plugin_dirs[i];
-    for (size_t i = 0; i < n_extra; i++)
-        dirs[p->n_plugin_dirs + i] = extra[i];
-    tsr_status opened = cli_open_registry(config, dirs, n_dirs, registry, err);
-    free(dirs);
-    if (opened != TSR_OK)
-        return opened;
-    tsr_status checked = tsr_profile_validate(p, *registry, diags, err);
-    if (checked == TSR_ERR_NOMEM)
-        return checked;
-    return status == TSR_OK ? checked : status;
-}
-
-static void close_one(tsr_profile *profile, tsr_registry *registry)
-{
-    tsr_profile_free(profile); /* before the registry: it points into it */
-    tsr_registry_close(registry);
+    findings *f = ctx;
+    char line[4096];
+    tsr_diagnostic_format(d, line, sizeof line);
+    fprintf(f->out, "%s\n", line);
+    if (d->hint)
+        fprintf(f->out, "  hint: %s\n", d->hint);
+    f->n_warnings += d->severity != TSR_SEVERITY_ERROR;
 }
 
 static int profile_run(int argc, char **argv)
@@ -178,24 +146,16 @@ static int profile_run(int argc, char **argv)
         goto done;
     }
     for (size_t f = 0; f < n_files; f++) {
-        tsr_diagnostics diags = {0};
-        tsr_profile *profile;
-        tsr_registry *registry;
-        tsr_status status =
-            check_one(config, files[f], extra, n_extra, &profile, &registry, &diags, &err);
-        print_diagnostics(&diags, show ? stderr : stdout);
+        findings found = {show ? stderr : stdout, 0};
+        char *yaml = NULL;
+        tsr_status status = tsr_profile_check_file(files[f], extra, n_extra, print_diagnostic,
+                                                   &found, show ? &yaml : NULL, &err);
         if (status == TSR_OK && show) {
-            char *yaml = tsr_profile_to_yaml(profile, &err);
-            if (yaml)
-                fputs(yaml, stdout);
-            else
-                exit_code = cli_fail(&err, CLI_EXIT_FAILURE);
-            free(yaml);
+            fputs(yaml, stdout);
         } else if (status == TSR_OK) {
-            size_t n_warnings = diags.count - tsr_diag_error_count(&diags);
-            if (n_warnings)
-                printf("%s: ok (%zu warning%s)\n", files[f], n_warnings,
-                       n_warnings == 1 ? "" : "s");
+            if (found.n_warnings)
+                printf("%s: ok (%zu warning%s)\n", files[f], found.n_warnings,
+                       found.n_warnings == 1 ? "" : "s");
             else
                 printf("%s: ok\n", files[f]);
         } else if (status == TSR_ERR_INVALID) {
@@ -205,8 +165,7 @@ static int profile_run(int argc, char **argv)
             cli_error("%s: %s", files[f], err.message);
             exit_code = CLI_EXIT_FAILURE;
         }
-        close_one(profile, registry);
-        tsr_diagnostics_free(&diags);
+        free(yaml);
     }
 done:
     free(files);

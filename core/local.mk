@@ -39,4 +39,5 @@ libtessera_core_la_SOURCES += core/plan.c core/plan.h core/plan_internal.h core/
 # The runtime API (include/tessera/tessera.h): deployments, text, contexts,
 # batches, decode, KV and state, samplers.
 libtessera_core_la_SOURCES += core/api/api_internal.h core/api/deployment.c core/api/text.c \
-	core/api/context.c core/api/sampler.c
+	core/api/context.c core/api/sampler.c core/api/plan.c \
+	core/api/profile.c

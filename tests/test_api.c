@@ -658,3 +658,62 @@ Test(api, samplers_come_from_the_profile_or_by_name_each_with_its_own_seed)
     tsr_sampler_close(profile_b);
     close_fixture(&f);
 }
+
+Test(api, a_plan_report_shows_each_device_and_model_without_loading)
+{
+    char path[256];
+    snprintf(path, sizeof path, "/tmp/tsr-test-api-%d-plan.yaml", (int)getpid());
+    FILE *f = fopen(path, "w");
+    fprintf(f, "model: {path: \"%s\", max_seq_len: 1024}\nserver: {parallel: 3}\n",
+            test_model_path());
+    fclose(f);
+    tsr_plan_params p;
+    tsr_plan_params_init(&p);
+    uint64_t devices[] = {1ull << 30, 1ull << 30};
+    p.device_bytes = devices;
+    p.n_devices = 2;
+    tsr_plan_report *r;
+    tsr_error err = {0};
+    cr_assert_eq(tsr_plan_profile(path, &p, &r, &err), TSR_OK, "%s", err.message);
+    cr_assert(tsr_plan_report_fits(r));
+    const tsr_plan_device_info *d0 = tsr_plan_report_device(r, 0), *d1 = tsr_plan_report_device(r, 1);
+    cr_assert(d0 && d1 && !tsr_plan_report_device(r, 2));
+    cr_assert_str_eq(d0->name, "sim0");
+    cr_assert_eq(d0->capacity_bytes, 1ull << 30);
+    cr_assert_eq(d0->first_layer, 0);
+    cr_assert_eq(d1->last_layer, 29);
+    cr_assert_eq(d0->last_layer + 1, d1->first_layer, "layers are split, in order");
+    const tsr_plan_model_info *m = tsr_plan_report_model(r, 0);
+    cr_assert_str_eq(m->role, "main");
+    cr_assert_eq(m->n_sequences, 3, "server.parallel sequences");
+    cr_assert_eq(m->max_seq_len, 1024);
+    /* 30 layers x 3 sequences x 1024 positions x K and V x 3 heads x 64 x f16 */
+    cr_assert_eq(m->kv_cache_bytes, 30ull * 3 * 1024 * 2 * 3 * 64 * 2);
+    cr_assert_eq(d0->kv_cache_bytes + d1->kv_cache_bytes, m->kv_cache_bytes);
+    char *json = tsr_plan_report_json(r), *table = tsr_plan_report_table(r);
+    cr_assert(json && strstr(json, "\"fits\": true") && strstr(json, "\"name\": \"sim1\""), "%s",
+              json);
+    cr_assert(table && strstr(table, "fits: every device holds its share"), "%s", table);
+    free(json);
+    free(table);
+    tsr_plan_report_free(r);
+
+    /* refused: the same on 64 MiB, every reason in the report */
+    devices[0] = devices[1] = 64ull << 20;
+    cr_assert_eq(tsr_plan_profile(path, &p, &r, &err), TSR_ERR_REFUSED);
+    cr_assert_not(tsr_plan_report_fits(r));
+    const tsr_diagnostic_info *diag = tsr_plan_report_diagnostic(r, 0);
+    cr_assert(diag && diag->code && strcmp(diag->code, "does-not-fit") == 0);
+    tsr_plan_report_free(r);
+
+    /* an unusable model file: a report with the finding, no devices */
+    f = fopen(path, "w");
+    fprintf(f, "model: {path: \"%s\"}\n", path);
+    fclose(f);
+    tsr_status s = tsr_plan_profile(path, &p, &r, &err);
+    cr_assert(s == TSR_ERR_FORMAT || s == TSR_ERR_INVALID, "%s", tsr_status_name(s));
+    cr_assert_null(tsr_plan_report_device(r, 0));
+    cr_assert_not_null(tsr_plan_report_diagnostic(r, 0));
+    tsr_plan_report_free(r);
+    unlink(path);
+}

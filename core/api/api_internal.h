@@ -26,7 +26,26 @@ struct tsr_deployment {
     tsr_progress_cb progress;
     void *progress_ctx;
     tsr_context *context;          /* the one open context, or NULL */
+    /* Planning only (tsr_plan_profile): headers are read, nothing loads. */
+    bool headers_only;
+    tsr_diagnostics *collect;      /* when set, every diagnostic is also copied here */
 };
+
+/* How tsr_plan_profile opens a deployment: only as far as the plan. */
+typedef struct tsr_open_extra {
+    bool headers_only;
+    const uint64_t *sim_bytes;     /* devices of these sizes (allocator sim) instead of the
+                                      profile's; NULL: the profile's */
+    size_t n_sim;
+    tsr_diagnostics *collect;
+} tsr_open_extra;
+
+/* The one deployment-open path: a profile file (path), or text (yaml, n_bytes,
+ * name, base_dir). On error *out is NULL unless extra->headers_only, where the
+ * deployment is kept as far as it got (for its diagnostics). */
+tsr_status tsr_api_open(const char *path, const char *yaml, size_t n_bytes, const char *name,
+                        const char *base_dir, const tsr_deployment_params *params,
+                        const tsr_open_extra *extra, tsr_deployment **out, tsr_error *err);
 
 struct tsr_context {
     tsr_deployment *deployment;

@@ -38,13 +38,23 @@ void tsr_deployment_params_init(tsr_deployment_params *p)
     p->seed = -1;
 }
 
-/* Hands every diagnostic to the callback; the first error goes to err. */
-static void report_diagnostics(const tsr_diagnostics *diags, const tsr_deployment_params *p,
-                               tsr_status code, tsr_error *err)
+/* Hands every diagnostic to the callback (and the collecting list); the
+ * first error goes to err. */
+static void report_diagnostics(const tsr_deployment *dep, const tsr_diagnostics *diags,
+                               const tsr_deployment_params *p, tsr_status code, tsr_error *err)
 {
     bool first = true;
     for (size_t i = 0; i < diags->count; i++) {
         const tsr_diagnostic *d = &diags->items[i];
+        if (dep->collect) {
+            tsr_diagnostic *copy = tsr_diag_add(dep->collect, d->severity, d->file, d->line,
+                                                d->column, "%s", d->message);
+            if (copy) {
+                copy->code = d->code;
+                if (d->hint)
+                    tsr_diag_set_hint(copy, "%s", d->hint);
+            }
+        }
         if (p->diagnostic) {
             tsr_diagnostic_info info = {d->severity, d->code,    d->file,
                                         d->line,     d->column,  d->message,
@@ -128,7 +138,7 @@ static tsr_status validate(tsr_deployment *d, const tsr_deployment_params *o, ts
     p->devices.split_auto = split_auto;
     if (s == TSR_OK && tsr_diag_error_count(&diags) > 0)
         s = TSR_ERR_INVALID;
-    report_diagnostics(&diags, o, s, err);
+    report_diagnostics(d, &diags, o, s, err);
     tsr_diagnostics_free(&diags);
     return s;
 }
@@ -152,7 +162,7 @@ static tsr_status make_plan(tsr_deployment *d, const tsr_deployment_params *o, t
     if (s != TSR_OK)
         return s;
     s = d->plan->fits ? TSR_OK : TSR_ERR_REFUSED;
-    report_diagnostics(&d->plan->diags, o, s, err);
+    report_diagnostics(d, &d->plan->diags, o, s, err);
     if (s != TSR_OK)
         tsr_error_prefix(err, "the planner refused this deployment, before allocating anything");
     return s;
@@ -167,7 +177,8 @@ static bool forward_progress(void *ctx, double fraction)
 static tsr_status load(tsr_deployment *d, const tsr_deployment_params *o, tsr_error *err)
 {
     const tsr_profile *p = d->profile;
-    tsr_status s = tsr_gguf_open(p->model.path, &d->gguf, err);
+    tsr_status s = d->headers_only ? tsr_gguf_open_headers(p->model.path, &d->gguf, err)
+                                   : tsr_gguf_open(p->model.path, &d->gguf, err);
     if (s == TSR_OK && p->has_draft)
         s = tsr_gguf_open_headers(p->draft.path, &d->draft_gguf, err);
     if (s != TSR_OK)
@@ -177,7 +188,8 @@ static tsr_status load(tsr_deployment *d, const tsr_deployment_params *o, tsr_er
                                      (uint32_t)p->devices.n_sim};
     if ((s = d->alloc->open(tsr_host_services(), &alloc_config, &d->alloc_state, err)) != TSR_OK)
         return s;
-    if ((s = make_plan(d, o, err)) != TSR_OK)
+    s = make_plan(d, o, err);
+    if (s != TSR_OK || d->headers_only)
         return s;
     d->progress = o->progress;
     d->progress_ctx = o->progress_ctx;
@@ -200,78 +212,99 @@ static tsr_status load(tsr_deployment *d, const tsr_deployment_params *o, tsr_er
     return TSR_OK;
 }
 
-/* Everything after the profile is read: shared by the three ways to open. */
-static tsr_status open_from_profile(tsr_deployment *d, const tsr_deployment_params *o,
-                                    tsr_deployment **out, tsr_error *err)
+/* Puts devices of the given sizes, allocator sim, in place of the profile's. */
+static tsr_status override_devices(tsr_profile *p, const tsr_open_extra *extra, tsr_error *err)
 {
-    tsr_status s = apply_params(d->profile, o, err);
-    if (s == TSR_OK)
-        s = open_registry(d, o, err);
-    if (s == TSR_OK)
-        s = validate(d, o, err);
-    if (s == TSR_OK)
-        s = load(d, o, err);
-    if (s != TSR_OK) {
-        tsr_deployment_close(d);
-        return s;
+    char *allocator = strdup("sim");
+    uint64_t *sizes = malloc(extra->n_sim * sizeof *sizes);
+    tsr_profile_loc *locs = calloc(extra->n_sim, sizeof *locs);
+    if (!allocator || !sizes || !locs) {
+        free(allocator);
+        free(sizes);
+        free(locs);
+        return tsr_error_set(err, TSR_ERR_NOMEM, "out of memory");
     }
-    *out = d;
+    memcpy(sizes, extra->sim_bytes, extra->n_sim * sizeof *sizes);
+    free(p->devices.allocator);
+    free(p->devices.sim_bytes);
+    free(p->devices.sim_locs);
+    p->devices.allocator = allocator;
+    p->devices.allocator_loc = (tsr_profile_loc){0, 0};
+    p->devices.sim_bytes = sizes;
+    p->devices.sim_locs = locs;
+    p->devices.n_sim = extra->n_sim;
+    p->devices.sim_loc = (tsr_profile_loc){0, 0};
     return TSR_OK;
 }
 
-/* A deployment with tessera.ini read, before its profile. */
-static tsr_status begin(const tsr_deployment_params *params, tsr_deployment_params *o,
-                        tsr_deployment **out, tsr_error *err)
+/* Reads the profile (a file, or text) and reports its own findings. */
+static tsr_status read_profile(tsr_deployment *d, const char *path, const char *yaml,
+                               size_t n_bytes, const char *name, const char *base_dir,
+                               const tsr_deployment_params *o, tsr_error *err)
+{
+    tsr_diagnostics diags = {0};
+    tsr_status s;
+    if (path)
+        s = tsr_profile_load(path, &d->profile, &diags, err);
+    else if (yaml)
+        s = tsr_profile_parse(yaml, n_bytes, name ? name : "(profile)", base_dir, &d->profile,
+                              &diags, err);
+    else
+        s = tsr_error_set(err, TSR_ERR_INVALID, "no profile given");
+    if (s == TSR_OK && tsr_diag_error_count(&diags) > 0)
+        s = TSR_ERR_INVALID;
+    if (s != TSR_OK && s != TSR_ERR_NOMEM && s != TSR_ERR_IO)
+        s = TSR_ERR_INVALID;
+    report_diagnostics(d, &diags, o, s, err);
+    tsr_diagnostics_free(&diags);
+    return s;
+}
+
+tsr_status tsr_api_open(const char *path, const char *yaml, size_t n_bytes, const char *name,
+                        const char *base_dir, const tsr_deployment_params *params,
+                        const tsr_open_extra *extra, tsr_deployment **out, tsr_error *err)
 {
     *out = NULL;
-    tsr_deployment_params_init(o);
-    tsr_api_copy_params(o, sizeof *o, params);
+    tsr_deployment_params o;
+    tsr_deployment_params_init(&o);
+    tsr_api_copy_params(&o, sizeof o, params);
     tsr_deployment *d = calloc(1, sizeof *d);
     if (!d)
         return tsr_error_set(err, TSR_ERR_NOMEM, "out of memory");
-    tsr_status s = tsr_config_load(NULL, &d->config, err);
-    if (s != TSR_OK) {
-        free(d);
-        return s;
+    if (extra) {
+        d->headers_only = extra->headers_only;
+        d->collect = extra->collect;
     }
-    d->config_loaded = true;
-    *out = d;
-    return TSR_OK;
-}
-
-/* The profile's own findings, then on to open_from_profile. */
-static tsr_status after_profile(tsr_deployment *d, tsr_status s, tsr_diagnostics *diags,
-                                const tsr_deployment_params *o, tsr_deployment **out,
-                                tsr_error *err)
-{
-    if (s == TSR_OK && tsr_diag_error_count(diags) > 0)
-        s = TSR_ERR_INVALID;
-    if (s != TSR_OK && s != TSR_ERR_NOMEM)
-        s = s == TSR_ERR_IO ? TSR_ERR_IO : TSR_ERR_INVALID;
-    report_diagnostics(diags, o, s, err);
-    tsr_diagnostics_free(diags);
-    if (s != TSR_OK) {
+    tsr_status s = tsr_config_load(NULL, &d->config, err);
+    d->config_loaded = s == TSR_OK;
+    if (s == TSR_OK)
+        s = read_profile(d, path, yaml, n_bytes, name, base_dir, &o, err);
+    if (s == TSR_OK && extra && extra->n_sim)
+        s = override_devices(d->profile, extra, err);
+    if (s == TSR_OK)
+        s = apply_params(d->profile, &o, err);
+    if (s == TSR_OK)
+        s = open_registry(d, &o, err);
+    if (s == TSR_OK)
+        s = validate(d, &o, err);
+    if (s == TSR_OK)
+        s = load(d, &o, err);
+    if (s != TSR_OK && !d->headers_only) {
         tsr_deployment_close(d);
         return s;
     }
-    return open_from_profile(d, o, out, err);
+    *out = d;
+    return s;
 }
 
 tsr_status tsr_deployment_open_profile(const char *path, const tsr_deployment_params *params,
                                        tsr_deployment **out, tsr_error *err)
 {
-    tsr_deployment_params o;
-    tsr_deployment *d;
-    tsr_status s = begin(params, &o, &d, err);
-    if (s != TSR_OK)
-        return s;
     if (!path) {
-        tsr_deployment_close(d);
+        *out = NULL;
         return tsr_error_set(err, TSR_ERR_INVALID, "no profile path given");
     }
-    tsr_diagnostics diags = {0};
-    s = tsr_profile_load(path, &d->profile, &diags, err);
-    return after_profile(d, s, &diags, &o, out, err);
+    return tsr_api_open(path, NULL, 0, NULL, NULL, params, NULL, out, err);
 }
 
 tsr_status tsr_deployment_open_profile_text(const char *yaml, size_t n_bytes, const char *name,
@@ -279,19 +312,11 @@ tsr_status tsr_deployment_open_profile_text(const char *yaml, size_t n_bytes, co
                                             const tsr_deployment_params *params,
                                             tsr_deployment **out, tsr_error *err)
 {
-    tsr_deployment_params o;
-    tsr_deployment *d;
-    tsr_status s = begin(params, &o, &d, err);
-    if (s != TSR_OK)
-        return s;
     if (!yaml) {
-        tsr_deployment_close(d);
+        *out = NULL;
         return tsr_error_set(err, TSR_ERR_INVALID, "no profile text given");
     }
-    tsr_diagnostics diags = {0};
-    s = tsr_profile_parse(yaml, n_bytes, name ? name : "(profile)", base_dir, &d->profile,
-                          &diags, err);
-    return after_profile(d, s, &diags, &o, out, err);
+    return tsr_api_open(NULL, yaml, n_bytes, name, base_dir, params, NULL, out, err);
 }
 
 /* A YAML double-quoted scalar of s: every byte that could end or escape it

@@ -276,6 +276,96 @@ TSR_EXPORT int64_t tsr_deployment_meta(const tsr_deployment *d, const char *key,
 /* The plugins the deployment loaded (read-only; owned by the deployment). */
 TSR_EXPORT const tsr_registry *tsr_deployment_registry(const tsr_deployment *d);
 
+/* ---- profiles ------------------------------------------------------------- */
+
+/* Checks the profile at path as a deployment reads it (YAML, keys, values,
+ * plugins and every plugin parameter, against the plugins found on the
+ * search path: plugin_dirs first, then the profile's plugins.path,
+ * $TESSERA_PLUGIN_PATH, tessera.ini's, the install folder). Every finding
+ * goes to diagnostic (may be NULL), sorted by place. Returns TSR_OK (usable;
+ * warnings may have been reported), TSR_ERR_INVALID (errors were reported;
+ * a file that cannot be read is one), or another failure in err. With
+ * yaml non-NULL and TSR_OK, *yaml is the profile with every default filled
+ * in, as YAML (malloc'd; the caller frees it). Setup; any thread. */
+TSR_EXPORT tsr_status tsr_profile_check_file(const char *path, const char *const *plugin_dirs,
+                                             size_t n_plugin_dirs, tsr_diagnostic_cb diagnostic,
+                                             void *diagnostic_ctx, char **yaml, tsr_error *err);
+
+/* ---- planning ------------------------------------------------------------- */
+
+/* What a profile's deployment would put on each device, from the model
+ * files' headers alone (no tensor data is read, nothing is allocated): the
+ * same planner and the same path as tsr_deployment_open_profile, stopped
+ * before loading. */
+typedef struct tsr_plan_report tsr_plan_report;
+
+typedef struct tsr_plan_params {
+    uint32_t struct_size;
+    const uint64_t *device_bytes; /* plan for simulated devices of these capacities instead
+                                     of the profile's (hardware you do not have); NULL: the
+                                     profile's devices */
+    size_t n_devices;
+    uint32_t n_seq_max;           /* KV caches per model; 0: server.parallel with a server
+                                     section, else 1 */
+    const char *const *plugin_dirs; /* searched before the profile's plugins.path */
+    size_t n_plugin_dirs;
+} tsr_plan_params;
+
+TSR_EXPORT void tsr_plan_params_init(tsr_plan_params *p);
+/* Plans the profile at path. *out is a report in every case but out of
+ * memory: TSR_OK (it fits), TSR_ERR_REFUSED (the planner refused it: the
+ * report says why), TSR_ERR_INVALID / TSR_ERR_IO / TSR_ERR_FORMAT (the
+ * profile or a model file is unusable: the report has no devices, only the
+ * diagnostics). err holds the first error. Setup; any thread. */
+TSR_EXPORT tsr_status tsr_plan_profile(const char *path, const tsr_plan_params *params,
+                                       tsr_plan_report **out, tsr_error *err);
+TSR_EXPORT void tsr_plan_report_free(tsr_plan_report *report);
+
+TSR_EXPORT bool tsr_plan_report_fits(const tsr_plan_report *report);
+/* One device's share; NULL past the last. Valid while the report lives. */
+typedef struct tsr_plan_device_info {
+    uint32_t struct_size;
+    const char *name;             /* "cpu", "sim0", "cuda1" */
+    uint64_t capacity_bytes, weights_bytes, kv_cache_bytes, scratch_bytes, overhead_bytes,
+        reserve_bytes, total_bytes;
+    int32_t first_layer, last_layer; /* of the main model; -1 when none */
+} tsr_plan_device_info;
+TSR_EXPORT const tsr_plan_device_info *tsr_plan_report_device(const tsr_plan_report *report,
+                                                              size_t index);
+/* One model (0 main, 1 draft); NULL past the last. */
+typedef struct tsr_plan_model_info {
+    uint32_t struct_size;
+    const char *role, *path;      /* "main" or "draft"; as the profile names it */
+    uint64_t params, weights_bytes;
+    double bits_per_weight;
+    uint32_t n_layer, max_seq_len, n_sequences;
+    const char *cache_type;
+    uint64_t kv_cache_bytes;      /* over every device and sequence */
+} tsr_plan_model_info;
+TSR_EXPORT const tsr_plan_model_info *tsr_plan_report_model(const tsr_plan_report *report,
+                                                            size_t index);
+/* Every finding, the profile's first, then the planner's (PROFILE.md's
+ * codes; "profile" or "model-file" for an unusable input); NULL past the
+ * last. */
+TSR_EXPORT const tsr_diagnostic_info *tsr_plan_report_diagnostic(const tsr_plan_report *report,
+                                                                 size_t index);
+/* The report as PROFILE.md's JSON object, or as the table `tessera plan`
+ * prints (devices, models, verdict); malloc'd, NUL-terminated, the caller
+ * frees it; NULL when memory runs out. */
+TSR_EXPORT char *tsr_plan_report_json(const tsr_plan_report *report);
+TSR_EXPORT char *tsr_plan_report_table(const tsr_plan_report *report);
+
+/* A finding as one line, "FILE:LINE:COLUMN: [warning: ]message [code]" (no
+ * hint), like snprintf. */
+TSR_EXPORT int tsr_diagnostic_format(const tsr_diagnostic_info *diagnostic, char *buf,
+                                     size_t buf_bytes);
+/* A size for a reader ("24.0 GiB", "512 B"); returns buf. */
+TSR_EXPORT const char *tsr_format_size(uint64_t bytes, char *buf, size_t buf_bytes);
+/* Parses "24GiB", "1.5 GiB", "20GB" (a bare number is bare_unit bytes, e.g.
+ * 1073741824 for GiB). TSR_ERR_INVALID with what was expected. */
+TSR_EXPORT tsr_status tsr_parse_size(const char *text, uint64_t bare_unit, uint64_t *bytes,
+                                     tsr_error *err);
+
 /* ---- text ---------------------------------------------------------------- */
 
 enum {
@@ -436,6 +526,33 @@ TSR_EXPORT tsr_status tsr_sample_logits(tsr_sampler *s, const float *logits, tsr
 TSR_EXPORT tsr_status tsr_sampler_accept(tsr_sampler *s, tsr_token token, tsr_error *err);
 /* Forgets the history and reseeds, as freshly opened. */
 TSR_EXPORT void tsr_sampler_reset(tsr_sampler *s);
+
+/* ---- a profile's server section ------------------------------------------ */
+
+/* What the profile's `server:` section says (PROFILE.md), every key it does
+ * not give at its default. Strings are the struct's own (malloc'd). */
+typedef struct tsr_server_settings {
+    uint32_t struct_size;
+    bool has_server;     /* the profile has a `server:` section */
+    char *host;          /* default "127.0.0.1" */
+    uint32_t port;       /* default 8080 */
+    uint32_t parallel;   /* sequences decoded together; default 4 */
+    uint32_t queue;      /* requests waiting beyond them; default 64 */
+    char *api_key;       /* NULL: no key needed */
+    char *model_name;    /* NULL: the model's general.name */
+} tsr_server_settings;
+
+/* Reads the profile at path (syntax, keys, types, ranges: no plugin, model
+ * or plan) and fills out with its server settings, so that a server can
+ * listen before it loads the model. Every finding goes to diagnostic (NULL:
+ * only the first error reaches err). Errors: TSR_ERR_INVALID (the profile),
+ * TSR_ERR_IO, TSR_ERR_NOMEM; out is then all defaults or zero. Free out with
+ * tsr_server_settings_free. Any thread. */
+TSR_EXPORT tsr_status tsr_profile_server_settings(const char *path, tsr_diagnostic_cb diagnostic,
+                                                  void *diagnostic_ctx,
+                                                  tsr_server_settings *out, tsr_error *err);
+/* Frees out's strings and zeroes it. */
+TSR_EXPORT void tsr_server_settings_free(tsr_server_settings *settings);
 
 #ifdef __cplusplus
 }
