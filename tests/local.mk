@@ -389,6 +389,16 @@ TESTS += tests/test_quant_iq3_xxs
 endif
 EXTRA_DIST += tests/reference/quant_iq3_xxs_ref.py tests/reference/quant/iq3_xxs.bin
 
+# Batch invariance: every quant plugin's products of a (row, token) bit-identical
+# whatever the batch, row range and token position, at every ISA level.
+if HAVE_CRITERION
+check_PROGRAMS += tests/test_quant_invariance
+tests_test_quant_invariance_SOURCES = tests/test_quant_invariance.c tests/quanttest.h tests/testutil.h
+tests_test_quant_invariance_CFLAGS = $(TEST_CFLAGS)
+tests_test_quant_invariance_LDADD = $(TEST_LIBS) -lm
+TESTS += tests/test_quant_invariance
+endif
+
 # Weights re-quantized at load against llama.cpp's quantizer: needs the
 # model files above (or their UNAVAILABLE reasons).
 if HAVE_CRITERION

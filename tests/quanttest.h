@@ -1,6 +1,7 @@
 /* What the tests of the quant plugins share (test_quant.c, test_quant_legacy.c,
- * test_quant_k.c): the build tree's plugins loaded through the registry as
- * the core loads them, ISA levels, reproducible random data, the reference
+ * test_quant_k.c, test_quant_iq3_xxs.c, test_quant_invariance.c): the build
+ * tree's plugins loaded through the registry as the core loads them, ISA
+ * levels, reproducible random data and operands, the reference
  * files that tests/reference/quant*_ref.py write (tests/reference/quant/
  * FORMAT.bin, layout in quant_ref.py), and the checks every format gets:
  * dequantizing and quantizing against those files on every ISA level, and
@@ -292,6 +293,53 @@ static inline void quanttest_check_quantize(const char *name)
     free(ref.file);
 }
 
+/* ---- random operands ------------------------------------------------------ */
+
+/* Fills one block of a format with bytes (random weights of a format that
+ * cannot quantize, or blocks for quanttest_check_exact_products); ctx is
+ * the caller's. */
+typedef void quanttest_fill(uint8_t *block, quanttest_rng *rng, const void *ctx);
+
+/* n_rows rows of n_cols weights of format `name`: blocks from random_w
+ * (called with ctx) when it is given, else rows of roughly normal values,
+ * row r of spread 0.05 (1 + r % 5) and every third offset from zero by as
+ * much, quantized by the plugin's quantize_reference. */
+static inline void quanttest_random_weights(const char *name, const tsr_quant_vtable *vt,
+                                            quanttest_fill *random_w, const void *ctx,
+                                            uint8_t *w, size_t w_row_bytes, int n_rows,
+                                            int64_t n_cols, quanttest_rng *rng)
+{
+    float *row = malloc((size_t)n_cols * sizeof *row);
+    for (int r = 0; r < n_rows; r++) {
+        if (random_w) {
+            for (int64_t b = 0; b < n_cols / vt->block_elems; b++)
+                random_w(w + r * w_row_bytes + b * vt->block_bytes, rng, ctx);
+            continue;
+        }
+        cr_assert_not_null(vt->quantize_reference, "%s cannot quantize: give random_w", name);
+        float scale = 0.05f * (float)(1 + r % 5);
+        for (int64_t c = 0; c < n_cols; c++)
+            row[c] = quanttest_normalish(rng) * scale + (r % 3 == 0 ? scale : 0.0f);
+        vt->quantize_reference(row, w + r * w_row_bytes, n_cols);
+    }
+    free(row);
+}
+
+/* n_tokens rows of n_cols activations in act's form: roughly normal values,
+ * token t's of spread about 0.6 (1 + t), quantized by its quantize_reference. */
+static inline void quanttest_random_activations(const tsr_quant_vtable *act, uint8_t *x,
+                                                size_t x_row_bytes, int n_tokens,
+                                                int64_t n_cols, quanttest_rng *rng)
+{
+    float *row = malloc((size_t)n_cols * sizeof *row);
+    for (int t = 0; t < n_tokens; t++) {
+        for (int64_t c = 0; c < n_cols; c++)
+            row[c] = quanttest_normalish(rng) * (float)(1 + t);
+        act->quantize_reference(row, x + t * x_row_bytes, n_cols);
+    }
+    free(row);
+}
+
 /* ---- products against the scalar reference ------------------------------ */
 
 /* Token counts: 1 to 9 meet every remainder of the register tiles; 33, 64
@@ -324,7 +372,7 @@ typedef struct quanttest_products {
     const void *ctx;
     /* Weights of a format that cannot quantize (no quantize_reference):
      * random blocks from this, row by row, called with ctx. */
-    void (*random_w)(uint8_t *block, quanttest_rng *rng, const void *ctx);
+    quanttest_fill *random_w;
 } quanttest_products;
 
 static inline void quanttest_magnitudes(const tsr_quant_vtable *vt, const tsr_quant_vtable *act,
@@ -415,24 +463,9 @@ static inline void quanttest_check_products(const char *name, const int64_t *col
         size_t x_row_bytes = (size_t)(n_cols / act->block_elems) * act->block_bytes;
         uint8_t *w = malloc(w_row_bytes * QUANTTEST_ROWS);
         uint8_t *x = malloc(x_row_bytes * QUANTTEST_MAX_TOKENS);
-        float *row = malloc((size_t)n_cols * sizeof *row);
-        for (int r = 0; r < QUANTTEST_ROWS; r++) {
-            if (spec->random_w) {
-                for (int64_t b = 0; b < n_cols / vt->block_elems; b++)
-                    spec->random_w(w + r * w_row_bytes + b * vt->block_bytes, &rng, spec->ctx);
-                continue;
-            }
-            cr_assert_not_null(vt->quantize_reference, "%s cannot quantize: give random_w", name);
-            float scale = 0.05f * (float)(1 + r % 5);
-            for (int64_t c = 0; c < n_cols; c++)
-                row[c] = quanttest_normalish(&rng) * scale + (r % 3 == 0 ? scale : 0.0f);
-            vt->quantize_reference(row, w + r * w_row_bytes, n_cols);
-        }
-        for (int t = 0; t < QUANTTEST_MAX_TOKENS; t++) {
-            for (int64_t c = 0; c < n_cols; c++)
-                row[c] = quanttest_normalish(&rng) * (float)(1 + t);
-            act->quantize_reference(row, x + t * x_row_bytes, n_cols);
-        }
+        quanttest_random_weights(name, vt, spec->random_w, spec->ctx, w, w_row_bytes,
+                                 QUANTTEST_ROWS, n_cols, &rng);
+        quanttest_random_activations(act, x, x_row_bytes, QUANTTEST_MAX_TOKENS, n_cols, &rng);
         float *y_ref = malloc(sizeof(float) * N_Y), *y = malloc(sizeof(float) * N_Y);
         double *tol = malloc(sizeof(double) * QUANTTEST_MAX_TOKENS * QUANTTEST_ROWS);
         vt->matmat_reference(w, w_row_bytes, x, x_row_bytes, y_ref, QUANTTEST_Y_STRIDE, n_cols,
@@ -457,16 +490,11 @@ static inline void quanttest_check_products(const char *name, const int64_t *col
         }
         free(w);
         free(x);
-        free(row);
         free(y_ref);
         free(y);
         free(tol);
     }
 }
-
-/* Fills one block of a format with bytes for quanttest_check_exact_products;
- * ctx is the caller's. */
-typedef void quanttest_fill(uint8_t *block, quanttest_rng *rng, const void *ctx);
 
 /* With data whose every block term and partial sum is an integer below 2^24
  * (scales 1, integer minimums and sums), sums are exact in float in any
