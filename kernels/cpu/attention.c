@@ -5,8 +5,15 @@
  * FlashAttention): the positions are visited in blocks, a running maximum m
  * and sum l are kept per query, and the output accumulated so far is rescaled
  * by exp(m_old - m_new) whenever the maximum grows. No score array as long as
- * the context is needed, and each block of K/V rows is converted to floats
- * once for every query of the group that reads it.
+ * the context is needed, and each K/V row is converted to floats once for
+ * every query of the group that reads it.
+ *
+ * Batch invariance: a query's blocks are cut where its own window starts
+ * (position 0 without a window), every BLOCK_POSITIONS positions from there,
+ * whatever other queries share the call. Its online softmax then visits the
+ * same blocks in the same order, so its output is bit-identical alone or in
+ * any batch (a sequence's logits must not depend on its batch), and a query
+ * whose window is full meets exactly window / BLOCK_POSITIONS blocks, rounded up.
  */
 #include <math.h>
 #include <string.h>
@@ -19,6 +26,11 @@
 enum { BLOCK_POSITIONS = 32 };
 /* Queries of the batch that share one pass over the cache. */
 enum { QUERY_CHUNK = 16 };
+/* The queries of a chunk start their windows at consecutive positions (or
+ * all at 0), so their k-th blocks together span at most BLOCK_POSITIONS +
+ * QUERY_CHUNK - 1 positions, the next k's span starting BLOCK_POSITIONS
+ * later. Without a window, or for one query, a span is one block. */
+enum { SPAN_POSITIONS = BLOCK_POSITIONS + QUERY_CHUNK - 1 };
 
 /* GGUF's type ids of the two float cache types the kernels read directly. */
 enum { GGUF_TYPE_F32 = 0, GGUF_TYPE_F16 = 1 };
@@ -36,7 +48,7 @@ size_t tsr_attention_scratch_bytes(int64_t n_heads, int64_t n_kv_heads, int64_t 
 {
     int64_t group = n_kv_heads > 0 ? n_heads / n_kv_heads : n_heads;
     size_t floats =
-        (size_t)(2 * BLOCK_POSITIONS * head_dim + BLOCK_POSITIONS + 2 * QUERY_CHUNK * group);
+        (size_t)(2 * SPAN_POSITIONS * head_dim + BLOCK_POSITIONS + 2 * QUERY_CHUNK * group);
     return floats * sizeof(float);
 }
 
@@ -117,24 +129,49 @@ typedef struct attention_ops {
     void (*f16_to_f32)(const void *src, float *dst, int64_t n);
 } attention_ops;
 
-/* Points rows[j] at the floats of positions [p0, p0 + n) of KV head g,
- * converting into block unless the cache holds f32. */
-static void load_rows(const tsr_attention_args *a, const attention_ops *ops, const void *base,
-                      size_t pos_bytes, size_t head_bytes, int64_t g, int64_t p0, int64_t n,
-                      float *block, const float **rows)
+/* K or V: where the cache's rows are, and the buffer of SPAN_POSITIONS rows
+ * they are converted into (unused when the cache holds f32). */
+typedef struct row_source {
+    const void *base;
+    size_t pos_bytes, head_bytes;
+    float *buffer;
+} row_source;
+
+/* Points rows[j] at the floats of position span_begin + j of KV head g, for
+ * the span [span_begin, span_end), converting into the buffer unless the
+ * cache holds f32. The buffer holds [held_begin, held_end) from the span
+ * before: rows of it this span needs move to the front rather than being
+ * converted again. */
+static void load_span(const tsr_attention_args *a, const attention_ops *ops, const row_source *src,
+                      int64_t g, int64_t span_begin, int64_t span_end, int64_t held_begin,
+                      int64_t held_end, const float **rows)
 {
+    int64_t hd = a->head_dim;
     element_kind kind = kind_of(a->kv_format);
-    for (int64_t j = 0; j < n; j++) {
-        const void *src = cache_row(base, pos_bytes, head_bytes, p0 + j, g);
-        if (kind == ELEMENTS_F32) {
-            rows[j] = src;
-            continue;
-        }
-        float *dst = block + j * a->head_dim;
+    if (kind == ELEMENTS_F32) {
+        for (int64_t j = 0; j < span_end - span_begin; j++)
+            rows[j] = cache_row(src->base, src->pos_bytes, src->head_bytes, span_begin + j, g);
+        return;
+    }
+    int64_t kept = 0;
+    if (held_begin < span_begin && span_begin < held_end) {
+        kept = held_end - span_begin;
+        memmove(src->buffer, src->buffer + (span_begin - held_begin) * hd,
+                (size_t)(kept * hd) * sizeof(float));
+    }
+    /* In locals: a conversion is a call, after which fields would be read again. */
+    const void *base = src->base;
+    size_t pos_bytes = src->pos_bytes, head_bytes = src->head_bytes;
+    float *buffer = src->buffer;
+    for (int64_t j = 0; j < kept; j++)
+        rows[j] = buffer + j * hd;
+    for (int64_t j = kept; j < span_end - span_begin; j++) {
+        const void *row = cache_row(base, pos_bytes, head_bytes, span_begin + j, g);
+        float *dst = buffer + j * hd;
         if (kind == ELEMENTS_F16 && ops->f16_to_f32)
-            ops->f16_to_f32(src, dst, a->head_dim);
+            ops->f16_to_f32(row, dst, hd);
         else
-            a->kv_format->dequantize(src, dst, a->head_dim);
+            a->kv_format->dequantize(row, dst, hd);
         rows[j] = dst;
     }
 }
@@ -157,14 +194,41 @@ static void update_query(const attention_ops *ops, const float *q, float *acc, f
     ops->accumulate(acc, correction, scores, v_rows, n, hd);
 }
 
+/* For each query t of [t0, t1) and head of [h_lo, h_hi) (of KV head g), the
+ * online-softmax step over the query's own k-th block: positions
+ * first_position(t) + k_offset on, at most BLOCK_POSITIONS of them and none
+ * past the query's. k_rows[j] and v_rows[j] hold position span_begin + j. */
+static void update_chunk(const tsr_attention_args *a, const attention_ops *ops, int64_t t0,
+                         int64_t t1, int64_t g, int64_t h_lo, int64_t h_hi, int64_t k_offset,
+                         int64_t span_begin, const float *const *k_rows,
+                         const float *const *v_rows, float *state_m, float *state_l,
+                         float *scores)
+{
+    int64_t hd = a->head_dim, group = a->n_heads / a->n_kv_heads;
+    for (int64_t t = t0; t < t1; t++) {
+        int64_t begin = first_position(a, t) + k_offset, last = a->pos0 + t;
+        if (begin > last)
+            continue;
+        int64_t n = last - begin + 1 < BLOCK_POSITIONS ? last - begin + 1 : BLOCK_POSITIONS;
+        for (int64_t h = h_lo; h < h_hi; h++) {
+            int64_t state = (t - t0) * group + h - g * group;
+            update_query(ops, a->q + t * a->q_stride + h * hd, a->out + t * a->out_stride + h * hd,
+                         &state_m[state], &state_l[state], k_rows + (begin - span_begin),
+                         v_rows + (begin - span_begin), n, hd, a->scale, scores);
+        }
+    }
+}
+
 static void attention_blocked(const tsr_attention_args *a, int64_t head_begin, int64_t head_end,
                               void *scratch, const attention_ops *ops)
 {
     int64_t hd = a->head_dim, group = a->n_heads / a->n_kv_heads;
-    float *k_block = scratch, *v_block = k_block + BLOCK_POSITIONS * hd;
-    float *scores = v_block + BLOCK_POSITIONS * hd;
+    float *k_buffer = scratch, *v_buffer = k_buffer + SPAN_POSITIONS * hd;
+    float *scores = v_buffer + SPAN_POSITIONS * hd;
     float *state_m = scores + BLOCK_POSITIONS, *state_l = state_m + QUERY_CHUNK * group;
-    const float *k_rows[BLOCK_POSITIONS], *v_rows[BLOCK_POSITIONS];
+    const float *k_rows[SPAN_POSITIONS], *v_rows[SPAN_POSITIONS];
+    row_source k_src = {a->k, a->k_pos_bytes, a->k_head_bytes, k_buffer};
+    row_source v_src = {a->v, a->v_pos_bytes, a->v_head_bytes, v_buffer};
 
     for (int64_t g = head_begin / group; g * group < head_end; g++) {
         int64_t h_lo = g * group > head_begin ? g * group : head_begin;
@@ -174,35 +238,30 @@ static void attention_blocked(const tsr_attention_args *a, int64_t head_begin, i
             for (int64_t t = t0; t < t1; t++) {
                 for (int64_t h = h_lo; h < h_hi; h++) {
                     memset(a->out + t * a->out_stride + h * hd, 0, (size_t)hd * sizeof(float));
-                    state_m[(t - t0) * group + h - h_lo] = -INFINITY;
-                    state_l[(t - t0) * group + h - h_lo] = 0.0f;
+                    state_m[(t - t0) * group + h - g * group] = -INFINITY;
+                    state_l[(t - t0) * group + h - g * group] = 0.0f;
                 }
             }
-            int64_t p_last = a->pos0 + t1 - 1;
-            for (int64_t p0 = first_position(a, t0); p0 <= p_last; p0 += BLOCK_POSITIONS) {
-                int64_t n = p_last + 1 - p0 < BLOCK_POSITIONS ? p_last + 1 - p0 : BLOCK_POSITIONS;
-                load_rows(a, ops, a->k, a->k_pos_bytes, a->k_head_bytes, g, p0, n, k_block, k_rows);
-                load_rows(a, ops, a->v, a->v_pos_bytes, a->v_head_bytes, g, p0, n, v_block, v_rows);
-                for (int64_t t = t0; t < t1; t++) {
-                    /* The block positions query t sees: [j_begin, j_end). */
-                    int64_t first = first_position(a, t), last = a->pos0 + t;
-                    int64_t j_begin = first > p0 ? first - p0 : 0;
-                    int64_t j_end = last - p0 + 1 < n ? last - p0 + 1 : n;
-                    if (j_end <= j_begin)
-                        continue;
-                    for (int64_t h = h_lo; h < h_hi; h++) {
-                        int64_t state = (t - t0) * group + h - h_lo;
-                        update_query(ops, a->q + t * a->q_stride + h * hd,
-                                     a->out + t * a->out_stride + h * hd, &state_m[state],
-                                     &state_l[state], k_rows + j_begin, v_rows + j_begin,
-                                     j_end - j_begin, hd, a->scale, scores);
-                    }
-                }
+            /* The queries' k-th blocks start k * BLOCK_POSITIONS after their
+             * windows do (first_position grows with t), and together span
+             * [span_begin, span_end). */
+            int64_t first0 = first_position(a, t0), first1 = first_position(a, t1 - 1);
+            int64_t p_last = a->pos0 + t1 - 1, held_begin = first0, held_end = first0;
+            for (int64_t k_offset = 0; first0 + k_offset <= p_last; k_offset += BLOCK_POSITIONS) {
+                int64_t span_begin = first0 + k_offset;
+                int64_t span_end = first1 + k_offset + BLOCK_POSITIONS;
+                span_end = span_end < p_last + 1 ? span_end : p_last + 1;
+                load_span(a, ops, &k_src, g, span_begin, span_end, held_begin, held_end, k_rows);
+                load_span(a, ops, &v_src, g, span_begin, span_end, held_begin, held_end, v_rows);
+                held_begin = span_begin, held_end = span_end;
+                update_chunk(a, ops, t0, t1, g, h_lo, h_hi, k_offset, span_begin, k_rows,
+                             v_rows, state_m, state_l, scores);
             }
             for (int64_t t = t0; t < t1; t++)
                 for (int64_t h = h_lo; h < h_hi; h++)
                     ops->accumulate(a->out + t * a->out_stride + h * hd,
-                                    1.0f / state_l[(t - t0) * group + h - h_lo], NULL, NULL, 0, hd);
+                                    1.0f / state_l[(t - t0) * group + h - g * group], NULL,
+                                    NULL, 0, hd);
         }
     }
 }

@@ -67,17 +67,27 @@ TSR_TARGET_AVX2 void tsr_softmax_avx2(float *x, int64_t n)
         x[i] *= inv;
 }
 
-TSR_TARGET_AVX2 void tsr_swiglu_avx2(float *y, const float *gate, const float *up, int64_t n)
+static inline TSR_TARGET_AVX2 __m256 swiglu8_avx2(__m256 g, __m256 u)
 {
     const __m256 one = _mm256_set1_ps(1.0f), zero = _mm256_setzero_ps();
+    __m256 silu = _mm256_div_ps(g, _mm256_add_ps(one, tsr_exp_avx2(_mm256_sub_ps(zero, g))));
+    return _mm256_mul_ps(silu, u);
+}
+
+TSR_TARGET_AVX2 void tsr_swiglu_avx2(float *y, const float *gate, const float *up, int64_t n)
+{
     int64_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        __m256 g = _mm256_loadu_ps(gate + i);
-        __m256 silu = _mm256_div_ps(g, _mm256_add_ps(one, tsr_exp_avx2(_mm256_sub_ps(zero, g))));
-        _mm256_storeu_ps(y + i, _mm256_mul_ps(silu, _mm256_loadu_ps(up + i)));
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(y + i, swiglu8_avx2(_mm256_loadu_ps(gate + i), _mm256_loadu_ps(up + i)));
+    /* The last n % 8 through the same vector exp, in masked lanes: threads
+     * split a row at any boundary, and a value must not depend on whether
+     * it fell in a call's tail (expf rounds differently). */
+    if (i < n) {
+        __m256i lanes = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(n - i)),
+                                           _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+        __m256 g = _mm256_maskload_ps(gate + i, lanes), u = _mm256_maskload_ps(up + i, lanes);
+        _mm256_maskstore_ps(y + i, lanes, swiglu8_avx2(g, u));
     }
-    for (; i < n; i++)
-        y[i] = gate[i] / (1.0f + expf(-gate[i])) * up[i];
 }
 
 TSR_TARGET_AVX2 void tsr_add_avx2(float *y, const float *a, const float *b, int64_t n)

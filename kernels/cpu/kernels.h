@@ -102,7 +102,9 @@ typedef struct tsr_cpu_kernels {
     /* x = exp(x - max x) / sum, in place; n >= 1 and at least one x finite.
      * -INFINITY entries (masked logits) become exactly 0. */
     void (*softmax)(float *x, int64_t n);
-    /* y = silu(gate) * up, silu(g) = g / (1 + exp(-g)). y may be gate or up. */
+    /* y = silu(gate) * up, silu(g) = g / (1 + exp(-g)). y may be gate or up.
+     * y[i] depends on gate[i] and up[i] alone, not on n or where the call
+     * starts: threads may split a row anywhere. */
     void (*swiglu)(float *y, const float *gate, const float *up, int64_t n);
     /* y = a + b. y may be a or b. */
     void (*add)(float *y, const float *a, const float *b, int64_t n);
@@ -110,7 +112,10 @@ typedef struct tsr_cpu_kernels {
      * exactly those heads' out slices, so threads may split the heads.
      * scratch: tsr_attention_scratch_bytes bytes, float-aligned, this
      * thread's own. Online softmax over blocks of positions; each K/V row is
-     * converted once per block for all the queries of its group. */
+     * converted once for all the queries of its group. A query's output is
+     * bit-identical whatever other queries share the call (n_tokens, pos0)
+     * and whatever the head range: a sequence's logits do not depend on
+     * its batch. */
     void (*attention)(const tsr_attention_args *args, int64_t head_begin, int64_t head_end,
                       void *scratch);
 } tsr_cpu_kernels;
