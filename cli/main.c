@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "serve.h"
 
 static const cli_command *const commands[] = {
     &cli_command_run,
@@ -10,6 +11,7 @@ static const cli_command *const commands[] = {
     &cli_command_plugins,
     &cli_command_profile,
     &cli_command_plan,
+    &cli_command_serve,
 };
 enum { N_COMMANDS = sizeof commands / sizeof commands[0] };
 

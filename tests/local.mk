@@ -410,3 +410,8 @@ TESTS += tests/test_model_requant
 endif
 EXTRA_tests_test_model_requant_DEPENDENCIES = $(TEST_MODELS)/.made
 EXTRA_DIST += tests/reference/smollm2-q8_0-greedy.json
+
+# `tessera serve` end to end on the default model, over HTTP and with the
+# openai package (tests/serve.py, run by tests/serve.sh).
+TESTS += tests/serve.sh
+EXTRA_DIST += tests/serve.sh tests/serve.py

@@ -1,0 +1,76 @@
+/* A profile's `server:` section, read without opening the deployment: a
+ * server listens (and answers /health with 503) while the model loads. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "diag.h"
+#include "profile.h"
+#include "tessera/tessera.h"
+
+static char *copy_or_null(const char *text)
+{
+    return text ? strdup(text) : NULL;
+}
+
+static tsr_status fill(const tsr_profile *p, tsr_server_settings *out, tsr_error *err)
+{
+    const tsr_profile_server *s = &p->server;
+    out->has_server = p->has_server;
+    out->port = s->port;
+    out->parallel = s->parallel;
+    out->queue = s->queue;
+    out->host = copy_or_null(s->host);
+    out->api_key = copy_or_null(s->api_key);
+    out->model_name = copy_or_null(s->model_name);
+    if ((s->host && !out->host) || (s->api_key && !out->api_key) ||
+        (s->model_name && !out->model_name)) {
+        tsr_server_settings_free(out);
+        return tsr_error_set(err, TSR_ERR_NOMEM, "out of memory");
+    }
+    return TSR_OK;
+}
+
+tsr_status tsr_profile_server_settings(const char *path, tsr_diagnostic_cb diagnostic,
+                                       void *diagnostic_ctx, tsr_server_settings *out,
+                                       tsr_error *err)
+{
+    memset(out, 0, sizeof *out);
+    out->struct_size = sizeof *out;
+    tsr_diagnostics diags = {0};
+    tsr_profile *profile = NULL;
+    tsr_status s = tsr_profile_load(path, &profile, &diags, err);
+    if (s == TSR_OK && tsr_diag_error_count(&diags) > 0)
+        s = TSR_ERR_INVALID;
+    bool first_error = s == TSR_OK;
+    for (size_t i = 0; i < diags.count; i++) {
+        const tsr_diagnostic *d = &diags.items[i];
+        if (diagnostic) {
+            tsr_diagnostic_info info = {d->severity, d->code,   d->file,   d->line,
+                                        d->column,   d->message, d->hint};
+            diagnostic(&info, diagnostic_ctx);
+        }
+        if (!first_error && d->severity == TSR_SEVERITY_ERROR) {
+            char line[TSR_ERROR_MESSAGE_BYTES];
+            tsr_diag_format(d, line, sizeof line);
+            tsr_error_set(err, s, "%s", line);
+            first_error = true;
+        }
+    }
+    tsr_diagnostics_free(&diags);
+    if (s == TSR_OK)
+        s = fill(profile, out, err);
+    tsr_profile_free(profile);
+    return s;
+}
+
+void tsr_server_settings_free(tsr_server_settings *settings)
+{
+    if (!settings)
+        return;
+    free(settings->host);
+    free(settings->api_key);
+    free(settings->model_name);
+    uint32_t size = settings->struct_size;
+    memset(settings, 0, sizeof *settings);
+    settings->struct_size = size;
+}
