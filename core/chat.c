@@ -143,6 +143,8 @@ const char *tsr_chat_template_default_system(const tsr_chat_template *tmpl)
 typedef struct writer {
     char *buf;
     size_t cap, n;
+    tsr_text_span *literal; /* where what the caller gave landed; NULL: not wanted */
+    size_t n_literal;
 } writer;
 
 static void put(writer *w, const char *s, size_t n)
@@ -155,6 +157,15 @@ static void put(writer *w, const char *s, size_t n)
 }
 
 static void puts_(writer *w, const char *s) { put(w, s, strlen(s)); }
+
+/* Text the caller gave (a role, a message's content): the template never
+ * reads markers in it, and the tokenizer must not either. */
+static void put_literal(writer *w, const char *s, size_t n)
+{
+    if (w->literal)
+        w->literal[w->n_literal++] = (tsr_text_span){w->n, n};
+    put(w, s, n);
+}
 
 /* Whether s[i..] starts with a code point Python's str.strip() removes
  * (what Jinja's trim filter calls); its length in *len. */
@@ -193,13 +204,14 @@ static void put_trimmed(writer *w, const char *text)
             break;
         end = start;
     }
-    put(w, text + begin, end - begin);
+    put_literal(w, text + begin, end - begin);
 }
 
-size_t tsr_chat_apply(const tsr_chat_template *tmpl, const tsr_chat_message *messages,
-                      size_t n_messages, bool add_generation_prompt, char *buf, size_t buf_bytes)
+size_t tsr_chat_apply_spans(const tsr_chat_template *tmpl, const tsr_chat_message *messages,
+                            size_t n_messages, bool add_generation_prompt, char *buf,
+                            size_t buf_bytes, tsr_text_span *literal)
 {
-    writer w = {buf, buf_bytes ? buf_bytes - 1 : 0, 0};
+    writer w = {buf, buf_bytes ? buf_bytes - 1 : 0, 0, literal, 0};
     if (tmpl->format == TSR_CHAT_CHATML) {
         if (n_messages > 0 && tmpl->default_system && strcmp(messages[0].role, "system") != 0) {
             puts_(&w, "<|im_start|>system\n");
@@ -208,9 +220,9 @@ size_t tsr_chat_apply(const tsr_chat_template *tmpl, const tsr_chat_message *mes
         }
         for (size_t i = 0; i < n_messages; i++) {
             puts_(&w, "<|im_start|>");
-            puts_(&w, messages[i].role);
+            put_literal(&w, messages[i].role, strlen(messages[i].role));
             puts_(&w, "\n");
-            puts_(&w, messages[i].content);
+            put_literal(&w, messages[i].content, strlen(messages[i].content));
             puts_(&w, "<|im_end|>\n");
         }
         if (add_generation_prompt)
@@ -220,7 +232,7 @@ size_t tsr_chat_apply(const tsr_chat_template *tmpl, const tsr_chat_message *mes
             if (i == 0)
                 puts_(&w, "<|begin_of_text|>");
             puts_(&w, "<|start_header_id|>");
-            puts_(&w, messages[i].role);
+            put_literal(&w, messages[i].role, strlen(messages[i].role));
             puts_(&w, "<|end_header_id|>\n\n");
             put_trimmed(&w, messages[i].content);
             puts_(&w, "<|eot_id|>");
@@ -231,4 +243,58 @@ size_t tsr_chat_apply(const tsr_chat_template *tmpl, const tsr_chat_message *mes
     if (buf_bytes > 0)
         buf[w.n < w.cap ? w.n : w.cap] = '\0';
     return w.n;
+}
+
+size_t tsr_chat_apply(const tsr_chat_template *tmpl, const tsr_chat_message *messages,
+                      size_t n_messages, bool add_generation_prompt, char *buf, size_t buf_bytes)
+{
+    return tsr_chat_apply_spans(tmpl, messages, n_messages, add_generation_prompt, buf,
+                                buf_bytes, NULL);
+}
+
+tsr_status tsr_chat_encode(const tsr_chat_template *tmpl, const tsr_tokenizer *tok,
+                           const tsr_chat_message *messages, size_t n_messages,
+                           bool add_generation_prompt, int32_t **tokens, size_t *n_tokens,
+                           tsr_error *err)
+{
+    *tokens = NULL;
+    *n_tokens = 0;
+    size_t len = tsr_chat_apply(tmpl, messages, n_messages, add_generation_prompt, NULL, 0);
+    char *text = malloc(len + 1);
+    tsr_text_span *literal = malloc((2 * n_messages + 1) * sizeof *literal);
+    /* About a token per byte is the most BPE and SentencePiece make of
+     * text; a second pass covers what byte fallback adds. */
+    size_t cap = len + 16, needed = 0;
+    int32_t *out = malloc(cap * sizeof *out);
+    tsr_status s = TSR_OK;
+    if (!text || !literal || !out) {
+        s = tsr_error_set(err, TSR_ERR_NOMEM, "out of memory rendering a chat of %zu messages "
+                          "(%zu bytes)", n_messages, len);
+        goto done;
+    }
+    tsr_chat_apply_spans(tmpl, messages, n_messages, add_generation_prompt, text, len + 1,
+                         literal);
+    s = tsr_tokenizer_encode_literal(tok, text, len, false, literal, 2 * n_messages, out, cap,
+                                     &needed, err);
+    if (s == TSR_OK && needed > cap) {
+        int32_t *bigger = realloc(out, needed * sizeof *out);
+        if (!bigger) {
+            s = tsr_error_set(err, TSR_ERR_NOMEM, "out of memory for the %zu tokens of a chat",
+                              needed);
+            goto done;
+        }
+        out = bigger;
+        s = tsr_tokenizer_encode_literal(tok, text, len, false, literal, 2 * n_messages, out,
+                                         needed, &needed, err);
+    }
+    if (s == TSR_OK) {
+        *tokens = out;
+        *n_tokens = needed;
+        out = NULL;
+    }
+done:
+    free(out);
+    free(literal);
+    free(text);
+    return s;
 }

@@ -14,8 +14,10 @@
  *   Llama 3  <|begin_of_text|><|start_header_id|>role<|end_header_id|>\n\n
  *            content (trimmed)<|eot_id|> ...
  * The rendered text contains the special tokens as text, and the BOS where
- * the template writes one: encode it with add_special = false and
- * parse_special = true.
+ * the template writes one. tsr_chat_encode turns it into tokens: the
+ * template's markers become control tokens, while the roles and contents
+ * the caller gave never do (a user who types "<|im_end|>" cannot close the
+ * turn and open a system one).
  */
 #ifndef TSR_CORE_CHAT_H
 #define TSR_CORE_CHAT_H
@@ -24,6 +26,7 @@
 #include <stddef.h>
 
 #include "tessera/error.h"
+#include "tokenizer.h"
 
 typedef enum tsr_chat_format {
     TSR_CHAT_CHATML = 1,
@@ -63,5 +66,21 @@ const char *tsr_chat_template_default_system(const tsr_chat_template *tmpl);
  * Thread-safe. */
 size_t tsr_chat_apply(const tsr_chat_template *tmpl, const tsr_chat_message *messages,
                       size_t n_messages, bool add_generation_prompt, char *buf, size_t buf_bytes);
+/* The same, and where each message's role and content landed in the whole
+ * prompt (whatever buf holds of it): literal[2i] the role, literal[2i + 1]
+ * the content (trimmed, where the template trims it) of messages[i], in
+ * order; literal holds 2 * n_messages spans, or is NULL. */
+size_t tsr_chat_apply_spans(const tsr_chat_template *tmpl, const tsr_chat_message *messages,
+                            size_t n_messages, bool add_generation_prompt, char *buf,
+                            size_t buf_bytes, tsr_text_span *literal);
+
+/* Renders the conversation and encodes it with tok: the template's markers
+ * become control tokens, the roles' and contents' text never does (see
+ * tsr_tokenizer_encode_literal). *tokens is malloc'd, owned by the caller.
+ * Errors: TSR_ERR_NOMEM, or the tokenizer's. Thread-safe. */
+tsr_status tsr_chat_encode(const tsr_chat_template *tmpl, const tsr_tokenizer *tok,
+                           const tsr_chat_message *messages, size_t n_messages,
+                           bool add_generation_prompt, int32_t **tokens, size_t *n_tokens,
+                           tsr_error *err);
 
 #endif

@@ -25,7 +25,8 @@ tsr_status tsr_detokenizer_open(const tsr_tokenizer *tok, uint32_t flags, tsr_de
     char *buf = d ? malloc(cap) : NULL;
     if (!buf) {
         free(d);
-        return tsr_error_set(err, TSR_ERR_NOMEM, "detokenizer: no memory for %zu bytes", cap);
+        return tsr_error_set(err, TSR_ERR_NOMEM,
+                             "out of memory for the detokenizer's %zu-byte buffer", cap);
     }
     d->tok = tok;
     d->flags = flags;

@@ -257,8 +257,8 @@ static tsr_status add_tokens(tsr_vocab *vocab, const tsr_tokenizer_spec *spec, c
     vocab->blob = malloc(3 * total + 1);
     vocab->tokens = calloc(spec->n_tokens, sizeof *vocab->tokens);
     if (!vocab->blob || !vocab->tokens || !tsr_byte_map_init(&vocab->token_by_key, spec->n_tokens))
-        return tsr_error_set(err, TSR_ERR_NOMEM, "%s: no memory for %zu tokens", source,
-                             spec->n_tokens);
+        return tsr_error_set(err, TSR_ERR_NOMEM, "out of memory for the %zu tokens of %s",
+                             spec->n_tokens, source);
     for (size_t i = 0; i < spec->n_tokens; i++) {
         const char *text = spec->tokens[i];
         size_t n = spec->token_lens ? spec->token_lens[i] : strlen(text);
@@ -352,7 +352,8 @@ tsr_status tsr_tokenizer_open_spec(const tsr_tokenizer_spec *spec, tsr_tokenizer
     const char *source = spec->source ? spec->source : "tokenizer";
     tsr_vocab *vocab = calloc(1, sizeof *vocab);
     if (!vocab)
-        return tsr_error_set(err, TSR_ERR_NOMEM, "%s: no memory for the tokenizer", source);
+        return tsr_error_set(err, TSR_ERR_NOMEM, "out of memory opening the tokenizer of %s",
+                             source);
     tsr_status st = TSR_OK;
     int add_bos_default = 0;
     if (spec->model && strcmp(spec->model, "gpt2") == 0) {
@@ -425,7 +426,8 @@ tsr_status tsr_tokenizer_open_spec(const tsr_tokenizer_spec *spec, tsr_tokenizer
         goto fail;
     }
     if (build_eog(vocab, spec) != TSR_OK || build_specials(vocab) != TSR_OK) {
-        st = tsr_error_set(err, TSR_ERR_NOMEM, "%s: no memory for the special tokens", source);
+        st = tsr_error_set(err, TSR_ERR_NOMEM, "out of memory for the special tokens of %s",
+                           source);
         goto fail;
     }
     find_byte_tokens(vocab);
@@ -435,7 +437,8 @@ tsr_status tsr_tokenizer_open_spec(const tsr_tokenizer_spec *spec, tsr_tokenizer
     if (spec->chat_template) {
         vocab->chat_template = malloc(spec->chat_template_len + 1);
         if (!vocab->chat_template) {
-            st = tsr_error_set(err, TSR_ERR_NOMEM, "%s: no memory for the chat template", source);
+            st = tsr_error_set(err, TSR_ERR_NOMEM, "out of memory for the chat template of %s",
+                               source);
             goto fail;
         }
         memcpy(vocab->chat_template, spec->chat_template, spec->chat_template_len);
@@ -544,6 +547,7 @@ const char *tsr_tokenizer_chat_template(const tsr_tokenizer *tok, size_t *n_byte
 typedef struct fragment {
     int32_t token; /* TSR_TOKEN_NONE for raw text */
     size_t offset, n_bytes;
+    bool literal;  /* raw text inside a literal span: no control token is cut out of it */
 } fragment;
 
 typedef struct fragment_list {
@@ -551,33 +555,71 @@ typedef struct fragment_list {
     size_t n, cap;
 } fragment_list;
 
-static bool fragments_push(fragment_list *list, int32_t token, size_t offset, size_t n_bytes)
+static bool fragments_push(fragment_list *list, int32_t token, size_t offset, size_t n_bytes,
+                           bool literal)
 {
     void *items = list->items;
     if (!tsr_scratch_reserve(&items, &list->cap, list->n + 1, sizeof *list->items))
         return false;
     list->items = items;
-    list->items[list->n++] = (fragment){token, offset, n_bytes};
+    list->items[list->n++] = (fragment){token, offset, n_bytes, literal};
     return true;
+}
+
+/* The raw text before any special token is cut out: one run, or the runs
+ * between the literal spans' edges, each literal span a run of its own. */
+static bool initial_fragments(size_t n_bytes, const tsr_text_span *literal, size_t n_literal,
+                              fragment_list *list)
+{
+    size_t at = 0;
+    for (size_t i = 0; i < n_literal; i++) {
+        size_t begin = literal[i].offset, end = begin + literal[i].n_bytes;
+        if (begin > at && !fragments_push(list, TSR_TOKEN_NONE, at, begin - at, false))
+            return false;
+        if (end > begin && !fragments_push(list, TSR_TOKEN_NONE, begin, end - begin, true))
+            return false;
+        at = end;
+    }
+    return at == n_bytes || fragments_push(list, TSR_TOKEN_NONE, at, n_bytes - at, false);
+}
+
+/* Joins raw runs that touch (the edges of literal spans, where nothing was
+ * cut), so that the text is tokenized as it would be without spans. */
+static void merge_raw_runs(fragment_list *list)
+{
+    size_t w = 0;
+    for (size_t r = 0; r < list->n; r++) {
+        fragment f = list->items[r];
+        fragment *last = w ? &list->items[w - 1] : NULL;
+        if (last && last->token == TSR_TOKEN_NONE && f.token == TSR_TOKEN_NONE &&
+            last->offset + last->n_bytes == f.offset)
+            last->n_bytes += f.n_bytes;
+        else
+            list->items[w++] = f;
+    }
+    list->n = w;
 }
 
 /* Cuts special tokens out of the text as llama.cpp does: each special token
  * in turn, longest first, splits every raw run at each of its (leftmost,
  * non-overlapping) occurrences. Control and unknown tokens take part only
- * with parse_special; user-defined ones always. */
+ * with parse_special, and never in a literal run; user-defined ones always.
+ * The spans are in order and inside the text; false: out of memory. */
 static bool partition_specials(const tsr_vocab *vocab, const char *text, size_t n_bytes,
-                               bool parse_special, fragment_list *list)
+                               bool parse_special, const tsr_text_span *literal,
+                               size_t n_literal, fragment_list *list)
 {
     fragment_list next = {0};
     list->n = 0;
     if (n_bytes == 0)
         return true;
-    if (!fragments_push(list, TSR_TOKEN_NONE, 0, n_bytes))
+    if (!initial_fragments(n_bytes, literal, n_literal, list))
         return false;
     for (size_t s = 0; s < vocab->n_specials; s++) {
         int32_t id = vocab->specials[s];
         const tsr_token_entry *t = &vocab->tokens[id];
-        if (!parse_special && t->type != TSR_TOKEN_USER_DEFINED)
+        bool user_defined = t->type == TSR_TOKEN_USER_DEFINED;
+        if (!parse_special && !user_defined)
             continue;
         const char *needle = vocab->blob + t->text_offset;
         size_t needle_bytes = t->text_bytes;
@@ -586,8 +628,8 @@ static bool partition_specials(const tsr_vocab *vocab, const char *text, size_t 
         next.n = 0;
         for (size_t f = 0; f < list->n; f++) {
             fragment frag = list->items[f];
-            if (frag.token != TSR_TOKEN_NONE) {
-                if (!fragments_push(&next, frag.token, frag.offset, frag.n_bytes))
+            if (frag.token != TSR_TOKEN_NONE || (frag.literal && !user_defined)) {
+                if (!fragments_push(&next, frag.token, frag.offset, frag.n_bytes, frag.literal))
                     goto nomem;
                 continue;
             }
@@ -595,13 +637,13 @@ static bool partition_specials(const tsr_vocab *vocab, const char *text, size_t 
             const char *hit;
             while (at < end && (hit = memmem(text + at, end - at, needle, needle_bytes))) {
                 size_t pos = (size_t)(hit - text);
-                if (pos > at && !fragments_push(&next, TSR_TOKEN_NONE, at, pos - at))
+                if (pos > at && !fragments_push(&next, TSR_TOKEN_NONE, at, pos - at, frag.literal))
                     goto nomem;
-                if (!fragments_push(&next, id, pos, needle_bytes))
+                if (!fragments_push(&next, id, pos, needle_bytes, false))
                     goto nomem;
                 at = pos + needle_bytes;
             }
-            if (at < end && !fragments_push(&next, TSR_TOKEN_NONE, at, end - at))
+            if (at < end && !fragments_push(&next, TSR_TOKEN_NONE, at, end - at, frag.literal))
                 goto nomem;
         }
         fragment_list swap = *list;
@@ -609,24 +651,34 @@ static bool partition_specials(const tsr_vocab *vocab, const char *text, size_t 
         next = swap;
     }
     free(next.items);
+    merge_raw_runs(list);
     return true;
 nomem:
     free(next.items);
     return false;
 }
 
-tsr_status tsr_tokenizer_encode(const tsr_tokenizer *vocab, const char *text, size_t n_bytes,
-                                bool add_special, bool parse_special, int32_t *tokens,
-                                size_t max_tokens, size_t *n_needed, tsr_error *err)
+static tsr_status encode(const tsr_tokenizer *vocab, const char *text, size_t n_bytes,
+                         bool add_special, bool parse_special, const tsr_text_span *literal,
+                         size_t n_literal, int32_t *tokens, size_t max_tokens,
+                         size_t *n_needed, tsr_error *err)
 {
     tsr_token_sink sink = {tokens, tokens ? max_tokens : 0, 0};
     tsr_encode_scratch scratch = {0};
     fragment_list fragments = {0};
     tsr_status st = TSR_OK;
     *n_needed = 0;
-    if (!partition_specials(vocab, text, n_bytes, parse_special, &fragments)) {
-        st = tsr_error_set(err, TSR_ERR_NOMEM, "tokenizer: no memory to split %zu bytes of text",
-                           n_bytes);
+    for (size_t i = 0; i < n_literal; i++)
+        if (literal[i].offset > n_bytes || literal[i].n_bytes > n_bytes - literal[i].offset ||
+            (i > 0 && literal[i].offset < literal[i - 1].offset + literal[i - 1].n_bytes))
+            return tsr_error_set(err, TSR_ERR_INVALID, "tokenizer: literal span %zu (bytes %zu "
+                                 "to %zu) is out of order or past the %zu bytes of text", i,
+                                 literal[i].offset, literal[i].offset + literal[i].n_bytes,
+                                 n_bytes);
+    if (!partition_specials(vocab, text, n_bytes, parse_special, literal, n_literal,
+                            &fragments)) {
+        st = tsr_error_set(err, TSR_ERR_NOMEM, "tokenizer: out of memory splitting %zu bytes "
+                           "of text", n_bytes);
         goto done;
     }
     if (add_special && vocab->add_bos)
@@ -655,4 +707,22 @@ done:
     free(fragments.items);
     tsr_scratch_free(&scratch);
     return st;
+}
+
+tsr_status tsr_tokenizer_encode(const tsr_tokenizer *tok, const char *text, size_t n_bytes,
+                                bool add_special, bool parse_special, int32_t *tokens,
+                                size_t max_tokens, size_t *n_needed, tsr_error *err)
+{
+    return encode(tok, text, n_bytes, add_special, parse_special, NULL, 0, tokens, max_tokens,
+                  n_needed, err);
+}
+
+tsr_status tsr_tokenizer_encode_literal(const tsr_tokenizer *tok, const char *text,
+                                        size_t n_bytes, bool add_special,
+                                        const tsr_text_span *literal, size_t n_literal,
+                                        int32_t *tokens, size_t max_tokens, size_t *n_needed,
+                                        tsr_error *err)
+{
+    return encode(tok, text, n_bytes, add_special, true, literal, n_literal, tokens, max_tokens,
+                  n_needed, err);
 }

@@ -122,6 +122,24 @@ tsr_status tsr_tokenizer_encode(const tsr_tokenizer *tok, const char *text, size
                                 bool add_special, bool parse_special, int32_t *tokens,
                                 size_t max_tokens, size_t *n_needed, tsr_error *err);
 
+/* A byte range of a text. */
+typedef struct tsr_text_span {
+    size_t offset, n_bytes;
+} tsr_text_span;
+
+/* Encodes as tsr_tokenizer_encode with parse_special, except inside the
+ * literal spans (in order, not overlapping, inside the text): no control
+ * token is ever cut out of them. For text that mixes a template's markers
+ * with what a user typed (a chat message's content): "<|im_end|>" typed by
+ * the user stays text, the template's own becomes the control token. Text
+ * across a span's edge is tokenized as one run, exactly as without spans.
+ * TSR_ERR_INVALID for spans out of order or past the text. */
+tsr_status tsr_tokenizer_encode_literal(const tsr_tokenizer *tok, const char *text,
+                                        size_t n_bytes, bool add_special,
+                                        const tsr_text_span *literal, size_t n_literal,
+                                        int32_t *tokens, size_t max_tokens, size_t *n_needed,
+                                        tsr_error *err);
+
 /* The bytes a token decodes to (not NUL-terminated; may be a partial UTF-8
  * sequence), *n_bytes set; NULL for an id out of range. Control and unknown
  * tokens give their text. Points into the tokenizer. */

@@ -156,8 +156,8 @@ tsr_status tsr_bpe_add_merges(tsr_vocab *vocab, const tsr_tokenizer_spec *spec, 
     vocab->merge_blob = malloc(total + 1);
     if (!vocab->merges || !vocab->merge_blob ||
         !tsr_byte_map_init(&vocab->merge_by_pair, spec->n_merges))
-        return tsr_error_set(err, TSR_ERR_NOMEM, "%s: no memory for %zu merge rules", source,
-                             spec->n_merges);
+        return tsr_error_set(err, TSR_ERR_NOMEM, "out of memory for the %zu merge rules of %s",
+                             spec->n_merges, source);
     size_t used = 0;
     for (size_t i = 0; i < spec->n_merges; i++) {
         const char *rule = spec->merges[i];
@@ -462,7 +462,7 @@ tsr_status tsr_bpe_encode(const tsr_vocab *vocab, const char *text, size_t n_byt
     splitter sp = {.vocab = vocab, .scratch = scratch, .on_word = encode_word, .sink = sink};
     tsr_status st = run_splitter(&sp, text, n_bytes);
     if (st == TSR_ERR_NOMEM)
-        return tsr_error_set(err, st, "tokenizer: no memory to encode %zu bytes", n_bytes);
+        return tsr_error_set(err, st, "tokenizer: out of memory encoding %zu bytes", n_bytes);
     if (st != TSR_OK)
         return tsr_error_set(err, st, "tokenizer: the \"%s\" pre-tokenizer's regex failed on "
                              "%zu bytes of text", vocab->pre, n_bytes);

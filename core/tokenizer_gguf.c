@@ -37,7 +37,7 @@ static tsr_status read_strings(const tsr_gguf *gguf, const char *key, bool requi
     out->data = malloc((size_t)array.count * sizeof *out->data + 1);
     out->lens = malloc((size_t)array.count * sizeof *out->lens + 1);
     if (!out->data || !out->lens)
-        return tsr_error_set(err, TSR_ERR_NOMEM, "%s: no memory for %s", path, key);
+        return tsr_error_set(err, TSR_ERR_NOMEM, "out of memory reading %s of %s", key, path);
     for (uint64_t i = 0; i < array.count; i++) {
         tsr_gguf_str s;
         if (!tsr_gguf_array_elem_str(&array, i, &s))
@@ -75,7 +75,7 @@ static tsr_status read_numbers(const tsr_gguf *gguf, const char *key, size_t n_t
                              key, (unsigned long long)array.count, n_tokens);
     void *copy = malloc(n_tokens * 4 + 4);
     if (!copy)
-        return tsr_error_set(err, TSR_ERR_NOMEM, "%s: no memory for %s", path, key);
+        return tsr_error_set(err, TSR_ERR_NOMEM, "out of memory reading %s of %s", key, path);
     for (size_t i = 0; i < n_tokens; i++) {
         int32_t v;
         memcpy(&v, (const char *)array.data + 4 * i, 4);

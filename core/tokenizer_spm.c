@@ -79,7 +79,7 @@ tsr_status tsr_spm_encode(const tsr_vocab *vocab, const char *text, size_t n_byt
     /* every space may grow into the 3 bytes of U+2581 */
     if (n_bytes > (SIZE_MAX - 3) / 3 || 3 * n_bytes + 3 > INT32_MAX ||
         !tsr_scratch_reserve((void **)&scratch->text, &scratch->text_cap, 3 * n_bytes + 3, 1))
-        return tsr_error_set(err, TSR_ERR_NOMEM, "tokenizer: no memory to encode %zu bytes",
+        return tsr_error_set(err, TSR_ERR_NOMEM, "tokenizer: out of memory encoding %zu bytes",
                              n_bytes);
     char *escaped = scratch->text;
     size_t n = 0;
@@ -99,7 +99,7 @@ tsr_status tsr_spm_encode(const tsr_vocab *vocab, const char *text, size_t n_byt
         return TSR_OK;
     if (!tsr_scratch_reserve(&scratch->symbols, &scratch->symbols_cap, n, sizeof(spm_symbol)) ||
         !tsr_scratch_reserve(&scratch->heap, &scratch->heap_cap, 2 * n, sizeof(spm_bigram)))
-        return tsr_error_set(err, TSR_ERR_NOMEM, "tokenizer: no memory to encode %zu bytes",
+        return tsr_error_set(err, TSR_ERR_NOMEM, "tokenizer: out of memory encoding %zu bytes",
                              n_bytes);
     spm_symbol *symbols = scratch->symbols;
     spm_bigram *heap = scratch->heap;

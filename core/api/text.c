@@ -69,3 +69,39 @@ const char *tsr_deployment_chat_template(const tsr_deployment *d)
 {
     return d->chat_source;
 }
+
+tsr_status tsr_chat_tokenize(const tsr_deployment *d, const tsr_message *messages,
+                             size_t n_messages, bool add_generation_prompt, tsr_token *tokens,
+                             size_t max_tokens, size_t *n_tokens, tsr_error *err)
+{
+    *n_tokens = 0;
+    for (size_t i = 0; i < n_messages; i++)
+        if (!messages[i].role || !messages[i].content)
+            return tsr_error_set(err, TSR_ERR_INVALID, "chat message %zu has no %s", i,
+                                 messages[i].role ? "content" : "role");
+    tsr_chat_template *tmpl;
+    tsr_status s = tsr_chat_template_open(d->chat_source,
+                                          d->chat_source ? strlen(d->chat_source) : 0, &tmpl,
+                                          err);
+    if (s != TSR_OK)
+        return s;
+    /* tsr_message and tsr_chat_message are the same two strings. */
+    tsr_chat_message *list = calloc(n_messages ? n_messages : 1, sizeof *list);
+    int32_t *all = NULL;
+    size_t n_all = 0;
+    if (!list)
+        s = tsr_error_set(err, TSR_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; s == TSR_OK && i < n_messages; i++)
+        list[i] = (tsr_chat_message){messages[i].role, messages[i].content};
+    if (s == TSR_OK)
+        s = tsr_chat_encode(tmpl, d->tokenizer, list, n_messages, add_generation_prompt, &all,
+                            &n_all, err);
+    if (s == TSR_OK) {
+        memcpy(tokens, all, (n_all < max_tokens ? n_all : max_tokens) * sizeof *tokens);
+        *n_tokens = n_all;
+    }
+    free(all);
+    free(list);
+    tsr_chat_template_close(tmpl);
+    return s;
+}

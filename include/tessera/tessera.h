@@ -403,6 +403,16 @@ typedef struct tsr_message {
 /* The model's chat template (tokenizer.chat_template), NUL-terminated, or
  * NULL when it has none. */
 TSR_EXPORT const char *tsr_deployment_chat_template(const tsr_deployment *d);
+/* Renders the conversation with the model's template and, with
+ * add_generation_prompt, the header of the assistant's reply, straight to
+ * tokens: only the template's own markers become control tokens; the
+ * messages' content is never parsed for special tokens. Sizes as
+ * tsr_tokenize. TSR_ERR_UNSUPPORTED when the template is of no family
+ * tessera renders, TSR_ERR_NOT_FOUND when the model has none. */
+TSR_EXPORT tsr_status tsr_chat_tokenize(const tsr_deployment *d, const tsr_message *messages,
+                                        size_t n_messages, bool add_generation_prompt,
+                                        tsr_token *tokens, size_t max_tokens, size_t *n_tokens,
+                                        tsr_error *err);
 
 /* ---- contexts and batches ------------------------------------------------ */
 
@@ -553,6 +563,7 @@ TSR_EXPORT tsr_status tsr_profile_server_settings(const char *path, tsr_diagnost
                                                   tsr_server_settings *out, tsr_error *err);
 /* Frees out's strings and zeroes it. */
 TSR_EXPORT void tsr_server_settings_free(tsr_server_settings *settings);
+
 
 #ifdef __cplusplus
 }
