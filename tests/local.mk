@@ -138,6 +138,9 @@ tests_contrib_chain_SOURCES = tests/contrib_chain.c tests/testutil.h
 tests_contrib_chain_LDADD = libtessera_core.la
 TESTS += tests/contrib-example.sh
 EXTRA_DIST += tests/contrib-example.sh
+# The runtime API's examples built against an installed tessera, and run.
+TESTS += tests/examples.sh
+EXTRA_DIST += tests/examples.sh
 
 # GGUF: the reader's tests, the writer they and the tools share, the corpus
 # of malformed files (tests/data/gguf-corrupt, made by make_gguf_corrupt.c and

@@ -41,4 +41,19 @@ check "profile show-bad" profile show "$src/conf/smollm2-cpu.yaml"
 model=${TESSERA_MODEL_CACHE:-$HOME/.cache/tessera/models}/SmolLM2-135M-Instruct.Q4_1.gguf
 check "plan" plan "$src/conf/smollm2-cpu.yaml"
 check "run" run -m "$model" -p "Hello" -n 3 --greedy -t 2 -c 64
+# The runtime API through its examples: deployment, context, batches of
+# several sequences, samplers, every close.
+check_example() {
+  name=$1; shift
+  out="$build/valgrind-$name.out"
+  if "$build/libtool" --mode=execute valgrind -q --error-exitcode=99 --leak-check=full \
+       --show-leak-kinds=definite,indirect,possible --errors-for-leak-kinds=definite,indirect,possible \
+       "$build/contrib/examples/$name" "$@" > "$out" 2>&1; then
+    echo "PASS: valgrind example $name" | tee -a "$log"
+  else
+    echo "FAIL: valgrind example $name exited $? (see $out)" | tee -a "$log"; cat "$out"; status=1
+  fi
+}
+check_example simple "$model" "Hello" 3
+check_example batched "$model" 3 "Hi" "Bye" "Name a color."
 exit $status
