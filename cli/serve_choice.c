@@ -53,6 +53,8 @@ bool serve_text_append(serve_text *t, const char *piece, size_t n, char *const *
                        size_t n_stop, bool *failed)
 {
     *failed = false;
+    if (n == 0)
+        return false; /* a control token: nothing new to look at */
     if (t->n + n > t->cap) {
         size_t cap = t->cap ? 2 * t->cap : 256;
         while (cap < t->n + n)
