@@ -70,6 +70,7 @@ static enum MHD_Result reply(struct MHD_Connection *c, unsigned status, const ch
         return MHD_NO;
     }
     MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+    MHD_add_response_header(r, MHD_HTTP_HEADER_ACCESS_CONTROL_ALLOW_ORIGIN, "*");
     if (status == MHD_HTTP_UNAUTHORIZED)
         MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
     enum MHD_Result ok = MHD_queue_response(c, status, r);
@@ -227,6 +228,7 @@ static enum MHD_Result start_stream(serve_http *h, struct MHD_Connection *c,
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "text/event-stream");
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
     MHD_add_response_header(resp, "X-Accel-Buffering", "no");
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_ACCESS_CONTROL_ALLOW_ORIGIN, "*");
     enum MHD_Result ok = MHD_queue_response(c, MHD_HTTP_OK, resp);
     MHD_destroy_response(resp);
     return ok;
@@ -396,6 +398,23 @@ static const struct route {
 };
 enum { N_ROUTES = sizeof routes / sizeof routes[0] };
 
+/* A browser's preflight before a cross-origin request: any origin may call,
+ * with the key in a header (the key still decides). */
+static enum MHD_Result preflight(struct MHD_Connection *c)
+{
+    struct MHD_Response *r = MHD_create_response_from_buffer(0, "", MHD_RESPMEM_PERSISTENT);
+    if (!r)
+        return MHD_NO;
+    MHD_add_response_header(r, MHD_HTTP_HEADER_ACCESS_CONTROL_ALLOW_ORIGIN, "*");
+    MHD_add_response_header(r, MHD_HTTP_HEADER_ACCESS_CONTROL_ALLOW_METHODS, "GET, POST, OPTIONS");
+    MHD_add_response_header(r, MHD_HTTP_HEADER_ACCESS_CONTROL_ALLOW_HEADERS,
+                            "Authorization, Content-Type, X-Api-Key");
+    MHD_add_response_header(r, MHD_HTTP_HEADER_ACCESS_CONTROL_MAX_AGE, "86400");
+    enum MHD_Result ok = MHD_queue_response(c, MHD_HTTP_NO_CONTENT, r);
+    MHD_destroy_response(r);
+    return ok;
+}
+
 /* The route, or NULL with *status 404 (no such path) or 405 (not that method). */
 static const struct route *find_route(const char *method, const char *url, unsigned *status)
 {
@@ -507,6 +526,9 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
                     "the server accepts (server.max_body)",
                     (unsigned long long)h->options.max_body_bytes);
     unsigned status;
+    if (strcmp(method, "OPTIONS") == 0 && (find_route("GET", url, &status) ||
+                                           find_route("POST", url, &status)))
+        return preflight(c);
     const struct route *rt = find_route(method, url, &status);
     if (!rt)
         return status == MHD_HTTP_NOT_FOUND

@@ -393,6 +393,17 @@ check(status == 401 and body["error"]["type"] == "authentication_error" and wron
       and x_key == 200 and request(port, "GET", "/metrics", key=None)[0] == 401,
       "api_key: no key or a wrong one is 401; Bearer and X-Api-Key pass", body)
 
+conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+conn.request("OPTIONS", "/v1/chat/completions", headers={"Origin": "http://example.org",
+                                                        "Access-Control-Request-Method": "POST"})
+resp = conn.getresponse()
+resp.read()
+conn.close()
+check(resp.status == 204 and resp.getheader("Access-Control-Allow-Origin") == "*"
+      and "Authorization" in resp.getheader("Access-Control-Allow-Headers", ""),
+      "a browser's CORS preflight: 204, any origin, the key's headers allowed",
+      resp.getheaders())
+
 # ---- the openai package ----------------------------------------------------------
 try:
     import openai
