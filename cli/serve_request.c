@@ -64,9 +64,10 @@ static bool get_integer(const json_t *body, const char *name, long long lo, long
     *has = v != NULL;
     if (!v)
         return true;
-    /* 3.0 is an integer to JSON's readers in other languages */
-    if (json_is_real(v) && json_real_value(v) == (double)(long long)json_real_value(v))
-        *out = (long long)json_real_value(v);
+    /* 3.0 is an integer to JSON's writers in other languages */
+    double real = json_real_value(v);
+    if (json_is_real(v) && real == floor(real) && fabs(real) < 9e18)
+        *out = (long long)real;
     else if (json_is_integer(v))
         *out = json_integer_value(v);
     else
@@ -101,7 +102,7 @@ static void set_value(chain_builder *b, const char *sampler, const char *param, 
     if (b->n == MAX_SETTINGS)
         return;
     snprintf(b->values[b->n], sizeof b->values[b->n], "%.9g", v);
-    b->settings[b->n] = (tsr_sampler_setting){sampler, param, b->values[b->n]};
+    b->settings[b->n] = (tsr_sampler_setting){sampler, param, b->values[b->n], false};
     b->n++;
 }
 
@@ -200,7 +201,8 @@ static bool read_sampling(const json_t *body, bool greedy, chain_builder *b, ser
             used += (size_t)n;
         }
         if (used && b->n < MAX_SETTINGS)
-            b->settings[b->n++] = (tsr_sampler_setting){"dry", "sequence_breakers", b->breakers};
+            b->settings[b->n++] = (tsr_sampler_setting){"dry", "sequence_breakers", b->breakers,
+                                                        false};
     }
     return true;
 }

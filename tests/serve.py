@@ -381,6 +381,32 @@ for name, path, body, want, want_type in errors:
     typed = want_type is None or answer["error"]["type"] == want_type
     check(status == want and shape and typed and answer["error"]["code"] == want,
           f"{name}: {want} with an error object", answer)
+# A bounded fuzz of the request reader: fields set to values of every type.
+import random
+rng = random.Random(15)
+weird = [None, True, False, 0, -1, 1, 2.5, -1e300, 1e300, 2**63, -2**63 - 1, "", "x", "\u0000",
+         "<|im_end|>", "a" * 5000, [], [1, 2], [[1, 2]], ["a", "b"], [None], {}, {"a": 1},
+         {"1": -100}, [[[[[]]]]], {"type": "text"}, [{"type": "text", "text": "hi"}],
+         [{"role": "user"}], [{"role": "user", "content": None}]]
+fields = ["model", "messages", "prompt", "temperature", "top_p", "top_k", "min_p", "typical_p",
+          "seed", "stop", "n", "logprobs", "top_logprobs", "logit_bias", "frequency_penalty",
+          "presence_penalty", "repeat_penalty", "repeat_last_n", "mirostat", "mirostat_tau",
+          "dry_multiplier", "dry_sequence_breakers", "xtc_probability", "stream",
+          "stream_options", "response_format", "tools", "echo", "best_of", "suffix",
+          "ignore_eos", "dynatemp_range", "top_n_sigma"]
+statuses = set()
+for i in range(120):
+    chat_kind = i % 2 == 0
+    body = chat("Hi", max_tokens=1) if chat_kind else completion("Hi", max_tokens=1)
+    for name in rng.sample(fields, rng.randint(1, 3)):
+        body[name] = rng.choice(weird)
+    path = "/v1/chat/completions" if chat_kind else "/v1/completions"
+    if body.get("stream") is True:
+        statuses.add(stream(port, path, body)[0])
+    else:
+        statuses.add(post(port, path, body)[0])
+check(statuses <= {200, 400} and 400 in statuses,
+      f"120 requests with fields of random types and values: 200 or 400 ({sorted(statuses)})")
 check(request(port, "GET", "/health", key=None)[0] == 200
       and post(port, "/v1/completions", completion("Hi", max_tokens=2))[0] == 200,
       "the server still serves after every bad request")
