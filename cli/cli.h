@@ -26,8 +26,27 @@ extern const cli_command cli_command_plan;
 
 /* Prints "tessera: MESSAGE" to stderr. */
 void cli_error(const char *fmt, ...) TSR_PRINTF(1, 2);
-/* Prints the error's message as cli_error does; returns exit. */
+/* Prints the error's message as cli_error does; returns exit_code, except
+ * that running out of memory is always CLI_EXIT_FAILURE (never "unusable
+ * input", whatever was being allocated), and its message always says
+ * "out of memory". */
 int cli_fail(const tsr_error *err, int exit_code);
+
+/* Writes n bytes to stdout and flushes them. false (errno set) when they
+ * could not all be written: a full disk, a closed pipe with SIGPIPE ignored. */
+bool cli_write_out(const char *text, size_t n);
+/* Flushes stdout and checks that everything written to it since the start
+ * arrived; when not, says so (once) and returns CLI_EXIT_FAILURE, else
+ * exit_code. Every command's result passes through it. */
+int cli_finish_output(int exit_code);
+/* Says that standard output cannot be written ("tessera: cannot write the
+ * output: REASON"), once per process; returns CLI_EXIT_FAILURE. */
+int cli_output_failed(int errnum);
+
+/* Turns a SIGBUS from a mapped file truncated under tessera (a model file
+ * overwritten in place) into a message naming the file and exit 1
+ * (cli/sigbus.c). */
+void cli_catch_sigbus(void);
 
 /* Loads tessera.ini and the environment once, installs the stderr log sink
  * and applies TESSERA_ISA. The result lives until exit. */

@@ -1,4 +1,5 @@
 /* The pieces every command shares. */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,8 +19,52 @@ void cli_error(const char *fmt, ...)
 
 int cli_fail(const tsr_error *err, int exit_code)
 {
+    if (err->code == TSR_ERR_NOMEM) {
+        if (strstr(err->message, "out of memory"))
+            cli_error("%s", err->message);
+        else
+            cli_error("out of memory: %s", err->message);
+        return CLI_EXIT_FAILURE;
+    }
     cli_error("%s", err->message);
     return exit_code;
+}
+
+static bool output_failure_told;
+
+int cli_output_failed(int errnum)
+{
+    /* errno is lost when stdio failed inside an earlier printf. */
+    if (!output_failure_told && errnum)
+        cli_error("cannot write the output: %s", strerror(errnum));
+    else if (!output_failure_told)
+        cli_error("cannot write the output: a write to standard output failed");
+    output_failure_told = true;
+    return CLI_EXIT_FAILURE;
+}
+
+bool cli_write_out(const char *text, size_t n)
+{
+    errno = 0;
+    if (fwrite(text, 1, n, stdout) != n || fflush(stdout) != 0) {
+        if (!errno)
+            errno = EIO;
+        return false;
+    }
+    return true;
+}
+
+int cli_finish_output(int exit_code)
+{
+    errno = 0;
+    bool failed = fflush(stdout) != 0 || ferror(stdout);
+    if (!failed)
+        return exit_code;
+    int errnum = errno;
+    /* Said once: exit's own flush must not fail again on what is still buffered. */
+    int rc = cli_output_failed(errnum);
+    clearerr(stdout);
+    return rc;
 }
 
 bool cli_is_help(const char *arg)

@@ -61,7 +61,7 @@ static int print_version(void)
     return CLI_EXIT_OK;
 }
 
-int main(int argc, char **argv)
+static int dispatch(int argc, char **argv)
 {
     if (argc < 2) {
         print_usage(stderr);
@@ -94,4 +94,11 @@ int main(int argc, char **argv)
         return CLI_EXIT_USAGE;
     }
     return cmd->run(argc - 1, argv + 1);
+}
+
+int main(int argc, char **argv)
+{
+    cli_catch_sigbus();
+    /* A full disk or a closed pipe fails the command, whatever it printed. */
+    return cli_finish_output(dispatch(argc, argv));
 }

@@ -9,7 +9,11 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "text_input.h"
 #include "tessera/tessera.h"
+
+/* tessera.ini holds four settings; a megabyte of it is not a configuration. */
+enum { TSR_CONFIG_MAX_BYTES = 1 << 20 };
 
 const char *tsr_install_plugin_dir(void)
 {
@@ -111,8 +115,8 @@ static int on_ini_entry(void *user, const char *section, const char *name, const
         return 0;
     }
     if (what) {
-        tsr_error_set(ctx->err, TSR_ERR_INVALID, "[%s] %s = %s: %s", section, name, value,
-                      what);
+        tsr_error_set(ctx->err, strcmp(what, "out of memory") == 0 ? TSR_ERR_NOMEM : TSR_ERR_INVALID,
+                      "[%s] %s = %s: %s", section, name, value, what);
         ctx->failed = true;
         return 0;
     }
@@ -145,24 +149,32 @@ tsr_status tsr_config_load(const char *path, tsr_config *config, tsr_error *err)
         return tsr_error_set(err, TSR_ERR_NOMEM, "out of memory reading the configuration");
     }
     if (config->path) {
-        FILE *f = fopen(config->path, "r");
-        if (!f) {
-            tsr_error_set(err, TSR_ERR_IO, "%s: cannot open the configuration: %s",
-                          config->path, strerror(errno));
+        /* Bounded: TESSERA_CONFIG=/dev/zero would otherwise be read forever. */
+        char *text;
+        size_t n;
+        tsr_status read = tsr_text_read_file(config->path, "tessera.ini", TSR_CONFIG_MAX_BYTES,
+                                             "the most a tessera.ini may hold", &text, &n, err);
+        if (read != TSR_OK) {
+            const char *env = path ? NULL : getenv("TESSERA_CONFIG");
+            if (env && env[0] && read != TSR_ERR_NOMEM)
+                tsr_error_prefix(err, "TESSERA_CONFIG");
             tsr_config_free(config);
-            return TSR_ERR_IO;
+            return read;
         }
         ini_context ctx = {config, err, false};
-        int line = ini_parse_file(f, on_ini_entry, &ctx);
-        fclose(f);
+        int line = ini_parse_string(text, on_ini_entry, &ctx);
+        free(text);
         if (ctx.failed || line != 0) {
             if (ctx.failed)
                 tsr_error_prefix(err, "%s:%d", config->path, line);
+            else if (line < 0)
+                tsr_error_set(err, TSR_ERR_NOMEM, "out of memory reading %s", config->path);
             else
                 tsr_error_set(err, TSR_ERR_INVALID, "%s:%d: not an INI line", config->path,
                               line);
+            tsr_status status = err ? err->code : TSR_ERR_INVALID;
             tsr_config_free(config);
-            return TSR_ERR_INVALID;
+            return status;
         }
     }
     const char *env;

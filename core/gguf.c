@@ -637,6 +637,10 @@ static tsr_status parse(tsr_gguf *g, int fd, bool strict, tsr_error *err)
 static tsr_status open_error(const char *path, const char *what, int errnum, tsr_error *err)
 {
     char buf[128];
+    /* mmap fails with ENOMEM under a memory limit: the machine's fault, not the file's. */
+    if (errnum == ENOMEM)
+        return tsr_error_set(err, TSR_ERR_NOMEM, "out of memory: cannot %s %s: %s", what, path,
+                             strerror_r(errnum, buf, sizeof buf));
     return tsr_error_set(err, errnum == ENOENT ? TSR_ERR_NOT_FOUND : TSR_ERR_IO, "%s: cannot %s: %s",
                          path, what, strerror_r(errnum, buf, sizeof buf));
 }

@@ -2,6 +2,7 @@
  * whatever this core cannot use safely. */
 #include <dirent.h>
 #include <dlfcn.h>
+#include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -397,8 +398,14 @@ static bool ends_with(const char *s, const char *suffix)
 static bool load_dir(tsr_registry *reg, const char *dir, tsr_error *err)
 {
     DIR *d = opendir(dir);
-    if (!d)
+    if (!d) {
+        /* A folder that is not there is a path entry for another machine;
+         * one that is there but cannot be read hides plugins: say so. */
+        if (errno != ENOENT)
+            tsr_log(TSR_LOG_WARN, "loader", "%s: cannot read this plugin folder (%s); its "
+                    "plugins are skipped", dir, strerror(errno));
         return true;
+    }
     char **names = NULL;
     size_t n = 0, cap = 0;
     bool ok = true;

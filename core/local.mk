@@ -1,6 +1,7 @@
 # libtessera: the core. It never names a concrete format, sampler or strategy.
 libtessera_core_la_SOURCES += \
 	core/error.c core/version.c core/config.c \
+	core/text_input.c core/text_input.h \
 	core/rng.c core/rng.h \
 	core/candidates.c core/candidates.h \
 	core/params.c core/params.h \

@@ -14,6 +14,7 @@
 
 #include "profile.h"
 #include "profile_internal.h"
+#include "text_input.h"
 #include "units.h"
 
 const char *const tsr_profile_default_sampler_yaml =
@@ -318,6 +319,10 @@ static void read_plugins(tsr_profile_checker *c, const tsr_yaml_node *key,
         if (stat(dirs[i], &st) != 0 || !S_ISDIR(st.st_mode))
             tsr_profile_report(c, TSR_SEVERITY_WARNING, tsr_profile_loc_of(items[i]),
                                "plugins.path: %s is not a folder; it is skipped", dirs[i]);
+        else if (access(dirs[i], R_OK | X_OK) != 0)
+            tsr_profile_report(c, TSR_SEVERITY_WARNING, tsr_profile_loc_of(items[i]),
+                               "plugins.path: %s cannot be read (%s); it is skipped", dirs[i],
+                               strerror(errno));
     }
     if (!good) {
         for (size_t i = 0; i < n; i++)
@@ -520,32 +525,24 @@ tsr_status tsr_profile_load(const char *path, tsr_profile **out, tsr_diagnostics
                             tsr_error *err)
 {
     *out = NULL;
-    FILE *f = fopen(path, "rb");
-    char *text = NULL;
-    size_t n = 0;
-    int saved = 0;
-    if (f) {
-        FILE *memory = open_memstream(&text, &n);
-        char chunk[65536];
-        size_t got;
-        while (memory && (got = fread(chunk, 1, sizeof chunk, f)) > 0)
-            if (fwrite(chunk, 1, got, memory) != got)
-                break;
-        saved = ferror(f) ? errno : 0;
-        fclose(f);
-        if (!memory || fclose(memory) != 0) {
-            free(text);
-            return tsr_error_set(err, TSR_ERR_NOMEM, "%s: out of memory reading it", path);
-        }
-    } else {
-        saved = errno;
-    }
-    if (saved) {
-        free(text);
+    char *text;
+    size_t n;
+    tsr_error why = {0};
+    tsr_status read = tsr_text_read_file(path, "a profile", TSR_PROFILE_MAX_FILE_BYTES,
+                                         "the most a profile may hold", &text, &n, &why);
+    if (read == TSR_ERR_NOMEM)
+        return tsr_error_set(err, read, "%s", why.message);
+    if (read != TSR_OK) {
+        /* The diagnostic names the file itself: keep the reason alone. */
+        const char *reason = why.message;
+        size_t path_len = strlen(path);
+        if (strncmp(reason, path, path_len) == 0 && strncmp(reason + path_len, ": ", 2) == 0)
+            reason += path_len + 2;
+        if (strncmp(reason, "cannot open: ", 13) == 0)
+            reason += 13;
         tsr_diag_add(diags, TSR_SEVERITY_ERROR, path, 0, 0, "cannot read the profile: %s",
-                     strerror(saved));
-        return tsr_error_set(err, TSR_ERR_IO, "%s: cannot read the profile: %s", path,
-                             strerror(saved));
+                     reason);
+        return tsr_error_set(err, TSR_ERR_IO, "%s: cannot read the profile: %s", path, reason);
     }
     /* Relative paths in the profile are relative to its folder. */
     char *slash = strrchr(path, '/');

@@ -55,6 +55,9 @@ enum {
 };
 /* Sizes above this (1024 TiB) are refused as absurd. */
 #define TSR_PROFILE_MAX_BYTES ((uint64_t)1 << 50)
+/* A profile file longer than this (1 MiB; the examples are under 2 KiB) is
+ * refused before it is read whole: /dev/zero or `yes |` is not a profile. */
+enum { TSR_PROFILE_MAX_FILE_BYTES = 1 << 20 };
 
 /* `model:` and `draft:` */
 typedef struct tsr_profile_model {
@@ -71,6 +74,10 @@ typedef struct tsr_profile_model {
     char *quantize;               /* re-quantize weights to this quant plugin; NULL (default):
                                      as stored */
     tsr_profile_loc quantize_loc;
+    /* The command-line options that replaced cache_type and quantize
+     * ("--cache-type"), or NULL: validation then blames the option, not a
+     * line of the file. Static strings, not freed. */
+    const char *cache_type_option, *quantize_option;
 } tsr_profile_model;
 
 /* `speculative:`. Present when the section is, or when a draft is given
@@ -183,8 +190,9 @@ typedef struct tsr_profile {
  *                    default in place of each bad value, so validation can
  *                    find more problems, or NULL when the YAML itself could
  *                    not be read (syntax);
- *   TSR_ERR_IO       the file cannot be read (also added to diags, without a
- *                    place); *out is NULL;
+ *   TSR_ERR_IO       the file cannot be read, is a folder, is longer than
+ *                    TSR_PROFILE_MAX_FILE_BYTES or holds a NUL byte (also
+ *                    added to diags, without a place); *out is NULL;
  *   TSR_ERR_NOMEM    *out is NULL.
  * Free *out with tsr_profile_free. */
 tsr_status tsr_profile_load(const char *path, tsr_profile **out, tsr_diagnostics *diags,

@@ -1,6 +1,7 @@
 /* Checking a profile against the plugins on the search path: every plugin it
  * names exists and can do what it is named for, parameters match their
  * declarations, the split matches the allocator's devices. */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -76,8 +77,9 @@ static const tsr_plugin *find_plugin(tsr_profile_checker *c, const tsr_registry 
     if (n_refused)
         snprintf(refused, sizeof refused, "; %zu plugin file%s refused (see `tessera plugins`)",
                  n_refused, n_refused == 1 ? " was" : "s were");
+    /* No place: the name came from the command line, not from the file. */
     tsr_diagnostic *diag = tsr_diag_add(
-        c->diags, TSR_SEVERITY_ERROR, c->profile->file, at.line, at.column,
+        c->diags, TSR_SEVERITY_ERROR, at.line ? c->profile->file : NULL, at.line, at.column,
         "%s: no %s plugin '%s' on the search path%s (%s plugins: %s)%s", key,
         tsr_plugin_kind_name(kind), tsr_diag_quote(name, strlen(name), shown, sizeof shown),
         suggestion, tsr_plugin_kind_name(kind), known, refused);
@@ -107,28 +109,55 @@ static bool can_quantize(const tsr_plugin *p)
     return q && q->quantize && !(q->flags & TSR_QUANT_ACTIVATION);
 }
 
+/* An error at a place of the file, or, at {0, 0}, about a value the
+ * command line gave (no file named). */
+static void error_at_or_option(tsr_profile_checker *c, tsr_profile_loc at, const char *fmt, ...)
+    TSR_PRINTF(3, 4);
+
+static void error_at_or_option(tsr_profile_checker *c, tsr_profile_loc at, const char *fmt, ...)
+{
+    va_list args;
+    va_start(args, fmt);
+    tsr_diag_addv(c->diags, TSR_SEVERITY_ERROR, at.line ? c->profile->file : NULL, at.line,
+                  at.column, fmt, args);
+    va_end(args);
+    c->failed = true;
+}
+
+/* The key a message names, and where: the option that replaced the value
+ * ("--cache-type (model.cache_type)", no place), or the file's key. */
+static tsr_profile_loc model_key(const tsr_profile_model *m, const char *section,
+                                 const char *name, const char *option, tsr_profile_loc loc,
+                                 char *key, size_t key_bytes)
+{
+    if (option) {
+        snprintf(key, key_bytes, "%s (%s.%s)", option, section, name);
+        return (tsr_profile_loc){0, 0};
+    }
+    snprintf(key, key_bytes, "%s.%s%s", section, name, loc.line ? "" : " (by default)");
+    return place_or(loc, m->loc);
+}
+
 static void check_model_plugins(tsr_profile_checker *c, const tsr_registry *registry,
                                 const tsr_profile_model *m, const char *section)
 {
-    char key[64], names[1024];
-    snprintf(key, sizeof key, "%s.cache_type%s", section,
-             m->cache_type_loc.line ? "" : " (by default)");
-    tsr_profile_loc at = place_or(m->cache_type_loc, m->loc);
+    char key[96], names[1024];
+    tsr_profile_loc at = model_key(m, section, "cache_type", m->cache_type_option,
+                                   m->cache_type_loc, key, sizeof key);
     const tsr_plugin *p = find_plugin(c, registry, TSR_PLUGIN_QUANT, m->cache_type, key, at);
     if (p && !holds_kv_cache(p)) {
         names_of_kind(registry, TSR_PLUGIN_QUANT, holds_kv_cache, names, sizeof names);
-        ERROR_AT(c, at, "%s: quant plugin '%s' cannot hold the KV cache (those that can: %s)", key,
-                 p->name, names);
+        error_at_or_option(c, at, "%s: quant plugin '%s' cannot hold the KV cache (those that "
+                           "can: %s)", key, p->name, names);
     }
     if (!m->quantize)
         return;
-    snprintf(key, sizeof key, "%s.quantize", section);
-    at = place_or(m->quantize_loc, m->loc);
+    at = model_key(m, section, "quantize", m->quantize_option, m->quantize_loc, key, sizeof key);
     p = find_plugin(c, registry, TSR_PLUGIN_QUANT, m->quantize, key, at);
     if (p && !can_quantize(p)) {
         names_of_kind(registry, TSR_PLUGIN_QUANT, can_quantize, names, sizeof names);
-        ERROR_AT(c, at, "%s: quant plugin '%s' cannot quantize weights (those that can: %s)", key,
-                 p->name, names);
+        error_at_or_option(c, at, "%s: quant plugin '%s' cannot quantize weights (those that "
+                           "can: %s)", key, p->name, names);
     }
 }
 

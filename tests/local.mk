@@ -418,3 +418,23 @@ EXTRA_DIST += tests/reference/smollm2-q8_0-greedy.json
 # openai package (tests/serve.py, run by tests/serve.sh).
 TESTS += tests/serve.sh
 EXTRA_DIST += tests/serve.sh tests/serve.py
+
+# What a careless or hostile user does (issue 10): files changed during a
+# run, endless inputs, a bad environment, full disks, signals, memory
+# limits; one line per case with its exit status and message.
+# make_hostile_model writes the NaN and Inf models it needs.
+check_PROGRAMS += tests/make_hostile_model
+tests_make_hostile_model_SOURCES = tests/make_hostile_model.c
+tests_make_hostile_model_LDADD = libtessera_core.la
+TESTS += tests/hostile.sh
+EXTRA_DIST += tests/hostile.sh tests/fuzz/prompt.dict tests/fuzz/chat_line.dict
+
+# The text readers' fuzz targets: a prompt file, and the lines of a chat
+# rendered and encoded (a small vocabulary of their own, tests/fuzz/fuzz_vocab.h).
+FUZZER_TARGETS += tests/fuzz/fuzz_prompt tests/fuzz/fuzz_chat_line
+tests_fuzz_fuzz_prompt_SOURCES = tests/fuzz/fuzz_prompt.c tests/fuzz/fuzz_vocab.h
+tests_fuzz_fuzz_prompt_LDADD = $(FUZZER_LIBS)
+tests_fuzz_fuzz_prompt_LDFLAGS = $(FUZZER_LINK_FLAGS)
+tests_fuzz_fuzz_chat_line_SOURCES = tests/fuzz/fuzz_chat_line.c tests/fuzz/fuzz_vocab.h
+tests_fuzz_fuzz_chat_line_LDADD = $(FUZZER_LIBS)
+tests_fuzz_fuzz_chat_line_LDFLAGS = $(FUZZER_LINK_FLAGS)

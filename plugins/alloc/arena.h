@@ -5,6 +5,7 @@
 #ifndef TSR_ALLOC_ARENA_H
 #define TSR_ALLOC_ARENA_H
 
+#include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -132,9 +133,13 @@ static tsr_status arena_map_file(const tsr_host *host, arena_device *dev, int fd
     uint64_t mapped = offset - start + (bytes ? bytes : 1);
     void *base = mmap(NULL, mapped, PROT_READ, MAP_PRIVATE, fd, (off_t)start);
     if (base == MAP_FAILED) {
+        int errnum = errno;
         pthread_mutex_unlock(&dev->lock);
-        return host->error_set(err, TSR_ERR_IO, "%s: cannot map %" PRIu64 " bytes of the file at "
-                               "offset %" PRIu64, dev->info.name, bytes, offset);
+        /* Under a memory limit mmap fails with ENOMEM: say so, not blame the file. */
+        return host->error_set(err, errnum == ENOMEM ? TSR_ERR_NOMEM : TSR_ERR_IO,
+                               "%s%s: cannot map %" PRIu64 " bytes of the model file at offset "
+                               "%" PRIu64 ": %s", errnum == ENOMEM ? "out of memory: " : "",
+                               dev->info.name, bytes, offset, strerror(errnum));
     }
     void *ptr = (char *)base + (offset - start);
     dev->blocks[dev->n_blocks++] = (arena_block){ptr, base, bytes, mapped};
