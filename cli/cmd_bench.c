@@ -6,15 +6,14 @@
 #include <string.h>
 #include <time.h>
 
-#include "deploy.h"
-#include "threadpool.h"
+#include "session.h"
 
-enum { MAX_TESTS = 8 };
+enum { MAX_TESTS = 8, MAX_PARALLEL = 256 };
 
 typedef struct bench_args {
     const char *profile;
-    int64_t pp[MAX_TESTS], tg[MAX_TESTS];
-    size_t n_pp, n_tg;
+    int64_t pp[MAX_TESTS], tg[MAX_TESTS], parallel[MAX_TESTS];
+    size_t n_pp, n_tg, n_parallel;
     int64_t repeats;
     cli_overrides overrides;
 } bench_args;
@@ -22,16 +21,22 @@ typedef struct bench_args {
 static void bench_help(FILE *out)
 {
     fputs("Usage: tessera bench [PROFILE] [-m MODEL] [-p N[,N...]] [-n N[,N...]] [-r N]\n"
+          "                     [--parallel P[,P...]]\n"
           "\n"
           "Measures the model's speed on this machine and prints a table in llama-bench's\n"
           "style: ppN is N prompt tokens processed as one batch (prefill), tgN is N tokens\n"
           "generated one after another (decode), each as tokens/s, mean +- standard\n"
-          "deviation over the repetitions, after one warm-up run. No sampling is timed.\n"
+          "deviation over the repetitions, after one warm-up run. No sampling is timed,\n"
+          "so the sampling options below are refused (--seed and --temp 0 aside).\n"
           "\n"
           "Options:\n"
           "  -p, --n-prompt N,...    prompt lengths to test (default 512; 0 = none)\n"
           "  -n, --n-gen N,...       generation lengths to test (default 128; 0 = none)\n"
           "  -r, --repetitions N     runs of each test (default 5)\n"
+          "      --parallel P,...    also run each tgN with P sequences decoding together,\n"
+          "                          one forward pass a step (\"tgN xP\": aggregate tokens/s\n"
+          "                          of all P; x1 is the single sequence through the same\n"
+          "                          path), as a server's continuous batching does\n"
           "\n",
           out);
     cli_print_deploy_options(out);
@@ -81,7 +86,8 @@ static int parse_args(int argc, char **argv, bench_args *a)
         bool is_pp = strcmp(arg, "-p") == 0 || strcmp(arg, "--n-prompt") == 0;
         bool is_tg = strcmp(arg, "-n") == 0 || strcmp(arg, "--n-gen") == 0;
         bool is_r = strcmp(arg, "-r") == 0 || strcmp(arg, "--repetitions") == 0;
-        if ((is_pp || is_tg || is_r) && !value) {
+        bool is_parallel = strcmp(arg, "--parallel") == 0;
+        if ((is_pp || is_tg || is_r || is_parallel) && !value) {
             cli_error("bench: %s needs a value", arg);
             return CLI_EXIT_USAGE;
         }
@@ -91,19 +97,38 @@ static int parse_args(int argc, char **argv, bench_args *a)
             i++;
             continue;
         }
+        if (is_parallel) {
+            if (!parse_list(arg, value, a->parallel, &a->n_parallel))
+                return CLI_EXIT_USAGE;
+            for (size_t k = 0; k < a->n_parallel; k++)
+                if (a->parallel[k] > MAX_PARALLEL) {
+                    cli_error("bench: --parallel %s: at most %d sequences", value, MAX_PARALLEL);
+                    return CLI_EXIT_USAGE;
+                }
+            i++;
+            continue;
+        }
         if (is_r) {
             char *end;
+            errno = 0;
             a->repeats = strtoll(value, &end, 10);
-            if (*end || end == value || a->repeats < 1 || a->repeats > 1000) {
+            if (errno || *end || end == value || a->repeats < 1 || a->repeats > 1000) {
                 cli_error("bench: -r %s: expected 1 to 1000 repetitions", value);
                 return CLI_EXIT_USAGE;
             }
             i++;
             continue;
         }
+        size_t n_samplers = a->overrides.n_samplers;
         int handled = cli_parse_deploy_option(argc, argv, &i, &a->overrides);
         if (handled < 0)
             return CLI_EXIT_USAGE;
+        if (handled > 0 && a->overrides.n_samplers != n_samplers) {
+            /* Accepted unchecked, a sampler option would say the run measured
+             * something it did not. */
+            cli_error("bench: %s: bench times no sampling, so it takes no sampler options", arg);
+            return CLI_EXIT_USAGE;
+        }
         if (handled > 0)
             continue;
         if (arg[0] != '-' && !a->profile) {
@@ -127,17 +152,28 @@ static double now_seconds(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-/* Seconds for one test: a batch of n tokens (prefill), or n single steps. */
-static tsr_status time_test(tsr_model *model, const int32_t *tokens, int64_t n, bool batch,
-                            double *seconds, tsr_error *err)
+/* Seconds for one test: a batch of n tokens (prefill), n single steps of
+ * one sequence, or n steps of n_seq sequences decoding together. Every
+ * sequence starts empty. */
+static tsr_status time_test(cli_session *b, tsr_batch *batch, const tsr_token *tokens,
+                            int64_t n, bool prefill, int64_t n_seq, double *seconds,
+                            tsr_error *err)
 {
-    tsr_model_rollback(model, 0);
+    tsr_kv_clear(b->ctx);
     double t0 = now_seconds();
     tsr_status s = TSR_OK;
-    if (batch)
-        s = tsr_model_eval(model, tokens, (size_t)n, err);
-    for (int64_t i = 0; !batch && s == TSR_OK && i < n; i++)
-        s = tsr_model_eval(model, &tokens[i], 1, err);
+    if (prefill) {
+        tsr_batch_clear(batch);
+        for (int64_t i = 0; i < n; i++)
+            tsr_batch_add(batch, tokens[i], (int32_t)i, 0, i + 1 == n, err);
+        s = tsr_decode(b->ctx, batch, err);
+    }
+    for (int64_t i = 0; !prefill && s == TSR_OK && i < n; i++) {
+        tsr_batch_clear(batch);
+        for (int64_t q = 0; q < n_seq; q++)
+            tsr_batch_add(batch, tokens[(i + 7 * q) % n], (int32_t)i, (int32_t)q, true, err);
+        s = tsr_decode(b->ctx, batch, err);
+    }
     *seconds = now_seconds() - t0;
     return s;
 }
@@ -151,87 +187,112 @@ static void print_header(void)
            "--------", "--------------------");
 }
 
+/* One row of the table: the test repeated, tokens/s mean +- sd. Returns
+ * false when measuring or printing failed (*rc says how to exit). */
+typedef struct bench_row {
+    const char *model_name, *size, *params;
+    uint32_t threads;
+} bench_row;
+
+static bool measure(cli_session *b, tsr_batch *batch, const tsr_token *tokens,
+                    const bench_args *a, const bench_row *row, int64_t n, bool prefill,
+                    int64_t n_seq, bool parallel_row, int *rc)
+{
+    tsr_error err = {0};
+    double seconds, sum = 0, sum_sq = 0;
+    tsr_status s = time_test(b, batch, tokens, n, prefill, n_seq, &seconds, &err); /* warm-up */
+    for (int64_t r = 0; r < a->repeats && s == TSR_OK; r++) {
+        s = time_test(b, batch, tokens, n, prefill, n_seq, &seconds, &err);
+        double rate = (double)(n * n_seq) / seconds;
+        sum += rate;
+        sum_sq += rate * rate;
+    }
+    if (s != TSR_OK) {
+        *rc = cli_fail(&err, CLI_EXIT_FAILURE);
+        return false;
+    }
+    double mean = sum / (double)a->repeats;
+    double var = a->repeats > 1 ? (sum_sq - sum * mean) / (double)(a->repeats - 1) : 0;
+    char test[32], rate[32];
+    if (parallel_row)
+        snprintf(test, sizeof test, "tg%lld x%lld", (long long)n, (long long)n_seq);
+    else
+        snprintf(test, sizeof test, "%s%lld", prefill ? "pp" : "tg", (long long)n);
+    snprintf(rate, sizeof rate, "%.2f ± %.2f", mean, sqrt(var > 0 ? var : 0));
+    printf("| %-30s | %10s | %10s | %-8s | %7u | %8s | %21s |\n", row->model_name, row->size,
+           row->params, "CPU", row->threads, test, rate);
+    if (fflush(stdout) != 0) { /* stop measuring for no one */
+        *rc = cli_output_failed(errno);
+        return false;
+    }
+    return true;
+}
+
 static int bench_run(int argc, char **argv)
 {
     bench_args a;
     int rc = parse_args(argc, argv, &a);
     if (rc != CLI_EXIT_OK)
         return rc < 0 ? CLI_EXIT_OK : rc;
-    int64_t longest = 0;
+    int64_t longest = 0, most_parallel = 1;
     for (size_t i = 0; i < a.n_pp; i++)
         longest = a.pp[i] > longest ? a.pp[i] : longest;
     for (size_t i = 0; i < a.n_tg; i++)
         longest = a.tg[i] > longest ? a.tg[i] : longest;
+    for (size_t i = 0; i < a.n_parallel; i++)
+        most_parallel = a.parallel[i] > most_parallel ? a.parallel[i] : most_parallel;
     if (a.overrides.max_seq_len < 0)
         a.overrides.max_seq_len = longest;
     if (a.overrides.n_batch == 0)
         a.overrides.n_batch = (uint32_t)(longest > 512 ? longest : 512);
-    cli_deployment d;
-    rc = cli_deployment_open(a.profile, &a.overrides, false, &d);
-    if (rc != CLI_EXIT_OK) {
-        cli_deployment_close(&d);
-        return rc;
+    if (a.overrides.n_batch < most_parallel)
+        a.overrides.n_batch = (uint32_t)most_parallel;
+    cli_session b;
+    cli_session_options so = {.n_seq_max = (uint32_t)most_parallel};
+    rc = cli_session_open(a.profile, &a.overrides, &so, &b);
+    tsr_token *tokens = rc == CLI_EXIT_OK ? malloc((size_t)longest * sizeof *tokens) : NULL;
+    tsr_batch *batch = NULL;
+    tsr_error err = {0};
+    if (rc == CLI_EXIT_OK && (!tokens || tsr_batch_open(tsr_deployment_n_batch(b.d), &batch,
+                                                        &err) != TSR_OK)) {
+        tsr_error_set(&err, TSR_ERR_NOMEM, "out of memory for the test's tokens");
+        rc = cli_fail(&err, CLI_EXIT_FAILURE);
     }
-    const tsr_llama_config *c = tsr_model_config(d.model);
-    int32_t *tokens = malloc((size_t)longest * sizeof *tokens);
-    if (!tokens) {
-        cli_deployment_close(&d);
-        return CLI_EXIT_FAILURE;
+    if (rc != CLI_EXIT_OK) {
+        free(tokens);
+        cli_session_close(&b);
+        return rc;
     }
     /* Deterministic, varied token ids, as llama-bench's random tokens. */
     uint64_t x = 0x9e3779b97f4a7c15ull;
     for (int64_t i = 0; i < longest; i++) {
         x ^= x << 13, x ^= x >> 7, x ^= x << 17;
-        tokens[i] = (int32_t)(x % c->n_vocab);
+        tokens[i] = (tsr_token)(x % tsr_deployment_n_vocab(b.d));
     }
-    uint64_t params = 0, bytes = 0;
-    for (uint64_t i = 0; i < tsr_gguf_tensor_count(d.gguf); i++) {
-        params += tsr_gguf_tensor_at(d.gguf, i)->n_elems;
-        bytes += tsr_gguf_tensor_at(d.gguf, i)->n_bytes;
-    }
-    tsr_gguf_str name = {"", 0};
-    tsr_gguf_get_str(d.gguf, "general.name", &name);
-    char model_name[31], size[16], params_text[16];
-    snprintf(model_name, sizeof model_name, "%.*s", (int)name.len, name.data);
+    uint64_t params, file_bytes, held_bytes;
+    tsr_deployment_size(b.d, &params, &file_bytes, &held_bytes);
+    char model_name[31] = "", size[16], params_text[16];
+    tsr_deployment_meta(b.d, "general.name", model_name, sizeof model_name);
     /* Re-quantized at load, the size is what the weights take in memory. */
-    if (d.profile->model.quantize)
-        bytes = d.plan->models[0].weights_bytes;
+    uint64_t bytes = tsr_deployment_quantize(b.d) ? held_bytes : file_bytes;
     snprintf(size, sizeof size, "%.2f MiB", bytes / 1048576.0);
     snprintf(params_text, sizeof params_text, "%.2f M", params / 1e6);
-    uint32_t threads = d.profile->threads;
+    bench_row row = {model_name, size, params_text, tsr_deployment_n_threads(b.d)};
     print_header();
-    tsr_error err = {0};
-    tsr_status s = TSR_OK;
-    for (int pass = 0; pass < 2 && s == TSR_OK; pass++) {
-        size_t n_tests = pass == 0 ? a.n_pp : a.n_tg;
-        for (size_t t = 0; t < n_tests && s == TSR_OK; t++) {
-            int64_t n = pass == 0 ? a.pp[t] : a.tg[t];
-            double seconds, sum = 0, sum_sq = 0;
-            s = time_test(d.model, tokens, n, pass == 0, &seconds, &err); /* warm-up */
-            for (int64_t r = 0; r < a.repeats && s == TSR_OK; r++) {
-                s = time_test(d.model, tokens, n, pass == 0, &seconds, &err);
-                double rate = (double)n / seconds;
-                sum += rate;
-                sum_sq += rate * rate;
-            }
-            if (s != TSR_OK)
-                break;
-            double mean = sum / (double)a.repeats;
-            double var = a.repeats > 1 ? (sum_sq - sum * mean) / (double)(a.repeats - 1) : 0;
-            char test[16], rate[32];
-            snprintf(test, sizeof test, "%s%lld", pass == 0 ? "pp" : "tg", (long long)n);
-            snprintf(rate, sizeof rate, "%.2f ± %.2f", mean, sqrt(var > 0 ? var : 0));
-            printf("| %-30s | %10s | %10s | %-8s | %7u | %8s | %21s |\n", model_name, size,
-                   params_text, "CPU", threads ? threads : tsr_cpu_physical_cores(), test,
-                   rate);
-            fflush(stdout);
-        }
-    }
+    if (fflush(stdout) != 0)
+        rc = cli_output_failed(errno);
+    bool ok = rc == CLI_EXIT_OK;
+    for (size_t t = 0; ok && t < a.n_pp; t++)
+        ok = measure(&b, batch, tokens, &a, &row, a.pp[t], true, 1, false, &rc);
+    for (size_t t = 0; ok && t < a.n_tg; t++)
+        ok = measure(&b, batch, tokens, &a, &row, a.tg[t], false, 1, false, &rc);
+    for (size_t t = 0; ok && t < a.n_tg; t++)
+        for (size_t p = 0; ok && p < a.n_parallel; p++)
+            ok = measure(&b, batch, tokens, &a, &row, a.tg[t], false, a.parallel[p], true, &rc);
     free(tokens);
-    cli_deployment_close(&d);
-    if (s != TSR_OK)
-        return cli_fail(&err, CLI_EXIT_FAILURE);
-    return CLI_EXIT_OK;
+    tsr_batch_close(batch);
+    cli_session_close(&b);
+    return rc;
 }
 
 const cli_command cli_command_bench = {"bench", "measure prompt and generation tokens/s",

@@ -4,8 +4,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "chat.h"
-#include "deploy.h"
+#include "session.h"
 
 enum { DEFAULT_N_PREDICT = 512, MAX_STOPS = 16 };
 
@@ -33,8 +32,9 @@ static void run_help(FILE *out)
           "Prompt and output:\n"
           "  -p, --prompt TEXT       the prompt (with --chat: the first user message)\n"
           "  -f, --file FILE         read the prompt from FILE ('-' = standard input)\n"
-          "  -n, --n-predict N       most tokens to generate (default 512; -1 = until the model\n"
-          "                          stops or the context is full)\n"
+          "  -n, --n-predict N       most tokens to generate (default 512; 0 = none, the\n"
+          "                          prompt only checked; -1 = until the model stops or the\n"
+          "                          context is full)\n"
           "      --stop TEXT         stop when TEXT appears (not printed; may be repeated)\n"
           "      --ignore-eos        keep generating past end-of-generation tokens\n"
           "      --echo              print the prompt before the generated text\n"
@@ -128,6 +128,10 @@ static int parse_args(int argc, char **argv, run_args *a)
         cli_error("run: no prompt: give -p TEXT, -f FILE or --chat (see tessera run --help)");
         return CLI_EXIT_USAGE;
     }
+    if (a->chat && a->n_predict == 0) {
+        cli_error("run: --chat with -n 0 could never reply; give -n N or -1");
+        return CLI_EXIT_USAGE;
+    }
     if (a->prompt && a->prompt_file) {
         cli_error("run: -p and -f both give the prompt; choose one");
         return CLI_EXIT_USAGE;
@@ -135,59 +139,101 @@ static int parse_args(int argc, char **argv, run_args *a)
     return CLI_EXIT_OK;
 }
 
-static char *read_all(const char *path)
+/* The most bytes of text the context can take: no token covers more than
+ * the longest piece, so a text longer than this needs more tokens than the
+ * context holds. Prompts and chat lines beyond it are refused unread. */
+static size_t context_bytes(const cli_session *d)
 {
-    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
-    if (!f)
-        return NULL;
-    size_t cap = 4096, len = 0;
-    char *buf = malloc(cap);
-    size_t n;
-    while (buf && (n = fread(buf + len, 1, cap - len - 1, f)) > 0) {
-        len += n;
-        if (len + 1 == cap) {
-            char *bigger = realloc(buf, cap *= 2);
-            if (!bigger) {
-                free(buf);
-                buf = NULL;
-            }
-            buf = bigger;
-        }
-    }
-    if (buf)
-        buf[len] = '\0';
-    if (f != stdin)
-        fclose(f);
-    return buf;
+    size_t piece = tsr_token_max_piece_bytes(d->d);
+    return (size_t)tsr_deployment_max_seq_len(d->d) * (piece ? piece : 1);
 }
 
-/* Tokenizes text (special tokens written as text become tokens). */
-static tsr_status tokenize(const tsr_tokenizer *tok, const char *text, bool add_special,
-                           int32_t **tokens, size_t *n, tsr_error *err)
+static void context_reason(const cli_session *d, char *buf, size_t n)
 {
+    snprintf(buf, n, "the most the %u-token context can hold (-c)",
+             (unsigned)tsr_deployment_max_seq_len(d->d));
+}
+
+/* The prompt of -f FILE (or '-': standard input), bounded by what the
+ * context can hold, refused at a NUL byte. */
+static tsr_status read_prompt(const char *path, const cli_session *d, char **text,
+                              tsr_error *err)
+{
+    char reason[96];
+    context_reason(d, reason, sizeof reason);
+    size_t n;
+    if (strcmp(path, "-") == 0)
+        return tsr_text_read_stream(stdin, "standard input", "a prompt", context_bytes(d),
+                                    reason, text, &n, err);
+    return tsr_text_read_file(path, "a prompt", context_bytes(d), reason, text, &n, err);
+}
+
+/* The exit status of a failed step: unusable input (2) for what the user
+ * gave (a prompt longer than the context, in run and chat alike), else
+ * failure (1: non-finite logits, ...); cli_fail makes running out of memory
+ * 1 whatever is passed. */
+static int exit_for(tsr_status s)
+{
+    return s == TSR_ERR_INVALID ? CLI_EXIT_USAGE : CLI_EXIT_FAILURE;
+}
+
+/* A generation that failed: says why and, for non-finite logits, which
+ * tensor of the model file holds the NaN or Inf (its name gives the layer). */
+static int generation_failed(const cli_session *d, const tsr_error *err, tsr_status s)
+{
+    int rc = cli_fail(err, exit_for(s));
+    char where[512];
+    if (s == TSR_ERR_FORMAT && tsr_deployment_find_nonfinite(d->d, where, sizeof where))
+        cli_error("%s", where);
+    return rc;
+}
+
+/* Tokenizes a raw prompt, the user's own template: special tokens written
+ * as text become tokens. */
+static tsr_status tokenize(const tsr_deployment *d, const char *text, int32_t **tokens,
+                           size_t *n, tsr_error *err)
+{
+    uint32_t flags = TSR_TOKENIZE_ADD_SPECIAL | TSR_TOKENIZE_PARSE_SPECIAL;
     size_t len = strlen(text), cap = len + 16, needed;
     *tokens = malloc(cap * sizeof **tokens);
     if (!*tokens)
-        return tsr_error_set(err, TSR_ERR_NOMEM, "out of memory");
-    tsr_status s = tsr_tokenizer_encode(tok, text, len, add_special, true, *tokens, cap, &needed,
-                                        err);
+        return tsr_error_set(err, TSR_ERR_NOMEM, "out of memory for the tokens of a %zu-byte "
+                             "prompt", len);
+    tsr_status s = tsr_tokenize(d, text, len, flags, *tokens, cap, &needed, err);
     if (s == TSR_OK && needed > cap) {
         int32_t *bigger = realloc(*tokens, needed * sizeof **tokens);
         if (!bigger)
-            return tsr_error_set(err, TSR_ERR_NOMEM, "out of memory");
+            return tsr_error_set(err, TSR_ERR_NOMEM, "out of memory for the %zu tokens of the "
+                                 "prompt", needed);
         *tokens = bigger;
-        s = tsr_tokenizer_encode(tok, text, len, add_special, true, *tokens, needed, &needed,
-                                 err);
+        s = tsr_tokenize(d, text, len, flags, *tokens, needed, &needed, err);
     }
     *n = needed;
     return s;
 }
 
+/* What has to fit in the context: the prompt, and a token to generate. */
+static tsr_status check_fits(const cli_session *d, const char *what, size_t n_tokens,
+                             tsr_error *err)
+{
+    size_t max = tsr_deployment_max_seq_len(d->d);
+    if (n_tokens < max)
+        return TSR_OK;
+    return tsr_error_set(err, TSR_ERR_INVALID, "%s is %zu tokens; the context holds %zu, and "
+                         "one more is needed to reply: give a larger -c (model.max_seq_len)%s",
+                         what, n_tokens, max,
+                         strcmp(what, "the conversation") == 0 ? " or start a new chat" : "");
+}
+
+/* Streams generated text to stdout; on a write failure stops generation and
+ * remembers why (*ctx is an int for errno). */
 static bool print_text(void *ctx, const char *text, size_t n)
 {
-    fwrite(text, 1, n, stdout);
-    fflush(stdout);
-    return true;
+    if (cli_write_out(text, n))
+        return true;
+    if (ctx)
+        *(int *)ctx = errno;
+    return false;
 }
 
 static void print_stats(const tsr_generate_stats *st)
@@ -201,40 +247,52 @@ static void print_stats(const tsr_generate_stats *st)
             tsr_stop_reason_name(st->stop_reason));
 }
 
-static tsr_generate_options generate_options(const run_args *a)
+static tsr_generate_params generate_params(const run_args *a, int *write_errno)
 {
-    tsr_generate_options o = {
-        .max_tokens = a->n_predict < 0 ? 0 : (size_t)a->n_predict,
-        .stop = a->stop,
-        .n_stop = a->n_stop,
-        .ignore_eos = a->ignore_eos,
-        .on_text = print_text,
-    };
+    tsr_generate_params o;
+    tsr_generate_params_init(&o);
+    o.max_tokens = a->n_predict < 0 ? SIZE_MAX : (size_t)a->n_predict;
+    o.stop = a->stop;
+    o.n_stop = a->n_stop;
+    o.ignore_eos = a->ignore_eos;
+    o.on_text = print_text;
+    o.on_text_ctx = write_errno;
     return o;
 }
 
-static int run_once(const run_args *a, cli_deployment *d)
+static int run_once(const run_args *a, cli_session *d)
 {
     tsr_error err = {0};
-    char *prompt = a->prompt_file ? read_all(a->prompt_file) : strdup(a->prompt);
-    if (!prompt) {
-        cli_error("run: cannot read the prompt from %s: %s", a->prompt_file, strerror(errno));
-        return CLI_EXIT_USAGE;
-    }
+    char *prompt = NULL;
+    tsr_status s = TSR_OK;
+    if (a->prompt_file)
+        s = read_prompt(a->prompt_file, d, &prompt, &err);
+    else if (!(prompt = strdup(a->prompt)))
+        s = tsr_error_set(&err, TSR_ERR_NOMEM, "out of memory copying the prompt");
+    if (s != TSR_OK) /* unreadable, endless, binary: unusable input */
+        return cli_fail(&err, CLI_EXIT_USAGE);
     int32_t *tokens = NULL;
     size_t n = 0;
-    tsr_status s = tokenize(d->tokenizer, prompt, true, &tokens, &n, &err);
-    if (s == TSR_OK && a->echo)
-        print_text(NULL, prompt, strlen(prompt));
-    free(prompt);
-    tsr_generate_options o = generate_options(a);
-    tsr_generate_stats stats;
+    int write_errno = 0;
+    s = tokenize(d->d, prompt, &tokens, &n, &err);
     if (s == TSR_OK)
-        s = tsr_generate(d->model, d->tokenizer, d->chain, tokens, n, &o, &stats, &err);
+        s = check_fits(d, "the prompt", n, &err);
+    if (s == TSR_OK && a->echo && !print_text(&write_errno, prompt, strlen(prompt))) {
+        free(prompt);
+        free(tokens);
+        return cli_output_failed(write_errno);
+    }
+    free(prompt);
+    tsr_generate_params o = generate_params(a, &write_errno);
+    tsr_generate_stats stats = {.n_prompt = n, .stop_reason = TSR_STOP_LENGTH};
+    /* -n 0: nothing to generate, and nothing to evaluate for it. */
+    if (s == TSR_OK && a->n_predict != 0)
+        s = tsr_generate(d->ctx, d->sampler, 0, tokens, n, &o, &stats, &err);
     free(tokens);
     if (s != TSR_OK)
-        return cli_fail(&err, s == TSR_ERR_INVALID ? CLI_EXIT_USAGE : CLI_EXIT_FAILURE);
-    putchar('\n');
+        return generation_failed(d, &err, s);
+    if (write_errno || !print_text(&write_errno, "\n", 1))
+        return cli_output_failed(write_errno);
     if (a->stats)
         print_stats(&stats);
     return CLI_EXIT_OK;
@@ -242,12 +300,14 @@ static int run_once(const run_args *a, cli_deployment *d)
 
 /* A chat's state: the messages so far and the tokens the KV cache holds. */
 typedef struct chat_state {
-    tsr_chat_message *messages;
+    tsr_message *messages;
     size_t n_messages;
     int32_t *cached;      /* the tokens at positions 0 .. n_cached-1 */
     size_t n_cached, cap_cached;
     char *reply;          /* the assistant's reply being streamed */
     size_t reply_len, reply_cap;
+    bool out_of_memory;   /* a callback could not grow cached or reply */
+    int write_errno;      /* why stdout failed, or 0 */
 } chat_state;
 
 static bool chat_text(void *ctx, const char *text, size_t n)
@@ -256,15 +316,17 @@ static bool chat_text(void *ctx, const char *text, size_t n)
     if (c->reply_len + n + 1 > c->reply_cap) {
         size_t cap = (c->reply_len + n + 1) * 2;
         char *bigger = realloc(c->reply, cap);
-        if (!bigger)
+        if (!bigger) {
+            c->out_of_memory = true;
             return false;
+        }
         c->reply = bigger;
         c->reply_cap = cap;
     }
     memcpy(c->reply + c->reply_len, text, n);
     c->reply_len += n;
     c->reply[c->reply_len] = '\0';
-    return print_text(NULL, text, n);
+    return print_text(&c->write_errno, text, n);
 }
 
 static void chat_token(void *ctx, int32_t token)
@@ -273,8 +335,10 @@ static void chat_token(void *ctx, int32_t token)
     if (c->n_cached == c->cap_cached) {
         size_t cap = c->cap_cached ? c->cap_cached * 2 : 1024;
         int32_t *bigger = realloc(c->cached, cap * sizeof *bigger);
-        if (!bigger)
+        if (!bigger) {
+            c->out_of_memory = true;
             return;
+        }
         c->cached = bigger;
         c->cap_cached = cap;
     }
@@ -283,7 +347,7 @@ static void chat_token(void *ctx, int32_t token)
 
 static bool chat_add(chat_state *c, const char *role, const char *content)
 {
-    tsr_chat_message *bigger = realloc(c->messages, (c->n_messages + 1) * sizeof *bigger);
+    tsr_message *bigger = realloc(c->messages, (c->n_messages + 1) * sizeof *bigger);
     char *copy = strdup(content);
     if (!bigger || !copy) {
         free(copy);
@@ -292,105 +356,142 @@ static bool chat_add(chat_state *c, const char *role, const char *content)
         return false;
     }
     c->messages = bigger;
-    c->messages[c->n_messages++] = (tsr_chat_message){role, copy};
+    c->messages[c->n_messages++] = (tsr_message){role, copy};
     return true;
 }
 
+static int chat_out_of_memory(const char *what)
+{
+    tsr_error err;
+    tsr_error_set(&err, TSR_ERR_NOMEM, "out of memory %s", what);
+    return cli_fail(&err, CLI_EXIT_FAILURE);
+}
+
+/* The whole conversation as tokens, through the model's template or the
+ * one --chat-template names; *tokens malloc'd. */
+static tsr_status chat_tokens(const run_args *a, const cli_session *d, const chat_state *c,
+                              int32_t **tokens, size_t *n, tsr_error *err)
+{
+    size_t cap = 256;
+    for (size_t i = 0; i < c->n_messages; i++)
+        cap += strlen(c->messages[i].content) + 16;
+    *tokens = NULL;
+    for (int attempt = 0; attempt < 2; attempt++) {
+        free(*tokens);
+        if (!(*tokens = malloc(cap * sizeof **tokens)))
+            return tsr_error_set(err, TSR_ERR_NOMEM, "out of memory for the chat's %zu tokens",
+                                 cap);
+        tsr_status s = tsr_chat_tokenize_template(d->d, a->chat_template, c->messages,
+                                                  c->n_messages, true, *tokens, cap, n, err);
+        if (s != TSR_OK || *n <= cap) {
+            if (s != TSR_OK) {
+                free(*tokens);
+                *tokens = NULL;
+            }
+            return s;
+        }
+        cap = *n;
+    }
+    return tsr_error_set(err, TSR_ERR_INTERNAL, "the chat's length changed between two renders");
+}
+
 /* One turn: render the whole conversation, keep what the cache already
- * holds of it, evaluate the rest, and stream the reply. */
-static int chat_turn(const run_args *a, cli_deployment *d, const tsr_chat_template *tmpl,
-                     chat_state *c)
+ * holds of it, evaluate the rest, and stream the reply. The messages'
+ * text is never parsed for control tokens: only the template places them. */
+static int chat_turn(const run_args *a, cli_session *d, chat_state *c)
 {
     tsr_error err = {0};
-    size_t len = tsr_chat_apply(tmpl, c->messages, c->n_messages, true, NULL, 0);
-    char *text = malloc(len + 1);
-    if (!text)
-        return CLI_EXIT_FAILURE;
-    tsr_chat_apply(tmpl, c->messages, c->n_messages, true, text, len + 1);
     int32_t *tokens;
     size_t n;
-    tsr_status s = tokenize(d->tokenizer, text, false, &tokens, &n, &err);
-    free(text);
+    tsr_status s = chat_tokens(a, d, c, &tokens, &n, &err);
+    if (s == TSR_OK && (s = check_fits(d, "the conversation", n, &err)) != TSR_OK)
+        free(tokens);
     if (s != TSR_OK)
-        return cli_fail(&err, CLI_EXIT_FAILURE);
-    size_t keep = 0, cached = tsr_model_n_past(d->model);
+        return cli_fail(&err, exit_for(s));
+    size_t keep = 0, cached = (size_t)(tsr_kv_seq_pos_max(d->ctx, 0) + 1);
     while (keep < n && keep < cached && keep < c->n_cached && tokens[keep] == c->cached[keep])
         keep++;
     if (keep == n) /* something new must be evaluated to get logits */
         keep--;
-    tsr_model_rollback(d->model, keep);
+    tsr_kv_seq_remove(d->ctx, 0, (int32_t)keep, -1, &err);
     c->n_cached = keep;
     for (size_t i = keep; i < n; i++)
         chat_token(c, tokens[i]);
     c->reply_len = 0;
-    tsr_generate_options o = generate_options(a);
+    tsr_generate_params o = generate_params(a, &c->write_errno);
     o.on_text = chat_text;
     o.on_text_ctx = c;
     o.on_token = chat_token;
     o.on_token_ctx = c;
     tsr_generate_stats stats;
-    tsr_sampler_chain_reset(d->chain);
-    s = tsr_generate(d->model, d->tokenizer, d->chain, tokens + keep, n - keep, &o, &stats,
-                     &err);
+    tsr_sampler_reset(d->sampler);
+    s = tsr_generate(d->ctx, d->sampler, 0, tokens + keep, n - keep, &o, &stats, &err);
     free(tokens);
     if (s != TSR_OK)
-        return cli_fail(&err, CLI_EXIT_FAILURE);
+        return generation_failed(d, &err, s);
+    if (c->write_errno)
+        return cli_output_failed(c->write_errno);
+    if (c->out_of_memory)
+        return chat_out_of_memory("keeping the chat's tokens and reply");
     /* What the cache really holds: the last generated token is not evaluated. */
-    if (c->n_cached > tsr_model_n_past(d->model))
-        c->n_cached = tsr_model_n_past(d->model);
-    putchar('\n');
+    size_t held = (size_t)(tsr_kv_seq_pos_max(d->ctx, 0) + 1);
+    if (c->n_cached > held)
+        c->n_cached = held;
+    if (!print_text(&c->write_errno, "\n", 1))
+        return cli_output_failed(c->write_errno);
     if (a->stats)
         print_stats(&stats);
     if (!chat_add(c, "assistant", c->reply_len ? c->reply : ""))
-        return CLI_EXIT_FAILURE;
+        return chat_out_of_memory("adding the reply to the chat");
     return CLI_EXIT_OK;
 }
 
-static int run_chat(const run_args *a, cli_deployment *d)
+static int run_chat(const run_args *a, cli_session *d)
 {
     tsr_error err = {0};
-    tsr_chat_template *tmpl = NULL;
-    tsr_status s;
-    if (a->chat_template) {
-        s = tsr_chat_template_open_name(a->chat_template, &tmpl, &err);
-    } else {
-        size_t n;
-        const char *source = tsr_tokenizer_chat_template(d->tokenizer, &n);
-        s = tsr_chat_template_open(source, source ? n : 0, &tmpl, &err);
-    }
+    /* The template first: a model without one, or an unknown family, is
+     * unusable input before any line is read. */
+    int32_t probe;
+    size_t n_probe;
+    tsr_status s = tsr_chat_tokenize_template(d->d, a->chat_template, NULL, 0, false, &probe, 1,
+                                              &n_probe, &err);
     if (s != TSR_OK)
         return cli_fail(&err, CLI_EXIT_USAGE);
     chat_state c = {0};
     int rc = CLI_EXIT_OK;
     if (a->system && !chat_add(&c, "system", a->system))
-        rc = CLI_EXIT_FAILURE;
+        rc = chat_out_of_memory("for the system message");
     bool interactive = isatty(STDIN_FILENO);
     if (rc == CLI_EXIT_OK && a->prompt) {
-        rc = chat_add(&c, "user", a->prompt) ? chat_turn(a, d, tmpl, &c) : CLI_EXIT_FAILURE;
+        rc = chat_add(&c, "user", a->prompt) ? chat_turn(a, d, &c)
+                                             : chat_out_of_memory("for the first message");
     }
-    char *line = NULL;
-    size_t cap = 0;
+    tsr_line_reader lines = {0};
+    char reason[96];
+    context_reason(d, reason, sizeof reason);
     while (rc == CLI_EXIT_OK) {
         if (interactive) {
             fputs("> ", stderr);
             fflush(stderr);
         }
-        ssize_t got = getline(&line, &cap, stdin);
-        if (got < 0)
+        bool at_end;
+        s = tsr_line_read(&lines, stdin, "standard input", context_bytes(d), reason, &at_end,
+                          &err);
+        if (s != TSR_OK) {
+            rc = cli_fail(&err, CLI_EXIT_USAGE);
             break;
-        while (got > 0 && (line[got - 1] == '\n' || line[got - 1] == '\r'))
-            line[--got] = '\0';
-        if (got == 0)
+        }
+        if (at_end || lines.n_bytes == 0)
             break;
-        rc = chat_add(&c, "user", line) ? chat_turn(a, d, tmpl, &c) : CLI_EXIT_FAILURE;
+        rc = chat_add(&c, "user", lines.line) ? chat_turn(a, d, &c)
+                                              : chat_out_of_memory("for a message");
     }
-    free(line);
+    tsr_line_reader_free(&lines);
     for (size_t i = 0; i < c.n_messages; i++)
         free((char *)c.messages[i].content);
     free(c.messages);
     free(c.cached);
     free(c.reply);
-    tsr_chat_template_close(tmpl);
     return rc;
 }
 
@@ -400,11 +501,12 @@ static int run_run(int argc, char **argv)
     int rc = parse_args(argc, argv, &a);
     if (rc != CLI_EXIT_OK)
         return rc < 0 ? CLI_EXIT_OK : rc;
-    cli_deployment d;
-    rc = cli_deployment_open(a.profile, &a.overrides, true, &d);
+    cli_session d;
+    cli_session_options so = {.with_sampler = true};
+    rc = cli_session_open(a.profile, &a.overrides, &so, &d);
     if (rc == CLI_EXIT_OK)
         rc = a.chat ? run_chat(&a, &d) : run_once(&a, &d);
-    cli_deployment_close(&d);
+    cli_session_close(&d);
     return rc;
 }
 

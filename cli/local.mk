@@ -1,10 +1,12 @@
 # The tessera command.
 tessera_SOURCES = cli/main.c cli/cli.h cli/common.c cli/cmd_plugins.c cli/cmd_profile.c \
-	cli/deploy.c cli/deploy.h cli/cmd_run.c cli/cmd_bench.c \
-	cli/cmd_plan.c cli/plan_common.c cli/plan_common.h cli/sigbus.c
-# The commands use core internals (profile, planner) that libtessera.so does
-# not export, so the command links the core whole.
-tessera_LDADD = libtessera_core.la
+	cli/options.c cli/options.h cli/session.c cli/session.h \
+	cli/cmd_run.c cli/cmd_bench.c cli/cmd_plan.c cli/sigbus.c
+# The command is the runtime API's first client: include/ alone (no core/ on
+# its include path) and libtessera, whose exports are that API.
+tessera_CPPFLAGS = -I$(top_srcdir)/include -I$(top_builddir) -D_GNU_SOURCE \
+	-DTSR_PLUGIN_DIR='"$(pluginsdir)"' -DTSR_SYSCONF_DIR='"$(sysconfdir)"'
+tessera_LDADD = libtessera.la
 # tessera serve: HTTP (libmicrohttpd) and JSON (jansson) over the runtime API.
 tessera_SOURCES += cli/cmd_serve.c cli/serve.h cli/serve_http.c cli/serve_http.h \
 	cli/serve_openai.h cli/serve_request.c cli/serve_response.c \

@@ -32,7 +32,6 @@ libtessera_core_la_SOURCES += \
 	core/tokenizer.c core/tokenizer.h core/tokenizer_internal.h \
 	core/tokenizer_bpe.c core/tokenizer_spm.c core/tokenizer_gguf.c \
 	core/detokenizer.c core/chat.c core/chat.h
-libtessera_core_la_SOURCES += core/generate.c core/generate.h
 # The memory planner: placement and accounting from headers, its diagnostics,
 # and the fingerprint that tells a draft that is the main model itself.
 libtessera_core_la_SOURCES += core/plan.c core/plan.h core/plan_internal.h core/plan_check.c \
@@ -41,6 +40,6 @@ libtessera_core_la_SOURCES += core/plan.c core/plan.h core/plan_internal.h core/
 # batches, decode, KV and state, samplers.
 libtessera_core_la_SOURCES += core/api/api_internal.h core/api/deployment.c core/api/text.c \
 	core/api/context.c core/api/sampler.c core/api/plan.c \
-	core/api/profile.c
+	core/api/profile.c core/api/generate.c core/api/weights_check.c
 # A profile's server section, read before the deployment loads (tessera serve).
 libtessera_core_la_SOURCES += core/api/server_settings.c

@@ -655,7 +655,7 @@ Test(api, samplers_come_from_the_profile_or_by_name_each_with_its_own_seed)
     cr_assert_eq(tsr_sample(greedy, f.ctx, 2, &t, &err), TSR_OK);
     cr_assert_eq(t, argmax(logits, f.n_vocab));
     cr_assert_eq(tsr_sample(greedy, f.ctx, 0, &t, &err), TSR_ERR_INVALID, "row 0 is no output");
-    tsr_sampler_setting hot = {"temperature", NULL, "1.5"};
+    tsr_sampler_setting hot = {"temperature", NULL, "1.5", false};
     cr_assert_eq(tsr_sampler_open(f.d, NULL, 0, &hot, 1, 7, &profile_a, &err), TSR_OK, "%s",
                  err.message);
     cr_assert_eq(tsr_sampler_open(f.d, NULL, 0, &hot, 1, 7, &profile_b, &err), TSR_OK);
@@ -665,7 +665,7 @@ Test(api, samplers_come_from_the_profile_or_by_name_each_with_its_own_seed)
         cr_assert_eq(tsr_sample(profile_b, f.ctx, 2, &b, &err), TSR_OK);
         cr_assert_eq(a, b, "the same seed draws the same tokens");
     }
-    tsr_sampler_setting bad = {"top_p", "p", "7"};
+    tsr_sampler_setting bad = {"top_p", "p", "7", false};
     tsr_sampler *refused;
     cr_assert_eq(tsr_sampler_open(f.d, NULL, 0, &bad, 1, 0, &refused, &err), TSR_ERR_INVALID);
     cr_assert(strstr(err.message, "top_p"), "%s", err.message);

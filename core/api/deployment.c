@@ -93,6 +93,13 @@ static tsr_status apply_params(tsr_profile *p, const tsr_deployment_params *o, t
         s = replace_string(&p->model.cache_type, o->cache_type, err);
     if (s == TSR_OK)
         s = replace_string(&p->model.quantize, o->quantize, err);
+    /* A value that did not come from the file is blamed by its own name. */
+    if (o->cache_type)
+        p->model.cache_type_option = o->cache_type_option ? o->cache_type_option
+                                                          : "the cache_type parameter";
+    if (o->quantize)
+        p->model.quantize_option = o->quantize_option ? o->quantize_option
+                                                      : "the quantize parameter";
     if (o->max_seq_len)
         p->model.max_seq_len = o->max_seq_len;
     if (o->n_threads >= 0)
@@ -435,6 +442,27 @@ const char *tsr_deployment_model_path(const tsr_deployment *d)
 uint64_t tsr_deployment_seed(const tsr_deployment *d)
 {
     return d->profile->seed;
+}
+
+void tsr_deployment_size(const tsr_deployment *d, uint64_t *n_values, uint64_t *file_bytes,
+                         uint64_t *held_bytes)
+{
+    uint64_t values = 0, bytes = 0;
+    for (uint64_t i = 0; i < tsr_gguf_tensor_count(d->gguf); i++) {
+        values += tsr_gguf_tensor_at(d->gguf, i)->n_elems;
+        bytes += tsr_gguf_tensor_at(d->gguf, i)->n_bytes;
+    }
+    if (n_values)
+        *n_values = values;
+    if (file_bytes)
+        *file_bytes = bytes;
+    if (held_bytes)
+        *held_bytes = d->plan->models[TSR_PLAN_MAIN].weights_bytes;
+}
+
+const char *tsr_deployment_quantize(const tsr_deployment *d)
+{
+    return d->plan->models[TSR_PLAN_MAIN].quantize;
 }
 
 const tsr_registry *tsr_deployment_registry(const tsr_deployment *d)

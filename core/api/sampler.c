@@ -43,7 +43,7 @@ tsr_status tsr_sampler_open(const tsr_deployment *d, const char *const *names, s
                               set->sampler ? "value" : "sampler name");
         else
             s = tsr_sampler_list_override(&list, d->registry, set->sampler, set->param,
-                                          set->value, true, err);
+                                          set->value, !set->if_present, err);
     }
     tsr_sampler *sampler = NULL;
     if (s == TSR_OK && !(sampler = calloc(1, sizeof *sampler)))

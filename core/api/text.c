@@ -70,9 +70,23 @@ const char *tsr_deployment_chat_template(const tsr_deployment *d)
     return d->chat_source;
 }
 
+size_t tsr_token_max_piece_bytes(const tsr_deployment *d)
+{
+    return tsr_tokenizer_max_piece_bytes(d->tokenizer);
+}
+
 tsr_status tsr_chat_tokenize(const tsr_deployment *d, const tsr_message *messages,
                              size_t n_messages, bool add_generation_prompt, tsr_token *tokens,
                              size_t max_tokens, size_t *n_tokens, tsr_error *err)
+{
+    return tsr_chat_tokenize_template(d, NULL, messages, n_messages, add_generation_prompt,
+                                      tokens, max_tokens, n_tokens, err);
+}
+
+tsr_status tsr_chat_tokenize_template(const tsr_deployment *d, const char *name,
+                                      const tsr_message *messages, size_t n_messages,
+                                      bool add_generation_prompt, tsr_token *tokens,
+                                      size_t max_tokens, size_t *n_tokens, tsr_error *err)
 {
     *n_tokens = 0;
     for (size_t i = 0; i < n_messages; i++)
@@ -80,9 +94,10 @@ tsr_status tsr_chat_tokenize(const tsr_deployment *d, const tsr_message *message
             return tsr_error_set(err, TSR_ERR_INVALID, "chat message %zu has no %s", i,
                                  messages[i].role ? "content" : "role");
     tsr_chat_template *tmpl;
-    tsr_status s = tsr_chat_template_open(d->chat_source,
-                                          d->chat_source ? strlen(d->chat_source) : 0, &tmpl,
-                                          err);
+    tsr_status s = name ? tsr_chat_template_open_name(name, &tmpl, err)
+                        : tsr_chat_template_open(d->chat_source,
+                                                 d->chat_source ? strlen(d->chat_source) : 0,
+                                                 &tmpl, err);
     if (s != TSR_OK)
         return s;
     /* tsr_message and tsr_chat_message are the same two strings. */

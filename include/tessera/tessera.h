@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "tessera/error.h"
 #include "tessera/plugin.h"
@@ -221,6 +222,10 @@ typedef struct tsr_deployment_params {
     void *progress_ctx;
     tsr_diagnostic_cb diagnostic; /* NULL: findings only reach err (the first error) */
     void *diagnostic_ctx;
+    /* What messages call cache_type and quantize when these params set them
+     * (a command-line option: "--cache-type"); NULL: "the cache_type
+     * parameter". */
+    const char *cache_type_option, *quantize_option;
 } tsr_deployment_params;
 
 /* Fills p with every default and struct_size. */
@@ -273,6 +278,20 @@ TSR_EXPORT uint64_t tsr_deployment_seed(const tsr_deployment *d);
  * full length, or -1 when the key does not exist. */
 TSR_EXPORT int64_t tsr_deployment_meta(const tsr_deployment *d, const char *key, char *buf,
                                        size_t buf_bytes);
+/* The model's size: values and bytes over every tensor of the file, as
+ * stored, and the bytes its weights take in memory as the plan placed them
+ * (re-quantized, when model.quantize says so). NULL pointers are skipped. */
+TSR_EXPORT void tsr_deployment_size(const tsr_deployment *d, uint64_t *n_values,
+                                    uint64_t *file_bytes, uint64_t *held_bytes);
+/* After non-finite logits (TSR_ERR_FORMAT from tsr_generate): which tensor
+ * of the model file holds a NaN or an Inf, dequantizing every tensor (slow:
+ * for an error path). true, and "FILE: tensor NAME holds non-finite values
+ * (the first at element N)" in out, for the first; false when none does. */
+TSR_EXPORT bool tsr_deployment_find_nonfinite(const tsr_deployment *d, char *out,
+                                              size_t out_bytes);
+/* The quant plugin the weights were re-quantized to at load (model.quantize),
+ * or NULL when they are held as the file stores them. */
+TSR_EXPORT const char *tsr_deployment_quantize(const tsr_deployment *d);
 /* The plugins the deployment loaded (read-only; owned by the deployment). */
 TSR_EXPORT const tsr_registry *tsr_deployment_registry(const tsr_deployment *d);
 
@@ -414,6 +433,17 @@ TSR_EXPORT tsr_status tsr_chat_tokenize(const tsr_deployment *d, const tsr_messa
                                         tsr_token *tokens, size_t max_tokens, size_t *n_tokens,
                                         tsr_error *err);
 
+/* The same with a template family chosen by name ("chatml", "llama3")
+ * instead of the model's own; NULL: the model's. */
+TSR_EXPORT tsr_status tsr_chat_tokenize_template(const tsr_deployment *d, const char *name,
+                                                 const tsr_message *messages, size_t n_messages,
+                                                 bool add_generation_prompt, tsr_token *tokens,
+                                                 size_t max_tokens, size_t *n_tokens,
+                                                 tsr_error *err);
+/* The most bytes one token's text takes: a text longer than n tokens times
+ * this cannot fit n tokens. */
+TSR_EXPORT size_t tsr_token_max_piece_bytes(const tsr_deployment *d);
+
 /* ---- contexts and batches ------------------------------------------------ */
 
 typedef struct tsr_context tsr_context;
@@ -511,9 +541,12 @@ typedef struct tsr_sampler tsr_sampler;
 
 /* A parameter to set: sampler plugin name, parameter name (NULL: its first),
  * value as text ("0.7", "true", "a,b"). A sampler the chain lacks is added
- * before its final choice. */
+ * before its final choice, unless if_present. This struct is frozen (arrays
+ * of it are indexed by this size): a later need gets a new struct. */
 typedef struct tsr_sampler_setting {
     const char *sampler, *param, *value;
+    bool if_present;          /* set it only where the chain has that sampler (a window
+                                 several penalties share) */
 } tsr_sampler_setting;
 
 /* A chain of the samplers named (n_names == 0: the profile's sampler section;
@@ -564,6 +597,99 @@ TSR_EXPORT tsr_status tsr_profile_server_settings(const char *path, tsr_diagnost
 /* Frees out's strings and zeroes it. */
 TSR_EXPORT void tsr_server_settings_free(tsr_server_settings *settings);
 
+
+/* ---- generation ---------------------------------------------------------- */
+
+/* The loop most applications write, over the calls above: the prompt is
+ * decoded after what the sequence holds (so a chat adds a turn to its
+ * cache), then tokens are sampled and decoded one at a time and handed out
+ * as text in whole UTF-8 characters, until an end-of-generation token, a
+ * stop string, max_tokens, the end of the sequence's cache or the caller. */
+
+/* Receives text as it becomes final (stop strings held back until they
+ * cannot match; never part of one). Return false to stop. */
+typedef bool (*tsr_text_cb)(void *ctx, const char *text, size_t n_bytes);
+
+typedef enum tsr_stop_reason {
+    TSR_STOP_EOG = 0,     /* the model ended its turn */
+    TSR_STOP_LENGTH = 1,  /* max_tokens reached */
+    TSR_STOP_STRING = 2,  /* a stop string appeared */
+    TSR_STOP_CONTEXT = 3, /* the sequence's cache is full */
+    TSR_STOP_CALLER = 4,  /* on_text returned false */
+} tsr_stop_reason;
+
+typedef struct tsr_generate_params {
+    uint32_t struct_size;
+    size_t max_tokens;          /* most tokens to generate; 0: none at all */
+    const char *const *stop;    /* stop strings (not included in the text) */
+    size_t n_stop;
+    bool ignore_eos;            /* keep going past end-of-generation tokens */
+    tsr_text_cb on_text;        /* may be NULL */
+    void *on_text_ctx;
+    /* Every generated token (end-of-generation tokens excluded), before its
+     * text; may be NULL. */
+    void (*on_token)(void *ctx, tsr_token token);
+    void *on_token_ctx;
+} tsr_generate_params;
+
+typedef struct tsr_generate_stats {
+    size_t n_prompt, n_generated;
+    double prompt_seconds, generate_seconds;
+    tsr_stop_reason stop_reason;
+} tsr_generate_stats;
+
+/* max_tokens SIZE_MAX (until the cache is full), every other member 0. */
+TSR_EXPORT void tsr_generate_params_init(tsr_generate_params *p);
+/* Generates into sequence seq of ctx with sampler s (which is told every
+ * prompt token, for its penalties). Errors: TSR_ERR_INVALID (an empty
+ * prompt, an unknown sequence), TSR_ERR_NO_KV_ROOM (the prompt does not fit
+ * what the sequence has left), TSR_ERR_FORMAT (non-finite logits: a damaged
+ * model; the message names the step), a sampler's error, TSR_ERR_ABORTED.
+ * stats is filled in every case. */
+TSR_EXPORT tsr_status tsr_generate(tsr_context *ctx, tsr_sampler *s, int32_t seq,
+                                   const tsr_token *prompt, size_t n_prompt,
+                                   const tsr_generate_params *params, tsr_generate_stats *stats,
+                                   tsr_error *err);
+/* "eos", "length", "stop", "context", "caller". */
+TSR_EXPORT const char *tsr_stop_reason_name(tsr_stop_reason reason);
+
+
+/* ---- reading text a user hands over --------------------------------------- */
+
+/* A prompt file, standard input, the lines of a chat: each may be endless
+ * (/dev/zero, `yes |`, a FIFO that never closes) or binary. These readers
+ * stop at max_bytes and refuse, and refuse a NUL byte, which no text holds.
+ * A regular file whose size is already over the bound is refused from its
+ * size, before anything is read. Errors name the input and what is wrong:
+ * TSR_ERR_INVALID (more than max_bytes: "NAME: more than N bytes,
+ * LIMIT_REASON"), TSR_ERR_FORMAT (a NUL byte, with its offset and line),
+ * TSR_ERR_IO (cannot open or read; a folder), TSR_ERR_NOMEM. No state of
+ * their own: any thread, one stream each. */
+
+/* Reads the rest of f. *text is malloc'd, NUL-terminated, the caller's; name
+ * names the input ("standard input"), what says what it is ("a prompt"),
+ * limit_reason why the bound is where it is. On error *text is NULL. */
+TSR_EXPORT tsr_status tsr_text_read_stream(FILE *f, const char *name, const char *what,
+                                           size_t max_bytes, const char *limit_reason,
+                                           char **text, size_t *n_bytes, tsr_error *err);
+/* Opens path and reads it as tsr_text_read_stream does (a folder is refused). */
+TSR_EXPORT tsr_status tsr_text_read_file(const char *path, const char *what, size_t max_bytes,
+                                         const char *limit_reason, char **text,
+                                         size_t *n_bytes, tsr_error *err);
+/* Reads lines one by one into the same buffer. Zero-initialise it; release
+ * with tsr_line_reader_free. */
+typedef struct tsr_line_reader {
+    char *line;        /* the last line read, NUL-terminated, without its line end */
+    size_t n_bytes;    /* its length */
+    uint64_t line_no;  /* its number, from 1 */
+    size_t cap;        /* private */
+} tsr_line_reader;
+/* The next line of f (at most max_bytes before "\n" or "\r\n"; a last line
+ * may lack it). *at_end true (and TSR_OK) when f ends before a line does. */
+TSR_EXPORT tsr_status tsr_line_read(tsr_line_reader *r, FILE *f, const char *name,
+                                    size_t max_bytes, const char *limit_reason, bool *at_end,
+                                    tsr_error *err);
+TSR_EXPORT void tsr_line_reader_free(tsr_line_reader *r);
 
 #ifdef __cplusplus
 }

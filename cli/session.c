@@ -1,0 +1,155 @@
+/* Opening a deployment for a command, through the public API. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "session.h"
+
+void cli_print_diagnostic(const tsr_diagnostic_info *d)
+{
+    char line[4096];
+    tsr_diagnostic_format(d, line, sizeof line);
+    fprintf(stderr, "%s\n", line);
+    if (d->hint)
+        fprintf(stderr, "  hint: %s\n", d->hint);
+}
+
+/* Counts the errors printed, so that a failure nothing explained yet gets
+ * its message. */
+static void print_finding(const tsr_diagnostic_info *d, void *ctx)
+{
+    cli_print_diagnostic(d);
+    *(int *)ctx += d->severity == TSR_SEVERITY_ERROR;
+}
+
+static bool progress_bar(double fraction, void *ctx)
+{
+    (void)ctx;
+    int width = 40, filled = (int)(fraction * width + 0.5);
+    fprintf(stderr, "\rloading weights [");
+    for (int i = 0; i < width; i++)
+        fputc(i < filled ? '#' : '.', stderr);
+    fprintf(stderr, "] %3d%%", (int)(fraction * 100 + 0.5));
+    if (fraction >= 1.0)
+        fputs("\r\033[K", stderr);
+    fflush(stderr);
+    return true;
+}
+
+/* The model to open without a profile: -m, else the default model. */
+static int model_without_profile(const cli_overrides *o, const tsr_config *config, char **path)
+{
+    if (o->model_path) {
+        *path = strdup(o->model_path);
+    } else if (asprintf(path, "%s/SmolLM2-135M-Instruct.Q4_1.gguf", config->model_cache_dir) < 0) {
+        *path = NULL;
+    } else if (access(*path, R_OK) != 0) {
+        cli_error("no model: give a profile or -m MODEL (the default model would be %s; "
+                  "contrib/fetch-model.sh puts it there)", *path);
+        free(*path);
+        return CLI_EXIT_USAGE;
+    }
+    if (!*path) {
+        cli_error("out of memory");
+        return CLI_EXIT_FAILURE;
+    }
+    return CLI_EXIT_OK;
+}
+
+static int exit_for(tsr_status s)
+{
+    switch (s) {
+    case TSR_OK: return CLI_EXIT_OK;
+    case TSR_ERR_REFUSED: return CLI_EXIT_REFUSED;
+    case TSR_ERR_NOMEM:
+    case TSR_ERR_INTERNAL: return CLI_EXIT_FAILURE;
+    default: return CLI_EXIT_USAGE;
+    }
+}
+
+static tsr_status open_deployment(const char *profile_path, const cli_overrides *o,
+                                  const cli_session_options *so, const tsr_config *config,
+                                  int *n_errors, cli_session *s, tsr_error *err, int *rc)
+{
+    tsr_deployment_params p;
+    tsr_deployment_params_init(&p);
+    p.n_threads = o->threads >= 0 ? (int32_t)o->threads : -1;
+    p.max_seq_len = o->max_seq_len >= 0 ? (uint32_t)o->max_seq_len : 0;
+    p.n_batch = o->n_batch;
+    p.n_seq_max = so->n_seq_max;
+    p.all_logits = so->all_logits;
+    p.seed = o->has_seed ? (int64_t)o->seed : -1;
+    p.cache_type = o->cache_type;
+    p.cache_type_option = "--cache-type";
+    p.quantize = o->quantize;
+    p.quantize_option = "--quantize";
+    p.plugin_dirs = o->plugin_dirs;
+    p.n_plugin_dirs = o->n_plugin_dirs;
+    p.progress = !o->quiet && isatty(STDERR_FILENO) ? progress_bar : NULL;
+    p.diagnostic = print_finding;
+    p.diagnostic_ctx = n_errors;
+    *rc = CLI_EXIT_OK;
+    if (profile_path) {
+        if (o->model_path && access(o->model_path, R_OK) != 0) {
+            cli_error("-m %s: %s", o->model_path, strerror(errno));
+            *rc = CLI_EXIT_USAGE;
+            return TSR_ERR_INVALID;
+        }
+        p.model_path = o->model_path;
+        return tsr_deployment_open_profile(profile_path, &p, &s->d, err);
+    }
+    char *model;
+    if ((*rc = model_without_profile(o, config, &model)) != CLI_EXIT_OK)
+        return TSR_ERR_INVALID;
+    tsr_status status = tsr_deployment_open_model(model, &p, &s->d, err);
+    free(model);
+    return status;
+}
+
+int cli_session_open(const char *profile_path, const cli_overrides *o,
+                     const cli_session_options *so, cli_session *s)
+{
+    memset(s, 0, sizeof *s);
+    tsr_error err = {0};
+    tsr_config *config;
+    if (cli_setup(&config, &err) != TSR_OK)
+        return cli_fail(&err, CLI_EXIT_USAGE);
+    int n_errors = 0, rc;
+    tsr_status st = open_deployment(profile_path, o, so, config, &n_errors, s, &err, &rc);
+    if (rc != CLI_EXIT_OK)
+        return rc;
+    if (st == TSR_ERR_REFUSED) {
+        cli_error("the planner refused this deployment, before allocating anything; "
+                  "`tessera plan %s` shows what each device would hold",
+                  profile_path ? profile_path : "PROFILE");
+        return CLI_EXIT_REFUSED;
+    }
+    /* What the diagnostics already said is not said again. */
+    if (st != TSR_OK)
+        return n_errors && st != TSR_ERR_NOMEM ? exit_for(st) : cli_fail(&err, exit_for(st));
+    if ((st = tsr_context_create(s->d, NULL, &s->ctx, &err)) != TSR_OK)
+        return cli_fail(&err, CLI_EXIT_FAILURE);
+    if (so->with_sampler) {
+        const char *greedy[] = {"greedy"};
+        tsr_sampler_setting settings[CLI_MAX_OVERRIDES];
+        for (size_t i = 0; i < o->n_samplers; i++)
+            settings[i] = (tsr_sampler_setting){o->samplers[i].sampler, o->samplers[i].param,
+                                                o->samplers[i].text, !o->samplers[i].insert};
+        /* --greedy: the chain is `greedy` alone; else the profile's, overridden. */
+        st = tsr_sampler_open(s->d, o->greedy ? greedy : NULL, o->greedy ? 1 : 0, settings,
+                              o->greedy ? 0 : o->n_samplers, tsr_deployment_seed(s->d),
+                              &s->sampler, &err);
+        if (st != TSR_OK)
+            return cli_fail(&err, CLI_EXIT_USAGE);
+    }
+    return CLI_EXIT_OK;
+}
+
+void cli_session_close(cli_session *s)
+{
+    tsr_sampler_close(s->sampler);
+    tsr_context_free(s->ctx);
+    tsr_deployment_close(s->d);
+    memset(s, 0, sizeof *s);
+}
