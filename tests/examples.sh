@@ -30,9 +30,13 @@ cp -R "$srcdir/contrib/examples" "$work/examples" && chmod -R u+w "$work/example
 lib=$(dirname "$(find "$dest" -name 'libtessera.so' | head -n 1)")
 plugins=$(find "$dest" -type d -name plugins -path '*tessera*' | head -n 1)
 # The library is found at run time through LD_LIBRARY_PATH: it lies under DESTDIR.
+# A sanitizer build's library needs its runtime in the program too (and then
+# checks the examples for leaks as well).
+san=${TSR_TEST_SANITIZER_CFLAGS:-}
 if [ -n "$pc" ] &&
    PKG_CONFIG_LIBDIR=$(dirname "$pc") PKG_CONFIG_SYSROOT_DIR=$dest PKG_CONFIG_PATH= \
-     ${MAKE:-make} -C "$work/examples" CFLAGS="-O2 -g -Wall -Wextra -Werror" >"$work/build.log" 2>&1 &&
+     ${MAKE:-make} -C "$work/examples" CFLAGS="-O2 -g -Wall -Wextra -Werror $san" \
+       LDFLAGS="$san" >"$work/build.log" 2>&1 &&
    [ -x "$work/examples/simple" ] && [ -x "$work/examples/batched" ]; then
   echo "ok 2 - the examples build with pkg-config --cflags --libs tessera alone"
 else

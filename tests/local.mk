@@ -10,6 +10,7 @@ AM_TESTS_ENVIRONMENT = \
 	TSR_TEST_SRCDIR='$(abs_top_srcdir)'; export TSR_TEST_SRCDIR; \
 	TESSERA_PLUGIN_PATH='$(abs_top_builddir)/plugins/.libs'; export TESSERA_PLUGIN_PATH; \
 	TESSERA_CONFIG=/dev/null; export TESSERA_CONFIG; \
+	TSR_TEST_SANITIZER_CFLAGS='$(SANITIZER_CFLAGS)'; export TSR_TEST_SANITIZER_CFLAGS; \
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0; export ASAN_OPTIONS;
 
 TEST_CFLAGS = $(AM_CFLAGS) $(CRITERION_CFLAGS)

@@ -54,6 +54,7 @@ check_example() {
     echo "FAIL: valgrind example $name exited $? (see $out)" | tee -a "$log"; cat "$out"; status=1
   fi
 }
-check_example simple "$model" "Hello" 3
-check_example batched "$model" 3 "Hi" "Bye" "Name a color."
+# batched alone (simple runs under ASan in tests/examples.sh): two sequences,
+# two tokens each, since valgrind runs the forward pass some 50 times slower.
+check_example batched "$model" 2 "Hi" "Bye"
 exit $status
