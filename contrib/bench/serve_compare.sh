@@ -83,14 +83,16 @@ wait_ready() { # PORT
   done
 }
 
-# Streams N requests at once, each its own prompt; prints
-# "tokens/s ttft_ms" for the aggregate.
+# Streams N requests at once, each its own prompt (numbered from FIRST, so
+# that no run finds another's prompt cached); prints "tokens/s ttft_ms
+# fewest_tokens" for the aggregate.
 cat > "$work/load.py" <<'EOF'
 import json, sys, threading, time, http.client
-port, n, tokens, words = (int(a) for a in sys.argv[1:5])
+port, n, tokens, words, first = (int(a) for a in sys.argv[1:6])
 topics = ["rivers", "mountains", "cities", "stars", "music", "forests", "oceans", "deserts",
           "trains", "bridges", "gardens", "clocks", "islands", "storms", "books", "birds"]
 def prompt(i):
+    i += first
     text = f"Request {i}. Write a long essay about {topics[i % len(topics)]}."
     filler = " Consider history, science, culture and everyday life in detail."
     while len(text.split()) < words:
@@ -99,7 +101,7 @@ def prompt(i):
 ttft, counts = [0.0] * n, [0] * n
 def one(i):
     body = {"prompt": prompt(i), "max_tokens": tokens, "n_predict": tokens, "temperature": 0,
-            "ignore_eos": True, "stream": True, "cache_prompt": False}
+            "ignore_eos": True, "stream": True}
     c = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
     t0 = time.time()
     c.request("POST", "/v1/completions", json.dumps(body), {"Content-Type": "application/json"})
@@ -124,9 +126,11 @@ print(f"{sum(counts) / wall:.1f} {1000 * ttft[n // 2]:.0f} {min(counts)}")
 EOF
 
 measure() { # NAME: one warm-up request, then each concurrency
-  python3 "$work/load.py" "$port" 1 8 "$words" > /dev/null
+  python3 "$work/load.py" "$port" 1 8 "$words" 1000 > /dev/null
+  first=0
   for c in $(echo "$concurrency" | tr , ' '); do
-    echo "$1 $c $(python3 "$work/load.py" "$port" "$c" "$tokens" "$words")" >> "$work/results"
+    echo "$1 $c $(python3 "$work/load.py" "$port" "$c" "$tokens" "$words" "$first")" >> "$work/results"
+    first=$((first + c))
   done
 }
 
@@ -153,6 +157,6 @@ printf '%-8s %14s %10s %16s %10s %8s\n' streams "tessera tok/s" "TTFT ms" "llama
 for c in $(echo "$concurrency" | tr , ' '); do
   set -- $(awk -v c="$c" '$1 == "tessera" && $2 == c {print $3, $4}' "$work/results") \
          $(awk -v c="$c" '$1 == "llama-server" && $2 == c {print $3, $4}' "$work/results")
-  ratio=$(awk -v a="$1" -v b="$3" 'BEGIN { printf "%.2f", b > 0 ? a / b : 0 }')
+  ratio=$(awk -v a="$1" -v b="$3" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')
   printf '%-8s %14s %10s %16s %10s %8s\n' "$c" "$1" "$2" "$3" "$4" "$ratio"
 done
