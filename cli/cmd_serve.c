@@ -37,7 +37,8 @@ static void help(FILE *out)
           "\n"
           "Serves the deployment PROFILE describes (or the model -m names, with every\n"
           "default) over HTTP, OpenAI-compatible:\n"
-          "  GET  /health                 503 while the model loads, then 200\n"
+          "  GET  /health                 200 when ready; 503 while the model loads or the\n"
+          "                               server drains\n"
           "  GET  /v1/models              the model's id\n"
           "  POST /v1/completions         text from a prompt (string or token ids)\n"
           "  POST /v1/chat/completions    a reply to messages, through the model's chat template\n"
@@ -88,8 +89,9 @@ static void help(FILE *out)
           "Example:\n"
           "  tessera serve conf/smollm2-cpu.yaml --port 8080\n"
           "  curl -N localhost:8080/v1/chat/completions -H 'Content-Type: application/json' \\\n"
-          "       -d '{\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}],\"stream\":true}'\n",
+          "       -d '{\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}],\"stream\":true}'\n\n",
           out);
+    cli_print_environment(out);
 }
 
 /* A size with an optional unit: B, KiB, MiB, GiB (1024s) or KB, MB, GB (1000s). */

@@ -435,10 +435,12 @@ static enum MHD_Result answer(serve_http *h, struct MHD_Connection *c, const str
     const serve_model *m;
     serve_sched *sched;
     serve_state state = current(h, &m, &sched);
+    /* A load balancer sends nothing here while it loads or drains. */
     if (rt->kind == ROUTE_HEALTH)
-        return state == SERVE_LOADING
-                   ? fail(c, 503, "unavailable_error", "the model is loading")
-                   : reply_json(c, strdup("{\"status\":\"ok\"}"));
+        return state == SERVE_READY ? reply_json(c, strdup("{\"status\":\"ok\"}"))
+                                    : fail(c, 503, "unavailable_error", "%s",
+                                           state == SERVE_LOADING ? "the model is loading"
+                                                                  : "the server is shutting down");
     if (state == SERVE_LOADING)
         return fail(c, 503, "unavailable_error", "the model is loading");
     if (rt->kind == ROUTE_MODELS)

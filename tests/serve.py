@@ -492,13 +492,14 @@ if check(one_slot.wait_ready(), "a server with 1 slot and a queue of 1 starts", 
     one_slot.proc.send_signal(signal.SIGTERM)
     time.sleep(0.3)
     late = post(p2, "/v1/completions", completion("Hi", max_tokens=2), key=None)
+    health = request(p2, "GET", "/health", key=None)[0]
     first_thread.join()
     queued.join()
     rc = one_slot.proc.wait(60)
-    check(late[0] == 503 and results["running"][0] == 200 and results["queued"][0] == 200
+    check(late[0] == 503 and health == 503 and results["running"][0] == 200 and results["queued"][0] == 200
           and results["running"][1]["usage"]["completion_tokens"] == 40 and rc == 0,
-          "SIGTERM drains: running and queued requests finish, new ones get 503, exit 0",
-          (late, {k: v[0] for k, v in results.items()}, rc, one_slot.stderr()))
+          "SIGTERM drains: running and queued requests finish, new ones and /health get 503, "
+          "exit 0", (late, health, {k: v[0] for k, v in results.items()}, rc, one_slot.stderr()))
 
 help_text = subprocess.run([TESSERA, "serve", "--help"], capture_output=True, text=True).stdout
 check(all(o in help_text for o in ("--host", "--port", "--parallel", "--queue", "--api-key",
