@@ -428,6 +428,8 @@ static int serve(const serve_args *a, server_setup *s, signals *sig)
                 tsr_deployment_n_threads(d));
         serve_until_signalled(sig, http, sched);
     }
+    /* Jobs end first, so that no answer waits on them while HTTP stops. */
+    serve_sched_halt(sched);
     serve_http_stop(http);
     serve_sched_stop(sched);
     free(id);

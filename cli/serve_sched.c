@@ -584,9 +584,11 @@ static bool step(serve_sched *s)
     if (st != TSR_OK) {
         unbuild_batch(s);
         pthread_mutex_lock(&s->mutex);
+        const char *why = st == TSR_ERR_ABORTED && s->stopping ? "the server is shutting down"
+                                                                : err.message;
         for (uint32_t i = 0; i < s->n_slots; i++)
             if (s->slots[i].job && s->slots[i].in_batch)
-                job_fail(s, s->slots[i].job, err.message);
+                job_fail(s, s->slots[i].job, why);
         pthread_mutex_unlock(&s->mutex);
         return true;
     }
@@ -710,17 +712,23 @@ bool serve_sched_busy(serve_sched *s)
     return busy;
 }
 
+void serve_sched_halt(serve_sched *s)
+{
+    if (!s || !s->thread_started)
+        return;
+    pthread_mutex_lock(&s->mutex);
+    __atomic_store_n(&s->stopping, true, __ATOMIC_RELAXED);
+    pthread_cond_signal(&s->wake);
+    pthread_mutex_unlock(&s->mutex);
+    pthread_join(s->thread, NULL);
+    s->thread_started = false;
+}
+
 void serve_sched_stop(serve_sched *s)
 {
     if (!s)
         return;
-    if (s->thread_started) {
-        pthread_mutex_lock(&s->mutex);
-        __atomic_store_n(&s->stopping, true, __ATOMIC_RELAXED);
-        pthread_cond_signal(&s->wake);
-        pthread_mutex_unlock(&s->mutex);
-        pthread_join(s->thread, NULL);
-    }
+    serve_sched_halt(s);
     for (uint32_t i = 0; s->slots && i < s->n_slots; i++) {
         free(s->slots[i].cache);
         serve_text_free(&s->slots[i].text);

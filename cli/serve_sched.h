@@ -86,7 +86,10 @@ typedef struct serve_sched_options {
  * the scheduler thread. */
 tsr_status serve_sched_start(tsr_deployment *d, const serve_sched_options *options,
                              serve_sched **out, tsr_error *err);
-/* Stops the thread (running jobs end as failed) and frees everything. */
+/* Stops the thread: jobs still running or waiting end as failed, and new
+ * ones are refused. The jobs stay readable until serve_sched_stop. */
+void serve_sched_halt(serve_sched *s);
+/* Halts (if not yet) and frees everything. */
 void serve_sched_stop(serve_sched *s);
 
 /* A new job for prompt (copied) and params (taken, also on failure). */

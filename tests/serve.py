@@ -462,7 +462,29 @@ try:
 except ImportError as e:
     check(False, "the openai package is importable (contrib/install-test-python.sh)", e)
 
-check(server.stop() == 0, "SIGTERM: exit status 0", server.stderr())
+# A second signal does not wait for a long reply: it ends with an error.
+cut = {}
+
+
+def long_reply():
+    cut["r"] = post(port, "/v1/completions",
+                    completion("Tell me a story.", max_tokens=400, ignore_eos=True))
+
+
+long_one = threading.Thread(target=long_reply)
+long_one.start()
+while metrics(port)["tessera_requests_running"] < 1:
+    time.sleep(0.02)
+t_signal = time.time()
+server.proc.send_signal(signal.SIGTERM)
+time.sleep(0.2)
+server.proc.send_signal(signal.SIGTERM)
+rc = server.proc.wait(60)
+long_one.join()
+check(rc == 0 and time.time() - t_signal < 10 and cut["r"][0] == 500
+      and "shutting down" in cut["r"][1]["error"]["message"],
+      "a second SIGTERM stops the running replies (500, shutting down) and exits 0",
+      (rc, cut, server.stderr()))
 
 # ---- a full queue, draining, a busy port --------------------------------------------
 one_slot = Server(small)
