@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "session.h"
 
 /* PROFILE.md's bounds: devices.sim entries, server.parallel. */
 enum { MAX_PLUGIN_DIRS = 16, MAX_DEVICES = 64, MAX_PARALLEL = 4096 };
@@ -187,13 +188,8 @@ static int parse_args(int argc, char **argv, plan_args *a)
 static void print_diagnostics(const tsr_plan_report *report)
 {
     const tsr_diagnostic_info *d;
-    for (size_t i = 0; (d = tsr_plan_report_diagnostic(report, i)) != NULL; i++) {
-        char line[4096];
-        tsr_diagnostic_format(d, line, sizeof line);
-        fprintf(stderr, "%s\n", line);
-        if (d->hint)
-            fprintf(stderr, "  hint: %s\n", d->hint);
-    }
+    for (size_t i = 0; (d = tsr_plan_report_diagnostic(report, i)) != NULL; i++)
+        cli_print_diagnostic(d);
 }
 
 /* Prints text (malloc'd, may be NULL: out of memory) to stdout and frees it. */

@@ -59,6 +59,12 @@ struct tsr_sampler {
     tsr_sampler_chain *chain;
 };
 
+/* Opens the plugins on a profile's search path: extra, the profile's
+ * plugins.path, $TESSERA_PLUGIN_PATH, tessera.ini's, the install folder. */
+tsr_status tsr_api_open_registry(const tsr_config *config, const tsr_profile *profile,
+                                 const char *const *extra, size_t n_extra, tsr_registry **out,
+                                 tsr_error *err);
+
 /* Reads a params struct of the caller's struct_size into a zeroed full one
  * over the defaults: members the caller's struct predates keep them. */
 void tsr_api_copy_params(void *dst, size_t dst_bytes, const void *src);

@@ -109,18 +109,17 @@ static tsr_status apply_params(tsr_profile *p, const tsr_deployment_params *o, t
     return s;
 }
 
-static tsr_status open_registry(tsr_deployment *d, const tsr_deployment_params *o,
-                                tsr_error *err)
+tsr_status tsr_api_open_registry(const tsr_config *c, const tsr_profile *p,
+                                 const char *const *extra, size_t n_extra, tsr_registry **out,
+                                 tsr_error *err)
 {
-    const tsr_profile *p = d->profile;
-    const tsr_config *c = &d->config;
-    size_t n = o->n_plugin_dirs + p->n_plugin_dirs + c->n_env_plugin_dirs + c->n_plugin_dirs + 1;
+    size_t n = n_extra + p->n_plugin_dirs + c->n_env_plugin_dirs + c->n_plugin_dirs + 1;
     const char **dirs = calloc(n, sizeof *dirs);
     if (!dirs)
         return tsr_error_set(err, TSR_ERR_NOMEM, "out of memory");
     size_t k = 0;
-    for (size_t i = 0; i < o->n_plugin_dirs; i++)
-        dirs[k++] = o->plugin_dirs[i];
+    for (size_t i = 0; i < n_extra; i++)
+        dirs[k++] = extra[i];
     for (size_t i = 0; i < p->n_plugin_dirs; i++)
         dirs[k++] = p->plugin_dirs[i];
     for (size_t i = 0; i < c->n_env_plugin_dirs; i++)
@@ -128,7 +127,7 @@ static tsr_status open_registry(tsr_deployment *d, const tsr_deployment_params *
     for (size_t i = 0; i < c->n_plugin_dirs; i++)
         dirs[k++] = c->plugin_dirs[i];
     dirs[k++] = tsr_install_plugin_dir();
-    tsr_status s = tsr_registry_open(dirs, k, &d->registry, err);
+    tsr_status s = tsr_registry_open(dirs, k, out, err);
     free(dirs);
     return s;
 }
@@ -291,7 +290,8 @@ tsr_status tsr_api_open(const char *path, const char *yaml, size_t n_bytes, cons
     if (s == TSR_OK)
         s = apply_params(d->profile, &o, err);
     if (s == TSR_OK)
-        s = open_registry(d, &o, err);
+        s = tsr_api_open_registry(&d->config, d->profile, o.plugin_dirs, o.n_plugin_dirs,
+                                  &d->registry, err);
     if (s == TSR_OK)
         s = validate(d, &o, err);
     if (s == TSR_OK)

@@ -10,24 +10,7 @@ static tsr_status open_registry(const tsr_profile *p, const char *const *extra, 
     tsr_status s = tsr_config_load(NULL, &config, err);
     if (s != TSR_OK)
         return s;
-    size_t n = n_extra + p->n_plugin_dirs + config.n_env_plugin_dirs + config.n_plugin_dirs + 1;
-    const char **dirs = calloc(n, sizeof *dirs);
-    if (!dirs) {
-        tsr_config_free(&config);
-        return tsr_error_set(err, TSR_ERR_NOMEM, "out of memory");
-    }
-    size_t k = 0;
-    for (size_t i = 0; i < n_extra; i++)
-        dirs[k++] = extra[i];
-    for (size_t i = 0; i < p->n_plugin_dirs; i++)
-        dirs[k++] = p->plugin_dirs[i];
-    for (size_t i = 0; i < config.n_env_plugin_dirs; i++)
-        dirs[k++] = config.env_plugin_dirs[i];
-    for (size_t i = 0; i < config.n_plugin_dirs; i++)
-        dirs[k++] = config.plugin_dirs[i];
-    dirs[k++] = tsr_install_plugin_dir();
-    s = tsr_registry_open(dirs, k, out, err);
-    free(dirs);
+    s = tsr_api_open_registry(&config, p, extra, n_extra, out, err);
     tsr_config_free(&config);
     return s;
 }
