@@ -183,7 +183,7 @@ static int parse_args(int argc, char **argv, serve_args *a)
 {
     *a = (serve_args){.port = -1, .parallel = -1, .queue = -1, .threads = -1,
                       .prefill_chunk = DEFAULT_PREFILL_CHUNK, .timeout_s = DEFAULT_TIMEOUT_S,
-                      .max_body_bytes = 8ull << 20};
+                      .max_body_bytes = 0};
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i];
         if (cli_is_help(arg)) {
@@ -296,8 +296,9 @@ typedef struct server_setup {
     const char *host;
     uint16_t port;
     uint32_t parallel, queue;
-    const char *api_keys[MAX_API_KEYS + 1];
+    const char *api_keys[2 * MAX_API_KEYS];
     size_t n_api_keys;
+    uint64_t max_body_bytes;
 } server_setup;
 
 static int merge_settings(const serve_args *a, server_setup *s)
@@ -312,8 +313,14 @@ static int merge_settings(const serve_args *a, server_setup *s)
     s->port = (uint16_t)(a->port >= 0 ? a->port : p->port ? (long)p->port : 8080);
     s->parallel = (uint32_t)(a->parallel > 0 ? a->parallel : p->parallel ? (long)p->parallel : 4);
     s->queue = (uint32_t)(a->queue >= 0 ? a->queue : p->has_server ? (long)p->queue : 64);
-    if (p->api_key)
-        s->api_keys[s->n_api_keys++] = p->api_key;
+    if (p->n_api_keys > MAX_API_KEYS) {
+        cli_error("%s: server.api_key: at most %d keys", a->profile, MAX_API_KEYS);
+        return CLI_EXIT_USAGE;
+    }
+    for (size_t i = 0; i < p->n_api_keys; i++)
+        s->api_keys[s->n_api_keys++] = p->api_keys[i];
+    s->max_body_bytes = a->max_body_bytes ? a->max_body_bytes
+                        : p->max_body_bytes ? p->max_body_bytes : 8ull << 20;
     for (size_t i = 0; i < a->n_api_keys; i++)
         s->api_keys[s->n_api_keys++] = a->api_keys[i];
     return 0;
@@ -388,7 +395,7 @@ static int serve(const serve_args *a, server_setup *s, signals *sig)
         .port = s->port,
         .api_keys = s->api_keys,
         .n_api_keys = s->n_api_keys,
-        .max_body_bytes = a->max_body_bytes,
+        .max_body_bytes = s->max_body_bytes,
         .max_connections = s->parallel + s->queue + 64,
         .timeout_s = (unsigned)a->timeout_s,
         .verbose = a->verbose,

@@ -29,7 +29,7 @@ static const char *const speculative_keys[] = {"strategy", "tokens", "options"};
 static const char *const devices_keys[] = {"allocator", "sim", "split", "reserve", "overhead"};
 static const char *const plugins_keys[] = {"path"};
 static const char *const server_keys[] = {"host",  "port",    "parallel",
-                                          "queue", "api_key", "model_name"};
+                                          "queue", "api_key", "model_name", "max_body"};
 #define N_OF(array) (sizeof array / sizeof array[0])
 
 static const struct {
@@ -336,6 +336,39 @@ static void read_plugins(tsr_profile_checker *c, const tsr_yaml_node *key,
     p->plugin_dirs_loc = tsr_profile_loc_of(node);
 }
 
+/* server.api_key: a key, or a list of keys, each a non-empty string. */
+static void set_api_keys(tsr_profile_checker *c, const tsr_yaml_node *node, tsr_profile_server *s)
+{
+    if (tsr_yaml_is_null(node))
+        return;
+    const tsr_yaml_node *const *items = &node;
+    size_t n = 1;
+    if (node->kind == TSR_YAML_SEQUENCE) {
+        items = (const tsr_yaml_node *const *)node->items;
+        n = node->n_items;
+    }
+    char **keys = calloc(n + 1, sizeof *keys);
+    if (!keys) {
+        c->out_of_memory = true;
+        return;
+    }
+    bool good = true;
+    for (size_t i = 0; i < n; i++) {
+        const char *text = tsr_profile_string(c, items[i], "server.api_key");
+        if (text && !(keys[i] = strdup(text)))
+            c->out_of_memory = true;
+        good = good && keys[i];
+    }
+    if (!good) {
+        tsr_profile_free_strings(keys, n);
+        return;
+    }
+    tsr_profile_free_strings(s->api_keys, s->n_api_keys);
+    s->api_keys = keys;
+    s->n_api_keys = n;
+    s->api_key_loc = tsr_profile_loc_of(node);
+}
+
 static void read_server(tsr_profile_checker *c, const tsr_yaml_node *key,
                         const tsr_yaml_node *value)
 {
@@ -354,10 +387,12 @@ static void read_server(tsr_profile_checker *c, const tsr_yaml_node *key,
                            TSR_PROFILE_MAX_PARALLEL, &s->parallel, &s->parallel_loc);
     tsr_profile_set_uint32(c, tsr_yaml_get(section, "queue", NULL), "server.queue", 0,
                            TSR_PROFILE_MAX_QUEUE, &s->queue, &s->queue_loc);
-    tsr_profile_set_string(c, tsr_yaml_get(section, "api_key", NULL), "server.api_key", &s->api_key,
-                           &s->api_key_loc);
+    set_api_keys(c, tsr_yaml_get(section, "api_key", NULL), s);
     tsr_profile_set_string(c, tsr_yaml_get(section, "model_name", NULL), "server.model_name",
                            &s->model_name, &s->model_name_loc);
+    const tsr_yaml_node *node = tsr_yaml_get(section, "max_body", NULL);
+    if (!tsr_yaml_is_null(node) && tsr_profile_size(c, node, "server.max_body", 0, &s->max_body_bytes))
+        s->max_body_loc = tsr_profile_loc_of(node);
 }
 
 /* ---- the whole profile -------------------------------------------------- */
@@ -386,6 +421,7 @@ static bool set_defaults(tsr_profile *p)
     p->server.port = 8080;
     p->server.parallel = 4;
     p->server.queue = 64;
+    p->server.max_body_bytes = 8 * TSR_MIB;
     return p->model.cache_type && p->devices.allocator && p->devices.sim_bytes &&
            p->devices.sim_locs && p->speculative.strategy && p->plugin_dirs && p->plugin_dirs[0] &&
            p->server.host;
@@ -621,7 +657,7 @@ void tsr_profile_free(tsr_profile *p)
     tsr_profile_free_sampler(p);
     tsr_profile_free_strings(p->plugin_dirs, p->n_plugin_dirs);
     free(p->server.host);
-    free(p->server.api_key);
+    tsr_profile_free_strings(p->server.api_keys, p->server.n_api_keys);
     free(p->server.model_name);
     tsr_yaml_free(p->tree_);
     tsr_yaml_free(p->default_tree_);

@@ -145,10 +145,13 @@ typedef struct tsr_profile_server {
     tsr_profile_loc parallel_loc;
     uint32_t queue;               /* requests waiting; default 64 */
     tsr_profile_loc queue_loc;
-    char *api_key;                /* NULL (default): no authorization */
+    char **api_keys;              /* a key or a list; none (default): no authorization */
+    size_t n_api_keys;
     tsr_profile_loc api_key_loc;
     char *model_name;             /* NULL (default): the model's general.name */
     tsr_profile_loc model_name_loc;
+    uint64_t max_body_bytes;      /* larger request bodies are answered 413; default 8MiB */
+    tsr_profile_loc max_body_loc;
 } tsr_profile_server;
 
 typedef struct tsr_profile {

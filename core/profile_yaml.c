@@ -325,9 +325,20 @@ static void body(writer *w, const tsr_profile *p)
     key(w, "queue");
     unsigned_number(w, s->queue);
     key(w, "api_key");
-    string(w, s->api_key);
+    if (s->n_api_keys == 1) {
+        string(w, s->api_keys[0]);
+    } else if (s->n_api_keys == 0) {
+        string(w, NULL);
+    } else {
+        begin_sequence(w, true);
+        for (size_t i = 0; i < s->n_api_keys; i++)
+            string(w, s->api_keys[i]);
+        end_sequence(w);
+    }
     key(w, "model_name");
     string(w, s->model_name);
+    key(w, "max_body");
+    size(w, s->max_body_bytes);
     end_mapping(w);
     end_mapping(w);
 }

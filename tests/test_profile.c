@@ -56,8 +56,9 @@ Test(profile, smallest_profile_gets_every_default)
     cr_assert_eq(p->server.port, 8080);
     cr_assert_eq(p->server.parallel, 4);
     cr_assert_eq(p->server.queue, 64);
-    cr_assert_null(p->server.api_key);
+    cr_assert_eq(p->server.n_api_keys, 0);
     cr_assert_null(p->server.model_name);
+    cr_assert_eq(p->server.max_body_bytes, 8ull << 20);
 
     cr_assert_eq(p->model.loc.line, 1);
     cr_assert_eq(p->model.loc.column, 1);
@@ -143,7 +144,7 @@ Test(profile, profile_md_example_parses_to_the_values_it_gives)
     cr_assert_eq(p->server.parallel, 4);
     cr_assert_eq(p->server.queue, 64);
     cr_assert_eq(p->server.queue_loc.line, 43);
-    cr_assert_null(p->server.api_key);
+    cr_assert_eq(p->server.n_api_keys, 0);
     cr_assert_null(p->server.model_name);
     tsr_profile_free(p);
     tsr_diagnostics_free(&diags);
@@ -593,6 +594,41 @@ Test(profile, strings_with_control_characters_are_shown_escaped)
     tsr_profile *p =
         parse_text("model: {path: model.gguf}\n\"we\\x01ird\\nkey\": 1\n", &diags, NULL);
     assert_diag(&diags, 2, 1, "unknown key 'we\\x01ird\\x0Akey'");
+    tsr_profile_free(p);
+    tsr_diagnostics_free(&diags);
+}
+
+Test(profile, server_api_key_is_a_key_or_a_list_and_max_body_a_size, .init = scratch_setup,
+     .fini = scratch_teardown)
+{
+    tsr_diagnostics diags = {0};
+    tsr_status status;
+    tsr_profile *p = parse_text("model: {path: model.gguf}\n"
+                                "server: {api_key: [alpha, beta], max_body: 64KiB}\n",
+                                &diags, &status);
+    cr_assert_eq(status, TSR_OK, "%s", dump(&diags));
+    cr_assert_eq(p->server.n_api_keys, 2);
+    cr_assert_str_eq(p->server.api_keys[0], "alpha");
+    cr_assert_str_eq(p->server.api_keys[1], "beta");
+    cr_assert_eq(p->server.max_body_bytes, 64ull << 10);
+    cr_assert_eq(p->server.max_body_loc.line, 2);
+    tsr_profile_free(p);
+    tsr_diagnostics_free(&diags);
+
+    diags = (tsr_diagnostics){0};
+    p = parse_text("model: {path: model.gguf}\nserver: {api_key: solo}\n", &diags, &status);
+    cr_assert_eq(status, TSR_OK, "%s", dump(&diags));
+    cr_assert_eq(p->server.n_api_keys, 1);
+    cr_assert_str_eq(p->server.api_keys[0], "solo");
+    tsr_profile_free(p);
+    tsr_diagnostics_free(&diags);
+
+    diags = (tsr_diagnostics){0};
+    p = parse_text("model: {path: model.gguf}\nserver: {api_key: [ok, 7, ''], max_body: lots}\n",
+                   &diags, &status);
+    cr_assert_eq(status, TSR_ERR_INVALID);
+    cr_assert(strstr(dump(&diags), "server.api_key"), "%s", dump(&diags));
+    cr_assert(strstr(dump(&diags), "server.max_body"), "%s", dump(&diags));
     tsr_profile_free(p);
     tsr_diagnostics_free(&diags);
 }

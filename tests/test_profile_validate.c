@@ -401,7 +401,8 @@ Test(profile_validate, written_yaml_reads_back_to_the_same_profile)
     char *again = tsr_profile_to_yaml(second, &err);
     cr_assert_not_null(again, "%s", err.message);
     cr_assert_str_eq(again, yaml, "writing is a fixed point");
-    cr_assert_str_eq(second->server.api_key, "true");
+    cr_assert_eq(second->server.n_api_keys, 1);
+    cr_assert_str_eq(second->server.api_keys[0], "true");
     cr_assert_str_eq(second->server.model_name, "tessera: small");
     cr_assert_eq(second->seed, UINT64_MAX);
     cr_assert_str_eq(second->sampler[0].params.values[4].items[0], "null");

@@ -19,10 +19,15 @@ static tsr_status fill(const tsr_profile *p, tsr_server_settings *out, tsr_error
     out->port = s->port;
     out->parallel = s->parallel;
     out->queue = s->queue;
+    out->max_body_bytes = s->max_body_bytes;
     out->host = copy_or_null(s->host);
-    out->api_key = copy_or_null(s->api_key);
     out->model_name = copy_or_null(s->model_name);
-    if ((s->host && !out->host) || (s->api_key && !out->api_key) ||
+    bool keys_ok = true;
+    if (s->n_api_keys && (out->api_keys = calloc(s->n_api_keys, sizeof *out->api_keys)))
+        for (; out->n_api_keys < s->n_api_keys; out->n_api_keys++)
+            keys_ok &= (out->api_keys[out->n_api_keys] = strdup(s->api_keys[out->n_api_keys])) !=
+                       NULL;
+    if ((s->host && !out->host) || (s->n_api_keys && !out->api_keys) || !keys_ok ||
         (s->model_name && !out->model_name)) {
         tsr_server_settings_free(out);
         return tsr_error_set(err, TSR_ERR_NOMEM, "out of memory");
@@ -68,7 +73,9 @@ void tsr_server_settings_free(tsr_server_settings *settings)
     if (!settings)
         return;
     free(settings->host);
-    free(settings->api_key);
+    for (size_t i = 0; i < settings->n_api_keys; i++)
+        free(settings->api_keys[i]);
+    free(settings->api_keys);
     free(settings->model_name);
     uint32_t size = settings->struct_size;
     memset(settings, 0, sizeof *settings);

@@ -581,8 +581,10 @@ typedef struct tsr_server_settings {
     uint32_t port;       /* default 8080 */
     uint32_t parallel;   /* sequences decoded together; default 4 */
     uint32_t queue;      /* requests waiting beyond them; default 64 */
-    char *api_key;       /* NULL: no key needed */
+    char **api_keys;     /* server.api_key: a key or a list; none: no key needed */
+    size_t n_api_keys;
     char *model_name;    /* NULL: the model's general.name */
+    uint64_t max_body_bytes; /* larger request bodies are answered 413; default 8MiB */
 } tsr_server_settings;
 
 /* Reads the profile at path (syntax, keys, types, ranges: no plugin, model
