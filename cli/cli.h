@@ -31,6 +31,9 @@ void cli_error(const char *fmt, ...) TSR_PRINTF(1, 2);
  * input", whatever was being allocated), and its message always says
  * "out of memory". */
 int cli_fail(const tsr_error *err, int exit_code);
+/* The exit status of a deployment's or a plan's status: 0 ok, 3 refused by
+ * the planner, 1 out of memory or a bug, 2 any other (unusable input). */
+int cli_exit_for(tsr_status status);
 
 /* Writes n bytes to stdout and flushes them. false (errno set) when they
  * could not all be written: a full disk, a closed pipe with SIGPIPE ignored. */

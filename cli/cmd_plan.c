@@ -242,13 +242,7 @@ static int plan_run(int argc, char **argv)
     tsr_plan_report_free(report);
     if (!printed)
         return CLI_EXIT_FAILURE;
-    switch (s) {
-    case TSR_OK: return CLI_EXIT_OK;
-    case TSR_ERR_REFUSED: return CLI_EXIT_REFUSED;
-    case TSR_ERR_NOMEM:
-    case TSR_ERR_INTERNAL: return CLI_EXIT_FAILURE;
-    default: return CLI_EXIT_USAGE;
-    }
+    return cli_exit_for(s);
 }
 
 const cli_command cli_command_plan = {

@@ -17,6 +17,17 @@ void cli_error(const char *fmt, ...)
     va_end(args);
 }
 
+int cli_exit_for(tsr_status status)
+{
+    switch (status) {
+    case TSR_OK: return CLI_EXIT_OK;
+    case TSR_ERR_REFUSED: return CLI_EXIT_REFUSED;
+    case TSR_ERR_NOMEM:
+    case TSR_ERR_INTERNAL: return CLI_EXIT_FAILURE;
+    default: return CLI_EXIT_USAGE;
+    }
+}
+
 int cli_fail(const tsr_error *err, int exit_code)
 {
     if (err->code == TSR_ERR_NOMEM) {

@@ -57,17 +57,6 @@ static int model_without_profile(const cli_overrides *o, const tsr_config *confi
     return CLI_EXIT_OK;
 }
 
-static int exit_for(tsr_status s)
-{
-    switch (s) {
-    case TSR_OK: return CLI_EXIT_OK;
-    case TSR_ERR_REFUSED: return CLI_EXIT_REFUSED;
-    case TSR_ERR_NOMEM:
-    case TSR_ERR_INTERNAL: return CLI_EXIT_FAILURE;
-    default: return CLI_EXIT_USAGE;
-    }
-}
-
 static tsr_status open_deployment(const char *profile_path, const cli_overrides *o,
                                   const cli_session_options *so, const tsr_config *config,
                                   int *n_errors, cli_session *s, tsr_error *err, int *rc)
@@ -127,7 +116,8 @@ int cli_session_open(const char *profile_path, const cli_overrides *o,
     }
     /* What the diagnostics already said is not said again. */
     if (st != TSR_OK)
-        return n_errors && st != TSR_ERR_NOMEM ? exit_for(st) : cli_fail(&err, exit_for(st));
+        return n_errors && st != TSR_ERR_NOMEM ? cli_exit_for(st)
+                                               : cli_fail(&err, cli_exit_for(st));
     if ((st = tsr_context_create(s->d, NULL, &s->ctx, &err)) != TSR_OK)
         return cli_fail(&err, CLI_EXIT_FAILURE);
     if (so->with_sampler) {

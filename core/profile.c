@@ -281,6 +281,18 @@ static void read_sampler(tsr_profile_checker *c, const tsr_yaml_node *key,
     p->sampler_loc = tsr_profile_loc_of(key);
 }
 
+/* A value that is one item or a sequence of them (plugins.path,
+ * server.api_key): *items points at them; returns their count. */
+static size_t items_of(const tsr_yaml_node *const *node, const tsr_yaml_node *const **items)
+{
+    if ((*node)->kind != TSR_YAML_SEQUENCE) {
+        *items = node;
+        return 1;
+    }
+    *items = (const tsr_yaml_node *const *)(*node)->items;
+    return (*node)->n_items;
+}
+
 static void read_plugins(tsr_profile_checker *c, const tsr_yaml_node *key,
                          const tsr_yaml_node *value)
 {
@@ -292,12 +304,8 @@ static void read_plugins(tsr_profile_checker *c, const tsr_yaml_node *key,
     const tsr_yaml_node *node = tsr_yaml_get(section, "path", NULL);
     if (tsr_yaml_is_null(node))
         return;
-    const tsr_yaml_node *const *items = &node;
-    size_t n = 1;
-    if (node->kind == TSR_YAML_SEQUENCE) {
-        items = (const tsr_yaml_node *const *)node->items;
-        n = node->n_items;
-    }
+    const tsr_yaml_node *const *items;
+    size_t n = items_of(&node, &items);
     char **dirs = calloc(n + 1, sizeof *dirs);
     if (!dirs) {
         c->out_of_memory = true;
@@ -341,12 +349,8 @@ static void set_api_keys(tsr_profile_checker *c, const tsr_yaml_node *node, tsr_
 {
     if (tsr_yaml_is_null(node))
         return;
-    const tsr_yaml_node *const *items = &node;
-    size_t n = 1;
-    if (node->kind == TSR_YAML_SEQUENCE) {
-        items = (const tsr_yaml_node *const *)node->items;
-        n = node->n_items;
-    }
+    const tsr_yaml_node *const *items;
+    size_t n = items_of(&node, &items);
     char **keys = calloc(n + 1, sizeof *keys);
     if (!keys) {
         c->out_of_memory = true;

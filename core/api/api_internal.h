@@ -65,6 +65,14 @@ tsr_status tsr_api_open_registry(const tsr_config *config, const tsr_profile *pr
                                  const char *const *extra, size_t n_extra, tsr_registry **out,
                                  tsr_error *err);
 
+/* A finding as the public API hands it on (strings still the list's). */
+tsr_diagnostic_info tsr_api_diagnostic_info(const tsr_diagnostic *d);
+/* Hands every finding of diags to callback (may be NULL) and copies it
+ * into collect (may be NULL); unless code is TSR_OK, the first error (with
+ * its hint) also goes to err with that code. */
+void tsr_api_report(const tsr_diagnostics *diags, tsr_diagnostic_cb callback, void *ctx,
+                    tsr_diagnostics *collect, tsr_status code, tsr_error *err);
+
 /* Reads a params struct of the caller's struct_size into a zeroed full one
  * over the defaults: members the caller's struct predates keep them. */
 void tsr_api_copy_params(void *dst, size_t dst_bytes, const void *src);

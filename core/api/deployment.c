@@ -38,16 +38,20 @@ void tsr_deployment_params_init(tsr_deployment_params *p)
     p->seed = -1;
 }
 
-/* Hands every diagnostic to the callback (and the collecting list); the
- * first error goes to err. */
-static void report_diagnostics(const tsr_deployment *dep, const tsr_diagnostics *diags,
-                               const tsr_deployment_params *p, tsr_status code, tsr_error *err)
+tsr_diagnostic_info tsr_api_diagnostic_info(const tsr_diagnostic *d)
+{
+    return (tsr_diagnostic_info){d->severity, d->code,    d->file, d->line,
+                                 d->column,   d->message, d->hint};
+}
+
+void tsr_api_report(const tsr_diagnostics *diags, tsr_diagnostic_cb callback, void *ctx,
+                    tsr_diagnostics *collect, tsr_status code, tsr_error *err)
 {
     bool first = true;
     for (size_t i = 0; i < diags->count; i++) {
         const tsr_diagnostic *d = &diags->items[i];
-        if (dep->collect) {
-            tsr_diagnostic *copy = tsr_diag_add(dep->collect, d->severity, d->file, d->line,
+        if (collect) {
+            tsr_diagnostic *copy = tsr_diag_add(collect, d->severity, d->file, d->line,
                                                 d->column, "%s", d->message);
             if (copy) {
                 copy->code = d->code;
@@ -55,11 +59,9 @@ static void report_diagnostics(const tsr_deployment *dep, const tsr_diagnostics 
                     tsr_diag_set_hint(copy, "%s", d->hint);
             }
         }
-        if (p->diagnostic) {
-            tsr_diagnostic_info info = {d->severity, d->code,    d->file,
-                                        d->line,     d->column,  d->message,
-                                        d->hint};
-            p->diagnostic(&info, p->diagnostic_ctx);
+        if (callback) {
+            tsr_diagnostic_info info = tsr_api_diagnostic_info(d);
+            callback(&info, ctx);
         }
         if (first && d->severity == TSR_SEVERITY_ERROR && code != TSR_OK) {
             char line[TSR_ERROR_MESSAGE_BYTES];
@@ -71,6 +73,13 @@ static void report_diagnostics(const tsr_deployment *dep, const tsr_diagnostics 
     }
     if (first && code != TSR_OK && diags->out_of_memory)
         tsr_error_set(err, TSR_ERR_NOMEM, "out of memory listing the profile's problems");
+}
+
+/* The deployment's findings: to the caller's callback and collecting list. */
+static void report_diagnostics(const tsr_deployment *dep, const tsr_diagnostics *diags,
+                               const tsr_deployment_params *p, tsr_status code, tsr_error *err)
+{
+    tsr_api_report(diags, p->diagnostic, p->diagnostic_ctx, dep->collect, code, err);
 }
 
 static tsr_status replace_string(char **slot, const char *value, tsr_error *err)

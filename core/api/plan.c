@@ -39,11 +39,8 @@ static tsr_status describe(tsr_plan_report *r, tsr_error *err)
         r->devices = calloc(plan->n_devices + 1, sizeof *r->devices);
     if (!r->infos || (plan && !r->devices))
         return tsr_error_set(err, TSR_ERR_NOMEM, "out of memory");
-    for (size_t i = 0; i < r->diags.count; i++) {
-        const tsr_diagnostic *d = &r->diags.items[i];
-        r->infos[i] = (tsr_diagnostic_info){d->severity, d->code,    d->file,   d->line,
-                                            d->column,   d->message, d->hint};
-    }
+    for (size_t i = 0; i < r->diags.count; i++)
+        r->infos[i] = tsr_api_diagnostic_info(&r->diags.items[i]);
     for (uint32_t i = 0; plan && i < plan->n_devices; i++) {
         const tsr_plan_device *d = &plan->devices[i];
         r->devices[i] = (tsr_plan_device_info){

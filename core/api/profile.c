@@ -41,12 +41,8 @@ tsr_status tsr_profile_check_file(const char *path, const char *const *plugin_di
     if (status == TSR_OK && tsr_diag_error_count(&diags) > 0)
         status = TSR_ERR_INVALID;
     tsr_diag_sort(&diags);
-    for (size_t i = 0; diagnostic && i < diags.count; i++) {
-        const tsr_diagnostic *d = &diags.items[i];
-        tsr_diagnostic_info info = {d->severity, d->code,    d->file, d->line,
-                                    d->column,   d->message, d->hint};
-        diagnostic(&info, diagnostic_ctx);
-    }
+    /* The findings only: err keeps what failed besides them, if anything. */
+    tsr_api_report(&diags, diagnostic, diagnostic_ctx, NULL, TSR_OK, err);
     if (status == TSR_OK && yaml && !(*yaml = tsr_profile_to_yaml(profile, err)))
         status = TSR_ERR_NOMEM;
     tsr_diagnostics_free(&diags);

@@ -3,9 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "diag.h"
-#include "profile.h"
-#include "tessera/tessera.h"
+#include "api_internal.h"
 
 static char *copy_or_null(const char *text)
 {
@@ -46,21 +44,7 @@ tsr_status tsr_profile_server_settings(const char *path, tsr_diagnostic_cb diagn
     tsr_status s = tsr_profile_load(path, &profile, &diags, err);
     if (s == TSR_OK && tsr_diag_error_count(&diags) > 0)
         s = TSR_ERR_INVALID;
-    bool first_error = s == TSR_OK;
-    for (size_t i = 0; i < diags.count; i++) {
-        const tsr_diagnostic *d = &diags.items[i];
-        if (diagnostic) {
-            tsr_diagnostic_info info = {d->severity, d->code,   d->file,   d->line,
-                                        d->column,   d->message, d->hint};
-            diagnostic(&info, diagnostic_ctx);
-        }
-        if (!first_error && d->severity == TSR_SEVERITY_ERROR) {
-            char line[TSR_ERROR_MESSAGE_BYTES];
-            tsr_diag_format(d, line, sizeof line);
-            tsr_error_set(err, s, "%s", line);
-            first_error = true;
-        }
-    }
+    tsr_api_report(&diags, diagnostic, diagnostic_ctx, NULL, s, err);
     tsr_diagnostics_free(&diags);
     if (s == TSR_OK)
         s = fill(profile, out, err);
