@@ -55,11 +55,6 @@ void cli_catch_sigbus(void);
  * and applies TESSERA_ISA. The result lives until exit. */
 tsr_status cli_setup(tsr_config **config, tsr_error *err);
 
-/* Opens the plugin registry on the search path: extra_dirs (the profile's
- * plugins.path), then $TESSERA_PLUGIN_PATH, tessera.ini, the install dir. */
-tsr_status cli_open_registry(const tsr_config *config, const char *const *extra_dirs,
-                             size_t n_extra_dirs, tsr_registry **out, tsr_error *err);
-
 /* The environment variables every command honours, for --help. */
 void cli_print_environment(FILE *out);
 

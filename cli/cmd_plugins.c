@@ -2,25 +2,33 @@
 #include <string.h>
 
 #include "cli.h"
+#include "session.h"
 
 static void plugins_help(FILE *out)
 {
-    fputs("Usage: tessera plugins [-v] [--path DIR]...\n"
+    fputs("Usage: tessera plugins [PROFILE] [-v] [--path DIR]...\n"
           "\n"
-          "Lists every plugin found on the search path, one row each: kind, name,\n"
-          "version, the plugin ABI it was built for, and its file. Then one line for\n"
-          "each file that was refused, saying why (built for another ABI, not a\n"
-          "plugin, a name already taken, ...).\n"
+          "Lists every plugin found on the search path `tessera run` uses (with\n"
+          "PROFILE, `tessera run PROFILE`'s; without, `tessera run -m MODEL`'s), one\n"
+          "row each: kind, name, version, the plugin ABI it was built for, and its\n"
+          "file. Then one line for each file that was refused, saying why (built for\n"
+          "another ABI, not a plugin, a name or GGUF type already taken, ...), and\n"
+          "the folders searched, in order.\n"
           "\n"
           "Options:\n"
           "  -v, --verbose    also show each plugin's summary and its declared parameters\n"
           "                   (name, type, default, range, meaning)\n"
-          "  --path DIR       search DIR first (may be repeated)\n"
+          "  --path DIR       search DIR first, as run's --plugins DIR (may be repeated)\n"
           "  -h, --help       show this help\n"
           "\n"
-          "Search order: --path, $TESSERA_PLUGIN_PATH, tessera.ini [plugins] path,\n"
-          "then " TSR_PLUGIN_DIR ".\n"
-          "Exit status: 0, or 1 when the plugins could not be listed.\n\n",
+          "Search order: --path, the profile's plugins.path (relative to the profile's\n"
+          "folder), $TESSERA_PLUGIN_PATH, tessera.ini [plugins] path, then\n"
+          TSR_PLUGIN_DIR ". Nothing relative to the current folder is searched.\n"
+          "The first plugin of a kind and name (for quant plugins, of a GGUF type)\n"
+          "wins: folders in that order, the *.so files of one folder in name order;\n"
+          "a later one is refused.\n"
+          "Exit status: 0; 2 when PROFILE is unusable or the arguments are wrong; 1\n"
+          "when the plugins could not be listed.\n\n",
           out);
     cli_print_environment(out);
 }
@@ -54,19 +62,33 @@ static void print_param(const tsr_param_desc *p)
     printf("\n        %s\n", p->doc ? p->doc : "");
 }
 
+static void print_finding(const tsr_diagnostic_info *d, void *ctx)
+{
+    (void)ctx;
+    cli_print_diagnostic(d);
+}
+
 static int plugins_run(int argc, char **argv)
 {
     bool verbose = false;
     const char *extra[64];
     size_t n_extra = 0;
+    const char *profile = NULL;
     for (int i = 1; i < argc; i++) {
         if (cli_is_help(argv[i])) {
             plugins_help(stdout);
             return CLI_EXIT_OK;
         } else if (strcmp(argv[i], "-v") == 0 || strcmp(argv[i], "--verbose") == 0) {
             verbose = true;
-        } else if (strcmp(argv[i], "--path") == 0 && i + 1 < argc && n_extra < 64) {
+        } else if (strcmp(argv[i], "--path") == 0 || strcmp(argv[i], "--plugins") == 0) {
+            if (i + 1 == argc || n_extra == sizeof extra / sizeof extra[0]) {
+                cli_error("plugins: %s needs a folder (at most %zu of them)", argv[i],
+                          sizeof extra / sizeof extra[0]);
+                return CLI_EXIT_USAGE;
+            }
             extra[n_extra++] = argv[++i];
+        } else if (argv[i][0] != '-' && !profile) {
+            profile = argv[i];
         } else {
             cli_error("plugins: unknown argument '%s' (see tessera plugins --help)", argv[i]);
             return CLI_EXIT_USAGE;
@@ -77,7 +99,14 @@ static int plugins_run(int argc, char **argv)
     tsr_registry *reg;
     if (cli_setup(&config, &err) != TSR_OK)
         return cli_fail(&err, CLI_EXIT_USAGE);
-    if (cli_open_registry(config, extra, n_extra, &reg, &err) != TSR_OK)
+    tsr_status status =
+        tsr_profile_open_registry(profile, extra, n_extra, print_finding, NULL, &reg, &err);
+    if (status == TSR_ERR_INVALID) {
+        cli_error("%s: the profile is unusable, so no search path is shown (`tessera profile "
+                  "check %s` lists every problem)", profile, profile);
+        return CLI_EXIT_USAGE;
+    }
+    if (status != TSR_OK)
         return cli_fail(&err, CLI_EXIT_FAILURE);
 
     size_t n = tsr_registry_count(reg);

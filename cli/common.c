@@ -115,26 +115,6 @@ tsr_status cli_setup(tsr_config **config, tsr_error *err)
     return TSR_OK;
 }
 
-tsr_status cli_open_registry(const tsr_config *config, const char *const *extra_dirs,
-                             size_t n_extra_dirs, tsr_registry **out, tsr_error *err)
-{
-    size_t n = n_extra_dirs + config->n_env_plugin_dirs + config->n_plugin_dirs + 1;
-    const char **dirs = calloc(n, sizeof *dirs);
-    if (!dirs)
-        return tsr_error_set(err, TSR_ERR_NOMEM, "out of memory");
-    size_t k = 0;
-    for (size_t i = 0; i < n_extra_dirs; i++)
-        dirs[k++] = extra_dirs[i];
-    for (size_t i = 0; i < config->n_env_plugin_dirs; i++)
-        dirs[k++] = config->env_plugin_dirs[i];
-    for (size_t i = 0; i < config->n_plugin_dirs; i++)
-        dirs[k++] = config->plugin_dirs[i];
-    dirs[k++] = tsr_install_plugin_dir();
-    tsr_status status = tsr_registry_open(dirs, k, out, err);
-    free(dirs);
-    return status;
-}
-
 void cli_print_environment(FILE *out)
 {
     fputs("Environment:\n"

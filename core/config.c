@@ -37,8 +37,9 @@ char *tsr_path_resolve(const char *path, const char *base_dir)
     return strdup(path);
 }
 
-/* Appends each ':'-separated, non-empty element of list to *dirs. */
-static bool split_dirs(const char *list, char ***dirs, size_t *n_dirs)
+/* Appends each ':'-separated, non-empty element of list to *dirs, a
+ * relative one resolved against base_dir (NULL: left as written). */
+static bool split_dirs(const char *list, const char *base_dir, char ***dirs, size_t *n_dirs)
 {
     const char *start = list;
     while (*start) {
@@ -46,7 +47,7 @@ static bool split_dirs(const char *list, char ***dirs, size_t *n_dirs)
         size_t len = end ? (size_t)(end - start) : strlen(start);
         if (len > 0) {
             char *piece = strndup(start, len);
-            char *resolved = piece ? tsr_path_resolve(piece, NULL) : NULL;
+            char *resolved = piece ? tsr_path_resolve(piece, base_dir) : NULL;
             free(piece);
             char **bigger = resolved ? realloc(*dirs, (*n_dirs + 1) * sizeof **dirs) : NULL;
             if (!bigger) {
@@ -65,6 +66,7 @@ static bool split_dirs(const char *list, char ***dirs, size_t *n_dirs)
 
 typedef struct ini_context {
     tsr_config *config;
+    const char *dir; /* the file's folder: its relative paths start there */
     tsr_error *err;
     bool failed;
 } ini_context;
@@ -90,7 +92,7 @@ static int on_ini_entry(void *user, const char *section, const char *name, const
         return 0;
     const char *what = NULL;
     if (strcasecmp(section, "plugins") == 0 && strcasecmp(name, "path") == 0) {
-        if (!split_dirs(value, &config->plugin_dirs, &config->n_plugin_dirs))
+        if (!split_dirs(value, ctx->dir, &config->plugin_dirs, &config->n_plugin_dirs))
             what = "out of memory";
     } else if (strcasecmp(section, "runtime") == 0 && strcasecmp(name, "threads") == 0) {
         if (!parse_threads(value, &config->threads))
@@ -103,7 +105,7 @@ static int on_ini_entry(void *user, const char *section, const char *name, const
             config->log_level = level;
     } else if (strcasecmp(section, "models") == 0 && strcasecmp(name, "cache_dir") == 0) {
         free(config->model_cache_dir);
-        config->model_cache_dir = tsr_path_resolve(value, NULL);
+        config->model_cache_dir = tsr_path_resolve(value, ctx->dir);
         if (!config->model_cache_dir)
             what = "out of memory";
     } else {
@@ -161,9 +163,16 @@ tsr_status tsr_config_load(const char *path, tsr_config *config, tsr_error *err)
             tsr_config_free(config);
             return read;
         }
-        ini_context ctx = {config, err, false};
-        int line = ini_parse_string(text, on_ini_entry, &ctx);
+        /* Never the current folder: the ini's own, as a profile's paths. */
+        const char *slash = strrchr(config->path, '/');
+        size_t dir_len = slash ? (size_t)(slash - config->path) + (slash == config->path) : 0;
+        char *dir = slash ? strndup(config->path, dir_len) : strdup(".");
+        char *absolute = dir ? realpath(dir, NULL) : NULL;
+        ini_context ctx = {config, absolute ? absolute : dir, err, false};
+        int line = dir ? ini_parse_string(text, on_ini_entry, &ctx) : -1;
         free(text);
+        free(absolute);
+        free(dir);
         if (ctx.failed || line != 0) {
             if (ctx.failed)
                 tsr_error_prefix(err, "%s:%d", config->path, line);
@@ -179,7 +188,7 @@ tsr_status tsr_config_load(const char *path, tsr_config *config, tsr_error *err)
     }
     const char *env;
     if ((env = getenv("TESSERA_PLUGIN_PATH")) &&
-        !split_dirs(env, &config->env_plugin_dirs, &config->n_env_plugin_dirs)) {
+        !split_dirs(env, NULL, &config->env_plugin_dirs, &config->n_env_plugin_dirs)) {
         tsr_config_free(config);
         return tsr_error_set(err, TSR_ERR_NOMEM, "out of memory reading TESSERA_PLUGIN_PATH");
     }

@@ -307,6 +307,7 @@ static bool register_one(tsr_registry *reg, const char *path, uint32_t index,
         .vtable = copy,
     };
     *kept = true;
+    tsr_log(TSR_LOG_DEBUG, "loader", "%s: %s plugin '%s' loaded", path, kind, desc.name);
     return true;
 }
 

@@ -297,7 +297,7 @@ static void read_plugins(tsr_profile_checker *c, const tsr_yaml_node *key,
                          const tsr_yaml_node *value)
 {
     tsr_profile *p = c->profile;
-    const tsr_yaml_node *section = section_of(c, value, "plugins", "{path: [./plugins]}");
+    const tsr_yaml_node *section = section_of(c, value, "plugins", "{path: [plugins]}");
     if (!section)
         return;
     check_keys(c, section, "plugins", plugins_keys, N_OF(plugins_keys));
@@ -416,10 +416,9 @@ static bool set_defaults(tsr_profile *p)
     p->devices.overhead_auto = true;
     p->speculative.strategy = strdup("draft-model");
     p->speculative.tokens = 5;
-    p->n_plugin_dirs = 1;
-    p->plugin_dirs = calloc(2, sizeof *p->plugin_dirs);
-    if (p->plugin_dirs)
-        p->plugin_dirs[0] = tsr_profile_resolve_path("plugins", p->dir);
+    /* plugins.path is empty by default: a folder relative to wherever
+     * tessera happens to run would load whatever shared objects sit there. */
+    p->n_plugin_dirs = 0;
     p->seed = 42;
     p->server.host = strdup("127.0.0.1");
     p->server.port = 8080;
@@ -427,8 +426,7 @@ static bool set_defaults(tsr_profile *p)
     p->server.queue = 64;
     p->server.max_body_bytes = 8 * TSR_MIB;
     return p->model.cache_type && p->devices.allocator && p->devices.sim_bytes &&
-           p->devices.sim_locs && p->speculative.strategy && p->plugin_dirs && p->plugin_dirs[0] &&
-           p->server.host;
+           p->devices.sim_locs && p->speculative.strategy && p->server.host;
 }
 
 /* The draft's unset keys follow the main model's. */

@@ -170,7 +170,8 @@ typedef struct tsr_profile {
     tsr_profile_sampler *sampler; /* the chain, in order */
     size_t n_sampler;
     tsr_profile_loc sampler_loc;
-    char **plugin_dirs;           /* plugins.path, resolved; default [./plugins] */
+    char **plugin_dirs;           /* plugins.path, resolved against the
+                                     profile's folder; default none */
     size_t n_plugin_dirs;
     tsr_profile_loc plugin_dirs_loc;
     uint32_t threads;             /* 0 (default): one per physical core */

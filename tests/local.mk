@@ -202,6 +202,9 @@ tests_test_profile_validate_LDADD = $(TEST_LIBS)
 TESTS += tests/test_units tests/test_diag tests/test_profile tests/test_profile_validate
 endif
 TESTS += tests/profile-cli.sh
+# Where plugins come from and which one serves what (the search path, clashes).
+TESTS += tests/plugin-search.sh
+EXTRA_DIST += tests/plugin-search.sh
 EXTRA_DIST += tests/profile-cli.sh tests/data/profiles tests/fuzz/profile.dict \
 	conf/smollm2-cpu.yaml conf/tessera.ini
 

@@ -47,6 +47,28 @@ Test(config, reads_every_setting)
     unlink(path);
 }
 
+Test(config, relative_paths_start_at_the_files_folder_not_the_current_one)
+{
+    const char *path = write_ini("[plugins]\npath = plugins:./more\n[models]\ncache_dir = m\n");
+    char *folder = realpath("/tmp", NULL);
+    cr_assert_not_null(folder);
+    char expected[3][4096];
+    snprintf(expected[0], sizeof expected[0], "%s/plugins", folder);
+    snprintf(expected[1], sizeof expected[1], "%s/./more", folder);
+    snprintf(expected[2], sizeof expected[2], "%s/m", folder);
+    cr_assert_eq(chdir("/"), 0);
+    tsr_config c;
+    tsr_error err = {0};
+    cr_assert_eq(tsr_config_load(path, &c, &err), TSR_OK, "%s", err.message);
+    cr_assert_eq(c.n_plugin_dirs, 2);
+    cr_assert_str_eq(c.plugin_dirs[0], expected[0]);
+    cr_assert_str_eq(c.plugin_dirs[1], expected[1]);
+    cr_assert_str_eq(c.model_cache_dir, expected[2]);
+    tsr_config_free(&c);
+    free(folder);
+    unlink(path);
+}
+
 Test(config, defaults_without_a_file)
 {
     setenv("TESSERA_CONFIG", "", 1);

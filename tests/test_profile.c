@@ -48,8 +48,7 @@ Test(profile, smallest_profile_gets_every_default)
     cr_assert_str_eq(p->sampler[1].args->text, "40");
     cr_assert_eq(p->sampler[0].args->kind, TSR_YAML_MAPPING);
 
-    cr_assert_eq(p->n_plugin_dirs, 1);
-    cr_assert_str_eq(p->plugin_dirs[0], in_scratch("plugins"));
+    cr_assert_eq(p->n_plugin_dirs, 0, "plugins.path is empty: no folder is searched by default");
     cr_assert_eq(p->threads, 0);
     cr_assert_eq(p->seed, 42);
     cr_assert_str_eq(p->server.host, "127.0.0.1");

@@ -60,7 +60,8 @@ struct tsr_sampler {
 };
 
 /* Opens the plugins on a profile's search path: extra, the profile's
- * plugins.path, $TESSERA_PLUGIN_PATH, tessera.ini's, the install folder. */
+ * plugins.path, $TESSERA_PLUGIN_PATH, tessera.ini's, the install folder.
+ * The one place that search path is built; profile NULL: none. */
 tsr_status tsr_api_open_registry(const tsr_config *config, const tsr_profile *profile,
                                  const char *const *extra, size_t n_extra, tsr_registry **out,
                                  tsr_error *err);

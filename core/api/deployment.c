@@ -122,14 +122,15 @@ tsr_status tsr_api_open_registry(const tsr_config *c, const tsr_profile *p,
                                  const char *const *extra, size_t n_extra, tsr_registry **out,
                                  tsr_error *err)
 {
-    size_t n = n_extra + p->n_plugin_dirs + c->n_env_plugin_dirs + c->n_plugin_dirs + 1;
+    size_t n_profile = p ? p->n_plugin_dirs : 0;
+    size_t n = n_extra + n_profile + c->n_env_plugin_dirs + c->n_plugin_dirs + 1;
     const char **dirs = calloc(n, sizeof *dirs);
     if (!dirs)
         return tsr_error_set(err, TSR_ERR_NOMEM, "out of memory");
     size_t k = 0;
     for (size_t i = 0; i < n_extra; i++)
         dirs[k++] = extra[i];
-    for (size_t i = 0; i < p->n_plugin_dirs; i++)
+    for (size_t i = 0; i < n_profile; i++)
         dirs[k++] = p->plugin_dirs[i];
     for (size_t i = 0; i < c->n_env_plugin_dirs; i++)
         dirs[k++] = c->env_plugin_dirs[i];

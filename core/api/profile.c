@@ -50,3 +50,24 @@ tsr_status tsr_profile_check_file(const char *path, const char *const *plugin_di
     tsr_registry_close(registry);
     return status;
 }
+
+tsr_status tsr_profile_open_registry(const char *path, const char *const *plugin_dirs,
+                                     size_t n_plugin_dirs, tsr_diagnostic_cb diagnostic,
+                                     void *diagnostic_ctx, tsr_registry **out, tsr_error *err)
+{
+    *out = NULL;
+    tsr_diagnostics diags = {0};
+    tsr_profile *profile = NULL;
+    tsr_status status = path ? tsr_profile_load(path, &profile, &diags, err) : TSR_OK;
+    if (status == TSR_OK && tsr_diag_error_count(&diags) > 0)
+        status = TSR_ERR_INVALID;
+    else if (status == TSR_ERR_IO)
+        status = TSR_ERR_INVALID; /* the diagnostic says why */
+    tsr_diag_sort(&diags);
+    tsr_api_report(&diags, diagnostic, diagnostic_ctx, NULL, status, err);
+    if (status == TSR_OK)
+        status = open_registry(profile, plugin_dirs, n_plugin_dirs, out, err);
+    tsr_diagnostics_free(&diags);
+    tsr_profile_free(profile);
+    return status;
+}

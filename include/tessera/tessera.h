@@ -120,7 +120,8 @@ TSR_EXPORT const tsr_host *tsr_host_services(void);
  * TESSERA_THREADS, TESSERA_LOG, TESSERA_MODEL_CACHE. */
 typedef struct tsr_config {
     char *path;              /* the file read, or NULL when none was found */
-    char **plugin_dirs;      /* [plugins] path, split at ':', '~' expanded */
+    char **plugin_dirs;      /* [plugins] path, split at ':', '~' expanded, a relative
+                                entry joined to the file's folder */
     size_t n_plugin_dirs;
     char **env_plugin_dirs;  /* $TESSERA_PLUGIN_PATH, split */
     size_t n_env_plugin_dirs;
@@ -309,6 +310,21 @@ TSR_EXPORT const tsr_registry *tsr_deployment_registry(const tsr_deployment *d);
 TSR_EXPORT tsr_status tsr_profile_check_file(const char *path, const char *const *plugin_dirs,
                                              size_t n_plugin_dirs, tsr_diagnostic_cb diagnostic,
                                              void *diagnostic_ctx, char **yaml, tsr_error *err);
+
+/* Opens the plugins a deployment of the profile at path would load, on the
+ * same search path: plugin_dirs first, then the profile's plugins.path
+ * (relative entries against the profile's folder), $TESSERA_PLUGIN_PATH,
+ * tessera.ini's, the install folder. path NULL: no profile, as a bare model
+ * opens (tsr_deployment_open_model). The profile's own findings (YAML,
+ * keys, values; not those against plugins) go to diagnostic (may be NULL);
+ * with an error among them the call returns TSR_ERR_INVALID and opens
+ * nothing, as a deployment would refuse it. Close *out with
+ * tsr_registry_close. Setup; any thread. */
+TSR_EXPORT tsr_status tsr_profile_open_registry(const char *path, const char *const *plugin_dirs,
+                                                size_t n_plugin_dirs,
+                                                tsr_diagnostic_cb diagnostic,
+                                                void *diagnostic_ctx, tsr_registry **out,
+                                                tsr_error *err);
 
 /* ---- planning ------------------------------------------------------------- */
 
