@@ -1,9 +1,11 @@
 /* Loads plugins from a search path and refuses, with one clear line each,
  * whatever this core cannot use safely. */
 #include <dirent.h>
+#include <assert.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <limits.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,10 +46,35 @@ const char *tsr_plugin_kind_name(uint32_t kind)
     return "unknown";
 }
 
-/* The size of each struct as ABI 1.0 froze it: a plugin declaring minor 0
- * must be at least this big. When a minor adds members, add a column and
- * keep these numbers as they are. */
-static size_t vtable_size_for(uint32_t kind)
+/* The end of member in type: the least struct_size that holds it. */
+#define END_OF(type, member) (offsetof(type, member) + sizeof(((type *)0)->member))
+
+/* The size of each vtable as ABI 1.0 froze it: the least struct_size a
+ * plugin of any 1.x minor may declare (a member appended since reads as
+ * 0/NULL from a plugin that predates it). Never change these; the numbers
+ * are asserted below for LP64. */
+static size_t vtable_min_size(uint32_t kind)
+{
+    switch (kind) {
+    case TSR_PLUGIN_QUANT: return END_OF(tsr_quant_vtable, quantize_reference);
+    case TSR_PLUGIN_SAMPLER: return END_OF(tsr_sampler_vtable, reset);
+    case TSR_PLUGIN_SPEC: return END_OF(tsr_spec_vtable, reset);
+    case TSR_PLUGIN_ALLOC: return END_OF(tsr_alloc_vtable, map_file);
+    }
+    return 0;
+}
+#define DESC_MIN_SIZE END_OF(tsr_plugin_desc, vtable)
+static_assert(sizeof(void *) != 8 || END_OF(tsr_quant_vtable, quantize_reference) == 96,
+              "ABI 1.0 quant vtable");
+static_assert(sizeof(void *) != 8 || END_OF(tsr_sampler_vtable, reset) == 56,
+              "ABI 1.0 sampler vtable");
+static_assert(sizeof(void *) != 8 || END_OF(tsr_spec_vtable, reset) == 56, "ABI 1.0 spec vtable");
+static_assert(sizeof(void *) != 8 || END_OF(tsr_alloc_vtable, map_file) == 88,
+              "ABI 1.0 alloc vtable");
+static_assert(sizeof(void *) != 8 || DESC_MIN_SIZE == 64, "ABI 1.0 descriptor");
+
+/* The size of the core's own copy of each vtable: every member it knows. */
+static size_t vtable_core_size(uint32_t kind)
 {
     switch (kind) {
     case TSR_PLUGIN_QUANT: return sizeof(tsr_quant_vtable);
@@ -231,7 +258,7 @@ static bool register_one(tsr_registry *reg, const char *path, uint32_t index,
     char why[768];
     char what[96];
     snprintf(what, sizeof what, "plugin #%u", index);
-    if (!abi_acceptable(&raw->abi, sizeof(tsr_plugin_desc), what, why, sizeof why))
+    if (!abi_acceptable(&raw->abi, DESC_MIN_SIZE, what, why, sizeof why))
         return refuse(reg, err, path, "%s", why) == TSR_OK;
 
     tsr_plugin_desc desc = {0};
@@ -239,7 +266,7 @@ static bool register_one(tsr_registry *reg, const char *path, uint32_t index,
     if (!desc.name || !desc.name[0])
         return refuse(reg, err, path, "plugin #%u has no name", index) == TSR_OK;
     const char *kind = tsr_plugin_kind_name(desc.kind);
-    size_t frozen = vtable_size_for(desc.kind);
+    size_t frozen = vtable_min_size(desc.kind), core_size = vtable_core_size(desc.kind);
     if (frozen == 0)
         return refuse(reg, err, path,
                       "plugin '%s' has kind %u, unknown to this core (it knows quant, sampler, "
@@ -252,10 +279,10 @@ static bool register_one(tsr_registry *reg, const char *path, uint32_t index,
     if (!abi_acceptable(vabi, frozen, what, why, sizeof why))
         return refuse(reg, err, path, "%s", why) == TSR_OK;
 
-    void *copy = calloc(1, frozen);
+    void *copy = calloc(1, core_size);
     if (!copy)
         return tsr_error_set(err, TSR_ERR_NOMEM, "out of memory while loading plugins"), false;
-    memcpy(copy, desc.vtable, vabi->struct_size < frozen ? vabi->struct_size : frozen);
+    memcpy(copy, desc.vtable, vabi->struct_size < core_size ? vabi->struct_size : core_size);
 
     const char *missing = missing_member(desc.kind, copy);
     bool ok = true;

@@ -26,7 +26,8 @@ static const char *const top_keys[] = {"version", "model",   "draft",   "specula
                                        "sampler", "plugins", "threads", "seed",        "server"};
 static const char *const model_keys[] = {"path", "max_seq_len", "cache_type", "quantize"};
 static const char *const speculative_keys[] = {"strategy", "tokens", "options"};
-static const char *const devices_keys[] = {"allocator", "sim", "split", "reserve", "overhead"};
+static const char *const devices_keys[] = {"allocator", "options", "sim", "split", "reserve",
+                                           "overhead"};
 static const char *const plugins_keys[] = {"path"};
 static const char *const server_keys[] = {"host",  "port",    "parallel",
                                           "queue", "api_key", "model_name", "max_body"};
@@ -184,7 +185,17 @@ static void read_devices(tsr_profile_checker *c, const tsr_yaml_node *key,
     check_keys(c, section, "devices", devices_keys, N_OF(devices_keys));
     tsr_profile_set_string(c, tsr_yaml_get(section, "allocator", NULL), "devices.allocator",
                            &d->allocator, &d->allocator_loc);
-    const tsr_yaml_node *node = tsr_yaml_get(section, "sim", NULL);
+    const tsr_yaml_node *node = tsr_yaml_get(section, "options", NULL);
+    if (!tsr_yaml_is_null(node) && node->kind != TSR_YAML_MAPPING) {
+        char shown[TSR_DIAG_QUOTE_BYTES + 8];
+        ERROR_AT(c, node,
+                 "devices.options must be a mapping of the allocator's parameters, not %s",
+                 tsr_profile_shown(node, shown, sizeof shown));
+    } else if (!tsr_yaml_is_null(node)) {
+        d->options = (tsr_yaml_node *)node;
+        d->options_loc = tsr_profile_loc_of(node);
+    }
+    node = tsr_yaml_get(section, "sim", NULL);
     if (!tsr_yaml_is_null(node))
         tsr_profile_set_size_list(c, node, "devices.sim", 0, &d->sim_bytes, &d->n_sim, &d->sim_locs,
                                   &d->sim_loc);
@@ -651,6 +662,8 @@ void tsr_profile_free(tsr_profile *p)
     free(p->speculative.strategy);
     tsr_param_set_free(&p->speculative.params);
     free(p->speculative.param_locs);
+    tsr_param_set_free(&p->devices.params);
+    free(p->devices.param_locs);
     free(p->devices.allocator);
     free(p->devices.sim_bytes);
     free(p->devices.sim_locs);

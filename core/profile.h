@@ -10,7 +10,7 @@
  *      profile-relative paths, model files that do not exist.
  *   2. tsr_profile_validate checks the profile against the plugins on the
  *      search path: every plugin named exists and can do what it is named
- *      for, sampler and spec parameters against their declarations, the
+ *      for, sampler, spec and allocator parameters against their declarations, the
  *      split against the allocator's devices. It fills the parameter sets
  *      the runtime hands to plugins.
  *
@@ -115,6 +115,8 @@ typedef struct tsr_profile_devices {
     tsr_profile_loc loc;
     char *allocator;              /* alloc plugin; default "host" */
     tsr_profile_loc allocator_loc;
+    tsr_yaml_node *options;       /* `options:` as written (a mapping), or NULL */
+    tsr_profile_loc options_loc;
     uint64_t *sim_bytes;          /* capacity of each simulated device; default [24GiB, 24GiB] */
     size_t n_sim;
     tsr_profile_loc sim_loc;
@@ -131,6 +133,8 @@ typedef struct tsr_profile_devices {
     tsr_profile_loc overhead_loc;
     /* Filled by tsr_profile_validate: */
     const tsr_plugin *plugin;
+    tsr_param_set params;         /* options checked against plugin->params, defaults filled */
+    tsr_profile_loc *param_locs;  /* plugin->n_params places ({0,0}: the default) */
     uint32_t n_devices;           /* what the allocator reported */
 } tsr_profile_devices;
 
@@ -220,6 +224,11 @@ void tsr_profile_free(tsr_profile *profile);
  * error, TSR_ERR_NOMEM. Call at most once per profile. */
 tsr_status tsr_profile_validate(tsr_profile *profile, const tsr_registry *registry,
                                 tsr_diagnostics *diags, tsr_error *err);
+
+/* What the allocator's open is told (plugin.h): devices.sim when the
+ * allocator takes it, and the validated devices.options. Points into
+ * devices; valid while it is. Call after tsr_profile_validate. */
+void tsr_profile_alloc_config(const tsr_profile_devices *devices, tsr_alloc_config *config);
 
 /* The profile as YAML, every default written out (tsr_profile_parse reads
  * it back to the same values). Validated sampler and spec parameters are

@@ -350,11 +350,16 @@ static void check_devices(tsr_profile_checker *c, const tsr_registry *registry)
     const tsr_alloc_vtable *vt = d->plugin ? tsr_plugin_alloc(d->plugin) : NULL;
     if (!vt)
         return;
-    tsr_alloc_config config = {
-        .struct_size = sizeof config,
-        .sim_capacities = d->sim_bytes,
-        .n_sim_capacities = (uint32_t)d->n_sim,
-    };
+    bool was_failed = c->failed;
+    c->failed = false;
+    apply_args(c, d->plugin, d->options, &d->params, &d->param_locs,
+               place_or(d->options_loc, at));
+    bool options_bad = c->failed || c->out_of_memory;
+    c->failed = c->failed || was_failed;
+    if (options_bad)
+        return; /* open would only repeat what was just said */
+    tsr_alloc_config config;
+    tsr_profile_alloc_config(d, &config);
     void *state = NULL;
     tsr_error err = {0};
     if (vt->open(tsr_host_services(), &config, &state, &err) != TSR_OK) {
@@ -380,6 +385,27 @@ static void check_devices(tsr_profile_checker *c, const tsr_registry *registry)
                  "budget per device, or write split: auto",
                  d->n_split, d->n_split == 1 ? "" : "s", d->allocator, d->n_devices,
                  d->n_devices ? names : "no devices");
+}
+
+/* ABI 1.0 allocators cannot say whether they simulate devices; they get
+ * devices.sim as they always did. */
+static bool takes_sim(const tsr_alloc_vtable *vt)
+{
+    return !TSR_COVERS(vt->abi.struct_size, tsr_alloc_vtable, flags) ||
+           (vt->flags & TSR_ALLOC_TAKES_SIM);
+}
+
+void tsr_profile_alloc_config(const tsr_profile_devices *d, tsr_alloc_config *config)
+{
+    const tsr_alloc_vtable *vt = d->plugin ? tsr_plugin_alloc(d->plugin) : NULL;
+    bool sim = vt && takes_sim(vt);
+    *config = (tsr_alloc_config){
+        .struct_size = sizeof *config,
+        .sim_capacities = sim ? d->sim_bytes : NULL,
+        .n_sim_capacities = sim ? (uint32_t)d->n_sim : 0,
+        .params = d->plugin && d->plugin->n_params ? d->params.values : NULL,
+        .n_params = d->plugin ? d->plugin->n_params : 0,
+    };
 }
 
 static void check_speculative(tsr_profile_checker *c, const tsr_registry *registry)

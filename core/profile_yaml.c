@@ -268,6 +268,11 @@ static void body(writer *w, const tsr_profile *p)
     begin_mapping(w, false);
     key(w, "allocator");
     string(w, d->allocator);
+    key(w, "options");
+    if (d->plugin || d->options)
+        params(w, d->plugin, &d->params, d->options);
+    else
+        node(w, NULL);
     key(w, "sim");
     size_list(w, d->sim_bytes, d->n_sim);
     key(w, "split");

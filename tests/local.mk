@@ -185,6 +185,10 @@ EXTRA_DIST += tests/fuzz/gguf.dict
 check_LTLIBRARIES += tests/plugins/test_params.la
 tests_plugins_test_params_la_SOURCES = tests/plugins/params.c
 tests_plugins_test_params_la_LDFLAGS = $(BROKEN_PLUGIN_LDFLAGS)
+# A plugin built as ABI 1.0 built them, which a 1.1 core keeps loading.
+check_LTLIBRARIES += tests/abi10/abi_1_0.la
+tests_abi10_abi_1_0_la_SOURCES = tests/plugins/abi_1_0.c
+tests_abi10_abi_1_0_la_LDFLAGS = $(BROKEN_PLUGIN_LDFLAGS)
 if HAVE_CRITERION
 check_PROGRAMS += tests/test_units tests/test_diag tests/test_profile tests/test_profile_validate
 tests_test_units_SOURCES = tests/test_units.c

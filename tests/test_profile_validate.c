@@ -265,6 +265,118 @@ Test(profile_validate, split_must_name_one_budget_per_device)
     tsr_diagnostics_free(&diags);
 }
 
+Test(profile_validate, allocator_options_are_checked_against_its_declared_parameters)
+{
+    tsr_diagnostics diags = {0};
+    tsr_status status;
+    tsr_profile *p = check("model: {path: model.gguf, cache_type: test_kv}\n"
+                           "devices:\n"
+                           "  allocator: test_alloc\n"
+                           "  options: {devices: 12, prefx: gpu, prefix: [a]}\n"
+                           "sampler: [test_choose]\n",
+                           &diags, &status);
+    cr_assert_eq(status, TSR_ERR_INVALID);
+    assert_diag(&diags, 4, 22, "test_alloc.devices = 12 is out of range [1, 8]");
+    assert_diag(&diags, 4, 26,
+                "test_alloc has no parameter 'prefx'; did you mean 'prefix'? (its parameters: "
+                "devices, prefix)");
+    assert_diag(&diags, 4, 46, "test_alloc.prefix must be a string, not a list");
+    tsr_profile_free(p);
+    tsr_diagnostics_free(&diags);
+
+    p = check("model: {path: model.gguf, cache_type: test_kv}\n"
+              "devices: {allocator: host, options: {limit: 1}}\nsampler: [test_choose]\n",
+              &diags, &status);
+    cr_assert_eq(status, TSR_ERR_INVALID);
+    assert_diag(&diags, 2, 38, "host takes no parameters, so not 'limit'");
+    tsr_profile_free(p);
+    tsr_diagnostics_free(&diags);
+
+    p = check("model: {path: model.gguf, cache_type: test_kv}\n"
+              "devices: {allocator: host, options: 3}\nsampler: [test_choose]\n",
+              &diags, NULL);
+    assert_diag(&diags, 2, 37, "devices.options must be a mapping of the allocator's parameters");
+    tsr_profile_free(p);
+    tsr_diagnostics_free(&diags);
+}
+
+Test(profile_validate, allocator_options_reach_open_and_devices_sim_does_not)
+{
+    tsr_diagnostics diags = {0};
+    tsr_status status;
+    /* test_alloc refuses to open when handed devices.sim (here given, and
+     * there by default) and names its devices after its parameters. */
+    tsr_profile *p = check("model: {path: model.gguf, cache_type: test_kv}\n"
+                           "devices:\n"
+                           "  allocator: test_alloc\n"
+                           "  sim: [1GiB]\n"
+                           "  options: {devices: 2, prefix: gpu}\n"
+                           "  split: [1, 2, 3]\n"
+                           "sampler: [test_choose]\n",
+                           &diags, &status);
+    cr_assert_eq(status, TSR_ERR_INVALID);
+    assert_diag(&diags, 6, 10, "devices.split names 3 devices, but allocator test_alloc has 2 "
+                               "(gpu0, gpu1)");
+    cr_assert_eq(p->devices.n_devices, 2);
+    cr_assert_eq(p->devices.param_locs[0].line, 5);
+    tsr_profile_free(p);
+    tsr_diagnostics_free(&diags);
+
+    /* sim itself still gets them. */
+    p = check("model: {path: model.gguf, cache_type: test_kv}\n"
+              "devices: {allocator: sim, sim: [1GiB, 2GiB, 3GiB]}\nsampler: [test_choose]\n",
+              &diags, &status);
+    cr_assert_eq(status, TSR_OK, "%s", dump(&diags));
+    cr_assert_eq(p->devices.n_devices, 3);
+    tsr_profile_free(p);
+    tsr_diagnostics_free(&diags);
+}
+
+Test(profile_validate, an_abi_1_0_allocator_loads_and_still_gets_devices_sim)
+{
+    const char *dirs[] = {
+        test_path(test_builddir(), "tests/abi10/.libs"),
+        test_path(test_builddir(), "tests/plugins/.libs"),
+    };
+    tsr_registry *with_old = NULL;
+    tsr_error err = {0};
+    cr_assert_eq(tsr_registry_open(dirs, 2, &with_old, &err), TSR_OK, "%s", err.message);
+    const tsr_plugin *old = tsr_registry_find(with_old, TSR_PLUGIN_ALLOC, "abi10_alloc");
+    cr_assert_not_null(old, "tests/plugins/abi_1_0.c is built and loads");
+    cr_assert_eq(old->abi_minor, 0);
+    const tsr_alloc_vtable *vt = old->vtable;
+    cr_assert_eq(vt->flags, 0, "a member 1.0 lacks reads as 0");
+    tsr_diagnostics diags = {0};
+    tsr_profile *p = parse_text("model: {path: model.gguf, cache_type: test_kv}\n"
+                                "devices: {allocator: abi10_alloc, sim: [1GiB, 2GiB]}\n"
+                                "sampler: [test_choose]\n",
+                                &diags, NULL);
+    cr_assert_not_null(p, "%s", dump(&diags));
+    cr_assert_eq(tsr_profile_validate(p, with_old, &diags, &err), TSR_OK, "%s", dump(&diags));
+    cr_assert_eq(p->devices.n_devices, 2);
+    tsr_profile_free(p);
+    tsr_diagnostics_free(&diags);
+    tsr_registry_close(with_old);
+}
+
+Test(profile_validate, profile_show_writes_the_allocator_options)
+{
+    tsr_diagnostics diags = {0};
+    tsr_status status;
+    tsr_profile *p = check("model: {path: model.gguf, cache_type: test_kv}\n"
+                           "devices: {allocator: test_alloc, options: {prefix: gpu}}\n"
+                           "sampler: [test_choose]\n",
+                           &diags, &status);
+    cr_assert_eq(status, TSR_OK, "%s", dump(&diags));
+    tsr_error err = {0};
+    char *yaml = tsr_profile_to_yaml(p, &err);
+    cr_assert_not_null(yaml, "%s", err.message);
+    cr_assert(strstr(yaml, "options: {devices: 3, prefix: gpu}"), "%s", yaml);
+    free(yaml);
+    tsr_profile_free(p);
+    tsr_diagnostics_free(&diags);
+}
+
 Test(profile_validate, speculation_and_its_draft_must_go_together)
 {
     scratch_model("draft.gguf");

@@ -200,8 +200,8 @@ static tsr_status load(tsr_deployment *d, const tsr_deployment_params *o, tsr_er
     if (s != TSR_OK)
         return s;
     d->alloc = tsr_plugin_alloc(p->devices.plugin);
-    tsr_alloc_config alloc_config = {sizeof alloc_config, p->devices.sim_bytes,
-                                     (uint32_t)p->devices.n_sim};
+    tsr_alloc_config alloc_config;
+    tsr_profile_alloc_config(&p->devices, &alloc_config);
     if ((s = d->alloc->open(tsr_host_services(), &alloc_config, &d->alloc_state, err)) != TSR_OK)
         return s;
     s = make_plan(d, o, err);
@@ -250,6 +250,9 @@ static tsr_status override_devices(tsr_profile *p, const tsr_open_extra *extra, 
     p->devices.sim_locs = locs;
     p->devices.n_sim = extra->n_sim;
     p->devices.sim_loc = (tsr_profile_loc){0, 0};
+    /* The options were the profile's allocator's, not sim's. */
+    p->devices.options = NULL;
+    p->devices.options_loc = (tsr_profile_loc){0, 0};
     return TSR_OK;
 }
 

@@ -40,7 +40,7 @@ extern "C" {
 #endif
 
 #define TSR_ABI_MAJOR 1
-#define TSR_ABI_MINOR 0
+#define TSR_ABI_MINOR 1
 
 /* Head of every descriptor and vtable. A plugin fills it with
  * TSR_ABI_INIT(its_struct_type). */
@@ -51,6 +51,11 @@ typedef struct tsr_abi {
 } tsr_abi;
 
 #define TSR_ABI_INIT(type) {TSR_ABI_MAJOR, TSR_ABI_MINOR, (uint32_t)sizeof(type)}
+
+/* Whether a struct of struct_size bytes holds member (the member was appended
+ * in a minor the writer of the struct already knew). */
+#define TSR_COVERS(struct_size, type, member) \
+    ((size_t)(struct_size) >= offsetof(type, member) + sizeof(((type *)0)->member))
 
 typedef enum tsr_plugin_kind {
     TSR_PLUGIN_QUANT = 1,   /* a weight / cache / activation number format */
@@ -79,7 +84,8 @@ enum {
 };
 
 /* ---------------------------------------------------------------------------
- * Declared parameters. Sampler and spec plugins list their parameters; the
+ * Declared parameters. Sampler, spec and (ABI 1.1) alloc plugins list their
+ * parameters (an allocator's are set in the profile's devices.options); the
  * core validates a profile entry against the list (unknown name, wrong type,
  * out of range: FILE:LINE:COLUMN) and hands the plugin a complete, validated
  * array of values in declaration order, defaults filled in. Plugins parse
@@ -371,10 +377,28 @@ typedef struct tsr_device_info {
     uint32_t flags;          /* TSR_DEVICE_* */
 } tsr_device_info;
 
+enum {
+    /* The allocator simulates devices whose capacities the profile gives
+     * (devices.sim): open gets them in sim_capacities. An allocator without
+     * this flag gets sim_capacities NULL and n_sim_capacities 0, so
+     * devices.sim, default or not, never reaches it. (ABI 1.0 allocators,
+     * which cannot say, get devices.sim as they always did.) */
+    TSR_ALLOC_TAKES_SIM = 1u << 0,
+};
+
+/* What open is told. Built by the core, which sets struct_size; read a
+ * member only when TSR_COVERS(config->struct_size, tsr_alloc_config, member). */
 typedef struct tsr_alloc_config {
     uint32_t struct_size;
-    const uint64_t *sim_capacities; /* devices.sim: one capacity per simulated device */
+    const uint64_t *sim_capacities; /* devices.sim, for TSR_ALLOC_TAKES_SIM: one capacity
+                                       per simulated device; else NULL */
     uint32_t n_sim_capacities;
+    /* ABI 1.1: the allocator's declared parameters (the descriptor's
+     * params), validated from the profile's devices.options, complete, in
+     * declaration order, defaults filled in; NULL when it declares none.
+     * Owned by the core; valid during open only (copy what you keep). */
+    const tsr_param_value *params;
+    uint32_t n_params;
 } tsr_alloc_config;
 
 typedef struct tsr_alloc_vtable {
@@ -404,6 +428,8 @@ typedef struct tsr_alloc_vtable {
      * reserves an arena and reads the bytes into it instead. */
     tsr_status (*map_file)(void *state, uint32_t device, int fd, uint64_t offset, uint64_t bytes,
                            const void **arena, tsr_error *err);
+    /* ABI 1.1: TSR_ALLOC_* */
+    uint32_t flags;
 } tsr_alloc_vtable;
 
 /* ---------------------------------------------------------------------------
@@ -415,7 +441,8 @@ typedef struct tsr_plugin_desc {
     const char *name;           /* unique within its kind: "q4_1", "top_k", "host" */
     const char *version;        /* the plugin's own version, e.g. "1.0.0" */
     const char *summary;        /* one line for `tessera plugins` */
-    const tsr_param_desc *params; /* declared parameters (sampler, spec), or NULL */
+    const tsr_param_desc *params; /* declared parameters (sampler, spec, and since ABI 1.1
+                                     alloc), or NULL */
     uint32_t n_params;
     const void *vtable;         /* the kind's vtable: tsr_quant_vtable, ... */
 } tsr_plugin_desc;

@@ -132,6 +132,7 @@ static const tsr_alloc_vtable counting_vtable = {
     .bytes_in_use = counting_in_use,
     .peak_bytes = counting_peak,
     .map_file = counting_map_file,
+    .flags = TSR_ALLOC_TAKES_SIM,
 };
 
 static const tsr_plugin_desc counting_desc = {

@@ -2,6 +2,7 @@
  * every declared type, so validation can be exercised without depending on
  * which real samplers, strategies and formats exist. Names start with test_
  * so they never clash with real plugins. */
+#include <stdio.h>
 #include <string.h>
 
 #include "tessera/plugin.h"
@@ -162,12 +163,31 @@ static const tsr_quant_vtable weights_vtable = {
 
 /* ---- devices ------------------------------------------------------------ */
 
-enum { TEST_DEVICES = 3 };
-static int alloc_state;
+/* Declared parameters (ABI 1.1): how many devices and what their names
+ * start with, so a test sees the validated devices.options reach open. */
+static const tsr_param_desc alloc_params[] = {
+    {.name = "devices", .type = TSR_PARAM_INT, .min = 1, .max = 8, .default_number = 3,
+     .doc = "how many devices to offer"},
+    {.name = "prefix", .type = TSR_PARAM_STRING, .default_string = "t",
+     .doc = "the start of every device's name"},
+};
+static struct {
+    uint32_t n_devices;
+    char prefix[32];
+} alloc_state;
 
 static tsr_status alloc_open(const tsr_host *host, const tsr_alloc_config *config, void **state,
                              tsr_error *err)
 {
+    /* Not a simulating allocator: devices.sim must never reach it. */
+    if (config && config->sim_capacities)
+        return host->error_set(err, TSR_ERR_INVALID, "test_alloc was handed devices.sim");
+    if (!config || !TSR_COVERS(config->struct_size, tsr_alloc_config, n_params) ||
+        config->n_params != 2 || !config->params)
+        return host->error_set(err, TSR_ERR_INVALID, "test_alloc got no parameters");
+    alloc_state.n_devices = (uint32_t)config->params[0].integer;
+    const char *prefix = config->params[1].string ? config->params[1].string : "";
+    snprintf(alloc_state.prefix, sizeof alloc_state.prefix, "%s", prefix);
     *state = &alloc_state;
     return TSR_OK;
 }
@@ -176,14 +196,12 @@ static void alloc_close(void *state)
 }
 static uint32_t alloc_device_count(void *state)
 {
-    return TEST_DEVICES;
+    return alloc_state.n_devices;
 }
 static tsr_status alloc_device_info(void *state, uint32_t device, tsr_device_info *info,
                                     tsr_error *err)
 {
-    memset(info->name, 0, sizeof info->name);
-    info->name[0] = 't';
-    info->name[1] = (char)('0' + device);
+    snprintf(info->name, sizeof info->name, "%s%u", alloc_state.prefix, device);
     info->capacity_bytes = info->free_bytes = (uint64_t)8 << 30;
     return TSR_OK;
 }
@@ -228,7 +246,7 @@ static const tsr_plugin_desc descs[] = {
     DESC(TSR_PLUGIN_SPEC, "test_spec_alone", NULL, 0, &spec_alone_vtable),
     DESC(TSR_PLUGIN_QUANT, "test_kv", NULL, 0, &kv_vtable),
     DESC(TSR_PLUGIN_QUANT, "test_weights", NULL, 0, &weights_vtable),
-    DESC(TSR_PLUGIN_ALLOC, "test_alloc", NULL, 0, &alloc_vtable),
+    DESC(TSR_PLUGIN_ALLOC, "test_alloc", alloc_params, 2, &alloc_vtable),
 };
 
 TSR_EXPORT const tsr_plugin_desc *tsr_plugin_entry(uint32_t index)

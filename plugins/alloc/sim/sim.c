@@ -135,6 +135,7 @@ static const tsr_alloc_vtable sim_vtable = {
     .bytes_in_use = sim_bytes_in_use,
     .peak_bytes = sim_peak_bytes,
     .map_file = sim_map_file,
+    .flags = TSR_ALLOC_TAKES_SIM,
 };
 
 static const tsr_plugin_desc sim_desc = {
