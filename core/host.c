@@ -1,10 +1,13 @@
 /* The host-services table: the core's functions as plugins see them. */
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "candidates.h"
+#include "cpu.h"
+#include "half.h"
 #include "host.h"
 #include "log.h"
 #include "rng.h"
@@ -78,7 +81,8 @@ static int32_t host_vocab_tokenize(const tsr_vocab *vocab, const char *text, siz
     return (int32_t)n_needed;
 }
 
-static tsr_host host_table = {
+/* Everything but cpu_features, which each published table adds. */
+static const tsr_host host_template = {
     .abi = TSR_ABI_INIT(tsr_host),
     .log = host_log,
     .error_set = host_error_set,
@@ -93,10 +97,44 @@ static tsr_host host_table = {
     .vocab_token_bytes = tsr_tokenizer_piece,
     .vocab_tokenize = host_vocab_tokenize,
     .vocab_is_end_of_generation = tsr_tokenizer_is_eog,
+    .fp16_from_float = tsr_fp16_from_float_n,
+    .fp16_to_float = tsr_fp16_to_float_n,
+    .bf16_from_float = tsr_bf16_from_float_n,
+    .bf16_to_float = tsr_bf16_to_float_n,
 };
+
+/* One immutable table per CPU-feature set ever asked for. A table is
+ * written once, before it is published under the lock, and never again, so
+ * a plugin may read the one it holds from any thread while another user of
+ * the library lowers the ISA limit and gets a table of its own. The sets
+ * come from tsr_cpu_set_limit's five levels, so the slots never run out; if
+ * they did, a table would be allocated (and kept: plugins may hold it). */
+enum { HOST_TABLE_SLOTS = 16 };
+static tsr_host host_tables[HOST_TABLE_SLOTS];
+static const tsr_host *published[HOST_TABLE_SLOTS];
+static size_t n_published;
+static pthread_mutex_t host_tables_lock = PTHREAD_MUTEX_INITIALIZER;
 
 const tsr_host *tsr_host_services(void)
 {
-    host_table.cpu_features = tsr_cpu_features();
-    return &host_table;
+    uint32_t features = tsr_cpu_features();
+    pthread_mutex_lock(&host_tables_lock);
+    const tsr_host *found = NULL;
+    for (size_t i = 0; i < n_published && !found; i++)
+        if (published[i]->cpu_features == features)
+            found = published[i];
+    if (!found) {
+        tsr_host *table = n_published < HOST_TABLE_SLOTS ? &host_tables[n_published]
+                                                         : malloc(sizeof *table);
+        if (table) {
+            *table = host_template;
+            table->cpu_features = features;
+            if (n_published < HOST_TABLE_SLOTS)
+                published[n_published++] = table;
+            found = table;
+        }
+    }
+    pthread_mutex_unlock(&host_tables_lock);
+    /* Out of memory past sixteen feature sets: the scalar table is safe. */
+    return found ? found : &host_tables[0];
 }

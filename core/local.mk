@@ -8,7 +8,7 @@ libtessera_core_la_SOURCES += \
 	core/sampler_chain.c core/sampler_chain.h \
 	core/log.c core/log.h \
 	core/cpu.c core/cpu.h \
-	core/host.c core/host.h \
+	core/host.c core/host.h core/half.c core/half.h \
 	core/loader.c core/loader.h
 # The thread pool the forward pass splits its work with.
 libtessera_core_la_SOURCES += core/threadpool.c core/threadpool.h

@@ -74,6 +74,14 @@ endif
 .PHONY: fuzzers
 
 if HAVE_CRITERION
+check_PROGRAMS += tests/test_host
+tests_test_host_SOURCES = tests/test_host.c tests/testutil.h
+tests_test_host_CFLAGS = $(TEST_CFLAGS)
+tests_test_host_LDADD = $(TEST_LIBS)
+TESTS += tests/test_host
+endif
+
+if HAVE_CRITERION
 check_PROGRAMS += tests/test_alloc
 tests_test_alloc_SOURCES = tests/test_alloc.c tests/testutil.h
 tests_test_alloc_CFLAGS = $(TEST_CFLAGS)

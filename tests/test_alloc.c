@@ -38,7 +38,7 @@ Test(alloc, sim_offers_the_configured_devices)
     tsr_error err = {0};
     cr_assert_eq(sim->open(tsr_host_services(), &config, &state, &err), TSR_OK, "%s", err.message);
     cr_assert_eq(sim->device_count(state), 2);
-    tsr_device_info info;
+    tsr_device_info info = {.struct_size = sizeof info};
     cr_assert_eq(sim->device_info(state, 1, &info, &err), TSR_OK);
     cr_assert_str_eq(info.name, "sim1");
     cr_assert_eq(info.capacity_bytes, 12ull << 30);
@@ -86,7 +86,7 @@ Test(alloc, host_counts_bytes_and_peak_and_zero_fills)
     tsr_error err = {0};
     cr_assert_eq(host->open(tsr_host_services(), NULL, &state, &err), TSR_OK);
     cr_assert_eq(host->device_count(state), 1);
-    tsr_device_info info;
+    tsr_device_info info = {.struct_size = sizeof info};
     cr_assert_eq(host->device_info(state, 0, &info, &err), TSR_OK);
     cr_assert_str_eq(info.name, "cpu");
     cr_assert(info.flags & TSR_DEVICE_HOST_MEMORY);

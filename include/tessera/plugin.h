@@ -15,7 +15,35 @@
  * plugin's struct into a zeroed struct of its own by the size the plugin
  * declared, so a member an older plugin does not have reads as 0/NULL, which
  * always means "unsupported". A plugin whose minor is newer than the core's
- * is refused too: it may rely on members the core would ignore.
+ * is refused too: it may rely on members the core would ignore. ABI 1.1
+ * (this header) appended the allocator's parameters and flags and the host's
+ * fp16/bf16 conversions; plugins built for 1.0 load unchanged.
+ *
+ * Required and optional. Every vtable member is required unless its comment
+ * says "optional"; a plugin lacking a required one is refused at load with
+ * the member's name. Per kind, what the loader insists on:
+ *   quant    block_elems, block_bytes (non-zero), dequantize; matvec, matmat
+ *            and matmat_reference unless TSR_QUANT_ACTIVATION;
+ *            quantize_reference whenever quantize is set.
+ *   sampler  create, destroy, apply.
+ *   spec     create, destroy, propose.
+ *   alloc    open, close, device_count, device_info, reserve, release,
+ *            bytes_in_use, peak_bytes.
+ *
+ * Clashes. Plugins load folder by folder in search-path order, and within a
+ * folder file by file in name order (strcmp of the file names). The first
+ * plugin of a kind and name wins, and so does the first quant plugin to
+ * claim a GGUF type; a later one is refused (see `tessera plugins`).
+ *
+ * Struct sizes the other way round. Structs the core fills for a plugin
+ * (tsr_sampler_init, tsr_spec_init, tsr_alloc_config, tsr_device_info) carry
+ * a struct_size the core sets: read a member only when
+ * TSR_COVERS(x->struct_size, type, member); write only members it covers,
+ * and leave struct_size as the core set it.
+ *
+ * Arrays of ABI structs (tsr_param_desc, tsr_param_value, tsr_candidate)
+ * are indexed by sizeof, so these structs are frozen: they never grow (the
+ * static_asserts at the end pin their size); a later need gets a new struct.
  *
  * Threads. "Setup" members run on one thread at a time, before or after the
  * hot loop, and may allocate. "Hot" members run inside the decode loop: they
@@ -101,6 +129,7 @@ typedef enum tsr_param_type {
     TSR_PARAM_FLOAT_MAP = 6,   /* a YAML mapping of string keys to numbers, e.g. {"15": -100} */
 } tsr_param_type;
 
+/* Frozen (arrays of it are indexed by its size). */
 typedef struct tsr_param_desc {
     const char *name;    /* snake_case, unique within the plugin */
     uint32_t type;       /* a tsr_param_type */
@@ -113,7 +142,8 @@ typedef struct tsr_param_desc {
 } tsr_param_desc;
 
 /* A validated value. The core owns every pointer in it; they stay valid until
- * the instance created from it is destroyed. */
+ * the instance created from it is destroyed (an allocator's: until open
+ * returns). Frozen (arrays of it are indexed by its size). */
 typedef struct tsr_param_value {
     uint32_t type;         /* the declared tsr_param_type */
     bool is_set;           /* the profile gave it (false: the default) */
@@ -133,7 +163,7 @@ typedef struct tsr_rng tsr_rng;       /* the seeded generator of one sequence */
 typedef struct tsr_vocab tsr_vocab;   /* a model's vocabulary */
 typedef struct tsr_draft tsr_draft;   /* a draft model lent to a spec plugin */
 
-/* One candidate token. */
+/* One candidate token. Frozen (arrays of it are indexed by its size). */
 typedef struct tsr_candidate {
     int32_t token;
     float logit;
@@ -151,8 +181,13 @@ typedef struct tsr_candidates {
 
 /* ---------------------------------------------------------------------------
  * Host services: the core's functions a plugin may call. Handed to every
- * create/open/init; valid until the plugin is unloaded. Every member is
- * thread-safe unless it says otherwise.
+ * create/open/init; valid until the plugin is unloaded, and never changed
+ * once handed out (the core keeps one immutable table per CPU-feature set),
+ * so plugins may keep the pointer and read it from any thread. Every member
+ * is thread-safe unless it says otherwise. A member a plugin's host predates
+ * reads NULL only when abi.struct_size does not cover it: check with
+ * TSR_COVERS(host->abi.struct_size, tsr_host, member) before calling an
+ * appended one.
  * ------------------------------------------------------------------------- */
 typedef struct tsr_host {
     tsr_abi abi;
@@ -209,6 +244,16 @@ typedef struct tsr_host {
      * k where a full sort costs O(size log size): top-k and friends use it on
      * a whole vocabulary. Hot. */
     void (*candidates_partial_sort)(tsr_candidates *cands, size_t k);
+
+    /* ABI 1.1. Conversions between float and IEEE 754 half (fp16) and
+     * bfloat16 (bf16) of n values: float to either rounds to nearest, ties
+     * to even (as F16C's vcvtps2ph and the GGUF files' writers do), keeps
+     * infinities, and turns a NaN into a quiet NaN; the other way is exact.
+     * src and dst must not overlap. Hot, thread-safe. */
+    void (*fp16_from_float)(const float *src, uint16_t *dst, size_t n);
+    void (*fp16_to_float)(const uint16_t *src, float *dst, size_t n);
+    void (*bf16_from_float)(const float *src, uint16_t *dst, size_t n);
+    void (*bf16_to_float)(const uint16_t *src, float *dst, size_t n);
 } tsr_host;
 
 /* ---------------------------------------------------------------------------
@@ -220,6 +265,47 @@ typedef struct tsr_host {
  * whose GGUF type is act_gguf_type (the core quantizes activations with the
  * plugin claiming that type), accumulate in float, and cover a row range, so
  * the core's threads split a matrix and the plugin knows nothing of threads.
+ *
+ * GGUF type ids (ggml's numbering, stable; gaps are retired types):
+ *
+ *    0 f32     1 f16     2 q4_0    3 q4_1    6 q5_0    7 q5_1    8 q8_0
+ *    9 q8_1   10 q2_k   11 q3_k   12 q4_k   13 q5_k   14 q6_k   15 q8_k
+ *   16 iq2_xxs 17 iq2_xs 18 iq3_xxs 19 iq1_s 20 iq4_nl 21 iq3_s 22 iq2_s
+ *   23 iq4_xs 24 i8    25 i16    26 i32    27 i64    28 f64    29 iq1_m
+ *   30 bf16  34 tq1_0  35 tq2_0  39 mxfp4  40 nvfp4  41 q1_0   42 q2_0
+ *
+ * The GGUF reader sizes tensors by its own copy of this table (and refuses
+ * a file with an id outside it), so a plugin claiming an id must give the
+ * same block_elems and block_bytes as ggml does for it (`tessera plugin
+ * check` compares them).
+ *
+ * Activation forms. Before a product the core quantizes the activation row
+ * with the `quantize` of the plugin claiming act_gguf_type (so that plugin
+ * must have one), once per row per form, and hands the bytes to matvec /
+ * matmat. What the in-tree formats want, and the layouts they then meet
+ * (byte-exact with ggml's blocks of the same name):
+ *
+ *   act f32  (0)   f32, bf16: the floats themselves, 4 bytes each
+ *   act f16  (1)   f16: IEEE halves, 2 bytes each
+ *   act q8_0 (8)   q8_0, q4_0, q5_0, iq4_nl: 32 values in 34 bytes,
+ *                  d (f16) then q[32] (int8); x = d * q
+ *   act q8_1 (9)   q4_1, q5_1: 32 values in 36 bytes, d (f16), s (f16) =
+ *                  d * sum(q), then q[32] (int8); x = d * q
+ *   act q8_k (15)  q2_k .. q6_k, iq3_xxs, iq4_xs: 256 values in 292 bytes,
+ *                  d (f32), q[256] (int8), bsums[16] (int16, each the sum of
+ *                  16 consecutive q); x = d * q
+ *
+ * A new weight format may want any form some loaded plugin produces; the
+ * activation forms q8_1 and q8_k are plugins of their own
+ * (TSR_QUANT_ACTIVATION), so a format with its own form ships it too.
+ *
+ * Bit-exactness. quantize_reference is the plain scalar C of the format;
+ * the fast paths promise to match it bit for bit only when both are built
+ * without floating-point contraction: a compiler that fuses a * b + c into
+ * an FMA (GCC's default -ffp-contract=fast outside ISO C mode) changes the
+ * rounding and with it the chosen integers. The tree builds with -std=c11,
+ * under which GCC does not contract; build an out-of-tree quant plugin with
+ * -std=c11 or -ffp-contract=off, or promise only the format's rounding.
  * ------------------------------------------------------------------------- */
 
 enum {
@@ -235,15 +321,19 @@ typedef struct tsr_quant_vtable {
     uint32_t act_gguf_type; /* the activation form the products want */
     uint32_t flags;         /* TSR_QUANT_* */
 
-    /* Setup, optional: called once after loading and again whenever the core
-     * changes host->cpu_features; picks the kernels the products use. */
+    /* Setup, optional: called once after loading (a failure refuses the
+     * plugin, with its message) and again whenever the core changes
+     * host->cpu_features; picks the kernels the products use. */
     tsr_status (*init)(const tsr_host *host, tsr_error *err);
-    /* The kernel path the products use now, e.g. "avx512vnni"; static string. */
+    /* Optional: the kernel path the products use now, e.g. "avx512vnni";
+     * static string. */
     const char *(*kernel_name)(void);
 
     /* Hot, thread-safe. n_elems is a multiple of block_elems. */
     void (*dequantize)(const void *src, float *dst, int64_t n_elems);
-    /* Hot, thread-safe; NULL when the format cannot be produced from floats. */
+    /* Hot, thread-safe; optional: NULL when the format cannot be produced
+     * from floats. Finite input only: what a NaN or an infinity becomes is
+     * unspecified (never a crash); the core never hands it one. */
     void (*quantize)(const float *src, void *dst, int64_t n_elems);
 
     /* y[r] = dot(W[r], x) for r in [row_begin, row_end). W's rows are
@@ -258,12 +348,13 @@ typedef struct tsr_quant_vtable {
                    float *y, size_t y_stride, int64_t n_cols, int64_t n_tokens,
                    int64_t row_begin, int64_t row_end);
     /* The plain scalar reference of matmat, which every fast path is tested
-     * against; same contract. */
+     * against (`tessera plugin check`); same contract. */
     void (*matmat_reference)(const void *w, size_t w_row_bytes, const void *x,
                              size_t x_row_bytes, float *y, size_t y_stride, int64_t n_cols,
                              int64_t n_tokens, int64_t row_begin, int64_t row_end);
     /* The scalar reference of quantize (fast paths must match it bit for bit
-     * or within the format's rounding); NULL when quantize is NULL. */
+     * or within the format's rounding; see Bit-exactness above); required
+     * when quantize is set, NULL when it is not. */
     void (*quantize_reference)(const float *src, void *dst, int64_t n_elems);
 } tsr_quant_vtable;
 
@@ -310,6 +401,9 @@ typedef struct tsr_sampler_vtable {
      * defaults filled). *state is the plugin's; destroy frees it. */
     tsr_status (*create)(const tsr_host *host, const tsr_param_value *params,
                          const tsr_sampler_init *init, void **state, tsr_error *err);
+    /* Setup: called exactly once for each create that returned TSR_OK, with
+     * the *state it set (NULL too, when create set NULL), and never after a
+     * failed create. */
     void (*destroy)(void *state);
     /* Hot: transforms cands (or chooses). Errors only for impossible input. */
     tsr_status (*apply)(void *state, tsr_candidates *cands, tsr_error *err);
@@ -358,18 +452,22 @@ typedef struct tsr_spec_vtable {
 /* ---------------------------------------------------------------------------
  * alloc: a family of devices and their memory. The planner asks each device
  * for its capacity and overhead; the core then reserves exactly the plan.
- * Every implementation (host, sim, cuda) answers a reservation beyond what a
- * device holds with TSR_ERR_NOMEM and the same message shape:
- * "DEVICE: cannot reserve N bytes: U of C bytes in use".
+ * Every implementation answers a reservation beyond what a device holds with
+ * TSR_ERR_NOMEM and the same message shape (`tessera plugin check` tests it):
+ * "DEVICE: cannot reserve N bytes: U of C bytes in use". The tree ships
+ * host and sim; a cuda allocator is planned, not implemented yet.
  * ------------------------------------------------------------------------- */
 
 enum {
     TSR_DEVICE_HOST_MEMORY = 1u << 0, /* pointers it returns are CPU-addressable */
 };
 
+/* Filled by device_info into the core's struct: the core sets struct_size
+ * (and zeroes the rest) before the call; the plugin writes the members
+ * struct_size covers and leaves struct_size alone. */
 typedef struct tsr_device_info {
     uint32_t struct_size;
-    char name[64];           /* "cpu", "sim0", "cuda0" */
+    char name[64];           /* "cpu", "sim0"; NUL-terminated */
     char description[128];   /* "NVIDIA GeForce RTX 4090", "simulated 24.0 GiB" */
     uint64_t capacity_bytes; /* total memory */
     uint64_t free_bytes;     /* free now */
@@ -404,16 +502,23 @@ typedef struct tsr_alloc_config {
 typedef struct tsr_alloc_vtable {
     tsr_abi abi;
 
-    /* Setup: discovers the devices. */
+    /* Setup: discovers the devices. config may be NULL (tests): every
+     * parameter at its default, no devices.sim. */
     tsr_status (*open)(const tsr_host *host, const tsr_alloc_config *config, void **state,
                        tsr_error *err);
-    /* Setup: releases whatever is still reserved, then the state. */
+    /* Setup: releases whatever is still reserved, then the state. Called
+     * exactly once for each open that returned TSR_OK, with its *state;
+     * never after a failed open. */
     void (*close)(void *state);
     uint32_t (*device_count)(void *state);
     tsr_status (*device_info)(void *state, uint32_t device, tsr_device_info *info,
                               tsr_error *err);
     /* Setup: one arena of bytes on device, aligned to at least align (a power
-     * of two). Zero-filled only when the device is host memory. */
+     * of two; anything else is TSR_ERR_INVALID). Its contents are
+     * unspecified: zero-filling is not an obligation, the core writes every
+     * byte of an arena before reading it (host and sim happen to hand out
+     * fresh zero pages). Beyond capacity: TSR_ERR_NOMEM with the message
+     * above; an unknown device: TSR_ERR_NOT_FOUND. */
     tsr_status (*reserve)(void *state, uint32_t device, uint64_t bytes, uint64_t align,
                           void **arena, tsr_error *err);
     /* Setup: gives back an arena reserve returned. */
@@ -424,11 +529,18 @@ typedef struct tsr_alloc_vtable {
     /* Setup, optional: makes bytes of the open file fd, from offset, readable
      * on the device as an arena without a copy (host memory: a read-only
      * private mapping that the page cache backs), counted as reserve counts
-     * and given back with release. NULL, or TSR_ERR_UNSUPPORTED: the core
-     * reserves an arena and reads the bytes into it instead. */
+     * (and refused the same way past capacity) and given back with release.
+     * offset is any byte offset, not necessarily page-aligned (a tensor's
+     * place in the file: a multiple of the GGUF file's alignment, 32 by
+     * default); *arena must point at the byte at offset itself, so it is as
+     * aligned as offset is (a mapping starts at the page holding offset).
+     * bytes may be 0. The core closes fd once the weights are loaded: the
+     * mapping must outlive it. NULL, or
+     * TSR_ERR_UNSUPPORTED: the core reserves an arena and reads the bytes
+     * into it instead. */
     tsr_status (*map_file)(void *state, uint32_t device, int fd, uint64_t offset, uint64_t bytes,
                            const void **arena, tsr_error *err);
-    /* ABI 1.1: TSR_ALLOC_* */
+    /* ABI 1.1, optional: TSR_ALLOC_* */
     uint32_t flags;
 } tsr_alloc_vtable;
 
@@ -462,10 +574,17 @@ static_assert(offsetof(tsr_sampler_vtable, abi) == 0, "sampler vtable starts wit
 static_assert(offsetof(tsr_spec_vtable, abi) == 0, "spec vtable starts with its abi");
 static_assert(offsetof(tsr_alloc_vtable, abi) == 0, "alloc vtable starts with its abi");
 static_assert(offsetof(tsr_host, abi) == 0, "host table starts with its abi");
+/* Frozen structs: arrays of them are indexed by these sizes (LP64). */
+static_assert(sizeof(void *) != 8 || sizeof(tsr_param_desc) == 72, "tsr_param_desc is frozen");
+static_assert(sizeof(void *) != 8 || sizeof(tsr_param_value) == 56, "tsr_param_value is frozen");
+static_assert(sizeof(tsr_candidate) == 12, "tsr_candidate is frozen");
 /* ABI 1.0 layouts on LP64; appending members keeps these true. */
 static_assert(sizeof(void *) != 8 || offsetof(tsr_plugin_desc, kind) == 12, "descriptor layout");
 static_assert(sizeof(void *) != 8 || offsetof(tsr_plugin_desc, vtable) == 56, "descriptor layout");
 static_assert(sizeof(void *) != 8 || offsetof(tsr_quant_vtable, init) == 32, "quant layout");
+static_assert(sizeof(void *) != 8 || offsetof(tsr_alloc_config, params) == 24, "alloc config");
+static_assert(sizeof(void *) != 8 || offsetof(tsr_alloc_vtable, flags) == 88, "alloc layout");
+static_assert(sizeof(void *) != 8 || offsetof(tsr_host, fp16_from_float) == 152, "host layout");
 
 #ifdef __cplusplus
 }

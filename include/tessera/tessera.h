@@ -83,7 +83,10 @@ typedef struct tsr_plugin_refusal {
  * still load. Fails only when memory runs out. */
 TSR_EXPORT tsr_status tsr_registry_open(const char *const *dirs, size_t n_dirs,
                                         tsr_registry **out, tsr_error *err);
-/* Unloads (device plugins get their shutdown first) and frees. NULL is fine. */
+/* Unloads every plugin object (dlclose) and frees. Every deployment, sampler
+ * and instance made from its plugins must be closed first. (The plugin ABI
+ * has no device shutdown member yet: none of the tree's allocators needs
+ * one.) NULL is fine. */
 TSR_EXPORT void tsr_registry_close(tsr_registry *registry);
 
 TSR_EXPORT size_t tsr_registry_count(const tsr_registry *registry);
@@ -103,7 +106,10 @@ TSR_EXPORT const char *tsr_registry_dir(const tsr_registry *registry, size_t ind
 /* "quant", "sampler", "spec", "alloc", or "unknown". */
 TSR_EXPORT const char *tsr_plugin_kind_name(uint32_t kind);
 
-/* The host-services table handed to plugins (tessera/plugin.h). Static. */
+/* The host-services table handed to plugins (tessera/plugin.h), for the CPU
+ * features allowed now (tsr_cpu_set_limit). Immutable and never freed: a
+ * later call after the limit changed returns another table, and earlier
+ * pointers stay valid and unchanged. Any thread. */
 TSR_EXPORT const tsr_host *tsr_host_services(void);
 
 
@@ -117,7 +123,11 @@ TSR_EXPORT const tsr_host *tsr_host_services(void);
  *   [models]   cache_dir = DIR              where fetched models live (~/.cache/tessera/models)
  *
  * Environment overrides: TESSERA_CONFIG (the file), TESSERA_PLUGIN_PATH,
- * TESSERA_THREADS, TESSERA_LOG, TESSERA_MODEL_CACHE. */
+ * TESSERA_THREADS, TESSERA_LOG, TESSERA_MODEL_CACHE.
+ *
+ * The caller allocates this struct, so its layout is frozen: members are
+ * never added (a later setting gets a function of its own), and the
+ * static_assert below pins its size. */
 typedef struct tsr_config {
     char *path;              /* the file read, or NULL when none was found */
     char **plugin_dirs;      /* [plugins] path, split at ':', '~' expanded, a relative
@@ -129,6 +139,8 @@ typedef struct tsr_config {
     int log_level;           /* TSR_LOG_* */
     char *model_cache_dir;   /* '~' expanded */
 } tsr_config;
+
+static_assert(sizeof(void *) != 8 || sizeof(tsr_config) == 56, "tsr_config is frozen");
 
 /* Reads path, or when NULL $TESSERA_CONFIG, ~/.config/tessera/tessera.ini,
  * then SYSCONFDIR/tessera.ini (the first that exists; none is fine), then

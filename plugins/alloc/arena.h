@@ -49,6 +49,16 @@ static void arena_device_release_all(arena_device *dev)
     pthread_mutex_destroy(&dev->lock);
 }
 
+/* Copies a device's description into the core's struct, as far as the
+ * struct_size the core set covers (plugin.h), and leaves struct_size. */
+static void arena_info_copy(tsr_device_info *to, const tsr_device_info *from)
+{
+    size_t head = sizeof to->struct_size;
+    size_t size = to->struct_size < sizeof *to ? to->struct_size : sizeof *to;
+    if (size > head)
+        memcpy((char *)to + head, (const char *)from + head, size - head);
+}
+
 /* Maps bytes aligned to align, unless that would take the device past its
  * capacity: then TSR_ERR_NOMEM, in the words every allocator uses. */
 static tsr_status arena_reserve(const tsr_host *host, arena_device *dev, uint64_t bytes,

@@ -66,8 +66,9 @@ static tsr_status host_device_info(void *state, uint32_t device, tsr_device_info
     if (device != 0)
         return s->host->error_set(err, TSR_ERR_NOT_FOUND, "alloc/host has one device (0), not %u",
                                   device);
-    *info = s->cpu.info;
-    info->free_bytes = available_bytes(info->capacity_bytes);
+    arena_info_copy(info, &s->cpu.info);
+    if (TSR_COVERS(info->struct_size, tsr_device_info, free_bytes))
+        info->free_bytes = available_bytes(s->cpu.info.capacity_bytes);
     return TSR_OK;
 }
 

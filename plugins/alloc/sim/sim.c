@@ -79,8 +79,9 @@ static tsr_status sim_device_info(void *state, uint32_t device, tsr_device_info 
     arena_device *dev = sim_device(state, device, err);
     if (!dev)
         return TSR_ERR_NOT_FOUND;
-    *info = dev->info;
-    info->free_bytes = info->capacity_bytes - arena_in_use(dev);
+    arena_info_copy(info, &dev->info);
+    if (TSR_COVERS(info->struct_size, tsr_device_info, free_bytes))
+        info->free_bytes = dev->info.capacity_bytes - arena_in_use(dev);
     return TSR_OK;
 }
 
