@@ -311,7 +311,7 @@ static tsr_status add_tokens(tsr_vocab *vocab, const tsr_tokenizer_spec *spec, c
             continue;
         int32_t previous = token_map_insert(vocab, id);
         if (previous != TSR_TOKEN_NONE) {
-            size_t n;
+            size_t n = 0;
             const char *text = tsr_tokenizer_token_text(vocab, id, &n);
             return tsr_error_set(err, TSR_ERR_FORMAT, "%s: tokenizer.ggml.tokens[%d] \"%.*s\" "
                                  "repeats token %d", source, (int)id, (int)(n > 64 ? 64 : n),
