@@ -27,7 +27,9 @@ static void bench_help(FILE *out)
           "style: ppN is N prompt tokens processed as one batch (prefill), tgN is N tokens\n"
           "generated one after another (decode), each as tokens/s, mean +- standard\n"
           "deviation over the repetitions, after one warm-up run. No sampling is timed,\n"
-          "so the sampling options below are refused (--seed and --temp 0 aside).\n"
+          "so the sampling options below are refused (--seed and --temp 0 aside). Below\n"
+          "the table, one line per tensor type: the quant plugin file and the kernels\n"
+          "that computed it.\n"
           "\n"
           "Options:\n"
           "  -p, --n-prompt N,...    prompt lengths to test (default 512; 0 = none)\n"
@@ -289,6 +291,12 @@ static int bench_run(int argc, char **argv)
     for (size_t t = 0; ok && t < a.n_tg; t++)
         for (size_t p = 0; ok && p < a.n_parallel; p++)
             ok = measure(&b, batch, tokens, &a, &row, a.tg[t], false, a.parallel[p], true, &rc);
+    /* As llama-bench ends with its build: what computed, from which file. */
+    if (ok) {
+        printf("\n");
+        cli_print_formats(stdout, b.d, "", "");
+        rc = cli_finish_output(rc);
+    }
     free(tokens);
     tsr_batch_close(batch);
     cli_session_close(&b);

@@ -38,7 +38,9 @@ static void run_help(FILE *out)
           "      --stop TEXT         stop when TEXT appears (not printed; may be repeated)\n"
           "      --ignore-eos        keep generating past end-of-generation tokens\n"
           "      --echo              print the prompt before the generated text\n"
-          "      --stats             after generating, print tokens and tokens/s (stderr)\n"
+          "      --stats             after generating, print tokens and tokens/s, and for\n"
+          "                          each tensor type which plugin file and kernels served\n"
+          "                          it (stderr)\n"
           "\n"
           "Chat:\n"
           "      --chat              interactive chat: one user message per line of input,\n"
@@ -236,7 +238,8 @@ static bool print_text(void *ctx, const char *text, size_t n)
     return false;
 }
 
-static void print_stats(const tsr_generate_stats *st)
+/* The speeds, then which plugin file and kernels served each format. */
+static void print_stats(const cli_session *d, const tsr_generate_stats *st)
 {
     fprintf(stderr,
             "\n[prompt: %zu tokens, %.1f tokens/s | generated: %zu tokens, %.1f tokens/s | "
@@ -245,6 +248,7 @@ static void print_stats(const tsr_generate_stats *st)
             st->n_generated,
             st->generate_seconds > 0 ? st->n_generated / st->generate_seconds : 0.0,
             tsr_stop_reason_name(st->stop_reason));
+    cli_print_formats(stderr, d->d, "[", "]");
 }
 
 static tsr_generate_params generate_params(const run_args *a, int *write_errno)
@@ -294,7 +298,7 @@ static int run_once(const run_args *a, cli_session *d)
     if (write_errno || !print_text(&write_errno, "\n", 1))
         return cli_output_failed(write_errno);
     if (a->stats)
-        print_stats(&stats);
+        print_stats(d, &stats);
     return CLI_EXIT_OK;
 }
 
@@ -440,7 +444,7 @@ static int chat_turn(const run_args *a, cli_session *d, chat_state *c)
     if (!print_text(&c->write_errno, "\n", 1))
         return cli_output_failed(c->write_errno);
     if (a->stats)
-        print_stats(&stats);
+        print_stats(d, &stats);
     if (!chat_add(c, "assistant", c->reply_len ? c->reply : ""))
         return chat_out_of_memory("adding the reply to the chat");
     return CLI_EXIT_OK;

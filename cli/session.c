@@ -15,6 +15,18 @@ void cli_print_diagnostic(const tsr_diagnostic_info *d)
         fprintf(stderr, "  hint: %s\n", d->hint);
 }
 
+void cli_print_formats(FILE *out, const tsr_deployment *d, const char *open, const char *close)
+{
+    for (size_t i = 0; i < tsr_deployment_format_count(d); i++) {
+        const tsr_format_use *f = tsr_deployment_format(d, i);
+        fprintf(out, "%s%s %s", open, tsr_format_role_name(f->role), f->type_name);
+        if (f->role == TSR_FORMAT_WEIGHTS)
+            fprintf(out, ", %u tensor%s", f->n_tensors, f->n_tensors == 1 ? "" : "s");
+        fprintf(out, ": quant plugin %s from %s, kernel %s%s\n", f->plugin ? f->plugin->name : "?",
+                f->plugin ? f->plugin->path : "?", f->kernel[0] ? f->kernel : "(unnamed)", close);
+    }
+}
+
 /* Counts the errors printed, so that a failure nothing explained yet gets
  * its message. */
 static void print_finding(const tsr_diagnostic_info *d, void *ctx)

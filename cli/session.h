@@ -27,6 +27,11 @@ int cli_session_open(const char *profile_path, const cli_overrides *o,
                      const cli_session_options *so, cli_session *s);
 void cli_session_close(cli_session *s);
 
+/* Prints, one line each, what the model computes with and what served it:
+ * "weights q4_1, 210 tensors: quant plugin q4_1 from FILE, kernel avx2",
+ * each line between open and close ("[" and "]" for run --stats). */
+void cli_print_formats(FILE *out, const tsr_deployment *d, const char *open, const char *close);
+
 /* Prints one finding to stderr, its hint indented below. */
 void cli_print_diagnostic(const tsr_diagnostic_info *d);
 

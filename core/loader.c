@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gguf.h"
 #include "loader.h"
 #include "log.h"
 
@@ -22,6 +23,16 @@ typedef struct loaded_plugin {
     void *vtable_copy; /* zero-extended copy, owned */
 } loaded_plugin;
 
+/* A clash as recorded while loading: the winner by index, since the
+ * plugins array moves as it grows. */
+typedef struct recorded_clash {
+    tsr_plugin_kind kind;
+    char *name; /* owned: the loser's object may be unloaded */
+    const char *path;
+    size_t winner;
+    bool same_name;
+} recorded_clash;
+
 struct tsr_registry {
     loaded_plugin *plugins;
     size_t n_plugins, cap_plugins;
@@ -33,6 +44,8 @@ struct tsr_registry {
     size_t n_dirs;
     char **paths; /* realpaths of every object looked at, owned */
     size_t n_paths, cap_paths;
+    recorded_clash *clashes;
+    size_t n_clashes, cap_clashes;
 };
 
 const char *tsr_plugin_kind_name(uint32_t kind)
@@ -250,6 +263,45 @@ static const loaded_plugin *find_clash(const tsr_registry *reg, const tsr_plugin
     return NULL;
 }
 
+/* Refuses a plugin an earlier one shadows, naming both files and, for a
+ * quant plugin, the GGUF type; remembers the clash for profile checks. */
+static bool refuse_clash(tsr_registry *reg, tsr_error *err, const char *path,
+                         const tsr_plugin_desc *desc, const tsr_quant_vtable *q,
+                         const loaded_plugin *winner)
+{
+    const char *kind = tsr_plugin_kind_name(desc->kind);
+    bool same_name = strcmp(winner->public.name, desc->name) == 0;
+    char type[64] = "";
+    if (q) {
+        const tsr_ggml_type_info *info = tsr_ggml_type(q->gguf_type);
+        snprintf(type, sizeof type, "GGUF type %u (%s)", q->gguf_type,
+                 info ? info->name : "unknown to this core");
+    }
+    tsr_status s;
+    if (same_name)
+        s = refuse(reg, err, path,
+                   "%s plugin '%s'%s%s is already provided by %s ('%s'); the first on the "
+                   "search path wins, so this one is not loaded",
+                   kind, desc->name, q ? " for " : "", type, winner->public.path,
+                   winner->public.name);
+    else
+        s = refuse(reg, err, path,
+                   "quant plugin '%s' claims %s, which quant plugin '%s' of %s already serves; "
+                   "the first on the search path wins, so this one is not loaded",
+                   desc->name, type, winner->public.name, winner->public.path);
+    if (s != TSR_OK)
+        return false;
+    char *name = strdup(desc->name);
+    if (!name || !grow((void **)&reg->clashes, &reg->cap_clashes, reg->n_clashes + 1,
+                       sizeof *reg->clashes)) {
+        free(name);
+        return tsr_error_set(err, TSR_ERR_NOMEM, "out of memory while loading plugins"), false;
+    }
+    reg->clashes[reg->n_clashes++] = (recorded_clash){
+        (tsr_plugin_kind)desc->kind, name, path, (size_t)(winner - reg->plugins), same_name};
+    return true;
+}
+
 /* Registers the index-th descriptor of an object, or records why not.
  * Returns false only when memory ran out. */
 static bool register_one(tsr_registry *reg, const char *path, uint32_t index,
@@ -298,10 +350,10 @@ static bool register_one(tsr_registry *reg, const char *path, uint32_t index,
     }
     const loaded_plugin *clash = find_clash(reg, &desc, copy);
     if (clash) {
+        ok = refuse_clash(reg, err, path, &desc, desc.kind == TSR_PLUGIN_QUANT ? copy : NULL,
+                          clash);
         free(copy);
-        return refuse(reg, err, path,
-                      "%s plugin '%s' is already provided by %s ('%s'); this one is not loaded",
-                      kind, desc.name, clash->public.path, clash->public.name) == TSR_OK;
+        return ok;
     }
     /* A quant plugin chooses its kernels for the CPU features now allowed
      * (plugin.h: init is called once after loading). */
@@ -508,6 +560,9 @@ void tsr_registry_close(tsr_registry *reg)
     for (size_t i = 0; i < reg->n_plugins; i++)
         free(reg->plugins[i].vtable_copy);
     free(reg->plugins);
+    for (size_t i = 0; i < reg->n_clashes; i++)
+        free(reg->clashes[i].name);
+    free(reg->clashes);
     for (size_t i = 0; i < reg->n_refusals; i++)
         free((char *)reg->refusals[i].reason);
     free(reg->refusals);
@@ -593,4 +648,16 @@ const tsr_spec_vtable *tsr_plugin_spec(const tsr_plugin *p)
 const tsr_alloc_vtable *tsr_plugin_alloc(const tsr_plugin *p)
 {
     return p && p->kind == TSR_PLUGIN_ALLOC ? p->vtable : NULL;
+}
+
+size_t tsr_registry_clash_count(const tsr_registry *reg)
+{
+    return reg->n_clashes;
+}
+
+tsr_plugin_clash tsr_registry_clash(const tsr_registry *reg, size_t index)
+{
+    const recorded_clash *c = &reg->clashes[index];
+    return (tsr_plugin_clash){c->kind, c->name, c->path, &reg->plugins[c->winner].public,
+                              c->same_name};
 }

@@ -610,3 +610,61 @@ size_t tsr_model_n_past(const tsr_model *m)
 {
     return m->seq_len[0];
 }
+
+/* Counts q in the formats found so far (the caller counts a tied output
+ * head once). */
+static size_t note_format(tsr_model_format_use *found, size_t n, tsr_model_format_role role,
+                          const tsr_quant_vtable *q, bool count)
+{
+    for (size_t i = 0; i < n; i++)
+        if (found[i].role == role && found[i].q == q) {
+            found[i].n_tensors += count;
+            return n;
+        }
+    found[n] = (tsr_model_format_use){role, q, count};
+    return n + 1;
+}
+
+enum { MAX_MATRICES_PER_STEP = 7 };
+
+/* The matrices of step -1 (the token embedding and, untied, the output
+ * head) or of one layer; returns how many. */
+static size_t step_matrices(const tsr_model *m, int64_t step,
+                            const tsr_weight *out[MAX_MATRICES_PER_STEP])
+{
+    if (step < 0) {
+        out[0] = &m->token_embd;
+        out[1] = &m->output;
+        return m->config.tied_output ? 1 : 2;
+    }
+    const tsr_layer *l = &m->layers[step];
+    const tsr_weight *of_layer[MAX_MATRICES_PER_STEP] = {&l->wq,     &l->wk,   &l->wv,
+                                                         &l->wo,     &l->w_gate, &l->w_up,
+                                                         &l->w_down};
+    memcpy(out, of_layer, sizeof of_layer);
+    return MAX_MATRICES_PER_STEP;
+}
+
+size_t tsr_model_formats(const tsr_model *m, tsr_model_format_use *out, size_t max)
+{
+    size_t steps = (size_t)m->config.n_layer + 1;
+    /* At most a weight and an activation format per matrix, and the cache. */
+    tsr_model_format_use *found = calloc(2 * MAX_MATRICES_PER_STEP * steps + 1, sizeof *found);
+    if (!found)
+        return 0;
+    size_t n = 0;
+    const tsr_weight *w[MAX_MATRICES_PER_STEP];
+    for (int64_t step = -1; step < (int64_t)m->config.n_layer; step++)
+        for (size_t j = 0, k = step_matrices(m, step, w); j < k; j++)
+            n = note_format(found, n, TSR_MODEL_FORMAT_WEIGHTS, w[j]->q, true);
+    /* The embedding is only dequantized: its activation form is the output head's. */
+    n = note_format(found, n, TSR_MODEL_FORMAT_ACTIVATIONS, m->output.act, false);
+    for (int64_t step = 0; step < (int64_t)m->config.n_layer; step++)
+        for (size_t j = 0, k = step_matrices(m, step, w); j < k; j++)
+            n = note_format(found, n, TSR_MODEL_FORMAT_ACTIVATIONS, w[j]->act, false);
+    n = note_format(found, n, TSR_MODEL_FORMAT_CACHE, m->cache_q, false);
+    if (out)
+        memcpy(out, found, (n < max ? n : max) * sizeof *out);
+    free(found);
+    return n;
+}

@@ -97,6 +97,26 @@ uint32_t tsr_model_max_seq_len(const tsr_model *model);
 /* Tokens evaluated so far (the next token's position). */
 size_t tsr_model_n_past(const tsr_model *model);
 
+/* A number format the model computes with: a weight format (with how many
+ * matrices are held in it), an activation form those products want, or
+ * the KV cache's. */
+typedef enum tsr_model_format_role {
+    TSR_MODEL_FORMAT_WEIGHTS,
+    TSR_MODEL_FORMAT_ACTIVATIONS,
+    TSR_MODEL_FORMAT_CACHE,
+} tsr_model_format_role;
+
+typedef struct tsr_model_format_use {
+    tsr_model_format_role role;
+    const tsr_quant_vtable *q;
+    uint32_t n_tensors;              /* weights: distinct matrices in this format; else 0 */
+} tsr_model_format_use;
+
+/* Each format once, weights first (in order of first use), then
+ * activations, then the cache; writes up to max to out (may be NULL) and
+ * returns how many there are (0 also when memory ran out). */
+size_t tsr_model_formats(const tsr_model *model, tsr_model_format_use *out, size_t max);
+
 /* Evaluates tokens of sequence 0 at positions n_past.. (in batches of
  * n_batch) and keeps their logits (every token's with all_logits, else the
  * last's). TSR_ERR_INVALID for a token outside the vocabulary,

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gguf.h"
 #include "loader.h"
 #include "profile_internal.h"
 
@@ -491,6 +492,50 @@ static void check_sampler(tsr_profile_checker *c, const tsr_registry *registry)
     apply_args(c, dist, NULL, &e->params, &e->param_locs, at);
 }
 
+/* Whether file lies directly in one of the profile's plugins.path folders. */
+static bool in_profile_path(const tsr_profile *p, const char *file)
+{
+    const char *slash = strrchr(file, '/');
+    size_t dir_len = slash ? (size_t)(slash - file) : 0;
+    bool found = false;
+    for (size_t i = 0; !found && i < p->n_plugin_dirs; i++) {
+        char *real = realpath(p->plugin_dirs[i], NULL);
+        const char *dir = real ? real : p->plugin_dirs[i];
+        found = strlen(dir) == dir_len && strncmp(dir, file, dir_len) == 0;
+        free(real);
+    }
+    return found;
+}
+
+/* A plugin of the profile's plugins.path that takes the place of one found
+ * later on the search path (TESSERA_PLUGIN_PATH, tessera.ini, the install
+ * folder) is allowed, the point of plugins.path, but never silent. */
+static void note_shadowing(tsr_profile_checker *c, const tsr_registry *registry)
+{
+    const tsr_profile *p = c->profile;
+    tsr_profile_loc at = place_or(p->plugin_dirs_loc, (tsr_profile_loc){0, 0});
+    for (size_t i = 0; i < tsr_registry_clash_count(registry); i++) {
+        tsr_plugin_clash clash = tsr_registry_clash(registry, i);
+        const tsr_plugin *w = clash.winner;
+        if (!in_profile_path(p, w->path))
+            continue;
+        const tsr_quant_vtable *q = tsr_plugin_quant(w);
+        const tsr_ggml_type_info *type = q ? tsr_ggml_type(q->gguf_type) : NULL;
+        if (clash.same_name)
+            tsr_profile_report(c, TSR_SEVERITY_NOTE, at,
+                               "plugins.path: %s plugin '%s' of %s shadows the one of %s (the "
+                               "first on the search path wins)",
+                               tsr_plugin_kind_name(clash.kind), w->name, w->path, clash.path);
+        else
+            tsr_profile_report(c, TSR_SEVERITY_NOTE, at,
+                               "plugins.path: quant plugin '%s' of %s serves GGUF type %u (%s) "
+                               "in place of quant plugin '%s' of %s (the first on the search "
+                               "path wins)",
+                               w->name, w->path, q ? q->gguf_type : 0,
+                               type ? type->name : "unknown", clash.name, clash.path);
+    }
+}
+
 tsr_status tsr_profile_validate(tsr_profile *profile, const tsr_registry *registry,
                                 tsr_diagnostics *diags, tsr_error *err)
 {
@@ -502,6 +547,7 @@ tsr_status tsr_profile_validate(tsr_profile *profile, const tsr_registry *regist
         check_model_plugins(&c, registry, &profile->draft, "draft");
     check_speculative(&c, registry);
     check_sampler(&c, registry);
+    note_shadowing(&c, registry);
     if (c.out_of_memory || diags->out_of_memory)
         return tsr_error_set(err, TSR_ERR_NOMEM, "out of memory checking the profile");
     if (c.failed)

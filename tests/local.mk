@@ -214,7 +214,14 @@ tests_test_profile_validate_LDADD = $(TEST_LIBS)
 TESTS += tests/test_units tests/test_diag tests/test_profile tests/test_profile_validate
 endif
 TESTS += tests/profile-cli.sh
-# Where plugins come from and which one serves what (the search path, clashes).
+# Where plugins come from and which one serves what (the search path, clashes):
+# a scalar q4_1 under the installed plugin's name and under another, one folder.
+check_LTLIBRARIES += tests/shadow/quant_q4_1.la tests/shadow/quant_q4_1_naive.la
+tests_shadow_quant_q4_1_la_SOURCES = tests/plugins/shadow_q4_1.c
+tests_shadow_quant_q4_1_la_LDFLAGS = $(BROKEN_PLUGIN_LDFLAGS)
+tests_shadow_quant_q4_1_naive_la_SOURCES = tests/plugins/shadow_q4_1.c
+tests_shadow_quant_q4_1_naive_la_CPPFLAGS = $(AM_CPPFLAGS) -DSHADOW_OTHER_NAME
+tests_shadow_quant_q4_1_naive_la_LDFLAGS = $(BROKEN_PLUGIN_LDFLAGS)
 TESTS += tests/plugin-search.sh
 EXTRA_DIST += tests/plugin-search.sh
 EXTRA_DIST += tests/profile-cli.sh tests/data/profiles tests/fuzz/profile.dict \

@@ -154,3 +154,64 @@ Test(loader, missing_directories_are_skipped_and_duplicates_merged)
     cr_assert_eq(tsr_registry_dir_count(twice), 2);
     tsr_registry_close(twice);
 }
+
+/* Clashes: two folders, and two files of one folder (tests/shadow: a
+ * stand-in q4_1 under the installed name, and q4_1_naive of the same type). */
+static const char *clash_reason(const tsr_registry *r, const char *file)
+{
+    for (size_t i = 0; i < tsr_registry_refusal_count(r); i++) {
+        const tsr_plugin_refusal *refusal = tsr_registry_refusal(r, i);
+        if (strcmp(refusal->path + strlen(refusal->path) - strlen(file), file) == 0 &&
+            refusal->path[strlen(refusal->path) - strlen(file) - 1] == '/')
+            return refusal->reason;
+    }
+    return NULL;
+}
+
+static tsr_registry *open_two(const char *first, const char *second)
+{
+    const char *dirs[] = {test_path(test_builddir(), first), test_path(test_builddir(), second)};
+    tsr_registry *r;
+    tsr_error err = {0};
+    cr_assert_eq(tsr_registry_open(dirs, 2, &r, &err), TSR_OK, "%s", err.message);
+    return r;
+}
+
+Test(loader_clash, the_first_folder_wins_and_the_refusal_names_the_gguf_type)
+{
+    tsr_registry *r = open_two("plugins/.libs", "tests/shadow/.libs");
+    const tsr_plugin *q = tsr_registry_find_quant(r, 3);
+    cr_assert_not_null(q);
+    cr_assert(strstr(q->path, "/plugins/.libs/quant_q4_1.so"), "%s", q->path);
+    const char *same = clash_reason(r, "shadow/.libs/quant_q4_1.so");
+    cr_assert_not_null(same);
+    cr_assert(strstr(same, "quant plugin 'q4_1' for GGUF type 3 (q4_1) is already provided by "),
+              "%s", same);
+    cr_assert(strstr(same, "/plugins/.libs/quant_q4_1.so"), "names the winner: %s", same);
+    const char *other = clash_reason(r, "quant_q4_1_naive.so");
+    cr_assert_not_null(other);
+    cr_assert(strstr(other, "quant plugin 'q4_1_naive' claims GGUF type 3 (q4_1), which quant "
+                            "plugin 'q4_1' of "),
+              "%s", other);
+    cr_assert_eq(tsr_registry_clash_count(r), 2);
+    tsr_plugin_clash clash = tsr_registry_clash(r, 1);
+    cr_assert_str_eq(clash.name, "q4_1_naive");
+    cr_assert_not(clash.same_name);
+    cr_assert_eq(clash.winner, q);
+    tsr_registry_close(r);
+}
+
+Test(loader_clash, files_of_one_folder_load_in_name_order)
+{
+    /* quant_q4_1.so sorts before quant_q4_1_naive.so ('.' < '_'): it wins
+     * its folder, and the folder, first, wins over the installed plugin. */
+    tsr_registry *r = open_two("tests/shadow/.libs", "plugins/.libs");
+    const tsr_plugin *q = tsr_registry_find_quant(r, 3);
+    cr_assert_not_null(q);
+    cr_assert(strstr(q->path, "/tests/shadow/.libs/quant_q4_1.so"), "%s", q->path);
+    cr_assert_str_eq(tsr_plugin_quant(q)->kernel_name(), "test-scalar");
+    cr_assert_null(tsr_registry_find(r, TSR_PLUGIN_QUANT, "q4_1_naive"));
+    cr_assert_not_null(clash_reason(r, "quant_q4_1_naive.so"));
+    cr_assert_not_null(clash_reason(r, "plugins/.libs/quant_q4_1.so"));
+    tsr_registry_close(r);
+}

@@ -26,6 +26,8 @@ struct tsr_deployment {
     tsr_progress_cb progress;
     void *progress_ctx;
     tsr_context *context;          /* the one open context, or NULL */
+    tsr_format_use *formats;       /* what the model computes with, and who serves it */
+    size_t n_formats;
     /* Planning only (tsr_plan_profile): headers are read, nothing loads. */
     bool headers_only;
     tsr_diagnostics *collect;      /* when set, every diagnostic is also copied here */
@@ -46,6 +48,9 @@ typedef struct tsr_open_extra {
 tsr_status tsr_api_open(const char *path, const char *yaml, size_t n_bytes, const char *name,
                         const char *base_dir, const tsr_deployment_params *params,
                         const tsr_open_extra *extra, tsr_deployment **out, tsr_error *err);
+
+/* Fills d->formats from its loaded model and registry (core/api/formats.c). */
+tsr_status tsr_api_describe_formats(tsr_deployment *d, tsr_error *err);
 
 struct tsr_context {
     tsr_deployment *deployment;

@@ -219,6 +219,8 @@ static tsr_status load(tsr_deployment *d, const tsr_deployment_params *o, tsr_er
     };
     if ((s = tsr_model_open(d->gguf, &mo, &d->model, err)) != TSR_OK)
         return s;
+    if ((s = tsr_api_describe_formats(d, err)) != TSR_OK)
+        return s;
     if ((s = tsr_tokenizer_open(d->gguf, &d->tokenizer, err)) != TSR_OK)
         return s;
     size_t n_bytes;
@@ -386,6 +388,7 @@ void tsr_deployment_close(tsr_deployment *d)
     if (!d)
         return;
     free(d->chat_source);
+    free(d->formats);
     tsr_tokenizer_close(d->tokenizer);
     tsr_model_close(d->model);
     if (d->alloc_state)

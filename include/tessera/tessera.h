@@ -77,8 +77,10 @@ typedef struct tsr_plugin_refusal {
     const char *reason;
 } tsr_plugin_refusal;
 
-/* Loads every *.so in dirs, in order (earlier directories win a name clash;
- * the later file is refused). Directories that do not exist are skipped.
+/* Loads every *.so in dirs, in order, the files of one directory in
+ * byte-wise name order; the first plugin of a kind and name (a quant plugin:
+ * of a GGUF type) wins, a later one is refused naming both files and the
+ * type. Directories that do not exist are skipped.
  * A broken plugin never fails the call: it becomes a refusal and the rest
  * still load. Fails only when memory runs out. */
 TSR_EXPORT tsr_status tsr_registry_open(const char *const *dirs, size_t n_dirs,
@@ -205,7 +207,8 @@ typedef bool (*tsr_progress_cb)(double fraction, void *ctx);
 typedef enum tsr_severity {
     TSR_SEVERITY_ERROR = 0,   /* the deployment cannot be used */
     TSR_SEVERITY_WARNING = 1, /* usable, but probably not what was meant */
-    TSR_SEVERITY_NOTE = 2,    /* context for the diagnostic before it */
+    TSR_SEVERITY_NOTE = 2,    /* context for the diagnostic before it, or a fact worth
+                                 knowing (a plugin of plugins.path shadows another) */
 } tsr_severity;
 typedef struct tsr_diagnostic_info {
     tsr_severity severity;
@@ -307,6 +310,36 @@ TSR_EXPORT bool tsr_deployment_find_nonfinite(const tsr_deployment *d, char *out
 TSR_EXPORT const char *tsr_deployment_quantize(const tsr_deployment *d);
 /* The plugins the deployment loaded (read-only; owned by the deployment). */
 TSR_EXPORT const tsr_registry *tsr_deployment_registry(const tsr_deployment *d);
+
+/* What the loaded main model computes with: one entry per number format,
+ * weights first (in order of first use), then the activation forms the
+ * products quantize their inputs to, then the KV cache, each with the quant
+ * plugin that served it (the first on the search path to claim the GGUF
+ * type: its file says which one won) and the kernel path its products ran
+ * (kernel_name). For `run --stats` and `bench`. */
+typedef enum tsr_format_role {
+    TSR_FORMAT_WEIGHTS,
+    TSR_FORMAT_ACTIVATIONS,
+    TSR_FORMAT_KV_CACHE,
+} tsr_format_role;
+
+typedef struct tsr_format_use {
+    uint32_t struct_size;
+    tsr_format_role role;
+    uint32_t gguf_type;
+    const char *type_name;        /* GGUF's name of the type: "q4_1", "q8_0", ... */
+    uint32_t n_tensors;           /* weights: the matrices held in this format; else 0 */
+    const tsr_plugin *plugin;     /* the quant plugin serving it (name, version, path) */
+    const char *kernel;           /* its kernel_name(), e.g. "avx2"; "" when it has none */
+} tsr_format_use;
+
+/* How many formats; 0 for a deployment opened for planning only. */
+TSR_EXPORT size_t tsr_deployment_format_count(const tsr_deployment *d);
+/* The index-th format, or NULL past the last. Owned by the deployment;
+ * valid until it closes. Any thread. */
+TSR_EXPORT const tsr_format_use *tsr_deployment_format(const tsr_deployment *d, size_t index);
+/* "weights", "activations" or "kv cache". */
+TSR_EXPORT const char *tsr_format_role_name(tsr_format_role role);
 
 /* ---- profiles ------------------------------------------------------------- */
 
