@@ -545,13 +545,9 @@ typedef struct tsr_alloc_vtable {
 } tsr_alloc_vtable;
 
 /* ---------------------------------------------------------------------------
- * The descriptor and the entry point.
- *
- * Clashes: the core searches its folders in order (the profile's
- * plugins.path, $TESSERA_PLUGIN_PATH, tessera.ini's, the install folder) and
- * the *.so files of one folder in byte-wise name order. The first plugin of
- * a kind and name, and for quant the first of a gguf_type, wins; a later one
- * is refused with a line naming both files (and the GGUF type).
+ * The descriptor and the entry point. A name (and a quant plugin's
+ * gguf_type) is first come, first served on the search path: see Clashes at
+ * the top.
  * ------------------------------------------------------------------------- */
 typedef struct tsr_plugin_desc {
     tsr_abi abi;
