@@ -21,6 +21,7 @@ typedef struct cli_command {
 extern const cli_command cli_command_run;
 extern const cli_command cli_command_bench;
 extern const cli_command cli_command_plugins;
+extern const cli_command cli_command_plugin;
 extern const cli_command cli_command_profile;
 extern const cli_command cli_command_plan;
 

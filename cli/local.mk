@@ -1,5 +1,5 @@
 # The tessera command.
-tessera_SOURCES = cli/main.c cli/cli.h cli/common.c cli/cmd_plugins.c cli/cmd_profile.c \
+tessera_SOURCES = cli/main.c cli/cli.h cli/common.c cli/cmd_plugins.c cli/cmd_plugin.c cli/cmd_profile.c \
 	cli/options.c cli/options.h cli/session.c cli/session.h \
 	cli/cmd_run.c cli/cmd_bench.c cli/cmd_plan.c cli/sigbus.c
 # The command is the runtime API's first client: include/ alone (no core/ on

@@ -71,6 +71,16 @@ uint32_t tsr_cpu_features(void)
     return tsr_cpu_detect() & __atomic_load_n(&cpu_limit_mask, __ATOMIC_RELAXED);
 }
 
+uint32_t tsr_cpu_limit_mask(void)
+{
+    return __atomic_load_n(&cpu_limit_mask, __ATOMIC_RELAXED);
+}
+
+void tsr_cpu_set_limit_mask(uint32_t mask)
+{
+    __atomic_store_n(&cpu_limit_mask, mask, __ATOMIC_RELAXED);
+}
+
 static const uint32_t level_avx2 = TSR_CPU_AVX | TSR_CPU_AVX2 | TSR_CPU_FMA | TSR_CPU_F16C;
 static const uint32_t level_avx512 =
     TSR_CPU_AVX | TSR_CPU_AVX2 | TSR_CPU_FMA | TSR_CPU_F16C | TSR_CPU_AVX512F |

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "gguf.h"
 #include "loader.h"
@@ -548,6 +549,22 @@ tsr_status tsr_registry_open(const char *const *dirs, size_t n_dirs, tsr_registr
             tsr_registry_close(reg);
             return err ? err->code : TSR_ERR_NOMEM;
         }
+    }
+    *out = reg;
+    return TSR_OK;
+}
+
+tsr_status tsr_registry_open_file(const char *path, tsr_registry **out, tsr_error *err)
+{
+    *out = NULL;
+    if (access(path, R_OK) != 0)
+        return tsr_error_set(err, TSR_ERR_IO, "%s: cannot be read (%s)", path, strerror(errno));
+    tsr_registry *reg = calloc(1, sizeof *reg);
+    if (!reg)
+        return tsr_error_set(err, TSR_ERR_NOMEM, "out of memory while loading plugins");
+    if (!load_object(reg, path, err)) {
+        tsr_registry_close(reg);
+        return err ? err->code : TSR_ERR_NOMEM;
     }
     *out = reg;
     return TSR_OK;

@@ -10,6 +10,8 @@ libtessera_core_la_SOURCES += \
 	core/cpu.c core/cpu.h \
 	core/host.c core/host.h core/half.c core/half.h \
 	core/loader.c core/loader.h
+# `tessera plugin check`: one plugin object against plugin.h's contract.
+libtessera_core_la_SOURCES += core/plugin_check.c core/plugin_check_quant.c core/plugin_check.h
 # The thread pool the forward pass splits its work with.
 libtessera_core_la_SOURCES += core/threadpool.c core/threadpool.h
 

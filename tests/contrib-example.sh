@@ -3,12 +3,13 @@
 # installed into a temporary DESTDIR, contrib/example-sampler is copied out
 # and built with that installation's pkg-config alone, `tessera plugins`
 # lists it through TESSERA_PLUGIN_PATH, and chains that use it are run and
-# checked (tests/contrib_chain). TAP by hand. Works from a read-only source
+# checked (tests/contrib_chain), and the installed `tessera plugin check`
+# passes it. TAP by hand. Works from a read-only source
 # tree (make distcheck): everything is written under a temporary folder.
 set -u
 builddir=${TSR_TEST_BUILDDIR:-.}
 srcdir=${TSR_TEST_SRCDIR:-.}
-echo "1..4"
+echo "1..5"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/tsr-contrib.XXXXXX") || { echo "Bail out! no temporary folder"; exit 1; }
 trap 'chmod -R u+w "$work" 2>/dev/null; rm -rf "$work"' EXIT
@@ -57,4 +58,15 @@ if "$builddir/tests/contrib_chain" "$work/example" >"$work/chain.log" 2>&1; then
 else
   echo "not ok 4 - chains using eta_cutoff and epsilon_cutoff keep the hand-computed tokens"
   show "$work/chain.log"
+fi
+
+if LD_LIBRARY_PATH=$lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH} TESSERA_CONFIG=/dev/null \
+     "$bin" plugin check "$work/example/example_truncation.so" >"$work/check.log" 2>&1 &&
+   grep -q "^ok   eta_cutoff: apply on half the logits -inf leaves a valid array$" "$work/check.log" &&
+   grep -q "^ok   epsilon_cutoff: apply on one candidate leaves a valid array$" "$work/check.log" &&
+   grep -q "every check passed" "$work/check.log"; then
+  echo "ok 5 - the installed tessera plugin check passes both samplers"
+else
+  echo "not ok 5 - the installed tessera plugin check passes both samplers"
+  show "$work/check.log"
 fi

@@ -193,6 +193,22 @@ EXTRA_DIST += tests/fuzz/gguf.dict
 check_LTLIBRARIES += tests/plugins/test_params.la
 tests_plugins_test_params_la_SOURCES = tests/plugins/params.c
 tests_plugins_test_params_la_LDFLAGS = $(BROKEN_PLUGIN_LDFLAGS)
+# Plugins that break the contract in one way each, for tessera plugin check
+# (tests/checkbad/.libs, kept out of the folders other tests list).
+check_LTLIBRARIES += tests/checkbad/check_broken_quant.la tests/checkbad/check_broken_sampler.la \
+	tests/checkbad/check_broken_alloc.la
+tests_checkbad_check_broken_quant_la_SOURCES = tests/plugins/check_broken.c
+tests_checkbad_check_broken_quant_la_CPPFLAGS = $(AM_CPPFLAGS) -DCHECK_BROKEN_QUANT
+tests_checkbad_check_broken_quant_la_LDFLAGS = $(BROKEN_PLUGIN_LDFLAGS)
+tests_checkbad_check_broken_sampler_la_SOURCES = tests/plugins/check_broken.c
+tests_checkbad_check_broken_sampler_la_CPPFLAGS = $(AM_CPPFLAGS) -DCHECK_BROKEN_SAMPLER
+tests_checkbad_check_broken_sampler_la_LDFLAGS = $(BROKEN_PLUGIN_LDFLAGS)
+tests_checkbad_check_broken_alloc_la_SOURCES = tests/plugins/check_broken.c
+tests_checkbad_check_broken_alloc_la_CPPFLAGS = $(AM_CPPFLAGS) -DCHECK_BROKEN_ALLOC
+tests_checkbad_check_broken_alloc_la_LDFLAGS = $(BROKEN_PLUGIN_LDFLAGS)
+TESTS += tests/plugin-check.sh
+EXTRA_DIST += tests/plugin-check.sh
+
 # A plugin built as ABI 1.0 built them, which a 1.1 core keeps loading.
 check_LTLIBRARIES += tests/abi10/abi_1_0.la
 tests_abi10_abi_1_0_la_SOURCES = tests/plugins/abi_1_0.c

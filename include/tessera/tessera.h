@@ -108,6 +108,46 @@ TSR_EXPORT const char *tsr_registry_dir(const tsr_registry *registry, size_t ind
 /* "quant", "sampler", "spec", "alloc", or "unknown". */
 TSR_EXPORT const char *tsr_plugin_kind_name(uint32_t kind);
 
+/* Loads the one plugin object at path (no folder is searched) with the same
+ * checks as tsr_registry_open: a refused object becomes a refusal. Errors:
+ * TSR_ERR_IO when path cannot be read, TSR_ERR_NOMEM. */
+TSR_EXPORT tsr_status tsr_registry_open_file(const char *path, tsr_registry **out,
+                                             tsr_error *err);
+
+/* ---- checking a plugin against the contract ------------------------------ */
+
+/* One check of tsr_plugin_check. plugin is the plugin's name (NULL: the file
+ * itself); check says what was checked; detail says why it failed or was
+ * skipped (NULL when it passed). The strings live only during the call. */
+typedef struct tsr_check_info {
+    bool passed;  /* false: the plugin breaks the contract */
+    bool skipped; /* nothing to check here (passed is true) */
+    const char *plugin, *check, *detail;
+} tsr_check_info;
+typedef void (*tsr_check_cb)(const tsr_check_info *check, void *ctx);
+
+/* Loads the plugin object at path alone and exercises every plugin in it
+ * against tessera/plugin.h, reporting each check to cb (`tessera plugin
+ * check`). quant: block sizes against GGUF's table; quantize/dequantize
+ * round trips on seeded random, zero and large blocks; writes past a
+ * block's bytes, a NaN included; the fast quantize against
+ * quantize_reference; matvec and matmat of every kernel tier (each ISA
+ * level, as TESSERA_ISA would set it) against matmat_reference, over row
+ * ranges, and from several threads at once; and, when installed holds
+ * another plugin of the same GGUF type, the same bytes through both.
+ * sampler: instances on unsorted, sorted, one-candidate, all-equal and
+ * -inf candidate arrays must leave a valid array. spec: proposals within
+ * bounds (strategies that need a draft model are skipped). alloc:
+ * devices described, reserve/release accounting, alignment, and the refusal
+ * "DEVICE: cannot reserve N bytes: U of C bytes in use". installed (may be
+ * NULL) also lends activation forms the file lacks. Changes the CPU-feature
+ * limit while it runs and restores it: not while another thread uses
+ * plugins. *n_failed counts failed checks. Errors: TSR_ERR_NOMEM only (a
+ * plugin that cannot load is a failed check). */
+TSR_EXPORT tsr_status tsr_plugin_check(const char *path, const tsr_registry *installed,
+                                       tsr_check_cb cb, void *ctx, size_t *n_failed,
+                                       tsr_error *err);
+
 /* The host-services table handed to plugins (tessera/plugin.h), for the CPU
  * features allowed now (tsr_cpu_set_limit). Immutable and never freed: a
  * later call after the limit changed returns another table, and earlier
