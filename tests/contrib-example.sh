@@ -1,15 +1,19 @@
 #!/bin/sh
-# The contrib example sampler as a third party meets tessera: tessera is
-# installed into a temporary DESTDIR, contrib/example-sampler is copied out
-# and built with that installation's pkg-config alone, `tessera plugins`
-# lists it through TESSERA_PLUGIN_PATH, and chains that use it are run and
-# checked (tests/contrib_chain), and the installed `tessera plugin check`
-# passes it. TAP by hand. Works from a read-only source
+# The contrib example plugins as a third party meets tessera: tessera is
+# installed into a temporary DESTDIR, contrib/example-sampler and
+# contrib/example-allocator are copied out and built with that
+# installation's pkg-config alone. The sampler: `tessera plugins` lists it
+# through TESSERA_PLUGIN_PATH, chains that use it are run and checked
+# (tests/contrib_chain), and the installed `tessera plugin check` passes it.
+# The allocator: plugin check passes it, and the default model is planned
+# and run within its declared `limit` (devices.options), or refused with the
+# plan's message when the limit is too small. TAP by hand. Works from a read-only source
 # tree (make distcheck): everything is written under a temporary folder.
 set -u
 builddir=${TSR_TEST_BUILDDIR:-.}
 srcdir=${TSR_TEST_SRCDIR:-.}
-echo "1..5"
+. "$srcdir/tests/default-model.sh"
+echo "1..11"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/tsr-contrib.XXXXXX") || { echo "Bail out! no temporary folder"; exit 1; }
 trap 'chmod -R u+w "$work" 2>/dev/null; rm -rf "$work"' EXIT
@@ -69,4 +73,75 @@ if LD_LIBRARY_PATH=$lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH} TESSERA_CONFIG=/dev
 else
   echo "not ok 5 - the installed tessera plugin check passes both samplers"
   show "$work/check.log"
+fi
+
+# ---- the example allocator ----------------------------------------------
+cp -R "$srcdir/contrib/example-allocator" "$work/alloc" && chmod -R u+w "$work/alloc"
+if PKG_CONFIG_LIBDIR=$(dirname "$pc") PKG_CONFIG_SYSROOT_DIR=$dest PKG_CONFIG_PATH= \
+     ${MAKE:-make} -C "$work/alloc" CFLAGS="-O2 -g -Wall -Wextra -Werror" >"$work/alloc-build.log" 2>&1 &&
+   [ -f "$work/alloc/example_capped.so" ]; then
+  echo "ok 6 - the example allocator builds with pkg-config --cflags tessera alone"
+else
+  echo "not ok 6 - the example allocator builds with pkg-config --cflags tessera alone"
+  show "$work/alloc-build.log"
+  echo "Bail out! no allocator to test"; exit 1
+fi
+
+# The installed tessera, the example allocator and the build's plugins.
+installed() {
+  LD_LIBRARY_PATH=$lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH} TESSERA_CONFIG=/dev/null \
+    TESSERA_PLUGIN_PATH=$work/alloc:$builddir/plugins/.libs "$bin" "$@"
+}
+if installed plugin check "$work/alloc/example_capped.so" >"$work/alloc-check.log" 2>&1 &&
+   grep -q "^ok   capped: capped0: a reservation past capacity is refused in the shared words$" "$work/alloc-check.log"; then
+  echo "ok 7 - tessera plugin check passes the example allocator"
+else
+  echo "not ok 7 - tessera plugin check passes the example allocator"; show "$work/alloc-check.log"
+fi
+
+profile() { # profile FILE ALLOCATOR OPTIONS
+  printf 'model: {path: %s, max_seq_len: 512}\ndevices: {allocator: %s, options: %s}\n' \
+    "$model" "$2" "$3" > "$1"
+}
+profile "$work/capped.yaml" capped "{limit: 536870912}"
+if installed plan "$work/capped.yaml" >"$work/plan.log" 2>&1 &&
+   grep -q "^capped0 .* 512\.0 MiB  0-29$" "$work/plan.log"; then
+  echo "ok 8 - the default model is planned within the allocator's limit of 512 MiB"
+else
+  echo "not ok 8 - the default model is planned within the allocator's limit of 512 MiB"
+  show "$work/plan.log"
+fi
+
+profile "$work/host.yaml" host "{}"
+if installed run "$work/capped.yaml" -p "The capital of France is" -n 12 --greedy -t 1 \
+     >"$work/capped.out" 2>"$work/run.log" &&
+   installed run "$work/host.yaml" -p "The capital of France is" -n 12 --greedy -t 1 \
+     >"$work/host.out" 2>>"$work/run.log" &&
+   [ -s "$work/capped.out" ] && cmp -s "$work/capped.out" "$work/host.out"; then
+  echo "ok 9 - the default model runs on it, writing what it writes on the host allocator"
+else
+  echo "not ok 9 - the default model runs on it, writing what it writes on the host allocator"
+  show "$work/run.log"; sed 's/^/# capped: /' "$work/capped.out"; sed 's/^/# host: /' "$work/host.out"
+fi
+
+profile "$work/small.yaml" capped "{limit: 300000000}"
+installed plan "$work/small.yaml" >"$work/small-plan.log" 2>&1; plan_status=$?
+installed run "$work/small.yaml" -p "hi" -n 1 >"$work/small-run.log" 2>&1; run_status=$?
+needs="device capped0 would need [0-9.]* MiB but holds 286\.1 MiB.*\[does-not-fit\]"
+if [ $plan_status -eq 3 ] && [ $run_status -eq 3 ] &&
+   grep -q "$needs" "$work/small-plan.log" && grep -q "$needs" "$work/small-run.log"; then
+  echo "ok 10 - a limit too small is refused by plan and run with the plan's message"
+else
+  echo "not ok 10 - a limit too small is refused by plan and run with the plan's message"
+  show "$work/small-plan.log"; show "$work/small-run.log"
+fi
+
+profile "$work/typo.yaml" capped "{limt: 1}"
+installed plan "$work/typo.yaml" >"$work/typo.log" 2>&1; typo_status=$?
+if [ $typo_status -eq 2 ] &&
+   grep -q "typo.yaml:2:[0-9]*: capped has no parameter 'limt'; did you mean 'limit'?" "$work/typo.log"; then
+  echo "ok 11 - an unknown option is refused with FILE:LINE:COLUMN and the declared name"
+else
+  echo "not ok 11 - an unknown option is refused with FILE:LINE:COLUMN and the declared name"
+  show "$work/typo.log"
 fi
