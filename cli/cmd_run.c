@@ -14,7 +14,7 @@ typedef struct run_args {
     int64_t n_predict;
     const char *stop[MAX_STOPS];
     size_t n_stop;
-    bool chat, stats, echo, ignore_eos;
+    bool chat, no_chat, stats, echo, ignore_eos;
     cli_overrides overrides;
 } run_args;
 
@@ -25,13 +25,20 @@ static void run_help(FILE *out)
           "\n"
           "Generates text from a prompt, streaming it to standard output, or holds an\n"
           "interactive chat using the model's chat template. PROFILE is a deployment\n"
-          "profile (YAML, see PROFILE.md); without one, -m MODEL with every default, or the\n"
-          "default model in the model cache. The planner checks the deployment before\n"
-          "anything is allocated.\n"
+          "profile (YAML, see tessera-profile(5)); without one, -m MODEL with every\n"
+          "default, or the default model in the model cache. The planner checks the\n"
+          "deployment before anything is allocated.\n"
+          "\n"
+          "When the model has a chat template (an instruct model), the prompt is the\n"
+          "user's message of a one-turn chat, put through that template, and the\n"
+          "output is the model's reply. --no-chat completes the prompt as raw text\n"
+          "instead, where special tokens written in it (<|im_start|>, ...) are parsed.\n"
           "\n"
           "Prompt and output:\n"
           "  -p, --prompt TEXT       the prompt (with --chat: the first user message)\n"
           "  -f, --file FILE         read the prompt from FILE ('-' = standard input)\n"
+          "      --no-chat           raw completion: no chat template, even when the model\n"
+          "                          has one\n"
           "  -n, --n-predict N       most tokens to generate (default 512; 0 = none, the\n"
           "                          prompt only checked; -1 = until the model stops or the\n"
           "                          context is full)\n"
@@ -45,7 +52,8 @@ static void run_help(FILE *out)
           "Chat:\n"
           "      --chat              interactive chat: one user message per line of input,\n"
           "                          the reply streamed; an empty line or EOF ends it\n"
-          "      --system TEXT       the system message (default: the template's own)\n"
+          "      --system TEXT       the system message (default: the template's own; also\n"
+          "                          with -p unless --no-chat)\n"
           "      --chat-template NAME  chatml or llama3, instead of the model's template\n"
           "\n",
           out);
@@ -112,6 +120,8 @@ static int parse_args(int argc, char **argv, run_args *a)
             i++;
         } else if (strcmp(arg, "--chat") == 0)
             a->chat = true;
+        else if (strcmp(arg, "--no-chat") == 0)
+            a->no_chat = true;
         else if (strcmp(arg, "--stats") == 0)
             a->stats = true;
         else if (strcmp(arg, "--echo") == 0)
@@ -136,6 +146,11 @@ static int parse_args(int argc, char **argv, run_args *a)
     }
     if (a->prompt && a->prompt_file) {
         cli_error("run: -p and -f both give the prompt; choose one");
+        return CLI_EXIT_USAGE;
+    }
+    if (a->no_chat && (a->chat || a->system || a->chat_template)) {
+        cli_error("run: --no-chat completes raw text; it cannot go with %s",
+                  a->chat ? "--chat" : a->system ? "--system" : "--chat-template");
         return CLI_EXIT_USAGE;
     }
     return CLI_EXIT_OK;
@@ -264,6 +279,57 @@ static tsr_generate_params generate_params(const run_args *a, int *write_errno)
     return o;
 }
 
+/* Messages as tokens, through the model's template or the one
+ * --chat-template names, ending with the header of the assistant's reply;
+ * *tokens malloc'd. */
+static tsr_status render_chat(const run_args *a, const cli_session *d, const tsr_message *messages,
+                              size_t n_messages, int32_t **tokens, size_t *n, tsr_error *err)
+{
+    size_t cap = 256;
+    for (size_t i = 0; i < n_messages; i++)
+        cap += strlen(messages[i].content) + 16;
+    *tokens = NULL;
+    for (int attempt = 0; attempt < 2; attempt++) {
+        free(*tokens);
+        if (!(*tokens = malloc(cap * sizeof **tokens)))
+            return tsr_error_set(err, TSR_ERR_NOMEM, "out of memory for the chat's %zu tokens",
+                                 cap);
+        tsr_status s = tsr_chat_tokenize_template(d->d, a->chat_template, messages, n_messages,
+                                                  true, *tokens, cap, n, err);
+        if (s != TSR_OK || *n <= cap) {
+            if (s != TSR_OK) {
+                free(*tokens);
+                *tokens = NULL;
+            }
+            return s;
+        }
+        cap = *n;
+    }
+    return tsr_error_set(err, TSR_ERR_INTERNAL, "the chat's length changed between two renders");
+}
+
+/* Whether the prompt of -p or -f is a chat message: unless --no-chat, when
+ * --chat-template names a template or the model has one tessera renders.
+ * Returns 1 (chat), 0 (raw text) or -1 (a named template is unusable:
+ * said). */
+static int prompt_is_chat(const run_args *a, const cli_session *d)
+{
+    if (a->no_chat || (!a->chat_template && !tsr_deployment_chat_template(d->d)))
+        return 0;
+    int32_t probe;
+    size_t n_probe;
+    tsr_error err = {0};
+    if (tsr_chat_tokenize_template(d->d, a->chat_template, NULL, 0, false, &probe, 1, &n_probe,
+                                   &err) == TSR_OK)
+        return 1;
+    if (a->chat_template)
+        return cli_fail(&err, CLI_EXIT_USAGE), -1;
+    /* A template of a family tessera does not render: raw text, said once. */
+    cli_error("note: %s; the prompt is completed as raw text (--chat-template NAME chooses a "
+              "template, --no-chat silences this)", err.message);
+    return 0;
+}
+
 static int run_once(const run_args *a, cli_session *d)
 {
     tsr_error err = {0};
@@ -278,7 +344,22 @@ static int run_once(const run_args *a, cli_session *d)
     int32_t *tokens = NULL;
     size_t n = 0;
     int write_errno = 0;
-    s = tokenize(d->d, prompt, &tokens, &n, &err);
+    int chat = prompt_is_chat(a, d);
+    if (chat < 0) {
+        free(prompt);
+        return CLI_EXIT_USAGE;
+    }
+    if (chat) {
+        /* A one-turn chat: the reply to the prompt, as an instruct model expects. */
+        tsr_message messages[2];
+        size_t n_messages = 0;
+        if (a->system)
+            messages[n_messages++] = (tsr_message){"system", a->system};
+        messages[n_messages++] = (tsr_message){"user", prompt};
+        s = render_chat(a, d, messages, n_messages, &tokens, &n, &err);
+    } else {
+        s = tokenize(d->d, prompt, &tokens, &n, &err);
+    }
     if (s == TSR_OK)
         s = check_fits(d, "the prompt", n, &err);
     if (s == TSR_OK && a->echo && !print_text(&write_errno, prompt, strlen(prompt))) {
@@ -376,27 +457,7 @@ static int chat_out_of_memory(const char *what)
 static tsr_status chat_tokens(const run_args *a, const cli_session *d, const chat_state *c,
                               int32_t **tokens, size_t *n, tsr_error *err)
 {
-    size_t cap = 256;
-    for (size_t i = 0; i < c->n_messages; i++)
-        cap += strlen(c->messages[i].content) + 16;
-    *tokens = NULL;
-    for (int attempt = 0; attempt < 2; attempt++) {
-        free(*tokens);
-        if (!(*tokens = malloc(cap * sizeof **tokens)))
-            return tsr_error_set(err, TSR_ERR_NOMEM, "out of memory for the chat's %zu tokens",
-                                 cap);
-        tsr_status s = tsr_chat_tokenize_template(d->d, a->chat_template, c->messages,
-                                                  c->n_messages, true, *tokens, cap, n, err);
-        if (s != TSR_OK || *n <= cap) {
-            if (s != TSR_OK) {
-                free(*tokens);
-                *tokens = NULL;
-            }
-            return s;
-        }
-        cap = *n;
-    }
-    return tsr_error_set(err, TSR_ERR_INTERNAL, "the chat's length changed between two renders");
+    return render_chat(a, d, c->messages, c->n_messages, tokens, n, err);
 }
 
 /* One turn: render the whole conversation, keep what the cache already

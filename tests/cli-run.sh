@@ -10,7 +10,7 @@ tessera="$build/tessera"
 . "$src/tests/default-model.sh"
 dir=$(mktemp -d "${TMPDIR:-/tmp}/tsr-cli-run-XXXXXX") || exit 1
 trap 'rm -rf "$dir"' EXIT
-echo "1..15"
+echo "1..19"
 n=0
 check() { # check STATUS DESCRIPTION
   n=$((n + 1))
@@ -21,10 +21,10 @@ check() { # check STATUS DESCRIPTION
 }
 run() { "$tessera" "$@" > "$dir/out" 2> "$dir/err"; }
 
-run run -m "$model" -p "The capital of France is" -n 12 --greedy --stats -t 2
+run run -m "$model" -p "The capital of France is" -n 12 --greedy --stats -t 2 --no-chat
 rc=$?
 [ $rc -eq 0 ] && [ -s "$dir/out" ] && grep -q "generated: 12 tokens" "$dir/err"
-check $? "run -m MODEL -p: text on stdout, --stats counts the 12 tokens -n asked for"
+check $? "run -m MODEL -p --no-chat: text on stdout, --stats counts the 12 tokens -n asked for"
 grep -Eq '^\[prompt: [0-9]+ tokens, [0-9.]+ tokens/s \| generated: 12 tokens, [0-9.]+ tokens/s \| stop: length\]$' "$dir/err"
 check $? "--stats prints one tidy summary line"
 
@@ -35,7 +35,7 @@ run run "$src/conf/smollm2-cpu.yaml" -m "$model" -p "Tell me a story about a cat
 cmp -s "$dir/a" "$dir/out" && [ -s "$dir/a" ]
 check $? "the default profile's sampler chain: same seed, same text, on 2 threads and on 1"
 
-run run -m "$model" -p "Count: 1, 2, 3, 4," -n 40 --greedy --stop "7" --stats
+run run -m "$model" -p "Count: 1, 2, 3, 4," -n 40 --greedy --stop "7" --stats --no-chat
 [ $? -eq 0 ] && ! grep -q 7 "$dir/out" && grep -q "stop: stop" "$dir/err"
 check $? "--stop ends generation before the stop text, which is not printed"
 
@@ -66,8 +66,8 @@ run bench -m "$model" -p 16 -n 4 -r 1 -t 2
 check $? "bench: a llama-bench style table with pp16 and tg4 rows"
 
 run run --help
-[ $? -eq 0 ] && grep -q "Usage: tessera run" "$dir/out" && grep -q -- "--top-k" "$dir/out" && grep -q TESSERA_PLUGIN_PATH "$dir/out" && grep -q -- "--quantize NAME" "$dir/out"
-check $? "run --help: usage, sampling options, --quantize, environment"
+[ $? -eq 0 ] && grep -q "Usage: tessera run" "$dir/out" && grep -q -- "--top-k" "$dir/out" && grep -q TESSERA_PLUGIN_PATH "$dir/out" && grep -q -- "--quantize NAME" "$dir/out" && grep -q -- "--no-chat" "$dir/out"
+check $? "run --help: usage, sampling options, --quantize, --no-chat, environment"
 
 run help bench
 [ $? -eq 0 ] && grep -q "Usage: tessera bench" "$dir/out"
@@ -75,7 +75,7 @@ check $? "help bench"
 
 # Weights re-quantized at load: the profile's model.quantize, and --quantize.
 printf 'model: {path: "%s", max_seq_len: 256, quantize: q8_0}\n' "$model" > "$dir/q8_0.yaml"
-run run "$dir/q8_0.yaml" -p "The capital of France is" -n 12 --greedy --stats -t 2
+run run "$dir/q8_0.yaml" -p "The capital of France is" -n 12 --greedy --stats -t 2 --no-chat
 [ $? -eq 0 ] && [ -s "$dir/out" ] && grep -q "generated: 12 tokens" "$dir/err"
 check $? "a profile with model.quantize: q8_0 generates text"
 
@@ -86,3 +86,38 @@ check $? "bench --quantize q8_0: the table shows the weights re-quantized (over 
 run run -m "$model" -p hi --quantize q9_9
 [ $? -eq 2 ] && grep -q "model.quantize.*q9_9" "$dir/err"
 check $? "--quantize with no such plugin: exit 2, naming model.quantize"
+
+# With a chat template in the model, -p is the user's message of a one-turn
+# chat: README's first example answers (raw, the instruct model ends its
+# turn at once and prints nothing).
+readme=$(grep -m 1 '^tessera run -m ' "$src/README.md")
+case $readme in
+  *' -p "Why is the sky blue?"'*) ;;
+  *) readme= ;;
+esac
+n_readme=$(printf '%s\n' "$readme" | sed -n 's/.* -n \([0-9][0-9]*\).*/\1/p')
+run run -m "$model" -p "Why is the sky blue?" -n "${n_readme:-128}" -t 2
+rc=$?
+[ -n "$readme" ] && [ $rc -eq 0 ] && [ "$(tr -d ' \n' < "$dir/out" | wc -c)" -gt 40 ] \
+  && grep -Eqi 'light|sun|atmospher|scatter|wavelength' "$dir/out"
+check $? "README's first example ($readme) answers the question"
+
+run run -m "$model" -p "Why is the sky blue?" -n 24 --greedy -t 2
+cp "$dir/out" "$dir/prompted"
+printf 'Why is the sky blue?\n' > "$dir/turn"
+"$tessera" run -m "$model" --chat -n 24 --greedy -t 2 < "$dir/turn" > "$dir/out" 2> "$dir/err"
+[ $? -eq 0 ] && [ -s "$dir/out" ] && cmp -s "$dir/prompted" "$dir/out"
+check $? "run -p renders the chat template exactly as --chat's first turn does"
+
+run run -m "$model" -p "Why is the sky blue?" -n 24 --greedy -t 2 --no-chat
+cp "$dir/out" "$dir/raw"
+run run -m "$model" -p "<|im_start|>user
+Why is the sky blue?<|im_end|>
+<|im_start|>assistant
+" -n 24 --greedy -t 2 --no-chat
+[ $? -eq 0 ] && [ -s "$dir/out" ] && ! cmp -s "$dir/raw" "$dir/out"
+check $? "--no-chat: raw completion, with special tokens in the prompt parsed"
+
+run run -m "$model" -p hi --no-chat --system "Be brief."
+[ $? -eq 2 ] && grep -q -- "--no-chat completes raw text; it cannot go with --system" "$dir/err"
+check $? "--no-chat with --system: exit 2, says why"

@@ -85,7 +85,7 @@ check $? "profile check notes the plugin of plugins.path that shadows the instal
 [ $? -eq 0 ] && grep -q "note: plugins.path: quant plugin 'q4_1' of $dir/work/plugins/quant_q4_1.so shadows" "$dir/out"
 check $? "profile check notes a copy of the installed plugin under the same name too"
 
-"$tessera" run "$dir/deploy/shadow.yaml" -p "The capital of France is" -n 4 --greedy -t 1 --stats \
+"$tessera" run "$dir/deploy/shadow.yaml" -p "The capital of France is" -n 4 --greedy -t 1 --stats --no-chat \
   > "$dir/out" 2> "$dir/err"
 [ $? -eq 0 ] && [ -s "$dir/out" ] \
   && grep -qF "[weights q4_1, 210 tensors: quant plugin q4_1 from $shadow/quant_q4_1.so, kernel test-scalar]" "$dir/err" \
