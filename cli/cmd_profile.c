@@ -44,7 +44,7 @@ static void profile_help(FILE *out)
           "  devices:\n"
           "    allocator: host      an alloc plugin: host, cuda, sim\n"
           "    sim: [24GiB, 24GiB]  allocator sim only: each simulated device's capacity\n"
-          "    split: auto          or the weight budget per device, e.g. [20, 24] (GiB)\n"
+          "    split: auto          or a ceiling of weights per device, e.g. [20, 24] (GiB)\n"
           "    reserve: 256MiB      kept free on every device\n"
           "    overhead: auto       per-device runtime overhead; auto = the allocator's\n"
           "  sampler:               the chain, in order; `name`, `name: VALUE` (its first\n"

@@ -514,6 +514,20 @@ static tsr_status check_request(const tsr_plan_request *r, tsr_error *err)
     return TSR_OK;
 }
 
+/* The split as planned: each entry at most what its device can give
+ * weights, its capacity less the overhead and the reserve. */
+static uint64_t *clamp_split(const tsr_plan_request *r)
+{
+    uint64_t *clamped = malloc(r->n_devices * sizeof *clamped);
+    for (uint32_t d = 0; clamped && d < r->n_devices; d++) {
+        uint64_t fixed = r->devices[d].overhead_bytes + r->reserve_bytes;
+        uint64_t room = r->devices[d].capacity_bytes > fixed ? r->devices[d].capacity_bytes - fixed
+                                                              : 0;
+        clamped[d] = r->split_bytes[d] < room ? r->split_bytes[d] : room;
+    }
+    return clamped;
+}
+
 tsr_status tsr_plan_make(const tsr_plan_request *r, tsr_plan **out, tsr_error *err)
 {
     *out = NULL;
@@ -521,6 +535,7 @@ tsr_status tsr_plan_make(const tsr_plan_request *r, tsr_plan **out, tsr_error *e
     if (s != TSR_OK)
         return s;
     planner p = {.request = r, .n_models = r->n_models, .n_devices = r->n_devices};
+    uint64_t *clamped = NULL;
     tsr_plan *plan = calloc(1, sizeof *plan);
     plan_layout layout = {0};
     p.room = calloc(r->n_devices, sizeof *p.room);
@@ -542,10 +557,16 @@ tsr_status tsr_plan_make(const tsr_plan_request *r, tsr_plan **out, tsr_error *e
             set->cache_q[k] = p.models[k].cache_q;
             set->weight_scale[k] = 1.0;
         }
-        /* A split of the wrong length is planned as auto (split-mismatch). */
+        /* A split of the wrong length is planned as auto (split-mismatch);
+         * an entry is a ceiling, clamped to its device's room
+         * (split-exceeds-device, a warning). */
         set->split_auto = r->split_auto || r->n_split != r->n_devices;
         set->split_bytes = r->split_bytes;
-        s = plan_layout_init(&layout, &p, err);
+        if (!set->split_auto && !(clamped = clamp_split(r)))
+            s = tsr_error_set(err, TSR_ERR_NOMEM, "out of memory");
+        set->split_bytes = clamped ? clamped : r->split_bytes;
+        if (s == TSR_OK)
+            s = plan_layout_init(&layout, &p, err);
     }
     if (s == TSR_OK) {
         plan_place(&p, &p.settings, &layout);
@@ -561,6 +582,7 @@ tsr_status tsr_plan_make(const tsr_plan_request *r, tsr_plan **out, tsr_error *e
     for (uint32_t k = 0; k < p.n_models; k++)
         free_model_in(&p.models[k]);
     free(p.room);
+    free(clamped);
     if (s != TSR_OK) {
         tsr_plan_free(plan);
         return s;

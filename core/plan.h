@@ -24,9 +24,11 @@
  *     (weights, plus K and V, per layer; the input and output units at the
  *     ends) is spread in proportion to the usable rooms: a layer goes to the
  *     device whose share of the cumulative cost its midpoint falls in.
- *   - split: [20, 24]. Each entry is a budget for the main model's weights on
- *     that device, as ExLlamaV2's manual split is: layers (and the input and
- *     output units with their layers) fill device 0 up to its budget, then
+ *   - split: [20, 24]. Each entry is a budget, a ceiling, for the main
+ *     model's weights on that device (clamped to the device's capacity less
+ *     its overhead and the reserve), as ExLlamaV2's manual split is: layers
+ *     (and the input and output units with their layers) fill device 0 up
+ *     to its budget, then
  *     device 1, and so on. Layers left when the budgets run out go to the
  *     last device, over its budget, and make a does-not-fit diagnostic.
  *     K, V and scratch follow their layers and count against capacity, not
@@ -53,7 +55,9 @@
  * hint is computed: the longest max_seq_len that fits, the largest cache
  * type that fits, a split that fits, the largest draft that fits, or the
  * bits per weight the weights would need), split-mismatch and
- * split-exceeds-device.
+ * split-exceeds-device (a warning: a split entry is a ceiling, clamped to
+ * what its device can hold beside the overhead and the reserve; only a
+ * clamped split that cannot hold the weights is refused, as does-not-fit).
  *
  * Nothing here is thread-safe; a plan is made once, then only read.
  */
@@ -150,7 +154,7 @@ typedef struct tsr_plan_device {
     tsr_plan_device_spec spec;
     uint64_t weights_bytes, kv_cache_bytes, scratch_bytes, overhead_bytes, reserve_bytes;
     uint64_t total_bytes;              /* the five above */
-    uint64_t split_bytes;              /* the weight budget (manual split), or 0 */
+    uint64_t split_bytes;              /* the weight budget (manual split, clamped), or 0 */
     int32_t first_layer, last_layer;   /* of the main model; TSR_PLAN_NO_LAYER: none */
 } tsr_plan_device;
 

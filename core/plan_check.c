@@ -189,11 +189,13 @@ void plan_check_split(const planner *p, tsr_diagnostics *diags)
         tsr_profile_loc at = profile && profile->devices.split_locs && d < profile->devices.n_split
                                  ? profile->devices.split_locs[d]
                                  : no_place();
+        /* A ceiling: planning went on with the entry clamped (tsr_plan_make). */
         tsr_diagnostic *diag = report(
-            p, diags, TSR_SEVERITY_ERROR, "split-exceeds-device",
+            p, diags, TSR_SEVERITY_WARNING, "split-exceeds-device",
             first_place(at, devices_place(p), no_place()),
             "devices.split gives %s %s of weights, more than it can hold: its %s less the "
-            "reserve (%s) and the runtime overhead (%s) leave %s",
+            "reserve (%s) and the runtime overhead (%s) leave %s, so the entry, a ceiling, "
+            "is clamped to that",
             spec->name, size(r->split_bytes[d], a), size(spec->capacity_bytes, b),
             size(r->reserve_bytes, c), size(spec->overhead_bytes, e),
             size(usable > 0 ? (uint64_t)usable : 0, f));

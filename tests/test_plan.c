@@ -13,6 +13,7 @@
 #include "gguf_writer.h"
 #include "model.h"
 #include "plan_testutil.h"
+#include "units.h"
 
 #define GIB ((uint64_t)1 << 30)
 
@@ -552,7 +553,7 @@ Test(plan, a_split_naming_other_devices_is_split_mismatch)
     planned_free(&p);
 }
 
-Test(plan, a_split_entry_beyond_its_device_is_split_exceeds_device)
+Test(plan, a_split_entry_beyond_its_device_is_clamped_with_a_warning)
 {
     planned p;
     plan_yaml("model: {path: llama-3.1-8b-q4_k_m.gguf, max_seq_len: 4096}\n"
@@ -560,10 +561,52 @@ Test(plan, a_split_entry_beyond_its_device_is_split_exceeds_device)
     const tsr_diagnostic *d = find_diag(p.plan, "split-exceeds-device");
     cr_assert_not_null(d);
     cr_expect_eq(count_diags(p.plan, "split-exceeds-device"), 1);
-    cr_expect_eq(d->severity, TSR_SEVERITY_ERROR);
+    cr_expect_eq(d->severity, TSR_SEVERITY_WARNING, "PROFILE.md: an entry is a ceiling");
     cr_expect_not_null(strstr(d->message, "sim0"), "%s", d->message);
+    cr_expect_not_null(strstr(d->message, "clamped"), "%s", d->message);
     cr_expect_eq(d->line, 2u);
     cr_expect_gt(d->column, 50u, "points at the entry 30, not the key");
+    cr_expect(p.plan->fits, "the clamped split holds an 8B model");
+    cr_expect_null(find_diag(p.plan, "does-not-fit"));
+    uint64_t room = 24 * TSR_GIB - p.plan->devices[0].overhead_bytes -
+                    p.plan->devices[0].reserve_bytes;
+    cr_expect_eq(p.plan->devices[0].split_bytes, room, "clamped to the device's room");
+    cr_expect_eq(p.plan->devices[1].split_bytes, 10 * TSR_GIB, "an entry that fits stays");
+    planned_free(&p);
+}
+
+Test(plan, the_seed_users_split_fits_when_what_it_places_fits)
+{
+    /* [20, 24] on two 24 GiB devices: 24 is more than device 1 can give
+     * weights, but what the plan puts there is far less. */
+    planned p;
+    plan_yaml("model: {path: llama-3.1-70b-iq3_xxs.gguf, max_seq_len: 1024}\n"
+              "devices: {allocator: sim, sim: [24GiB, 24GiB], split: [20, 24],\n"
+              "          overhead: 512MiB}\n", &p);
+    const tsr_diagnostic *d = find_diag(p.plan, "split-exceeds-device");
+    cr_assert_not_null(d);
+    cr_expect_eq(d->severity, TSR_SEVERITY_WARNING);
+    cr_expect_not_null(strstr(d->message, "sim1"), "%s", d->message);
+    cr_expect_eq(tsr_diag_error_count(&p.plan->diags), 0);
+    cr_expect(p.plan->fits);
+    cr_expect_leq(p.plan->devices[0].weights_bytes, 20 * TSR_GIB);
+    cr_expect_lt(p.plan->devices[1].weights_bytes, 16 * TSR_GIB);
+    cr_expect_gt(p.plan->devices[1].weights_bytes, 0u);
+    planned_free(&p);
+}
+
+Test(plan, a_clamped_split_that_cannot_hold_the_weights_is_does_not_fit)
+{
+    planned p;
+    plan_yaml("model: {path: llama-3.1-70b-q4_k_m.gguf, max_seq_len: 1024}\n"
+              "devices: {allocator: sim, sim: [16GiB, 16GiB], split: [30, 30]}\n", &p);
+    cr_expect_eq(count_diags(p.plan, "split-exceeds-device"), 2);
+    const tsr_diagnostic *d = find_diag(p.plan, "split-exceeds-device");
+    cr_assert_not_null(d);
+    cr_expect_eq(d->severity, TSR_SEVERITY_WARNING);
+    const tsr_diagnostic *refused = find_diag(p.plan, "does-not-fit");
+    cr_assert_not_null(refused, "the clamped budgets (about 31 GiB) cannot hold 40 GiB");
+    cr_expect_eq(refused->severity, TSR_SEVERITY_ERROR);
     cr_expect_not(p.plan->fits);
     planned_free(&p);
 }
