@@ -26,7 +26,7 @@ static void plugins_help(FILE *out)
           TSR_PLUGIN_DIR ". Nothing relative to the current folder is searched.\n"
           "The first plugin of a kind and name (for quant plugins, of a GGUF type)\n"
           "wins: folders in that order, the *.so files of one folder in name order;\n"
-          "a later one is refused.\n"
+          "a later one is refused. Writing a plugin: " TSR_DOC_DIR "/plugins.md.\n"
           "Exit status: 0; 2 when PROFILE is unusable or the arguments are wrong; 1\n"
           "when the plugins could not be listed.\n\n",
           out);

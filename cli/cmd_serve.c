@@ -87,7 +87,7 @@ static void help(FILE *out)
           "refused by the planner (e.g. --parallel too large: the hint names what fits).\n"
           "\n"
           "Example:\n"
-          "  tessera serve conf/smollm2-cpu.yaml --port 8080\n"
+          "  tessera serve " TSR_DOC_DIR "/examples/smollm2-cpu.yaml --port 8080\n"
           "  curl -N localhost:8080/v1/chat/completions -H 'Content-Type: application/json' \\\n"
           "       -d '{\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}],\"stream\":true}'\n\n",
           out);

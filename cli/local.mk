@@ -5,7 +5,8 @@ tessera_SOURCES = cli/main.c cli/cli.h cli/common.c cli/cmd_plugins.c cli/cmd_pl
 # The command is the runtime API's first client: include/ alone (no core/ on
 # its include path) and libtessera, whose exports are that API.
 tessera_CPPFLAGS = -I$(top_srcdir)/include -I$(top_builddir) -D_GNU_SOURCE \
-	-DTSR_PLUGIN_DIR='"$(pluginsdir)"' -DTSR_SYSCONF_DIR='"$(sysconfdir)"'
+	-DTSR_PLUGIN_DIR='"$(pluginsdir)"' -DTSR_SYSCONF_DIR='"$(sysconfdir)"' \
+	-DTSR_DOC_DIR='"$(docdir)"'
 tessera_LDADD = libtessera.la
 # tessera serve: HTTP (libmicrohttpd) and JSON (jansson) over the runtime API.
 tessera_SOURCES += cli/cmd_serve.c cli/serve.h cli/serve_http.c cli/serve_http.h \

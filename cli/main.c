@@ -30,7 +30,9 @@ static void print_usage(FILE *out)
     fputs("  help       show a command's full help\n"
           "\n"
           "Every command takes -h/--help. Exit status: 0 success, 1 failure, 2 unusable\n"
-          "input (bad arguments, profile or model file), 3 deployment refused by the planner.\n\n",
+          "input (bad arguments, profile or model file), 3 deployment refused by the planner.\n"
+          "Manuals: tessera(1), tessera-profile(5); the profile reference and the plugin\n"
+          "author's guide: " TSR_DOC_DIR "/profile.md, plugins.md.\n\n",
           out);
     cli_print_environment(out);
 }

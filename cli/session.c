@@ -58,7 +58,7 @@ static int model_without_profile(const cli_overrides *o, const tsr_config *confi
         *path = NULL;
     } else if (access(*path, R_OK) != 0) {
         cli_error("no model: give a profile or -m MODEL (the default model would be %s; "
-                  "contrib/fetch-model.sh puts it there)", *path);
+                  "contrib/fetch-model.sh of tessera's source tree puts it there)", *path);
         free(*path);
         return CLI_EXIT_USAGE;
     }

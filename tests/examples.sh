@@ -5,12 +5,15 @@
 # both programs run on the default model: simple generates the reply that
 # `tessera run --chat` gives (same profile defaults, seed, template); batched
 # decodes three prompts together and, greedy, gives each the reply it gives
-# that prompt alone. TAP by hand; works from a read-only source tree.
+# that prompt alone. The installation holds the documentation `tessera help`
+# points at (the profile reference, the plugin guide, the examples, the man
+# pages), and no help text names a file it lacks. TAP by hand; works from a
+# read-only source tree.
 set -u
 builddir=${TSR_TEST_BUILDDIR:-.}
 srcdir=${TSR_TEST_SRCDIR:-.}
 . "$srcdir/tests/default-model.sh"
-echo "1..4"
+echo "1..6"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/tsr-examples.XXXXXX") || { echo "Bail out! no temporary folder"; exit 1; }
 trap 'chmod -R u+w "$work" 2>/dev/null; rm -rf "$work"' EXIT
@@ -80,4 +83,60 @@ if [ "$ok" = yes ]; then
 else
   echo "not ok 4 - batched: each greedy reply decoded together equals that prompt's reply alone"
   show "$work/together.out"
+fi
+
+# The documentation: in the install's doc folder and man folders, the man
+# pages well-formed, and the verdict's codes in both references.
+ok=yes
+docdir=$(find "$dest" -type d -path '*/doc/tessera' | head -n 1)
+man1=$(find "$dest" -type f -path '*/man1/tessera.1' | head -n 1)
+man5=$(find "$dest" -type f -path '*/man5/tessera-profile.5' | head -n 1)
+[ -n "$docdir" ] && [ -n "$man1" ] && [ -n "$man5" ] || { echo "# doc folder or man pages missing"; ok=no; }
+for f in profile.md plugins.md README.md examples/smollm2-cpu.yaml examples/tessera.ini; do
+  [ -s "$docdir/$f" ] || { echo "# not installed: $docdir/$f"; ok=no; }
+done
+if [ "$ok" = yes ] && command -v groff >/dev/null 2>&1; then
+  for m in "$man1" "$man5"; do
+    groff -man -ww -z "$m" > "$work/groff.log" 2>&1 && [ ! -s "$work/groff.log" ] ||
+      { echo "# groff warns about $m"; show "$work/groff.log"; ok=no; }
+  done
+fi
+for code in draft-is-main draft-vocab-mismatch draft-too-large does-not-fit split-mismatch \
+            split-exceeds-device; do
+  [ "$ok" = yes ] && grep -q "$code" "$docdir/profile.md" && grep -q "$code" "$man5" ||
+    { echo "# the references lack $code"; ok=no; }
+done
+if [ "$ok" = yes ]; then
+  echo "ok 5 - make install puts the profile reference, the plugin guide, the examples and the man pages in place"
+else
+  echo "not ok 5 - make install puts the profile reference, the plugin guide, the examples and the man pages in place"
+fi
+
+# Every file `tessera --help` and `tessera help COMMAND` names is installed.
+ok=yes
+: > "$work/help.txt"
+for command in run bench plan plugins plugin profile serve; do
+  run "$bin" help "$command" >> "$work/help.txt" 2>&1 || { echo "# help $command failed"; ok=no; }
+done
+run "$bin" --help >> "$work/help.txt" 2>&1 || ok=no
+pattern="/[^ ,;:)\`']*/doc/tessera[^ ,;:)\`']*"
+n_named=0
+for path in $(grep -o "$pattern" "$work/help.txt" | sed 's/[.]$//' | sort -u); do
+  n_named=$((n_named + 1))
+  [ -e "$dest$path" ] || { echo "# help names $path, which is not installed"; ok=no; }
+done
+[ "$n_named" -ge 3 ] || { echo "# help names $n_named documentation files"; ok=no; }
+for ref in $(grep -o 'tessera[a-z-]*([15])' "$work/help.txt" | sort -u); do
+  name=${ref%%(*} section=${ref#*(}
+  section=${section%)}
+  find "$dest" -type f -path "*/man$section/$name.$section" | grep -q . ||
+    { echo "# help names $ref, which is not installed"; ok=no; }
+done
+if grep -nE 'PROFILE\.md|DESIGN\.md|README|docs/|conf/' "$work/help.txt" | sed 's/^/# source tree: /' | grep .; then
+  ok=no
+fi
+if [ "$ok" = yes ]; then
+  echo "ok 6 - help names only installed documentation ($n_named files, the man pages)"
+else
+  echo "not ok 6 - help names only installed documentation"
 fi
