@@ -18,4 +18,4 @@ $sudo ldconfig
 "$src/contrib/fetch-model.sh"
 tessera --version
 tessera run -m "${TESSERA_MODEL_CACHE:-$HOME/.cache/tessera/models}/SmolLM2-135M-Instruct.Q4_1.gguf" \
-  -p "${1:-The sky is blue because}" -n 128 --stats
+  -p "${1:-Why is the sky blue?}" -n 128 --stats

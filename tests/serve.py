@@ -208,8 +208,10 @@ check(ok and status == 200 and back == {"content": "Hello world"},
 
 prompt = "The capital of France is"
 status, body = post(port, "/v1/completions", completion(prompt, max_tokens=12))
-run = subprocess.run([TESSERA, "run", "-m", MODEL, "-p", prompt, "-n", "12", "--greedy", "-t",
-                      THREADS], capture_output=True, text=True, timeout=120)
+# /v1/completions is raw completion: `run --no-chat` (run -p alone would
+# put the prompt through the model's chat template).
+run = subprocess.run([TESSERA, "run", "-m", MODEL, "-p", prompt, "-n", "12", "--greedy",
+                      "--no-chat", "-t", THREADS], capture_output=True, text=True, timeout=120)
 text = body["choices"][0]["text"] if status == 200 else None
 check(status == 200 and run.returncode == 0 and text + "\n" == run.stdout,
       "greedy /v1/completions equals `tessera run --greedy`",
