@@ -93,10 +93,14 @@ installed() {
     TESSERA_PLUGIN_PATH=$work/alloc:$builddir/plugins/.libs "$bin" "$@"
 }
 if installed plugin check "$work/alloc/example_capped.so" >"$work/alloc-check.log" 2>&1 &&
-   grep -q "^ok   capped: capped0: a reservation past capacity is refused in the shared words$" "$work/alloc-check.log"; then
-  echo "ok 7 - tessera plugin check passes the example allocator"
+   grep -q "^ok   capped: capped0: a reservation past capacity is refused in the shared words$" "$work/alloc-check.log" &&
+   installed plugins -v >>"$work/alloc-check.log" 2>&1 &&
+   grep -q "^alloc  *capped  *1\.0\.0  *1\.1 .*/example_capped\.so$" "$work/alloc-check.log" &&
+   grep -q "limit  *int  *default 0 " "$work/alloc-check.log"; then
+  echo "ok 7 - tessera plugin check passes the example allocator; plugins -v documents its limit"
 else
-  echo "not ok 7 - tessera plugin check passes the example allocator"; show "$work/alloc-check.log"
+  echo "not ok 7 - tessera plugin check passes the example allocator; plugins -v documents its limit"
+  show "$work/alloc-check.log"
 fi
 
 profile() { # profile FILE ALLOCATOR OPTIONS
