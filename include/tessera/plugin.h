@@ -30,6 +30,12 @@
  *   alloc    open, close, device_count, device_info, reserve, release,
  *            bytes_in_use, peak_bytes.
  *
+ * Lifetimes. Every create or open that returned TSR_OK is paired with
+ * exactly one destroy or close, given the state it set (NULL too, when it
+ * set NULL: destroy(NULL) happens, and must be harmless); a call that
+ * failed is never followed by one. The core unloads a plugin object only
+ * after every instance made from it is gone.
+ *
  * Clashes. Plugins load folder by folder in search-path order, and within a
  * folder file by file in name order (strcmp of the file names). The first
  * plugin of a kind and name wins, and so does the first quant plugin to
