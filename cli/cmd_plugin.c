@@ -1,6 +1,9 @@
 /* tessera plugin check FILE.so: one plugin object against the plugin ABI's
  * contract (tsr_plugin_check), one line per check. */
+#include <errno.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -90,16 +93,33 @@ static int plugin_run(int argc, char **argv)
     tsr_registry *installed = NULL;
     if (tsr_profile_open_registry(NULL, extra, n_extra, NULL, NULL, &installed, &err) != TSR_OK)
         return cli_fail(&err, CLI_EXIT_FAILURE);
-    size_t n_failed = 0;
-    tsr_status s = tsr_plugin_check(file, installed, print_check, NULL, &n_failed, &err);
+    /* The checks run in a child process, so that a plugin that crashes or
+     * aborts is one more failed check, not the end of the checker. */
+    fflush(stdout);
+    pid_t child = fork();
+    if (child == 0) {
+        size_t n_failed = 0;
+        tsr_status s = tsr_plugin_check(file, installed, print_check, NULL, &n_failed, &err);
+        if (s != TSR_OK)
+            _exit(cli_fail(&err, CLI_EXIT_FAILURE));
+        if (n_failed)
+            printf("%s: %zu check%s failed\n", file, n_failed, n_failed == 1 ? "" : "s");
+        else
+            printf("%s: every check passed\n", file);
+        _exit(cli_finish_output(n_failed ? CLI_EXIT_FAILURE : CLI_EXIT_OK));
+    }
     tsr_registry_close(installed);
-    if (s != TSR_OK)
-        return cli_fail(&err, CLI_EXIT_FAILURE);
-    if (n_failed)
-        printf("%s: %zu check%s failed\n", file, n_failed, n_failed == 1 ? "" : "s");
-    else
-        printf("%s: every check passed\n", file);
-    return cli_finish_output(n_failed ? CLI_EXIT_FAILURE : CLI_EXIT_OK);
+    int status = 0;
+    if (child < 0 || waitpid(child, &status, 0) != child) {
+        cli_error("plugin check: cannot run the checks in a child process: %s", strerror(errno));
+        return CLI_EXIT_FAILURE;
+    }
+    if (WIFSIGNALED(status)) {
+        printf("FAIL %s: the plugin crashed the checks after the last line above (signal %d, "
+               "%s)\n", file, WTERMSIG(status), strsignal(WTERMSIG(status)));
+        return cli_finish_output(CLI_EXIT_FAILURE);
+    }
+    return WIFEXITED(status) ? WEXITSTATUS(status) : CLI_EXIT_FAILURE;
 }
 
 const cli_command cli_command_plugin = {

@@ -16,7 +16,7 @@ check() { # check STATUS DESCRIPTION
   fi
 }
 plugins=$(ls "$build"/plugins/.libs/*.so)
-echo "1..$(($(echo "$plugins" | wc -l) + 6))"
+echo "1..$(($(echo "$plugins" | wc -l) + 7))"
 
 for so in $plugins; do
   "$tessera" plugin check "$so" > "$dir/out" 2>&1
@@ -42,6 +42,11 @@ check $? "a sampler that calls an unsorted array sorted fails"
   grep -q '^FAIL check_broken_alloc: tiny0: a reservation past capacity is refused in the shared words: its message is "", not "tiny0: cannot reserve 1048576 bytes: 4096 of 1048576 bytes in use"$' "$dir/out" &&
   grep -q '^ok   check_broken_alloc: tiny0: reserve and release are counted$' "$dir/out"
 check $? "an allocator that refuses in words of its own fails, naming the shared words"
+
+"$tessera" plugin check "$broken/check_broken_abort.so" > "$dir/out" 2>&1
+[ $? -eq 1 ] &&
+  grep -q '^FAIL .*check_broken_abort.so: the plugin crashed the checks after the last line above (signal 6, ' "$dir/out"
+check $? "a plugin that aborts is a failed check, not the checker's end"
 
 "$tessera" plugin check "$build/tests/plugins/.libs/broken_wrong_major.so" > "$dir/out" 2>&1
 [ $? -eq 1 ] && grep -q '^FAIL the file loads: .*built for plugin ABI 2\.0; this core speaks 1\.' "$dir/out"

@@ -61,6 +61,26 @@ static const tsr_quant_vtable vtable = {
 #define KIND TSR_PLUGIN_QUANT
 #define NAME "check_broken_quant"
 
+#elif defined(CHECK_BROKEN_ABORT)
+/* Gives up on the spot: a plugin must never abort (plugin.h: errors are
+ * values). The checker reports it and goes on to say so. */
+#include <stdlib.h>
+static void dequantize_and_abort(const void *src, float *dst, int64_t n)
+{
+    abort();
+}
+static const tsr_quant_vtable vtable = {
+    .abi = TSR_ABI_INIT(tsr_quant_vtable),
+    .gguf_type = 9202,
+    .block_elems = 32,
+    .block_bytes = 32 * sizeof(float),
+    .act_gguf_type = 0,
+    .flags = TSR_QUANT_ACTIVATION,
+    .dequantize = dequantize_and_abort,
+};
+#define KIND TSR_PLUGIN_QUANT
+#define NAME "check_broken_abort"
+
 #elif defined(CHECK_BROKEN_SAMPLER)
 /* Claims the array is sorted without sorting it. */
 static tsr_status create(const tsr_host *host, const tsr_param_value *params,
