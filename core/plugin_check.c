@@ -167,7 +167,16 @@ static void check_sampler(tsr_checker *c, const tsr_plugin *p)
             tsr_candidates cands;
             fill_candidates(host, (cands_case)kind, &rng, data, &cands);
             size_t before = cands.size;
+            tsr_candidate past[CHECK_VOCAB];
+            memcpy(past, data, sizeof past);
             s = vt->apply(state, &cands, &err);
+            if (s == TSR_OK && memcmp(past + before, data + before,
+                                      (CHECK_VOCAB - before) * sizeof *data) != 0) {
+                snprintf(why, sizeof why, "it wrote past the %zu candidates it was given",
+                         before);
+                problem = why;
+                break;
+            }
             if (s != TSR_OK) {
                 snprintf(why, sizeof why, "apply failed (%s): %s", tsr_status_name(s),
                          err.message);
@@ -254,6 +263,51 @@ static bool refusal_matches(const char *message, const char *device, uint64_t by
     snprintf(expected, n, "%s: cannot reserve %" PRIu64 " bytes: %" PRIu64 " of %" PRIu64
              " bytes in use", device, bytes, in_use, capacity);
     return strcmp(message, expected) == 0;
+}
+
+/* map_file (optional): bytes of a file from an offset that is not
+ * page-aligned, the arena pointing at the byte at offset, counted as reserve
+ * counts, outliving the descriptor. */
+static void check_map_file(tsr_checker *c, const tsr_plugin *p, const tsr_alloc_vtable *vt,
+                           void *state, uint32_t device, const char *name)
+{
+    char check[160], why[WHY_BYTES] = "";
+    snprintf(check, sizeof check, "%s: map_file maps bytes from an unaligned offset", name);
+    enum { FILE_BYTES = 3 * 4096, OFFSET = 100, BYTES = 5000 };
+    unsigned char pattern[FILE_BYTES];
+    for (size_t i = 0; i < FILE_BYTES; i++)
+        pattern[i] = (unsigned char)(i * 7 + 3);
+    FILE *f = tmpfile();
+    if (!f || fwrite(pattern, 1, FILE_BYTES, f) != FILE_BYTES || fflush(f) != 0) {
+        if (f)
+            fclose(f);
+        tsr_check_skip(c, p, check, "no temporary file to map");
+        return;
+    }
+    uint64_t base = vt->bytes_in_use(state, device);
+    const void *arena = NULL;
+    tsr_error err = {0};
+    tsr_status s = vt->map_file(state, device, fileno(f), OFFSET, BYTES, &arena, &err);
+    fclose(f); /* the core closes the file once the weights are in */
+    if (s == TSR_ERR_UNSUPPORTED) {
+        tsr_check_skip(c, p, check, "it answered TSR_ERR_UNSUPPORTED");
+        return;
+    }
+    if (s != TSR_OK)
+        snprintf(why, sizeof why, "map_file failed: %s", err.message);
+    else if (!arena || memcmp(arena, pattern + OFFSET, BYTES) != 0)
+        snprintf(why, sizeof why, "the arena does not hold the file's bytes from offset %d",
+                 OFFSET);
+    else if (vt->bytes_in_use(state, device) != base + BYTES)
+        snprintf(why, sizeof why, "bytes_in_use is %" PRIu64 " after mapping %d bytes on top "
+                 "of %" PRIu64, vt->bytes_in_use(state, device), BYTES, base);
+    if (s == TSR_OK && arena) {
+        vt->release(state, device, (void *)arena);
+        if (!why[0] && vt->bytes_in_use(state, device) != base)
+            snprintf(why, sizeof why, "bytes_in_use is %" PRIu64 " after release, not %" PRIu64,
+                     vt->bytes_in_use(state, device), base);
+    }
+    tsr_check_report(c, p, !why[0], check, "%s", why);
 }
 
 static void check_device(tsr_checker *c, const tsr_plugin *p, const tsr_alloc_vtable *vt,
@@ -343,6 +397,9 @@ static void check_device(tsr_checker *c, const tsr_plugin *p, const tsr_alloc_vt
         vt->release(state, device, held);
     }
     tsr_check_report(c, p, !why[0], check, "%s", why);
+
+    if (vt->map_file && (info.flags & TSR_DEVICE_HOST_MEMORY))
+        check_map_file(c, p, vt, state, device, info.name);
 
     snprintf(check, sizeof check, "%s: an alignment that is not a power of two is refused",
              info.name);
