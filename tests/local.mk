@@ -196,7 +196,8 @@ tests_plugins_test_params_la_LDFLAGS = $(BROKEN_PLUGIN_LDFLAGS)
 # Plugins that break the contract in one way each, for tessera plugin check
 # (tests/checkbad/.libs, kept out of the folders other tests list).
 check_LTLIBRARIES += tests/checkbad/check_broken_quant.la tests/checkbad/check_broken_sampler.la \
-	tests/checkbad/check_broken_alloc.la tests/checkbad/check_broken_abort.la
+	tests/checkbad/check_broken_alloc.la tests/checkbad/check_broken_abort.la \
+	tests/checkbad/check_broken_f32.la
 tests_checkbad_check_broken_quant_la_SOURCES = tests/plugins/check_broken.c
 tests_checkbad_check_broken_quant_la_CPPFLAGS = $(AM_CPPFLAGS) -DCHECK_BROKEN_QUANT
 tests_checkbad_check_broken_quant_la_LDFLAGS = $(BROKEN_PLUGIN_LDFLAGS)
@@ -209,6 +210,9 @@ tests_checkbad_check_broken_alloc_la_LDFLAGS = $(BROKEN_PLUGIN_LDFLAGS)
 tests_checkbad_check_broken_abort_la_SOURCES = tests/plugins/check_broken.c
 tests_checkbad_check_broken_abort_la_CPPFLAGS = $(AM_CPPFLAGS) -DCHECK_BROKEN_ABORT
 tests_checkbad_check_broken_abort_la_LDFLAGS = $(BROKEN_PLUGIN_LDFLAGS)
+tests_checkbad_check_broken_f32_la_SOURCES = tests/plugins/check_broken.c
+tests_checkbad_check_broken_f32_la_CPPFLAGS = $(AM_CPPFLAGS) -DCHECK_BROKEN_F32
+tests_checkbad_check_broken_f32_la_LDFLAGS = $(BROKEN_PLUGIN_LDFLAGS)
 TESTS += tests/plugin-check.sh
 EXTRA_DIST += tests/plugin-check.sh
 

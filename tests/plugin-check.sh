@@ -16,7 +16,7 @@ check() { # check STATUS DESCRIPTION
   fi
 }
 plugins=$(ls "$build"/plugins/.libs/*.so)
-echo "1..$(($(echo "$plugins" | wc -l) + 7))"
+echo "1..$(($(echo "$plugins" | wc -l) + 9))"
 
 for so in $plugins; do
   "$tessera" plugin check "$so" > "$dir/out" 2>&1
@@ -47,6 +47,19 @@ check $? "an allocator that refuses in words of its own fails, naming the shared
 [ $? -eq 1 ] &&
   grep -q '^FAIL .*check_broken_abort.so: the plugin crashed the checks after the last line above (signal 6, ' "$dir/out"
 check $? "a plugin that aborts is a failed check, not the checker's end"
+
+# A copy of an installed plugin is compared with the installed one; a
+# plugin that claims f32 and stores it otherwise is caught by that.
+mkdir "$dir/copy" && cp "$build/plugins/.libs/quant_q4_1.so" "$dir/copy/"
+"$tessera" plugin check "$dir/copy/quant_q4_1.so" > "$dir/out" 2>&1
+[ $? -eq 0 ] && grep -q '^ok   q4_1: agrees with the installed plugin of its GGUF type$' "$dir/out"
+check $? "a copy of q4_1 agrees with the installed q4_1"
+
+"$tessera" plugin check "$broken/check_broken_f32.so" > "$dir/out" 2>&1
+[ $? -eq 1 ] &&
+  grep -q '^ok   check_broken_f32: ISA level scalar (kernel unnamed): matmat matches matmat_reference$' "$dir/out" &&
+  grep -q "^FAIL check_broken_f32: agrees with the installed plugin of its GGUF type: value 0 of the same bytes dequantizes to .* here and .* in .*quant_f32.so$" "$dir/out"
+check $? "an f32 that stores values its own way fails against the installed f32"
 
 "$tessera" plugin check "$build/tests/plugins/.libs/broken_wrong_major.so" > "$dir/out" 2>&1
 [ $? -eq 1 ] && grep -q '^FAIL the file loads: .*built for plugin ABI 2\.0; this core speaks 1\.' "$dir/out"

@@ -81,6 +81,56 @@ static const tsr_quant_vtable vtable = {
 #define KIND TSR_PLUGIN_QUANT
 #define NAME "check_broken_abort"
 
+#elif defined(CHECK_BROKEN_F32)
+/* Claims GGUF's f32 but stores every value negated: consistent with itself
+ * (its round trips and products pass), wrong against the installed f32. */
+static void negated_dequantize(const void *src, float *dst, int64_t n)
+{
+    const float *x = src;
+    for (int64_t i = 0; i < n; i++)
+        dst[i] = -x[i];
+}
+static void negated_quantize(const float *src, void *dst, int64_t n)
+{
+    float *y = dst;
+    for (int64_t i = 0; i < n; i++)
+        y[i] = -src[i];
+}
+static void negated_matmat(const void *w, size_t w_row_bytes, const void *x, size_t x_row_bytes,
+                           float *y, size_t y_stride, int64_t n_cols, int64_t n_tokens,
+                           int64_t row_begin, int64_t row_end)
+{
+    for (int64_t t = 0; t < n_tokens; t++)
+        for (int64_t r = row_begin; r < row_end; r++) {
+            const float *wr = (const float *)((const char *)w + (size_t)r * w_row_bytes);
+            const float *xt = (const float *)((const char *)x + (size_t)t * x_row_bytes);
+            float sum = 0;
+            for (int64_t i = 0; i < n_cols; i++)
+                sum += wr[i] * xt[i]; /* (-w) * (-x) */
+            y[(size_t)t * y_stride + (size_t)r] = sum;
+        }
+}
+static void negated_matvec(const void *w, size_t w_row_bytes, const void *x, float *y,
+                           int64_t n_cols, int64_t row_begin, int64_t row_end)
+{
+    negated_matmat(w, w_row_bytes, x, 0, y, 0, n_cols, 1, row_begin, row_end);
+}
+static const tsr_quant_vtable vtable = {
+    .abi = TSR_ABI_INIT(tsr_quant_vtable),
+    .gguf_type = 0,
+    .block_elems = 1,
+    .block_bytes = 4,
+    .act_gguf_type = 0, /* itself */
+    .dequantize = negated_dequantize,
+    .quantize = negated_quantize,
+    .quantize_reference = negated_quantize,
+    .matvec = negated_matvec,
+    .matmat = negated_matmat,
+    .matmat_reference = negated_matmat,
+};
+#define KIND TSR_PLUGIN_QUANT
+#define NAME "check_broken_f32"
+
 #elif defined(CHECK_BROKEN_SAMPLER)
 /* Claims the array is sorted without sorting it. */
 static tsr_status create(const tsr_host *host, const tsr_param_value *params,
