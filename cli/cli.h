@@ -20,6 +20,7 @@ typedef struct cli_command {
 /* Each command lives in its own cli/cmd_NAME.c. */
 extern const cli_command cli_command_run;
 extern const cli_command cli_command_bench;
+extern const cli_command cli_command_perplexity;
 extern const cli_command cli_command_plugins;
 extern const cli_command cli_command_plugin;
 extern const cli_command cli_command_profile;

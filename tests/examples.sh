@@ -115,7 +115,7 @@ fi
 # Every file `tessera --help` and `tessera help COMMAND` names is installed.
 ok=yes
 : > "$work/help.txt"
-for command in run bench plan plugins plugin profile serve; do
+for command in run bench perplexity plan plugins plugin profile serve; do
   run "$bin" help "$command" >> "$work/help.txt" 2>&1 || { echo "# help $command failed"; ok=no; }
 done
 run "$bin" --help >> "$work/help.txt" 2>&1 || ok=no

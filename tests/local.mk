@@ -373,6 +373,11 @@ EXTRA_DIST += tests/run-plan.sh tests/default-model.sh
 # `tessera run` and `tessera bench` end to end on the default model.
 TESTS += tests/cli-run.sh
 EXTRA_DIST += tests/cli-run.sh
+# tessera perplexity: PPL against llama.cpp's (reference beside the script
+# that made it), --save-logits / --kl-divergence, bad input.
+TESTS += tests/cli-perplexity.sh
+EXTRA_DIST += tests/cli-perplexity.sh tests/data/perplexity.txt \
+	tests/reference/make_perplexity_ref.py tests/reference/perplexity-smollm2.json
 
 # tessera.ini, the environment, the ISA limit.
 if HAVE_CRITERION
