@@ -437,6 +437,10 @@ static int serve(const serve_args *a, server_setup *s, signals *sig)
     }
     /* Jobs end first, so that no answer waits on them while HTTP stops. */
     serve_sched_halt(sched);
+    /* The handlers of the jobs just ended send their answers (a 500, a
+     * stream's error event) before the connections close: 2 s at most. */
+    for (int i = 0; i < 100 && sched && serve_http_active(http) > 0; i++)
+        usleep(20 * 1000);
     serve_http_stop(http);
     serve_sched_stop(sched);
     free(id);
