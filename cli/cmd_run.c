@@ -14,7 +14,7 @@ typedef struct run_args {
     int64_t n_predict;
     const char *stop[MAX_STOPS];
     size_t n_stop;
-    bool chat, no_chat, stats, echo, ignore_eos;
+    bool chat, no_chat, stats, echo, ignore_eos, no_spec;
     cli_overrides overrides;
 } run_args;
 
@@ -45,9 +45,11 @@ static void run_help(FILE *out)
           "      --stop TEXT         stop when TEXT appears (not printed; may be repeated)\n"
           "      --ignore-eos        keep generating past end-of-generation tokens\n"
           "      --echo              print the prompt before the generated text\n"
-          "      --stats             after generating, print tokens and tokens/s, and for\n"
-          "                          each tensor type which plugin file and kernels served\n"
-          "                          it (stderr)\n"
+          "      --stats             after generating, print tokens and tokens/s, for each\n"
+          "                          tensor type which plugin file and kernels served it,\n"
+          "                          and what speculation drafted and kept (stderr)\n"
+          "      --no-spec           decode one token at a time, even where the profile\n"
+          "                          speculates (the text is the same; only speed differs)\n"
           "\n"
           "Chat:\n"
           "      --chat              interactive chat: one user message per line of input,\n"
@@ -128,6 +130,8 @@ static int parse_args(int argc, char **argv, run_args *a)
             a->echo = true;
         else if (strcmp(arg, "--ignore-eos") == 0)
             a->ignore_eos = true;
+        else if (strcmp(arg, "--no-spec") == 0)
+            a->no_spec = true;
         else if (arg[0] != '-' && !a->profile)
             a->profile = arg;
         else {
@@ -253,7 +257,8 @@ static bool print_text(void *ctx, const char *text, size_t n)
     return false;
 }
 
-/* The speeds, then which plugin file and kernels served each format. */
+/* The speeds, what speculation drafted and kept, then which plugin file and
+ * kernels served each format. */
 static void print_stats(const cli_session *d, const tsr_generate_stats *st)
 {
     fprintf(stderr,
@@ -263,6 +268,16 @@ static void print_stats(const cli_session *d, const tsr_generate_stats *st)
             st->n_generated,
             st->generate_seconds > 0 ? st->n_generated / st->generate_seconds : 0.0,
             tsr_stop_reason_name(st->stop_reason));
+    const char *strategy = tsr_deployment_speculation(d->d);
+    if (strategy && st->n_verifications + st->n_plain_steps > 0)
+        fprintf(stderr,
+                "[speculation %s: %zu drafted, %zu accepted (%.1f%%) | %zu verifications, "
+                "%.2f accepted per verification | %zu one-token steps]\n",
+                strategy, st->n_drafted, st->n_accepted,
+                st->n_drafted ? 100.0 * (double)st->n_accepted / (double)st->n_drafted : 0.0,
+                st->n_verifications,
+                st->n_verifications ? (double)st->n_accepted / (double)st->n_verifications : 0.0,
+                st->n_plain_steps);
     cli_print_formats(stderr, d->d, "[", "]");
 }
 
@@ -274,6 +289,7 @@ static tsr_generate_params generate_params(const run_args *a, int *write_errno)
     o.stop = a->stop;
     o.n_stop = a->n_stop;
     o.ignore_eos = a->ignore_eos;
+    o.no_speculation = a->no_spec;
     o.on_text = print_text;
     o.on_text_ctx = write_errno;
     return o;
@@ -488,6 +504,8 @@ static int chat_turn(const run_args *a, cli_session *d, chat_state *c)
     o.on_text_ctx = c;
     o.on_token = chat_token;
     o.on_token_ctx = c;
+    o.history = tokens;
+    o.n_history = keep;
     tsr_generate_stats stats;
     tsr_sampler_reset(d->sampler);
     s = tsr_generate(d->ctx, d->sampler, 0, tokens + keep, n - keep, &o, &stats, &err);

@@ -8,6 +8,7 @@
 #include "candidates.h"
 #include "cpu.h"
 #include "half.h"
+#include "draft.h"
 #include "host.h"
 #include "log.h"
 #include "rng.h"
@@ -101,6 +102,10 @@ static const tsr_host host_template = {
     .fp16_to_float = tsr_fp16_to_float_n,
     .bf16_from_float = tsr_bf16_from_float_n,
     .bf16_to_float = tsr_bf16_to_float_n,
+    .draft_eval = tsr_draft_eval,
+    .draft_logits = tsr_draft_logits,
+    .draft_rollback = tsr_draft_rollback,
+    .draft_n_past = tsr_draft_n_past,
 };
 
 /* One immutable table per CPU-feature set ever asked for. A table is

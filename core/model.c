@@ -72,14 +72,15 @@ static size_t act_row_bytes_for(const tsr_registry *reg, const tsr_quant_vtable 
 static void layout_scratch(const tsr_gguf *gguf, const tsr_llama_config *c,
                            const tsr_registry *registry, const tsr_quant_vtable *quantize,
                            uint32_t n_batch, uint32_t n_threads, bool all_logits,
-                           uint32_t n_sequences, tsr_scratch_layout *l)
+                           uint32_t n_output_rows, tsr_scratch_layout *l)
 {
     memset(l, 0, sizeof *l);
     l->n_threads = n_threads;
     l->n_batch = tsr_model_default_n_batch(n_batch);
-    /* One output row per sequence (each one's next token), or every row. */
-    n_sequences = n_sequences ? n_sequences : 1;
-    l->n_logit_rows = all_logits || n_sequences > l->n_batch ? l->n_batch : n_sequences;
+    /* The rows asked for (one per sequence, more where speculation verifies
+     * drafts), or every row. */
+    n_output_rows = n_output_rows ? n_output_rows : 1;
+    l->n_logit_rows = all_logits || n_output_rows > l->n_batch ? l->n_batch : n_output_rows;
     /* The widest activation row any weight asks for. */
     for (uint64_t i = 0; i < tsr_gguf_tensor_count(gguf); i++) {
         const tsr_gguf_tensor *t = tsr_gguf_tensor_at(gguf, i);
@@ -122,12 +123,12 @@ static void layout_scratch(const tsr_gguf *gguf, const tsr_llama_config *c,
 void tsr_model_scratch_bytes(const tsr_gguf *gguf, const tsr_llama_config *c,
                              const tsr_registry *registry, const tsr_quant_vtable *quantize,
                              uint32_t n_batch, uint32_t n_threads, bool all_logits,
-                             uint32_t n_sequences, uint64_t *activations_bytes,
+                             uint32_t n_output_rows, uint64_t *activations_bytes,
                              uint64_t *logits_bytes)
 {
     tsr_scratch_layout l;
     layout_scratch(gguf, c, registry, quantize, n_batch, tsr_model_default_n_threads(n_threads),
-                   all_logits, n_sequences, &l);
+                   all_logits, n_output_rows, &l);
     *activations_bytes = l.logits;
     *logits_bytes = l.total - l.logits;
 }
@@ -543,7 +544,8 @@ tsr_status tsr_model_open(const tsr_gguf *gguf, const tsr_model_options *options
         s = tsr_threadpool_open(p->n_threads, &m->pool, err);
     if (s == TSR_OK)
         layout_scratch(gguf, &m->config, options->registry, m->quantize, p->n_batch,
-                       tsr_threadpool_n_threads(m->pool), p->all_logits, p->n_sequences,
+                       tsr_threadpool_n_threads(m->pool), p->all_logits,
+                       tsr_plan_output_rows(p),
                        &m->layout);
     if (s == TSR_OK)
         s = open_decode_buffers(m, p->n_sequences ? p->n_sequences : 1, err);

@@ -74,13 +74,13 @@ uint64_t tsr_model_kv_layer_bytes(const tsr_llama_config *config,
  * whole blocks of target. Every other tensor stays as the file stores it. */
 bool tsr_model_tensor_requantized(const tsr_gguf_tensor *tensor, const tsr_quant_vtable *target);
 /* The scratch arena of a device holding layers (activations, per-thread
- * workspaces), and what the device of the output head adds (logits: one row
- * per sequence, or n_batch rows with all_logits), with weights re-quantized
- * to quantize (NULL: as stored). */
+ * workspaces), and what the device of the output head adds (logits:
+ * n_output_rows rows, at most n_batch, or n_batch rows with all_logits),
+ * with weights re-quantized to quantize (NULL: as stored). */
 void tsr_model_scratch_bytes(const tsr_gguf *gguf, const tsr_llama_config *config,
                              const tsr_registry *registry, const tsr_quant_vtable *quantize,
                              uint32_t n_batch, uint32_t n_threads, bool all_logits,
-                             uint32_t n_sequences, uint64_t *activations_bytes,
+                             uint32_t n_output_rows, uint64_t *activations_bytes,
                              uint64_t *logits_bytes);
 /* n_batch 0 -> the default; n_threads 0 -> one per physical core. */
 uint32_t tsr_model_default_n_batch(uint32_t n_batch);

@@ -153,8 +153,11 @@ static tsr_status read_model(const tsr_plan_request *r, uint32_t k, plan_model_i
     if (!tsr_gguf_find_tensor(q->gguf, "output_norm.weight"))
         return tsr_error_set(err, TSR_ERR_FORMAT, "%s: no tensor output_norm.weight", m->path);
     m->all_logits = r->all_logits[k];
+    m->outputs_per_seq = r->outputs_per_seq[k] ? r->outputs_per_seq[k] : 1;
+    uint32_t n_sequences = r->n_sequences ? r->n_sequences : 1;
     tsr_model_scratch_bytes(q->gguf, c, r->registry, m->quantize, r->n_batch, r->n_threads,
-                            m->all_logits, r->n_sequences, &m->activations_bytes,
+                            m->all_logits, n_sequences * m->outputs_per_seq,
+                            &m->activations_bytes,
                             &m->logits_bytes);
     return TSR_OK;
 }
@@ -437,6 +440,7 @@ static tsr_status build_model(const planner *p, const plan_layout *l, uint32_t k
     out->n_batch = tsr_model_default_n_batch(p->request->n_batch);
     out->n_threads = tsr_model_default_n_threads(p->request->n_threads);
     out->all_logits = m->all_logits;
+    out->outputs_per_seq = m->outputs_per_seq;
     snprintf(out->cache_type, sizeof out->cache_type, "%s",
              m->request->cache_type ? m->request->cache_type : "f16");
     out->n_sequences = s->n_sequences;
@@ -642,6 +646,15 @@ void tsr_plan_request_from_profile(const tsr_profile *profile, const tsr_registr
     r->n_split = (uint32_t)dev->n_split;
     r->reserve_bytes = dev->reserve_bytes;
     r->n_sequences = profile->has_server ? profile->server.parallel : 1;
+    /* Verification scores the last token and every draft token at once. */
+    if (profile->has_speculative)
+        r->outputs_per_seq[TSR_PLAN_MAIN] = profile->speculative.tokens + 1;
+}
+
+uint32_t tsr_plan_output_rows(const tsr_plan_model *model)
+{
+    uint32_t n = model->n_sequences ? model->n_sequences : 1;
+    return n * (model->outputs_per_seq ? model->outputs_per_seq : 1);
 }
 
 uint32_t tsr_plan_devices_from_alloc(const tsr_alloc_vtable *alloc, void *state,

@@ -108,6 +108,9 @@ typedef struct tsr_plan_request {
     uint32_t n_batch;                       /* most tokens per forward call; 0: 512 */
     uint32_t n_sequences;                   /* KV caches per model (server.parallel); 0: 1 */
     bool all_logits[TSR_PLAN_MAX_MODELS];   /* keep logits of every token of a batch */
+    /* Output rows one decode gives each sequence: 1 (0 means 1), or
+     * speculative.tokens + 1 for a main model that verifies drafts. */
+    uint32_t outputs_per_seq[TSR_PLAN_MAX_MODELS];
     const tsr_profile *profile;             /* optional: diagnostics point into its file */
 } tsr_plan_request;
 
@@ -140,6 +143,7 @@ typedef struct tsr_plan_model {
     uint32_t max_seq_len, n_batch, n_threads;
     uint32_t n_sequences;              /* KV caches provisioned, each max_seq_len long */
     bool all_logits;
+    uint32_t outputs_per_seq;          /* logit rows per sequence (>= 1) */
     char cache_type[32];
     char *quantize;                    /* NULL: as stored */
     uint64_t kv_layer_bytes;           /* K and V of one layer, one sequence */
@@ -213,5 +217,8 @@ tsr_status tsr_plan_single_device(const tsr_gguf *gguf, const tsr_registry *regi
 
 /* "error", "warning", "note". */
 const char *tsr_severity_name(tsr_severity severity);
+
+/* The logit rows a model's scratch holds: n_sequences x outputs_per_seq. */
+uint32_t tsr_plan_output_rows(const tsr_plan_model *model);
 
 #endif

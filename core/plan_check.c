@@ -484,13 +484,22 @@ static bool same_quantize(const char *a, const char *b)
 static bool check_draft_is_main(const planner *p, const plan_layout *l, tsr_diagnostics *diags)
 {
     const plan_model_in *m = &p->models[TSR_PLAN_MAIN], *dr = &p->models[TSR_PLAN_DRAFT];
-    if (!same_quantize(m->request->quantize, dr->request->quantize))
-        return false; /* the same weights re-quantized smaller: self-speculation */
     tsr_same_model same;
     tsr_error err = {0};
     if (tsr_model_identity(m->request->gguf, dr->request->gguf, &same, &err) != TSR_OK ||
         same == TSR_MODEL_DIFFERENT)
         return false;
+    if (!same_quantize(m->request->quantize, dr->request->quantize)) {
+        /* The same weights at another format: self-speculation. */
+        const char *mq = m->request->quantize, *dq = dr->request->quantize;
+        report(p, diags, TSR_SEVERITY_NOTE, "self-draft", draft_place(p),
+               "the draft is the main model's own weights at another format (%s%s as the main "
+               "model, %s%s as the draft): self-speculation; it pays when the draft's format "
+               "decodes much faster than the main model's",
+               mq ? "re-quantized to " : "", mq ? mq : "as stored", dq ? "re-quantized to " : "",
+               dq ? dq : "as stored");
+        return false;
+    }
     static const char *const how[] = {
         [TSR_MODEL_SAME_PATH] = "draft.path names the same file as model.path",
         [TSR_MODEL_SYMLINK] = "draft.path leads to model.path's file through a symbolic link",

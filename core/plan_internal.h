@@ -32,6 +32,7 @@ typedef struct plan_model_in {
     uint32_t max_seq_len;     /* resolved */
     uint64_t activations_bytes, logits_bytes;
     bool all_logits;
+    uint32_t outputs_per_seq;    /* logit rows per sequence in one decode */
 } plan_model_in;
 
 /* The settings one placement is made with; the hints vary one of them. */

@@ -61,6 +61,9 @@ static const struct example {
     {"70b-draft-is-main.yaml", 3, "draft-is-main"},
     {"70b-long-context.yaml", 3, "does-not-fit"},
     {"70b-long-context-q8_0.yaml", 0, NULL},
+    /* The default model (the model cache): speculation on one CPU. */
+    {"smollm2-ngram.yaml", 0, NULL},
+    {"smollm2-selfdraft.yaml", 0, "self-draft"},
 };
 
 /* The examples name fixtures/...: lay them out as the README says. */

@@ -293,8 +293,21 @@ Test(plan, the_same_file_requantized_is_a_legitimate_draft)
               "draft: {path: llama-3.1-8b-f16.gguf, quantize: q8_0}\n"
               "devices: {allocator: sim, sim: [80GiB]}\n", &p);
     cr_expect_null(find_diag(p.plan, "draft-is-main"));
+    const tsr_diagnostic *d = find_diag(p.plan, "self-draft");
+    cr_assert_not_null(d, "a note says it is self-speculation");
+    cr_expect_eq(d->severity, TSR_SEVERITY_NOTE);
+    cr_expect_not_null(strstr(d->message, "re-quantized to q8_0 as the draft"), "%s", d->message);
+    cr_expect(p.plan->fits);
     /* Re-quantized: 8.5 bits per weight for the matrices instead of 16. */
     cr_expect_lt(p.plan->models[1].weights_bytes, p.plan->models[0].weights_bytes * 6 / 10);
+    planned_free(&p);
+    /* The same file at the same format is the main model again. */
+    plan_yaml("model: {path: llama-3.1-8b-f16.gguf, max_seq_len: 4096, quantize: q8_0}\n"
+              "draft: {path: llama-3.1-8b-f16.gguf, quantize: q8_0}\n"
+              "devices: {allocator: sim, sim: [80GiB]}\n", &p);
+    cr_expect_not_null(find_diag(p.plan, "draft-is-main"));
+    cr_expect_null(find_diag(p.plan, "self-draft"));
+    cr_expect_not(p.plan->fits);
     planned_free(&p);
 }
 

@@ -1,6 +1,7 @@
 /* spec/draft-model against a fake draft whose most likely next token is
- * the last one plus one: it proposes the draft's greedy continuation, and
- * after a partial acceptance the draft never conditions on a rejected token. */
+ * the last one plus one: it proposes the draft's greedy continuation, after
+ * a partial acceptance the draft never conditions on a rejected token, a new
+ * turn re-evaluates only what changed, and p_min stops unsure drafts. */
 #include <criterion/criterion.h>
 
 #include "loader.h"
@@ -72,13 +73,23 @@ static void teardown(void)
 
 TestSuite(draft_model, .init = setup, .fini = teardown);
 
-static void *create(tsr_draft *draft, uint32_t max_tokens)
+/* p_min and n_min as the profile's options would give them. */
+static void *create_with(tsr_draft *draft, uint32_t max_tokens, double p_min, int64_t n_min)
 {
-    tsr_spec_init init = {sizeof init, max_tokens, N_VOCAB, NULL, draft};
+    tsr_param_value params[2] = {
+        {.type = TSR_PARAM_FLOAT, .is_set = true, .number = p_min},
+        {.type = TSR_PARAM_INT, .is_set = true, .integer = n_min, .number = (double)n_min},
+    };
+    tsr_spec_init init = {sizeof init, max_tokens, N_VOCAB, NULL, draft, MAX_POSITIONS};
     void *state = NULL;
     tsr_error err = {0};
-    cr_assert_eq(vt->create(&host, NULL, &init, &state, &err), TSR_OK, "%s", err.message);
+    cr_assert_eq(vt->create(&host, params, &init, &state, &err), TSR_OK, "%s", err.message);
     return state;
+}
+
+static void *create(tsr_draft *draft, uint32_t max_tokens)
+{
+    return create_with(draft, max_tokens, 0.0, 0);
 }
 
 Test(draft_model, it_needs_a_draft)
@@ -89,7 +100,8 @@ Test(draft_model, it_needs_a_draft)
     tsr_spec_init init = {sizeof init, 4, N_VOCAB, NULL, NULL};
     void *state = NULL;
     tsr_error err = {0};
-    cr_expect_eq(vt->create(&host, NULL, &init, &state, &err), TSR_ERR_UNSUPPORTED);
+    tsr_param_value params[2] = {{.type = TSR_PARAM_FLOAT}, {.type = TSR_PARAM_INT}};
+    cr_expect_eq(vt->create(&host, params, &init, &state, &err), TSR_ERR_UNSUPPORTED);
     cr_expect_null(state);
 }
 
@@ -120,7 +132,8 @@ Test(draft_model, rejected_proposals_leave_the_drafts_cache)
     tsr_error err = {0};
     cr_assert_eq(vt->propose(state, history, 3, out, 4, &n, &err), TSR_OK);
     /* The target kept 8 and 9, then chose 42 itself. */
-    vt->accepted(state, 4, 2);
+    if (vt->accepted)
+        vt->accepted(state, 4, 2);
     history[3] = 8;
     history[4] = 9;
     history[5] = 42;
@@ -137,7 +150,7 @@ Test(draft_model, rejected_proposals_leave_the_drafts_cache)
     vt->destroy(state);
 }
 
-Test(draft_model, reset_starts_the_draft_over)
+Test(draft_model, another_history_starts_the_draft_over)
 {
     tsr_draft draft = {0};
     void *state = create(&draft, 2);
@@ -146,10 +159,46 @@ Test(draft_model, reset_starts_the_draft_over)
     size_t n;
     tsr_error err = {0};
     cr_assert_eq(vt->propose(state, a, 3, out, 2, &n, &err), TSR_OK);
-    vt->accepted(state, 2, 2);
-    vt->reset(state);
     cr_assert_eq(vt->propose(state, b, 2, out, 2, &n, &err), TSR_OK);
     cr_expect_eq(draft.tokens[0], 50);
+    cr_expect_eq(draft.n, 3, "50, 51 and the first proposal");
     cr_expect_eq(out[0], 52);
+    vt->destroy(state);
+}
+
+Test(draft_model, a_new_turn_evaluates_only_what_changed)
+{
+    tsr_draft draft = {0};
+    void *state = create(&draft, 2);
+    int32_t history[16] = {1, 2, 3, 4, 5};
+    int32_t out[2];
+    size_t n;
+    tsr_error err = {0};
+    cr_assert_eq(vt->propose(state, history, 5, out, 2, &n, &err), TSR_OK);
+    /* The next turn keeps 1..4, then differs. */
+    history[4] = 30;
+    history[5] = 31;
+    size_t before = draft.evaluated;
+    cr_assert_eq(vt->propose(state, history, 6, out, 2, &n, &err), TSR_OK);
+    cr_expect_eq(draft.evaluated - before, 2 + 1, "30, 31, then one proposal");
+    cr_expect_eq(out[0], 32);
+    vt->destroy(state);
+}
+
+Test(draft_model, p_min_stops_unsure_drafts)
+{
+    /* The fake's top token has probability about 0.52. */
+    tsr_draft draft = {0};
+    void *state = create_with(&draft, 8, 0.9, 2);
+    const int32_t history[] = {5, 6, 7};
+    int32_t out[8];
+    size_t n = 0;
+    tsr_error err = {0};
+    cr_assert_eq(vt->propose(state, history, 3, out, 8, &n, &err), TSR_OK, "%s", err.message);
+    cr_expect_eq(n, 2, "n_min drafts, then p_min stops");
+    vt->destroy(state);
+    state = create_with(&draft, 8, 0.5, 0);
+    cr_assert_eq(vt->propose(state, history, 3, out, 8, &n, &err), TSR_OK, "%s", err.message);
+    cr_expect_eq(n, 8, "sure enough at p_min 0.5");
     vt->destroy(state);
 }

@@ -16,11 +16,12 @@ struct tsr_deployment {
     tsr_profile *profile;
     tsr_registry *registry;
     tsr_gguf *gguf;
-    tsr_gguf *draft_gguf;          /* headers only: the draft is planned */
+    tsr_gguf *draft_gguf;          /* the draft's file: headers only when nothing loads */
     tsr_plan *plan;
     const tsr_alloc_vtable *alloc;
     void *alloc_state;
     tsr_model *model;
+    tsr_model *draft_model;        /* loaded when the strategy needs a draft */
     tsr_tokenizer *tokenizer;
     char *chat_source;             /* tokenizer.chat_template, NUL-terminated, or NULL */
     tsr_progress_cb progress;
@@ -51,10 +52,12 @@ tsr_status tsr_api_open(const char *path, const char *yaml, size_t n_bytes, cons
 
 /* Fills d->formats from its loaded model and registry (core/api/formats.c). */
 tsr_status tsr_api_describe_formats(tsr_deployment *d, tsr_error *err);
+struct tsr_spec_session;
 
 struct tsr_context {
     tsr_deployment *deployment;
     uint32_t n_seq_max;
+    struct tsr_spec_session **spec; /* per sequence, opened on first use; NULL: no strategy */
     tsr_abort_cb abort;
     void *abort_ctx;
 };

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "api_internal.h"
+#include "speculate.h"
 
 void tsr_context_params_init(tsr_context_params *p)
 {
@@ -33,7 +34,14 @@ tsr_status tsr_context_create(tsr_deployment *d, const tsr_context_params *param
     ctx->n_seq_max = p.n_seq_max ? p.n_seq_max : provisioned;
     ctx->abort = p.abort;
     ctx->abort_ctx = p.abort_ctx;
+    if (tsr_deployment_speculation(d) &&
+        !(ctx->spec = calloc(ctx->n_seq_max, sizeof *ctx->spec))) {
+        free(ctx);
+        return tsr_error_set(err, TSR_ERR_NOMEM, "out of memory");
+    }
     tsr_model_seq_keep(d->model, -1);
+    if (d->draft_model)
+        tsr_model_seq_keep(d->draft_model, -1);
     d->context = ctx;
     *out = ctx;
     return TSR_OK;
@@ -44,6 +52,9 @@ void tsr_context_free(tsr_context *ctx)
     if (!ctx)
         return;
     ctx->deployment->context = NULL;
+    for (uint32_t i = 0; ctx->spec && i < ctx->n_seq_max; i++)
+        tsr_spec_session_close(ctx->spec[i]);
+    free(ctx->spec);
     free(ctx);
 }
 

@@ -190,13 +190,24 @@ static bool forward_progress(void *ctx, double fraction)
     return d->progress(fraction, d->progress_ctx);
 }
 
+/* A strategy that speculates with the profile's draft model. */
+static bool uses_draft(const tsr_profile *p)
+{
+    const tsr_spec_vtable *vt = p->has_speculative && p->speculative.plugin
+                                    ? tsr_plugin_spec(p->speculative.plugin)
+                                    : NULL;
+    return p->has_draft && vt && (vt->flags & TSR_SPEC_NEEDS_DRAFT);
+}
+
 static tsr_status load(tsr_deployment *d, const tsr_deployment_params *o, tsr_error *err)
 {
     const tsr_profile *p = d->profile;
     tsr_status s = d->headers_only ? tsr_gguf_open_headers(p->model.path, &d->gguf, err)
                                    : tsr_gguf_open(p->model.path, &d->gguf, err);
     if (s == TSR_OK && p->has_draft)
-        s = tsr_gguf_open_headers(p->draft.path, &d->draft_gguf, err);
+        s = d->headers_only || !uses_draft(p)
+                ? tsr_gguf_open_headers(p->draft.path, &d->draft_gguf, err)
+                : tsr_gguf_open(p->draft.path, &d->draft_gguf, err);
     if (s != TSR_OK)
         return s;
     d->alloc = tsr_plugin_alloc(p->devices.plugin);
@@ -221,6 +232,12 @@ static tsr_status load(tsr_deployment *d, const tsr_deployment_params *o, tsr_er
         return s;
     if ((s = tsr_api_describe_formats(d, err)) != TSR_OK)
         return s;
+    if (uses_draft(p)) {
+        mo.plan = &d->plan->models[TSR_PLAN_DRAFT];
+        mo.progress = NULL;
+        if ((s = tsr_model_open(d->draft_gguf, &mo, &d->draft_model, err)) != TSR_OK)
+            return tsr_error_prefix(err, "the draft model");
+    }
     if ((s = tsr_tokenizer_open(d->gguf, &d->tokenizer, err)) != TSR_OK)
         return s;
     size_t n_bytes;
@@ -390,6 +407,7 @@ void tsr_deployment_close(tsr_deployment *d)
     free(d->chat_source);
     free(d->formats);
     tsr_tokenizer_close(d->tokenizer);
+    tsr_model_close(d->draft_model);
     tsr_model_close(d->model);
     if (d->alloc_state)
         d->alloc->close(d->alloc_state);
@@ -479,6 +497,15 @@ void tsr_deployment_size(const tsr_deployment *d, uint64_t *n_values, uint64_t *
 const char *tsr_deployment_quantize(const tsr_deployment *d)
 {
     return d->plan->models[TSR_PLAN_MAIN].quantize;
+}
+
+const char *tsr_deployment_speculation(const tsr_deployment *d)
+{
+    const tsr_profile *p = d->profile;
+    if (!d->model || !p->has_speculative || !p->speculative.plugin ||
+        (uses_draft(p) && !d->draft_model))
+        return NULL;
+    return p->speculative.strategy;
 }
 
 const tsr_registry *tsr_deployment_registry(const tsr_deployment *d)

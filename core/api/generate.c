@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "api_internal.h"
+#include "speculate.h"
 
 static double now_seconds(void)
 {
@@ -150,72 +151,203 @@ static tsr_status prefill(tsr_context *ctx, tsr_sampler *smp, tsr_batch *batch, 
     return s;
 }
 
-/* Sampling and decoding one token at a time after the prompt. */
+/* What generation after the prompt carries from step to step. */
+typedef struct gen_state {
+    tsr_context *ctx;
+    tsr_sampler *smp;
+    tsr_batch *batch;
+    int32_t seq;
+    const tsr_generate_params *o;
+    tsr_generate_stats *stats;
+    tsr_detokenizer *detok;
+    pending_text pending;
+    tsr_stop_reason stopped;
+    /* The sequence's tokens as generated (the prompt's kept by the caller):
+     * what a strategy proposes after. NULL without speculation. */
+    tsr_token *history;
+    size_t n_history, cap_history;
+} gen_state;
+
+/* Samples from logits and hands the token out: false when generation ends
+ * there (*s says whether on an error, g->stopped why otherwise). n_held is
+ * what the cache holds before the token (drafts decoded after it do not
+ * count: without them the cache would not hold them). */
+static bool take_token(gen_state *g, const float *logits, size_t n_held, tsr_token *token,
+                       tsr_status *s, tsr_error *err)
+{
+    const tsr_deployment *d = g->ctx->deployment;
+    const tsr_generate_params *o = g->o;
+    if ((*s = check_logits(logits, tsr_deployment_n_vocab(d), g->stats->n_generated,
+                           err)) != TSR_OK ||
+        (*s = tsr_sample_logits(g->smp, logits, token, err)) != TSR_OK)
+        return false;
+    if (!o->ignore_eos && tsr_token_is_eog(d, *token)) {
+        g->stopped = TSR_STOP_EOG;
+        return false;
+    }
+    g->stats->n_generated++;
+    if (g->history) {
+        if (g->n_history == g->cap_history) {
+            size_t cap = g->cap_history * 2;
+            tsr_token *bigger = realloc(g->history, cap * sizeof *bigger);
+            if (!bigger) {
+                *s = tsr_error_set(err, TSR_ERR_NOMEM, "out of memory");
+                return false;
+            }
+            g->history = bigger;
+            g->cap_history = cap;
+        }
+        g->history[g->n_history++] = *token;
+    }
+    if (o->on_token)
+        o->on_token(o->on_token_ctx, *token);
+    size_t n;
+    const char *text = tsr_detokenizer_push(g->detok, *token, &n);
+    if (n && !pending_append(&g->pending, text, n)) {
+        *s = tsr_error_set(err, TSR_ERR_NOMEM, "out of memory");
+        return false;
+    }
+    tsr_stop_reason why = TSR_STOP_LENGTH;
+    if (!flush_pending(&g->pending, o, false, &why)) {
+        g->stopped = why;
+        return false;
+    }
+    if (n_held >= tsr_deployment_max_seq_len(d)) {
+        g->stopped = TSR_STOP_CONTEXT;
+        return false;
+    }
+    if (g->stats->n_generated >= o->max_tokens) {
+        g->stopped = TSR_STOP_LENGTH;
+        return false;
+    }
+    return true;
+}
+
+/* One step: the pending token t (sampled, not yet decoded) and the drafts
+ * after it are decoded together, then the rows are sampled in order while
+ * each sampled token equals the draft it checks. The cache keeps t and the
+ * drafts that were kept; *t becomes the last token sampled. false: stop. */
+static bool step(gen_state *g, tsr_spec_session *spec, tsr_token *t, tsr_status *s,
+                 tsr_error *err)
+{
+    tsr_context *ctx = g->ctx;
+    const tsr_deployment *d = ctx->deployment;
+    int32_t held = tsr_kv_seq_pos_max(ctx, g->seq) + 1;
+    const tsr_token *drafts = NULL;
+    uint32_t n_drafts = 0;
+    double propose_seconds = 0;
+    if (spec) {
+        /* Room for the drafts: the cache, the batch, the verified rows, and
+         * the tokens still wanted (a step yields up to n_drafts + 1). */
+        size_t cap = tsr_deployment_max_seq_len(d) - (size_t)held - 1;
+        size_t rows = tsr_deployment_n_outputs(d);
+        if (rows > tsr_deployment_n_batch(d))
+            rows = tsr_deployment_n_batch(d);
+        cap = rows - 1 < cap ? rows - 1 : cap;
+        size_t wanted = g->o->max_tokens - g->stats->n_generated;
+        cap = wanted - 1 < cap ? wanted - 1 : cap;
+        uint32_t k = tsr_spec_choose(spec, cap > UINT32_MAX ? UINT32_MAX : (uint32_t)cap);
+        if (k > 0) {
+            double t0 = now_seconds();
+            *s = tsr_spec_propose(spec, g->history, g->n_history, k, &drafts, &n_drafts, err);
+            propose_seconds = now_seconds() - t0;
+            if (*s != TSR_OK)
+                return false;
+        }
+    }
+    tsr_batch *b = g->batch;
+    tsr_batch_clear(b);
+    tsr_batch_add(b, *t, held, g->seq, true, NULL);
+    for (uint32_t i = 0; i < n_drafts; i++)
+        tsr_batch_add(b, drafts[i], held + 1 + (int32_t)i, g->seq, true, NULL);
+    double t0 = now_seconds();
+    if ((*s = tsr_decode(ctx, b, err)) != TSR_OK)
+        return false;
+    double decode_seconds = now_seconds() - t0;
+    /* Row i scores the token after t, d0 .. d(i-1). */
+    uint32_t i = 0;
+    bool go_on;
+    for (;; i++) {
+        go_on = take_token(g, tsr_logits(ctx, (int32_t)i), (size_t)held + 1 + i, t, s, err);
+        if (!go_on || i == n_drafts || *t != drafts[i])
+            break;
+    }
+    /* Rows past i decoded drafts the target did not take (or after a stop). */
+    if (i < n_drafts) {
+        tsr_status r = tsr_kv_seq_remove(ctx, g->seq, held + 1 + (int32_t)i, -1, err);
+        if (r != TSR_OK && *s == TSR_OK) {
+            *s = r;
+            go_on = false;
+        }
+    }
+    g->stats->n_plain_steps += n_drafts == 0;
+    if (n_drafts) {
+        g->stats->n_verifications++;
+        g->stats->n_drafted += n_drafts;
+        g->stats->n_accepted += i;
+    }
+    if (spec && go_on) {
+        tsr_spec_step st = {n_drafts, i, decode_seconds, propose_seconds};
+        size_t n_new = (size_t)i + 1;
+        tsr_spec_observe(spec, &st, g->history + g->n_history - n_new, n_new);
+    }
+    return go_on;
+}
+
+/* Sampling after the prompt, then decoding each token (with drafts after
+ * it, where the deployment speculates) until something ends generation. */
 static tsr_status generate_tokens(tsr_context *ctx, tsr_sampler *smp, tsr_batch *batch,
-                                  int32_t seq, const tsr_generate_params *o,
-                                  tsr_generate_stats *stats, tsr_error *err)
+                                  int32_t seq, const tsr_token *prompt, size_t n_prompt,
+                                  const tsr_generate_params *o, tsr_generate_stats *stats,
+                                  tsr_error *err)
 {
     const tsr_deployment *d = ctx->deployment;
-    tsr_detokenizer *detok;
-    tsr_status s = tsr_detokenizer_open(d->tokenizer, 0, &detok, err);
-    if (s != TSR_OK)
-        return s;
-    pending_text pending = {0};
-    tsr_stop_reason stopped = TSR_STOP_LENGTH;
-    int32_t row = (int32_t)batch->n_tokens - 1;
-    for (;;) {
-        if (stats->n_generated >= o->max_tokens) {
-            stopped = TSR_STOP_LENGTH;
-            break;
-        }
-        tsr_token token;
-        if ((s = tsr_sample(smp, ctx, row, &token, err)) != TSR_OK)
-            break;
-        if (!o->ignore_eos && tsr_token_is_eog(d, token)) {
-            stopped = TSR_STOP_EOG;
-            break;
-        }
-        stats->n_generated++;
-        if (o->on_token)
-            o->on_token(o->on_token_ctx, token);
-        size_t n;
-        const char *text = tsr_detokenizer_push(detok, token, &n);
-        if (n && !pending_append(&pending, text, n)) {
+    gen_state g = {ctx, smp, batch, seq, o, stats, NULL, {0}, TSR_STOP_LENGTH, NULL, 0, 0};
+    tsr_spec_session *spec = NULL;
+    tsr_status s = o->no_speculation ? TSR_OK : tsr_spec_session_get(ctx, seq, &spec, err);
+    if (s == TSR_OK && spec) {
+        /* The strategy sees the caller's history and the prompt. */
+        size_t before = o->history ? o->n_history : 0;
+        g.cap_history = before + n_prompt + 256;
+        if (!(g.history = malloc(g.cap_history * sizeof *g.history)))
             s = tsr_error_set(err, TSR_ERR_NOMEM, "out of memory");
-            break;
+        else {
+            if (before)
+                memcpy(g.history, o->history, before * sizeof *g.history);
+            memcpy(g.history + before, prompt, n_prompt * sizeof *prompt);
+            g.n_history = before + n_prompt;
+            s = tsr_spec_begin(spec, g.history, g.n_history, err);
         }
-        tsr_stop_reason why = TSR_STOP_LENGTH;
-        if (!flush_pending(&pending, o, false, &why)) {
-            stopped = why;
-            break;
-        }
-        if ((uint32_t)(tsr_kv_seq_pos_max(ctx, seq) + 1) >= tsr_deployment_max_seq_len(d)) {
-            stopped = TSR_STOP_CONTEXT;
-            break;
-        }
-        if (stats->n_generated >= o->max_tokens) {
-            stopped = TSR_STOP_LENGTH;
-            break;
-        }
-        if ((s = decode_run(ctx, batch, seq, &token, 1, err)) != TSR_OK ||
-            (s = check_logits(tsr_logits(ctx, 0), tsr_deployment_n_vocab(d), stats->n_generated,
-                              err)) != TSR_OK)
-            break;
-        row = 0;
     }
+    if (s == TSR_OK)
+        s = tsr_detokenizer_open(d->tokenizer, 0, &g.detok, err);
+    if (s != TSR_OK) {
+        free(g.history);
+        return s;
+    }
+    tsr_token t;
+    if (o->max_tokens > 0 &&
+        take_token(&g, tsr_logits(ctx, (int32_t)batch->n_tokens - 1),
+                   (size_t)(tsr_kv_seq_pos_max(ctx, seq) + 1), &t, &s, err))
+        while (step(&g, spec, &t, &s, err))
+            ;
+    if (spec)
+        tsr_spec_end(spec);
+    tsr_stop_reason stopped = g.stopped;
     if (s == TSR_OK && stopped != TSR_STOP_STRING && stopped != TSR_STOP_CALLER) {
         size_t n;
-        const char *rest = tsr_detokenizer_flush(detok, &n);
-        if (n && !pending_append(&pending, rest, n))
+        const char *rest = tsr_detokenizer_flush(g.detok, &n);
+        if (n && !pending_append(&g.pending, rest, n))
             s = tsr_error_set(err, TSR_ERR_NOMEM, "out of memory");
         tsr_stop_reason why = stopped;
         if (s == TSR_OK)
-            flush_pending(&pending, o, true, &why);
+            flush_pending(&g.pending, o, true, &why);
         stopped = why;
     }
     stats->stop_reason = stopped;
-    free(pending.data);
-    tsr_detokenizer_close(detok);
+    free(g.pending.data);
+    free(g.history);
+    tsr_detokenizer_close(g.detok);
     return s;
 }
 
@@ -242,7 +374,7 @@ tsr_status tsr_generate(tsr_context *ctx, tsr_sampler *smp, int32_t seq, const t
     stats->prompt_seconds = now_seconds() - t0;
     if (s == TSR_OK) {
         double t1 = now_seconds();
-        s = generate_tokens(ctx, smp, batch, seq, &o, stats, err);
+        s = generate_tokens(ctx, smp, batch, seq, prompt, n_prompt, &o, stats, err);
         stats->generate_seconds = now_seconds() - t1;
     }
     tsr_batch_close(batch);

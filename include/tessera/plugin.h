@@ -232,11 +232,13 @@ typedef struct tsr_host {
                               int32_t *tokens, int32_t max_tokens);
     bool (*vocab_is_end_of_generation)(const tsr_vocab *vocab, int32_t token);
 
-    /* Draft model (spec plugins that asked for one). eval appends tokens at
-     * the draft's current position and computes their logits; logits(i)
-     * returns the i-th of the last eval's rows (n_vocab floats, valid until
-     * the next eval); rollback keeps the first n_keep positions; n_past is
-     * the current position. Not thread-safe: the spec instance's thread. */
+    /* Draft model (spec plugins that asked for one): init->draft is the
+     * draft's view of the instance's own sequence. eval appends tokens at
+     * the draft's current position and computes the logits of the last one;
+     * logits(i) returns that row for i = n_tokens - 1 of the last eval
+     * (n_vocab floats, valid until the next eval or rollback), NULL for any
+     * other i; rollback keeps the first n_keep positions; n_past is the
+     * current position. Not thread-safe: the spec instance's thread. */
     tsr_status (*draft_eval)(tsr_draft *draft, const int32_t *tokens, size_t n_tokens,
                              tsr_error *err);
     const float *(*draft_logits)(tsr_draft *draft, size_t i);
@@ -424,6 +426,17 @@ typedef struct tsr_sampler_vtable {
  * spec: a speculative-decoding strategy. Each step it proposes up to
  * max_tokens continuations of the history; the target model verifies them
  * in one batch and tells the strategy how many it accepted.
+ *
+ * The core creates one instance per sequence it generates into (so every
+ * member sees one sequence's history) and does the verification itself: it
+ * scores [last, d0 .. dk-1] in one batched decode and samples the rows in
+ * order with the sequence's own sampler chain, keeping drafts while the
+ * sampled token equals the draft token. The text is therefore the text
+ * without speculation, token for token, whatever a strategy proposes. A
+ * proposal that carries the draft's own distributions (dists) is verified
+ * with the stochastic rule instead: draft token d with target probability p
+ * and draft probability q is kept with probability min(1, p/q), and on
+ * rejection a token is drawn from max(0, p - q) renormalised.
  * ------------------------------------------------------------------------- */
 
 enum {
@@ -436,7 +449,30 @@ typedef struct tsr_spec_init {
     int32_t n_vocab;
     const tsr_vocab *vocab;
     tsr_draft *draft;       /* non-NULL exactly when TSR_SPEC_NEEDS_DRAFT */
+    /* ABI 1.1: the most positions the sequence (and the draft's) holds. */
+    uint32_t max_seq_len;
 } tsr_spec_init;
+
+/* ABI 1.1: what propose_tree fills. The core owns the arrays; each has room
+ * for capacity entries (dists: capacity x n_vocab floats). */
+typedef struct tsr_spec_proposal {
+    uint32_t struct_size;
+    uint32_t capacity;     /* most tokens the core will verify now (>= 1) */
+    uint32_t n_tokens;     /* set by the strategy: 0 .. capacity */
+    int32_t *tokens;
+    /* parents[i]: the index of the token d_i follows, or -1 for the
+     * history's last token. A chain is parents[i] == i - 1; the core verifies
+     * the chain that starts at token 0 and ignores tokens off it (a tree
+     * strategy may fill siblings now; a later core verifies them). */
+    int32_t *parents;
+    /* Optional: the draft's probability of each token (NULL: none given). */
+    float *probs;
+    /* Optional: the draft's whole distribution at each token (n_vocab floats
+     * each, summing to 1); set use_dists to have the core verify with the
+     * stochastic rule. Left alone, the core verifies by exact match. */
+    float *dists;
+    bool use_dists;
+} tsr_spec_proposal;
 
 typedef struct tsr_spec_vtable {
     tsr_abi abi;
@@ -453,6 +489,23 @@ typedef struct tsr_spec_vtable {
     void (*accepted)(void *state, size_t n_proposed, size_t n_accepted);
     /* Setup, optional: a new sequence. */
     void (*reset)(void *state);
+
+    /* ABI 1.1, each optional (NULL: the 1.0 behaviour above). */
+    /* Setup: a generation starts on this instance's sequence, which already
+     * holds history[0..n) (a previous turn and the new prompt). Called in
+     * place of reset. */
+    tsr_status (*begin)(void *state, const int32_t *history, size_t n_history, tsr_error *err);
+    /* Hot: called in place of propose when present; fills out (n_tokens,
+     * tokens, parents, and optionally probs or dists). */
+    tsr_status (*propose_tree)(void *state, const int32_t *history, size_t n_history,
+                               tsr_spec_proposal *out, tsr_error *err);
+    /* Hot: the tokens the sequence committed since the last call, in order:
+     * the accepted drafts and the token the target sampled after them. Called
+     * after accepted. */
+    void (*commit)(void *state, const int32_t *tokens, size_t n_tokens);
+    /* Setup: the generation on this sequence ended (its instance may be
+     * reused by a later begin). */
+    void (*end)(void *state);
 } tsr_spec_vtable;
 
 /* ---------------------------------------------------------------------------

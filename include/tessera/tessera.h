@@ -348,6 +348,9 @@ TSR_EXPORT bool tsr_deployment_find_nonfinite(const tsr_deployment *d, char *out
 /* The quant plugin the weights were re-quantized to at load (model.quantize),
  * or NULL when they are held as the file stores them. */
 TSR_EXPORT const char *tsr_deployment_quantize(const tsr_deployment *d);
+/* The speculative-decoding strategy generation uses (speculative.strategy:
+ * "ngram", "draft-model", ...), or NULL when it decodes one token at a time. */
+TSR_EXPORT const char *tsr_deployment_speculation(const tsr_deployment *d);
 /* The plugins the deployment loaded (read-only; owned by the deployment). */
 TSR_EXPORT const tsr_registry *tsr_deployment_registry(const tsr_deployment *d);
 
@@ -733,12 +736,23 @@ typedef struct tsr_generate_params {
      * text; may be NULL. */
     void (*on_token)(void *ctx, tsr_token token);
     void *on_token_ctx;
+    /* Decode one token at a time even where the deployment speculates. The
+     * text is the same either way: speculation only changes the speed. */
+    bool no_speculation;
+    /* Optional: the tokens the sequence holds before the prompt (an earlier
+     * turn), for strategies that look back over the whole conversation. */
+    const tsr_token *history;
+    size_t n_history;
 } tsr_generate_params;
 
 typedef struct tsr_generate_stats {
     size_t n_prompt, n_generated;
     double prompt_seconds, generate_seconds;
     tsr_stop_reason stop_reason;
+    /* Speculation (all 0 without): forward passes that verified drafts,
+     * drafts verified, drafts the target agreed with (each one a token
+     * gained), and one-row steps (no draft, or speculation backed off). */
+    size_t n_verifications, n_drafted, n_accepted, n_plain_steps;
 } tsr_generate_stats;
 
 /* max_tokens SIZE_MAX (until the cache is full), every other member 0. */

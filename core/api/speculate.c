@@ -1,0 +1,353 @@
+/* Speculation sessions: the strategy's instance per sequence, the draft
+ * model lent to it, and the controller that keeps speculation paying. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "draft.h"
+#include "host.h"
+#include "loader.h"
+#include "speculate.h"
+
+/* ---- the draft model as a strategy sees it -------------------------------- */
+
+/* One sequence of the draft model: evaluations append to it. */
+struct tsr_draft {
+    tsr_model *model;
+    int32_t seq;
+    tsr_batch *batch;
+    size_t last_n;       /* tokens in the last eval */
+    int32_t last_row;    /* the batch row of its last token */
+};
+
+tsr_status tsr_draft_eval(tsr_draft *d, const int32_t *tokens, size_t n, tsr_error *err)
+{
+    d->last_n = 0;
+    for (size_t done = 0; done < n;) {
+        tsr_batch_clear(d->batch);
+        int32_t pos = (int32_t)tsr_model_seq_len(d->model, d->seq);
+        for (; done < n && d->batch->n_tokens < d->batch->capacity; done++)
+            tsr_batch_add(d->batch, tokens[done], pos++, d->seq, done + 1 == n, NULL);
+        tsr_status s = tsr_model_decode(d->model, d->batch, NULL, NULL, err);
+        if (s != TSR_OK)
+            return tsr_error_prefix(err, "the draft model");
+    }
+    d->last_n = n;
+    d->last_row = (int32_t)d->batch->n_tokens - 1;
+    return TSR_OK;
+}
+
+const float *tsr_draft_logits(tsr_draft *d, size_t i)
+{
+    if (d->last_n == 0 || i + 1 != d->last_n)
+        return NULL; /* only the last row of an eval is kept */
+    return tsr_model_decode_logits(d->model, d->last_row);
+}
+
+void tsr_draft_rollback(tsr_draft *d, size_t n_keep)
+{
+    if (n_keep < tsr_model_seq_len(d->model, d->seq))
+        tsr_model_seq_remove(d->model, d->seq, (int32_t)n_keep, -1, NULL);
+    d->last_n = 0;
+}
+
+size_t tsr_draft_n_past(const tsr_draft *d)
+{
+    return tsr_model_seq_len(d->model, d->seq);
+}
+
+/* ---- the controller -----------------------------------------------------------
+ * Drafting k tokens costs one forward pass over k + 1 rows plus the proposal,
+ * and yields 1 + (accepted drafts) tokens. With a per-draft acceptance rate
+ * a (drafts are kept until the first rejection), a step of k drafts yields
+ * E(k) = (1 - a^(k+1)) / (1 - a) tokens on average. The controller measures
+ * a one-row step (t1), how much each extra row adds (beta, in units of t1)
+ * and what a proposal costs per draft, and drafts the k that makes the most
+ * tokens per second, or nothing when no k beats plain decoding. While off,
+ * it probes again after a wait that doubles with each probe that fails. */
+
+enum { PROBE_FIRST_WAIT = 8, PROBE_MAX_WAIT = 256 };
+#define DECAY 0.9 /* the weight of the past in every running estimate */
+
+typedef struct spec_control {
+    double accepted, trials;  /* decayed: drafts accepted; accepted + rejections */
+    double t1;                /* seconds of a one-row step; 0 until measured */
+    double beta;              /* each extra row of a step, in units of t1 */
+    double propose_per_draft; /* seconds */
+    uint32_t off_left;        /* plain steps left before the next probe */
+    uint32_t probe_wait;
+    bool probing;
+} spec_control;
+
+static void control_init(spec_control *c)
+{
+    /* A neutral start: half the drafts accepted, an extra row a tenth of a step. */
+    *c = (spec_control){.accepted = 1, .trials = 2, .beta = 0.1, .probe_wait = PROBE_FIRST_WAIT};
+}
+
+static double expected_tokens(double a, uint32_t k)
+{
+    return a >= 1.0 ? k + 1.0 : (1.0 - pow(a, k + 1.0)) / (1.0 - a);
+}
+
+/* Tokens per second of a step of k drafts, relative to plain decoding. */
+static double relative_rate(const spec_control *c, uint32_t k)
+{
+    if (k == 0)
+        return 1.0;
+    double a = c->trials > 0 ? c->accepted / c->trials : 0.0;
+    double cost = 1.0 + c->beta * k + (c->t1 > 0 ? c->propose_per_draft * k / c->t1 : 0.0);
+    return expected_tokens(a, k) / cost;
+}
+
+static uint32_t control_choose(spec_control *c, uint32_t cap)
+{
+    c->probing = false;
+    if (cap == 0 || c->t1 <= 0)
+        return 0; /* the first step is plain: it measures t1 */
+    uint32_t best = 0;
+    double best_rate = 1.0;
+    for (uint32_t k = 1; k <= cap; k++) {
+        double r = relative_rate(c, k);
+        if (r > best_rate) {
+            best_rate = r;
+            best = k;
+        }
+    }
+    if (best > 0) {
+        c->off_left = 0;
+        return best;
+    }
+    if (c->off_left > 0) {
+        c->off_left--;
+        return 0;
+    }
+    /* Off, and the wait is over: one short step to look again. */
+    c->probing = true;
+    return cap < 2 ? cap : 2;
+}
+
+static void control_observe(spec_control *c, const tsr_spec_step *st)
+{
+    double t = st->decode_seconds;
+    if (st->n_drafted == 0) {
+        c->t1 = c->t1 > 0 ? DECAY * c->t1 + (1 - DECAY) * t : t;
+        return;
+    }
+    bool rejected = st->n_accepted < st->n_drafted;
+    c->accepted = DECAY * c->accepted + st->n_accepted;
+    c->trials = DECAY * c->trials + st->n_accepted + (rejected ? 1 : 0);
+    if (c->t1 > 0) {
+        double beta = (t / c->t1 - 1.0) / st->n_drafted;
+        c->beta = DECAY * c->beta + (1 - DECAY) * (beta > 0 ? beta : 0);
+    }
+    c->propose_per_draft = DECAY * c->propose_per_draft +
+                           (1 - DECAY) * st->propose_seconds / st->n_drafted;
+    if (c->probing) {
+        bool pays = false;
+        for (uint32_t k = 1; k <= st->n_drafted + 1 && !pays; k++)
+            pays = relative_rate(c, k) > 1.0;
+        if (pays) {
+            c->probe_wait = PROBE_FIRST_WAIT;
+        } else {
+            c->off_left = c->probe_wait;
+            c->probe_wait = c->probe_wait * 2 > PROBE_MAX_WAIT ? PROBE_MAX_WAIT
+                                                               : c->probe_wait * 2;
+        }
+    } else if (relative_rate(c, st->n_drafted) <= 1.0 && c->off_left == 0) {
+        c->off_left = c->probe_wait; /* stopped paying: off until a probe */
+    }
+}
+
+/* ---- sessions ------------------------------------------------------------------ */
+
+struct tsr_spec_session {
+    const tsr_spec_vtable *vt;
+    void *state;
+    tsr_draft draft;
+    bool has_draft;
+    spec_control control;
+    tsr_spec_proposal proposal;
+    int32_t *tokens, *parents;   /* the proposal's arrays */
+    tsr_token *chain;            /* the chain from token 0 */
+    uint32_t capacity;
+};
+
+void tsr_spec_session_close(tsr_spec_session *s)
+{
+    if (!s)
+        return;
+    if (s->state)
+        s->vt->destroy(s->state);
+    tsr_batch_close(s->draft.batch);
+    free(s->tokens);
+    free(s->parents);
+    free(s->chain);
+    free(s);
+}
+
+static tsr_status session_open(tsr_context *ctx, int32_t seq, tsr_spec_session **out,
+                               tsr_error *err)
+{
+    const tsr_deployment *d = ctx->deployment;
+    const tsr_profile_speculative *sp = &d->profile->speculative;
+    tsr_spec_session *s = calloc(1, sizeof *s);
+    if (!s)
+        return tsr_error_set(err, TSR_ERR_NOMEM, "out of memory");
+    s->vt = tsr_plugin_spec(sp->plugin);
+    s->capacity = sp->tokens;
+    control_init(&s->control);
+    s->tokens = calloc(s->capacity, sizeof *s->tokens);
+    s->parents = calloc(s->capacity, sizeof *s->parents);
+    s->chain = calloc(s->capacity, sizeof *s->chain);
+    tsr_status st = s->tokens && s->parents && s->chain
+                        ? TSR_OK
+                        : tsr_error_set(err, TSR_ERR_NOMEM, "out of memory");
+    tsr_spec_init init = {
+        .struct_size = sizeof init,
+        .max_tokens = sp->tokens,
+        .n_vocab = (int32_t)tsr_deployment_n_vocab(d),
+        .vocab = (const tsr_vocab *)d->tokenizer,
+        .max_seq_len = tsr_deployment_max_seq_len(d),
+    };
+    if (st == TSR_OK && (s->vt->flags & TSR_SPEC_NEEDS_DRAFT)) {
+        s->has_draft = true;
+        s->draft.model = d->draft_model;
+        s->draft.seq = seq;
+        st = tsr_batch_open(tsr_model_n_batch(d->draft_model), &s->draft.batch, err);
+        init.draft = &s->draft;
+    }
+    if (st == TSR_OK)
+        st = s->vt->create(tsr_host_services(), sp->params.values, &init, &s->state, err);
+    if (st != TSR_OK) {
+        s->state = NULL;
+        tsr_spec_session_close(s);
+        return tsr_error_prefix(err, "speculative.strategy %s", sp->strategy);
+    }
+    *out = s;
+    return TSR_OK;
+}
+
+tsr_status tsr_spec_session_get(tsr_context *ctx, int32_t seq, tsr_spec_session **out,
+                                tsr_error *err)
+{
+    *out = NULL;
+    if (!ctx->spec || seq < 0 || (uint32_t)seq >= ctx->n_seq_max)
+        return TSR_OK;
+    if (!ctx->spec[seq]) {
+        tsr_status s = session_open(ctx, seq, &ctx->spec[seq], err);
+        if (s != TSR_OK)
+            return s;
+    }
+    *out = ctx->spec[seq];
+    return TSR_OK;
+}
+
+tsr_status tsr_spec_begin(tsr_spec_session *s, const tsr_token *history, size_t n,
+                          tsr_error *err)
+{
+    control_init(&s->control);
+    if (s->vt->begin)
+        return s->vt->begin(s->state, history, n, err);
+    if (s->vt->reset)
+        s->vt->reset(s->state);
+    return TSR_OK;
+}
+
+void tsr_spec_end(tsr_spec_session *s)
+{
+    if (s->vt->end)
+        s->vt->end(s->state);
+}
+
+uint32_t tsr_spec_choose(tsr_spec_session *s, uint32_t cap)
+{
+    return control_choose(&s->control, cap < s->capacity ? cap : s->capacity);
+}
+
+tsr_status tsr_spec_propose(tsr_spec_session *s, const tsr_token *history, size_t n,
+                            uint32_t max_tokens, const tsr_token **drafts, uint32_t *n_drafts,
+                            tsr_error *err)
+{
+    *drafts = s->chain;
+    *n_drafts = 0;
+    if (max_tokens > s->capacity)
+        max_tokens = s->capacity;
+    tsr_status st;
+    size_t n_out = 0;
+    if (s->vt->propose_tree) {
+        s->proposal = (tsr_spec_proposal){
+            .struct_size = sizeof s->proposal,
+            .capacity = max_tokens,
+            .tokens = s->tokens,
+            .parents = s->parents,
+        };
+        for (uint32_t i = 0; i < max_tokens; i++)
+            s->parents[i] = (int32_t)i - 1;
+        st = s->vt->propose_tree(s->state, history, n, &s->proposal, err);
+        /* The chain from token 0: each token follows the one before it. */
+        uint32_t given = s->proposal.n_tokens < max_tokens ? s->proposal.n_tokens : max_tokens;
+        while (n_out < given && s->parents[n_out] == (int32_t)n_out - 1)
+            n_out++;
+    } else {
+        st = s->vt->propose(s->state, history, n, s->tokens, max_tokens, &n_out, err);
+        if (n_out > max_tokens)
+            n_out = max_tokens;
+    }
+    if (st != TSR_OK)
+        return st;
+    memcpy(s->chain, s->tokens, n_out * sizeof *s->chain);
+    *n_drafts = (uint32_t)n_out;
+    return TSR_OK;
+}
+
+void tsr_spec_observe(tsr_spec_session *s, const tsr_spec_step *step,
+                      const tsr_token *committed, size_t n_committed)
+{
+    control_observe(&s->control, step);
+    if (step->n_drafted && s->vt->accepted)
+        s->vt->accepted(s->state, step->n_drafted, step->n_accepted);
+    if (s->vt->commit)
+        s->vt->commit(s->state, committed, n_committed);
+}
+
+/* ---- the stochastic rule ---------------------------------------------------------- */
+
+int32_t tsr_spec_stochastic_pick(const float *p, const float *q, int32_t n, int32_t d, double u1,
+                                 double u2, bool *accepted)
+{
+    *accepted = false;
+    if (d >= 0 && d < n && q[d] > 0) {
+        double ratio = (double)p[d] / (double)q[d];
+        if (u1 < ratio) {
+            *accepted = true;
+            return d;
+        }
+    }
+    /* The residual max(0, p - q): where the target wants more than the draft gave. */
+    double total = 0;
+    for (int32_t t = 0; t < n; t++)
+        total += p[t] > q[t] ? (double)p[t] - q[t] : 0.0;
+    if (total <= 0) {
+        /* p == q everywhere the draft could go: p itself. */
+        double c = 0, target = u2;
+        for (int32_t t = 0; t < n; t++)
+            if ((c += p[t]) > target)
+                return t;
+        for (int32_t t = n - 1; t >= 0; t--)
+            if (p[t] > 0)
+                return t;
+        return 0;
+    }
+    double c = 0, target = u2 * total;
+    int32_t last = 0;
+    for (int32_t t = 0; t < n; t++) {
+        double r = p[t] > q[t] ? (double)p[t] - q[t] : 0.0;
+        if (r > 0) {
+            last = t;
+            if ((c += r) > target)
+                return t;
+        }
+    }
+    return last;
+}
