@@ -6,7 +6,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "session.h"
+#include "bench_spec.h"
 
 enum { MAX_TESTS = 8, MAX_PARALLEL = 256 };
 
@@ -15,6 +15,8 @@ typedef struct bench_args {
     int64_t pp[MAX_TESTS], tg[MAX_TESTS], parallel[MAX_TESTS];
     size_t n_pp, n_tg, n_parallel;
     int64_t repeats;
+    bool spec_compare, tg_given, repeats_given;
+    const char *prompts;
     cli_overrides overrides;
 } bench_args;
 
@@ -22,6 +24,7 @@ static void bench_help(FILE *out)
 {
     fputs("Usage: tessera bench [PROFILE] [-m MODEL] [-p N[,N...]] [-n N[,N...]] [-r N]\n"
           "                     [--parallel P[,P...]]\n"
+          "       tessera bench PROFILE --spec-compare [--prompts FILE] [-n N] [-r N]\n"
           "\n"
           "Measures the model's speed on this machine and prints a table in llama-bench's\n"
           "style: ppN is N prompt tokens processed as one batch (prefill), tgN is N tokens\n"
@@ -39,6 +42,16 @@ static void bench_help(FILE *out)
           "                          one forward pass a step (\"tgN xP\": aggregate tokens/s\n"
           "                          of all P; x1 is the single sequence through the same\n"
           "                          path), as a server's continuous batching does\n"
+          "      --spec-compare      the profile's speculative strategy against decoding one\n"
+          "                          token at a time: chat prompts (input-grounded ones, as\n"
+          "                          editing a list or answering from a document, and open-\n"
+          "                          ended ones) generated both ways, alternately, greedy;\n"
+          "                          tokens/s of each, the speedup, the drafts accepted and\n"
+          "                          tokens per forward pass. -n is the tokens per prompt\n"
+          "                          (default 128), -r the runs of each (default 3). Fails\n"
+          "                          when the two texts differ\n"
+          "      --prompts FILE      with --spec-compare: one user message per line of FILE\n"
+          "                          instead of the built-in prompts\n"
           "\n",
           out);
     cli_print_deploy_options(out);
@@ -89,13 +102,24 @@ static int parse_args(int argc, char **argv, bench_args *a)
         bool is_tg = strcmp(arg, "-n") == 0 || strcmp(arg, "--n-gen") == 0;
         bool is_r = strcmp(arg, "-r") == 0 || strcmp(arg, "--repetitions") == 0;
         bool is_parallel = strcmp(arg, "--parallel") == 0;
-        if ((is_pp || is_tg || is_r || is_parallel) && !value) {
+        bool is_prompts = strcmp(arg, "--prompts") == 0;
+        if (strcmp(arg, "--spec-compare") == 0) {
+            a->spec_compare = true;
+            continue;
+        }
+        if ((is_pp || is_tg || is_r || is_parallel || is_prompts) && !value) {
             cli_error("bench: %s needs a value", arg);
             return CLI_EXIT_USAGE;
+        }
+        if (is_prompts) {
+            a->prompts = value;
+            i++;
+            continue;
         }
         if (is_pp || is_tg) {
             if (!parse_list(arg, value, is_pp ? a->pp : a->tg, is_pp ? &a->n_pp : &a->n_tg))
                 return CLI_EXIT_USAGE;
+            a->tg_given = a->tg_given || is_tg;
             i++;
             continue;
         }
@@ -118,6 +142,7 @@ static int parse_args(int argc, char **argv, bench_args *a)
                 cli_error("bench: -r %s: expected 1 to 1000 repetitions", value);
                 return CLI_EXIT_USAGE;
             }
+            a->repeats_given = true;
             i++;
             continue;
         }
@@ -139,6 +164,25 @@ static int parse_args(int argc, char **argv, bench_args *a)
         }
         cli_error("bench: unknown argument '%s' (see tessera bench --help)", arg);
         return CLI_EXIT_USAGE;
+    }
+    if (a->prompts && !a->spec_compare) {
+        cli_error("bench: --prompts is for --spec-compare");
+        return CLI_EXIT_USAGE;
+    }
+    if (a->spec_compare) {
+        if (a->n_parallel) {
+            cli_error("bench: --spec-compare measures one sequence; drop --parallel");
+            return CLI_EXIT_USAGE;
+        }
+        if (a->tg_given && a->n_tg != 1) {
+            cli_error("bench: --spec-compare takes one -n (tokens per prompt)");
+            return CLI_EXIT_USAGE;
+        }
+        if (!a->tg_given)
+            a->tg[0] = 128;
+        if (!a->repeats_given)
+            a->repeats = 3;
+        return CLI_EXIT_OK;
     }
     if (a->n_pp + a->n_tg == 0) {
         cli_error("bench: nothing to measure (-p 0 and -n 0)");
@@ -236,6 +280,8 @@ static int bench_run(int argc, char **argv)
     int rc = parse_args(argc, argv, &a);
     if (rc != CLI_EXIT_OK)
         return rc < 0 ? CLI_EXIT_OK : rc;
+    if (a.spec_compare)
+        return bench_spec_compare(a.profile, &a.overrides, a.tg[0], a.repeats, a.prompts);
     int64_t longest = 0, most_parallel = 1;
     for (size_t i = 0; i < a.n_pp; i++)
         longest = a.pp[i] > longest ? a.pp[i] : longest;

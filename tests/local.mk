@@ -489,3 +489,9 @@ tests_fuzz_fuzz_prompt_LDFLAGS = $(FUZZER_LINK_FLAGS)
 tests_fuzz_fuzz_chat_line_SOURCES = tests/fuzz/fuzz_chat_line.c tests/fuzz/fuzz_vocab.h
 tests_fuzz_fuzz_chat_line_LDADD = $(FUZZER_LIBS)
 tests_fuzz_fuzz_chat_line_LDFLAGS = $(FUZZER_LINK_FLAGS)
+
+check_PROGRAMS += tests/test_spec
+tests_test_spec_SOURCES = tests/test_spec.c tests/default_model.h
+tests_test_spec_CFLAGS = $(TEST_CFLAGS)
+tests_test_spec_LDADD = libtessera.la $(CRITERION_LIBS)
+TESTS += tests/test_spec

@@ -246,7 +246,8 @@ static bool step(gen_state *g, tsr_spec_session *spec, tsr_token *t, tsr_status 
         cap = rows - 1 < cap ? rows - 1 : cap;
         size_t wanted = g->o->max_tokens - g->stats->n_generated;
         cap = wanted - 1 < cap ? wanted - 1 : cap;
-        uint32_t k = tsr_spec_choose(spec, cap > UINT32_MAX ? UINT32_MAX : (uint32_t)cap);
+        uint32_t k = tsr_spec_choose(spec, cap > UINT32_MAX ? UINT32_MAX : (uint32_t)cap,
+                                     g->o->no_backoff);
         if (k > 0) {
             double t0 = now_seconds();
             *s = tsr_spec_propose(spec, g->history, g->n_history, k, &drafts, &n_drafts, err);

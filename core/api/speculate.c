@@ -260,9 +260,10 @@ void tsr_spec_end(tsr_spec_session *s)
         s->vt->end(s->state);
 }
 
-uint32_t tsr_spec_choose(tsr_spec_session *s, uint32_t cap)
+uint32_t tsr_spec_choose(tsr_spec_session *s, uint32_t cap, bool always)
 {
-    return control_choose(&s->control, cap < s->capacity ? cap : s->capacity);
+    cap = cap < s->capacity ? cap : s->capacity;
+    return always ? cap : control_choose(&s->control, cap);
 }
 
 tsr_status tsr_spec_propose(tsr_spec_session *s, const tsr_token *history, size_t n,

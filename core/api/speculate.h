@@ -34,7 +34,7 @@ void tsr_spec_end(tsr_spec_session *s);
 
 /* How many drafts to verify next, at most cap (room left in the cache, in
  * the batch, in max_tokens): 0 for a plain step. */
-uint32_t tsr_spec_choose(tsr_spec_session *s, uint32_t cap);
+uint32_t tsr_spec_choose(tsr_spec_session *s, uint32_t cap, bool always);
 
 /* The strategy's proposal after history[0..n): the chain of tokens from the
  * first one, at most max_tokens, into *drafts (valid until the next call). */

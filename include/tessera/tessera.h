@@ -743,6 +743,10 @@ typedef struct tsr_generate_params {
      * turn), for strategies that look back over the whole conversation. */
     const tsr_token *history;
     size_t n_history;
+    /* Draft speculative.tokens at every step, whether it pays or not (the
+     * controller otherwise shortens drafts, or stops drafting, where they do
+     * not pay): for tests and measurements. */
+    bool no_backoff;
 } tsr_generate_params;
 
 typedef struct tsr_generate_stats {

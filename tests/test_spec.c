@@ -1,0 +1,228 @@
+/* Speculative decoding on the default model, through the public API: the
+ * tokens generated with each strategy equal the tokens generated one at a
+ * time, greedy and seeded sampling alike, at 1 and 2 threads, on prompts of
+ * every kind; and what the cache holds after rejected drafts equals what a
+ * fresh prefill of the same tokens gives. Drafting is forced at every step
+ * (no_backoff), so drafts are proposed, rejected and accepted throughout. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "default_model.h"
+#include "tessera/tessera.h"
+
+enum { MAX_TOKENS = 1024, N_PROMPTS = 10 };
+
+/* Code, prose, chat turns, lists to repeat or edit, a long document. */
+static const char *const prompts[N_PROMPTS] = {
+    "def fibonacci(n):\n    if n < 2:\n        return n\n    return fibonacci(n - 1) + ",
+    "The history of the printing press begins in the fifteenth century, when",
+    "<chat>Repeat this list exactly: apple, banana, cherry, date, elderberry, fig, grape.",
+    "<chat>Rewrite this sentence in the past tense: The cat sits on the mat and watches the "
+    "birds that fly over the garden.",
+    "<chat>What is the capital of France?",
+    "for (int i = 0; i < n; i++) {\n    sum += values[i];\n}\nfor (int i = 0; i < n; i++) {\n",
+    "Monday: swim. Tuesday: run. Wednesday: swim. Thursday: run. Friday:",
+    "<chat>Write a haiku about autumn leaves.",
+    "<long>",
+    "<chat>Sort these numbers from smallest to largest: 42, 7, 19, 3, 88, 56, 21.",
+};
+
+/* A document to answer from: long enough to span several batches of drafts. */
+static const char long_document[] =
+    "Answer from the document.\n\nThe Lighthouse Keeper's Log\n\n"
+    "The lighthouse stands on a rock two miles from the harbour. Its lamp is lit at dusk and "
+    "put out at dawn. The keeper climbs one hundred and twelve steps to reach the lamp room. "
+    "Every evening he winds the clockwork that turns the lens, cleans the glass, and trims the "
+    "wick. Every morning he writes the weather, the ships he saw and the hours the lamp burned "
+    "into the log. In winter the supply boat comes once a fortnight; in summer once a week. It "
+    "brings oil, bread, letters and newspapers. The keeper's favourite season is autumn, when "
+    "the storms come in from the west and the lamp matters most.\n\n"
+    "Question: How many steps does the keeper climb to reach the lamp room, and how often does "
+    "the supply boat come in winter?\nAnswer: The keeper climbs";
+
+typedef struct deployment {
+    tsr_deployment *d;
+    tsr_context *ctx;
+    tsr_sampler *sampler;
+} deployment;
+
+static void open_profile(deployment *dep, const char *strategy_yaml, const char *sampler_yaml,
+                         int threads)
+{
+    char yaml[2048];
+    snprintf(yaml, sizeof yaml,
+             "model: {path: \"%s\", max_seq_len: 1024}\n%s\nsampler: %s\nthreads: %d\nseed: 7\n",
+             test_model_path(), strategy_yaml, sampler_yaml, threads);
+    tsr_error err = {0};
+    cr_assert_eq(tsr_deployment_open_profile_text(yaml, strlen(yaml), "(test)", NULL, NULL,
+                                                  &dep->d, &err),
+                 TSR_OK, "%s\n%s", err.message, yaml);
+    cr_assert_eq(tsr_context_create(dep->d, NULL, &dep->ctx, &err), TSR_OK, "%s", err.message);
+    cr_assert_eq(tsr_sampler_open(dep->d, NULL, 0, NULL, 0, 7, &dep->sampler, &err), TSR_OK,
+                 "%s", err.message);
+}
+
+static void close_profile(deployment *dep)
+{
+    tsr_sampler_close(dep->sampler);
+    tsr_context_free(dep->ctx);
+    tsr_deployment_close(dep->d);
+}
+
+static size_t prompt_tokens(const deployment *dep, int i, tsr_token *tokens)
+{
+    tsr_error err = {0};
+    size_t n = 0;
+    const char *p = prompts[i];
+    if (strncmp(p, "<chat>", 6) == 0) {
+        tsr_message m = {"user", p + 6};
+        cr_assert_eq(tsr_chat_tokenize(dep->d, &m, 1, true, tokens, MAX_TOKENS, &n, &err),
+                     TSR_OK, "%s", err.message);
+    } else {
+        const char *text = strcmp(p, "<long>") == 0 ? long_document : p;
+        cr_assert_eq(tsr_tokenize(dep->d, text, strlen(text), TSR_TOKENIZE_ADD_SPECIAL, tokens,
+                                  MAX_TOKENS, &n, &err),
+                     TSR_OK, "%s", err.message);
+    }
+    return n;
+}
+
+typedef struct capture {
+    tsr_token tokens[MAX_TOKENS];
+    size_t n;
+} capture;
+
+static void on_token(void *ctx, tsr_token token)
+{
+    capture *c = ctx;
+    if (c->n < MAX_TOKENS)
+        c->tokens[c->n++] = token;
+}
+
+/* Generates into sequence 0 from an empty cache, with a fresh chain. */
+static void generate(deployment *dep, const tsr_token *prompt, size_t n_prompt, size_t n_gen,
+                     bool speculate, capture *out, tsr_generate_stats *stats)
+{
+    tsr_error err = {0};
+    tsr_kv_clear(dep->ctx);
+    tsr_sampler_reset(dep->sampler);
+    out->n = 0;
+    tsr_generate_params o;
+    tsr_generate_params_init(&o);
+    o.max_tokens = n_gen;
+    o.no_speculation = !speculate;
+    o.no_backoff = true;
+    o.on_token = on_token;
+    o.on_token_ctx = out;
+    cr_assert_eq(tsr_generate(dep->ctx, dep->sampler, 0, prompt, n_prompt, &o, stats, &err),
+                 TSR_OK, "%s", err.message);
+}
+
+/* Every prompt: the speculative tokens are the plain ones. Returns the
+ * drafts verified and accepted over all prompts. */
+static void expect_same_tokens(const char *strategy_yaml, const char *sampler_yaml,
+                               int threads, size_t n_gen)
+{
+    deployment dep;
+    open_profile(&dep, strategy_yaml, sampler_yaml, threads);
+    cr_assert_not_null(tsr_deployment_speculation(dep.d));
+    static tsr_token prompt[MAX_TOKENS];
+    static capture plain, spec;
+    size_t drafted = 0, accepted = 0, verifications = 0;
+    for (int i = 0; i < N_PROMPTS; i++) {
+        size_t n = prompt_tokens(&dep, i, prompt);
+        tsr_generate_stats a, b;
+        generate(&dep, prompt, n, n_gen, false, &plain, &a);
+        generate(&dep, prompt, n, n_gen, true, &spec, &b);
+        cr_expect_eq(a.n_verifications, 0u);
+        cr_expect_eq(spec.n, plain.n, "%s, %d threads, prompt %d: %zu tokens, not %zu",
+                     strategy_yaml, threads, i, spec.n, plain.n);
+        for (size_t k = 0; k < plain.n && k < spec.n; k++)
+            if (spec.tokens[k] != plain.tokens[k]) {
+                cr_expect_fail("%s, %d threads, prompt %d: token %zu is %d, not %d",
+                               strategy_yaml, threads, i, k, spec.tokens[k], plain.tokens[k]);
+                break;
+            }
+        cr_expect_eq(b.stop_reason, a.stop_reason, "prompt %d", i);
+        drafted += b.n_drafted;
+        accepted += b.n_accepted;
+        verifications += b.n_verifications;
+    }
+    /* The test means something only when drafts were both kept and rejected. */
+    cr_expect_gt(verifications, 10u, "%s: %zu verifications", strategy_yaml, verifications);
+    cr_expect_gt(accepted, 0u, "%s: no draft accepted", strategy_yaml);
+    cr_expect_lt(accepted, drafted, "%s: no draft rejected", strategy_yaml);
+    close_profile(&dep);
+}
+
+#define NGRAM "speculative: {strategy: ngram, tokens: 6, options: {min_n: 1, max_n: 3}}"
+/* A self-draft: the main model as stored (Q4_1) checks its own weights
+ * re-quantized to q4_0, which disagree with it now and then. */
+#define SELF_DRAFT                                                                                 \
+    "draft: {path: \"%s\", quantize: q4_0, max_seq_len: 1024}\n"                                  \
+    "speculative: {strategy: draft-model, tokens: 4, options: {p_min: 0.0}}"
+#define GREEDY "[greedy]"
+#define SEEDED "[{repetition_penalty: {penalty: 1.1, last_n: 64}}, {top_p: 0.95}, {temperature: 0.8}]"
+
+static const char *self_draft_yaml(void)
+{
+    static char yaml[1024];
+    snprintf(yaml, sizeof yaml, SELF_DRAFT, test_model_path());
+    return yaml;
+}
+
+Test(spec, ngram_greedy_equals_plain_at_1_and_2_threads, .timeout = 600)
+{
+    expect_same_tokens(NGRAM, GREEDY, 1, 32);
+    expect_same_tokens(NGRAM, GREEDY, 2, 32);
+}
+
+Test(spec, draft_model_greedy_equals_plain_at_1_and_2_threads, .timeout = 600)
+{
+    expect_same_tokens(self_draft_yaml(), GREEDY, 1, 24);
+    expect_same_tokens(self_draft_yaml(), GREEDY, 2, 24);
+}
+
+Test(spec, seeded_sampling_equals_plain, .timeout = 600)
+{
+    expect_same_tokens(NGRAM, SEEDED, 2, 32);
+    expect_same_tokens(self_draft_yaml(), SEEDED, 1, 24);
+}
+
+Test(spec, the_cache_after_rejections_is_a_fresh_prefill, .timeout = 300)
+{
+    deployment dep;
+    open_profile(&dep, NGRAM, GREEDY, 2);
+    static tsr_token all[MAX_TOKENS];
+    static capture spec;
+    size_t n = prompt_tokens(&dep, 6, all);
+    tsr_generate_stats st;
+    generate(&dep, all, n, 48, true, &spec, &st);
+    cr_assert_gt(st.n_drafted, st.n_accepted, "some drafts were rejected");
+    cr_assert_geq(spec.n, 2u);
+    /* The cache holds the prompt and every generated token but the last. */
+    cr_assert_eq((size_t)(tsr_kv_seq_pos_max(dep.ctx, 0) + 1), n + spec.n - 1);
+    memcpy(all + n, spec.tokens, spec.n * sizeof *all);
+    size_t total = n + spec.n;
+    tsr_error err = {0};
+    tsr_batch *batch;
+    cr_assert_eq(tsr_batch_open(tsr_deployment_n_batch(dep.d), &batch, &err), TSR_OK);
+    tsr_batch_add(batch, all[total - 1], (int32_t)(total - 1), 0, true, &err);
+    cr_assert_eq(tsr_decode(dep.ctx, batch, &err), TSR_OK, "%s", err.message);
+    uint32_t n_vocab = tsr_deployment_n_vocab(dep.d);
+    float *after = malloc(n_vocab * sizeof *after);
+    memcpy(after, tsr_logits(dep.ctx, 0), n_vocab * sizeof *after);
+    /* The same tokens from an empty cache, one forward pass. */
+    tsr_kv_clear(dep.ctx);
+    tsr_batch_clear(batch);
+    for (size_t i = 0; i < total; i++)
+        tsr_batch_add(batch, all[i], (int32_t)i, 0, i + 1 == total, &err);
+    cr_assert_eq(tsr_decode(dep.ctx, batch, &err), TSR_OK, "%s", err.message);
+    cr_expect_eq(memcmp(after, tsr_logits(dep.ctx, (int32_t)total - 1), n_vocab * sizeof *after),
+                 0, "the logits after speculation differ from a fresh prefill's");
+    free(after);
+    tsr_batch_close(batch);
+    close_profile(&dep);
+}
