@@ -490,8 +490,20 @@ tests_fuzz_fuzz_chat_line_SOURCES = tests/fuzz/fuzz_chat_line.c tests/fuzz/fuzz_
 tests_fuzz_fuzz_chat_line_LDADD = $(FUZZER_LIBS)
 tests_fuzz_fuzz_chat_line_LDFLAGS = $(FUZZER_LINK_FLAGS)
 
+# Speculative decoding: exactness on the default model, the stochastic rule,
+# and the commands.
+if HAVE_CRITERION
 check_PROGRAMS += tests/test_spec
 tests_test_spec_SOURCES = tests/test_spec.c tests/default_model.h
 tests_test_spec_CFLAGS = $(TEST_CFLAGS)
 tests_test_spec_LDADD = libtessera.la $(CRITERION_LIBS)
 TESTS += tests/test_spec
+
+check_PROGRAMS += tests/test_spec_rule
+tests_test_spec_rule_SOURCES = tests/test_spec_rule.c
+tests_test_spec_rule_CFLAGS = $(TEST_CFLAGS)
+tests_test_spec_rule_LDADD = $(TEST_LIBS) -lm
+TESTS += tests/test_spec_rule
+endif
+TESTS += tests/cli-spec.sh
+EXTRA_DIST += tests/cli-spec.sh

@@ -34,10 +34,21 @@ tsr_status tsr_context_create(tsr_deployment *d, const tsr_context_params *param
     ctx->n_seq_max = p.n_seq_max ? p.n_seq_max : provisioned;
     ctx->abort = p.abort;
     ctx->abort_ctx = p.abort_ctx;
-    if (tsr_deployment_speculation(d) &&
-        !(ctx->spec = calloc(ctx->n_seq_max, sizeof *ctx->spec))) {
-        free(ctx);
-        return tsr_error_set(err, TSR_ERR_NOMEM, "out of memory");
+    /* Each sequence's strategy instance now, so that a strategy refusing
+     * its options is told here rather than at the first generation. */
+    if (tsr_deployment_speculation(d)) {
+        tsr_status s = (ctx->spec = calloc(ctx->n_seq_max, sizeof *ctx->spec))
+                           ? TSR_OK
+                           : tsr_error_set(err, TSR_ERR_NOMEM, "out of memory");
+        for (uint32_t i = 0; s == TSR_OK && i < ctx->n_seq_max; i++)
+            s = tsr_spec_session_open(ctx, (int32_t)i, &ctx->spec[i], err);
+        if (s != TSR_OK) {
+            for (uint32_t i = 0; ctx->spec && i < ctx->n_seq_max; i++)
+                tsr_spec_session_close(ctx->spec[i]);
+            free(ctx->spec);
+            free(ctx);
+            return s;
+        }
     }
     tsr_model_seq_keep(d->model, -1);
     if (d->draft_model)

@@ -304,9 +304,9 @@ static tsr_status generate_tokens(tsr_context *ctx, tsr_sampler *smp, tsr_batch 
 {
     const tsr_deployment *d = ctx->deployment;
     gen_state g = {ctx, smp, batch, seq, o, stats, NULL, {0}, TSR_STOP_LENGTH, NULL, 0, 0};
-    tsr_spec_session *spec = NULL;
-    tsr_status s = o->no_speculation ? TSR_OK : tsr_spec_session_get(ctx, seq, &spec, err);
-    if (s == TSR_OK && spec) {
+    tsr_spec_session *spec = o->no_speculation ? NULL : tsr_spec_session_of(ctx, seq);
+    tsr_status s = TSR_OK;
+    if (spec) {
         /* The strategy sees the caller's history and the prompt. */
         size_t before = o->history ? o->n_history : 0;
         g.cap_history = before + n_prompt + 256;

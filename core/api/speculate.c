@@ -186,8 +186,8 @@ void tsr_spec_session_close(tsr_spec_session *s)
     free(s);
 }
 
-static tsr_status session_open(tsr_context *ctx, int32_t seq, tsr_spec_session **out,
-                               tsr_error *err)
+tsr_status tsr_spec_session_open(tsr_context *ctx, int32_t seq, tsr_spec_session **out,
+                                 tsr_error *err)
 {
     const tsr_deployment *d = ctx->deployment;
     const tsr_profile_speculative *sp = &d->profile->speculative;
@@ -228,19 +228,11 @@ static tsr_status session_open(tsr_context *ctx, int32_t seq, tsr_spec_session *
     return TSR_OK;
 }
 
-tsr_status tsr_spec_session_get(tsr_context *ctx, int32_t seq, tsr_spec_session **out,
-                                tsr_error *err)
+tsr_spec_session *tsr_spec_session_of(const tsr_context *ctx, int32_t seq)
 {
-    *out = NULL;
     if (!ctx->spec || seq < 0 || (uint32_t)seq >= ctx->n_seq_max)
-        return TSR_OK;
-    if (!ctx->spec[seq]) {
-        tsr_status s = session_open(ctx, seq, &ctx->spec[seq], err);
-        if (s != TSR_OK)
-            return s;
-    }
-    *out = ctx->spec[seq];
-    return TSR_OK;
+        return NULL;
+    return ctx->spec[seq];
 }
 
 tsr_status tsr_spec_begin(tsr_spec_session *s, const tsr_token *history, size_t n,

@@ -1,7 +1,6 @@
 /* Speculative decoding: a strategy plugin proposes, the core verifies.
  *
- * A context keeps one speculation session per sequence it generated into
- * with a strategy: the plugin's instance, the draft model's view of that
+ * A context of a deployment that speculates keeps one session per sequence: the plugin's instance, the draft model's view of that
  * sequence (for strategies that need a draft), and the controller that
  * decides, from what verification costs and gains on this machine, how many
  * tokens to draft next, or whether to draft at all. */
@@ -20,11 +19,12 @@ typedef struct tsr_spec_step {
     double propose_seconds;  /* the strategy's proposal (a draft model's evals) */
 } tsr_spec_step;
 
-/* The session of ctx's sequence seq, opened on first use (the strategy's
- * instance created from the profile's speculative section). *out is NULL
- * when the deployment speculates with nothing. */
-tsr_status tsr_spec_session_get(tsr_context *ctx, int32_t seq, tsr_spec_session **out,
-                                tsr_error *err);
+/* Opens the session of ctx's sequence seq: the strategy's instance from
+ * the profile's speculative section, and the draft's view of seq. */
+tsr_status tsr_spec_session_open(tsr_context *ctx, int32_t seq, tsr_spec_session **out,
+                                 tsr_error *err);
+/* The session of sequence seq, or NULL when the deployment does not speculate. */
+tsr_spec_session *tsr_spec_session_of(const tsr_context *ctx, int32_t seq);
 void tsr_spec_session_close(tsr_spec_session *s);
 
 /* A generation starts: history[0..n) is what the sequence holds. */

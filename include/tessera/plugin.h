@@ -432,11 +432,13 @@ typedef struct tsr_sampler_vtable {
  * scores [last, d0 .. dk-1] in one batched decode and samples the rows in
  * order with the sequence's own sampler chain, keeping drafts while the
  * sampled token equals the draft token. The text is therefore the text
- * without speculation, token for token, whatever a strategy proposes. A
- * proposal that carries the draft's own distributions (dists) is verified
- * with the stochastic rule instead: draft token d with target probability p
- * and draft probability q is kept with probability min(1, p/q), and on
- * rejection a token is drawn from max(0, p - q) renormalised.
+ * without speculation, token for token, whatever a strategy proposes.
+ * Exact match is exact for any draft; a draft that samples from its own
+ * distribution q gains from the stochastic rule (keep d with probability
+ * min(1, p/q), else draw from max(0, p - q) renormalised), which a proposal
+ * asks for with use_dists. This core verifies every proposal by exact match
+ * (dists are carried, not yet used); the rule itself is in the core
+ * (tsr_spec_stochastic_pick), tested, for the core that uses it.
  * ------------------------------------------------------------------------- */
 
 enum {
@@ -468,8 +470,8 @@ typedef struct tsr_spec_proposal {
     /* Optional: the draft's probability of each token (NULL: none given). */
     float *probs;
     /* Optional: the draft's whole distribution at each token (n_vocab floats
-     * each, summing to 1); set use_dists to have the core verify with the
-     * stochastic rule. Left alone, the core verifies by exact match. */
+     * each, summing to 1), and use_dists to ask for the stochastic rule (see
+     * above: this core verifies by exact match either way). NULL: none. */
     float *dists;
     bool use_dists;
 } tsr_spec_proposal;
