@@ -111,6 +111,50 @@ static void quote_token(const tsr_gguf *gguf, uint64_t i, char *buf, size_t byte
     snprintf(buf, bytes, "'%s'", tsr_diag_quote(text.data, text.len, shown, sizeof shown));
 }
 
+/* The tokenizer type and the special tokens, which the texts alone do not
+ * show: a draft that ends its turn on another id would run on where the main
+ * model stops. */
+static void compare_specials(const tsr_gguf *a, const tsr_gguf *b, tsr_vocab_difference *out)
+{
+    tsr_gguf_str ma = {0}, mb = {0};
+    bool has_ma = tsr_gguf_get_str(a, "tokenizer.ggml.model", &ma);
+    bool has_mb = tsr_gguf_get_str(b, "tokenizer.ggml.model", &mb);
+    if (has_ma != has_mb || (has_ma && (ma.len != mb.len || memcmp(ma.data, mb.data, ma.len)))) {
+        char qa[40], qb[40];
+        snprintf(out->other, sizeof out->other, "the tokenizer type is %s in the main model and "
+                 "%s in the draft",
+                 has_ma ? tsr_diag_quote(ma.data, ma.len, qa, sizeof qa) : "(none)",
+                 has_mb ? tsr_diag_quote(mb.data, mb.len, qb, sizeof qb) : "(none)");
+        out->differs = true;
+        return;
+    }
+    static const struct {
+        const char *key, *name;
+    } specials[] = {
+        {"tokenizer.ggml.bos_token_id", "beginning-of-sequence"},
+        {"tokenizer.ggml.eos_token_id", "end-of-sequence"},
+        {"tokenizer.ggml.eot_token_id", "end-of-turn"},
+        {"tokenizer.ggml.eom_token_id", "end-of-message"},
+        {"tokenizer.ggml.padding_token_id", "padding"},
+    };
+    for (size_t i = 0; i < sizeof specials / sizeof specials[0]; i++) {
+        uint32_t ia = 0, ib = 0;
+        bool ha = tsr_gguf_get_u32(a, specials[i].key, &ia);
+        bool hb = tsr_gguf_get_u32(b, specials[i].key, &ib);
+        if (ha == hb && ia == ib)
+            continue;
+        char ta[16] = "(none)", tb[16] = "(none)";
+        if (ha)
+            snprintf(ta, sizeof ta, "%u", ia);
+        if (hb)
+            snprintf(tb, sizeof tb, "%u", ib);
+        snprintf(out->other, sizeof out->other, "the %s token is %s in the main model and %s "
+                 "in the draft (%s)", specials[i].name, ta, tb, specials[i].key);
+        out->differs = true;
+        return;
+    }
+}
+
 void tsr_vocab_compare(const tsr_gguf *a, uint64_t n_vocab_a, const tsr_gguf *b,
                        uint64_t n_vocab_b, tsr_vocab_difference *out)
 {
@@ -147,4 +191,5 @@ void tsr_vocab_compare(const tsr_gguf *a, uint64_t n_vocab_a, const tsr_gguf *b,
             return;
         }
     }
+    compare_specials(a, b, out);
 }

@@ -28,13 +28,18 @@ tsr_status tsr_model_identity(const tsr_gguf *a, const tsr_gguf *b, tsr_same_mod
 /* 64-bit FNV-1a of the bytes before the tensor data. */
 tsr_status tsr_gguf_header_fingerprint(const tsr_gguf *gguf, uint64_t *out, tsr_error *err);
 
-/* How two vocabularies differ (tokenizer.ggml.tokens; a model without one
- * is compared by its vocabulary size alone). */
+/* How two vocabularies differ (tokenizer.ggml.tokens, then the tokenizer
+ * type and the special tokens; a model without tokens is compared by its
+ * vocabulary size alone). a is the main model, b the draft. */
 typedef struct tsr_vocab_difference {
     bool differs;
     uint64_t n_a, n_b;         /* tokens in each */
     int64_t first_token;       /* the first id whose text differs, or -1 (sizes differ first) */
     char text_a[80], text_b[80]; /* that token's text in each, quoted for a message */
+    /* Same tokens, but another tokenizer type or special token: what differs,
+     * "the end-of-sequence token is 2 in the main model and 0 in the draft",
+     * else empty. */
+    char other[160];
 } tsr_vocab_difference;
 
 void tsr_vocab_compare(const tsr_gguf *a, uint64_t n_vocab_a, const tsr_gguf *b,

@@ -516,14 +516,19 @@ static bool check_draft_is_main(const planner *p, const plan_layout *l, tsr_diag
         how[same]);
     if (!d)
         return true;
+    /* What speculation needs: a draft many times cheaper to run that
+     * tokenizes as the main model does. */
     if (!l->fits)
-        tsr_diag_set_hint(d, "choose a %s draft of the same vocabulary, or drop the draft: needs "
-                          "%s, devices hold %s", draft_size_advice(p, range, sizeof range),
-                          size(sum_totals(p, l), a), size(sum_capacity(p), b));
+        tsr_diag_set_hint(d, "choose a %s draft of the same vocabulary, or this file at a "
+                          "smaller format as a self-draft (draft.quantize), or drop the draft: "
+                          "needs %s, devices hold %s",
+                          draft_size_advice(p, range, sizeof range), size(sum_totals(p, l), a),
+                          size(sum_capacity(p), b));
     else
-        tsr_diag_set_hint(d, "choose a %s draft of the same vocabulary, or drop the draft (which "
-                          "frees %s of weights)", draft_size_advice(p, range, sizeof range),
-                          size(dr->weights, c));
+        tsr_diag_set_hint(d, "choose a %s draft of the same vocabulary, or this file at a "
+                          "smaller format as a self-draft (draft.quantize), or drop the draft "
+                          "(which frees %s of weights)",
+                          draft_size_advice(p, range, sizeof range), size(dr->weights, c));
     return true;
 }
 
@@ -536,7 +541,12 @@ static void check_draft_vocab(const planner *p, tsr_diagnostics *diags)
     if (!v.differs)
         return;
     tsr_diagnostic *d;
-    if (v.first_token < 0)
+    if (v.other[0])
+        d = report(p, diags, TSR_SEVERITY_ERROR, "draft-vocab-mismatch", draft_place(p),
+                   "the draft and the main model have the same %llu tokens, but %s: the main "
+                   "model would check the draft's tokens against other rules",
+                   (unsigned long long)v.n_a, v.other);
+    else if (v.first_token < 0)
         d = report(p, diags, TSR_SEVERITY_ERROR, "draft-vocab-mismatch", draft_place(p),
                    "the draft's vocabulary has %llu tokens and the main model's %llu: the two "
                    "tokenize text differently, so the main model cannot check the draft's tokens",

@@ -327,8 +327,9 @@ Test(plan, a_draft_of_another_vocabulary_size_is_refused)
 }
 
 /* A tiny Llama (2 layers, 64 wide) whose vocabulary of 256 tokens has
- * `odd` as token 42: a sparse file, headers only. */
-static void write_tiny(const char *name, const char *odd)
+ * `odd` as token 42 and eos as its end-of-sequence token: a sparse file,
+ * headers only. */
+static void write_tiny_eos(const char *name, const char *odd, uint32_t eos)
 {
     gguf_writer *w = gguf_writer_new(3);
     gguf_writer_kv_str(w, "general.architecture", "llama");
@@ -345,6 +346,7 @@ static void write_tiny(const char *name, const char *odd)
         tokens[i] = i == 42 ? odd : texts[i];
     }
     gguf_writer_kv_str_array(w, "tokenizer.ggml.tokens", 256, tokens);
+    gguf_writer_kv_u32(w, "tokenizer.ggml.eos_token_id", eos);
     gguf_writer_tensor(w, "token_embd.weight", 0, 2, (uint64_t[]){64, 256}, NULL);
     for (int l = 0; l < 2; l++) {
         static const struct { const char *name; uint64_t cols, rows; } ts[] = {
@@ -363,6 +365,27 @@ static void write_tiny(const char *name, const char *odd)
     gguf_writer_tensor(w, "output_norm.weight", 0, 1, (uint64_t[]){64}, NULL);
     cr_assert_eq(gguf_writer_write_file(w, fixture(name), true), 0);
     gguf_writer_free(w);
+}
+
+static void write_tiny(const char *name, const char *odd)
+{
+    write_tiny_eos(name, odd, 2);
+}
+
+Test(plan, a_draft_whose_special_tokens_differ_is_refused_naming_them)
+{
+    write_tiny("tiny-a.gguf", "t42");
+    write_tiny_eos("tiny-eos.gguf", "t42", 7);
+    planned p;
+    plan_yaml("model: {path: tiny-a.gguf}\n"
+              "draft: {path: tiny-eos.gguf}\n"
+              "devices: {allocator: sim, sim: [1GiB]}\n", &p);
+    const tsr_diagnostic *d = find_diag(p.plan, "draft-vocab-mismatch");
+    cr_assert_not_null(d, "the same texts, another end-of-sequence token");
+    cr_expect_not_null(strstr(d->message, "end-of-sequence token is 2 in the main model and 7 "
+                                          "in the draft"), "%s", d->message);
+    cr_expect_not(p.plan->fits);
+    planned_free(&p);
 }
 
 Test(plan, a_draft_whose_tokens_differ_is_refused_naming_the_token)

@@ -41,6 +41,12 @@ check "profile show-bad" profile show "$src/conf/smollm2-cpu.yaml"
 model=${TESSERA_MODEL_CACHE:-$HOME/.cache/tessera/models}/SmolLM2-135M-Instruct.Q4_1.gguf
 check "plan" plan "$src/conf/smollm2-cpu.yaml"
 check "run" run -m "$model" -p "Hello" -n 3 --greedy -t 2 -c 64
+# Speculation: prompt lookup drafts (and has drafts rejected) on a prompt
+# that repeats itself; a few steps, each verifying several rows at once.
+spec="$build/valgrind-spec.yaml"
+printf 'model: {path: "%s", max_seq_len: 64}\nspeculative: {strategy: ngram, tokens: 4, options: {min_n: 1}}\nsampler: [greedy]\n' \
+  "$model" > "$spec"
+check "run speculative" run "$spec" -p "a b c a b c a b c a b" -n 6 -t 2 -q
 # The runtime API through its examples: deployment, context, batches of
 # several sequences, samplers, every close.
 check_example() {
