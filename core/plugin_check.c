@@ -210,7 +210,7 @@ static void check_spec(tsr_checker *c, const tsr_plugin *p)
         c->out_of_memory = true;
         return;
     }
-    tsr_spec_init init = {sizeof init, 4, CHECK_VOCAB, NULL, NULL};
+    tsr_spec_init init = {sizeof init, 4, CHECK_VOCAB, NULL, NULL, 1024};
     void *state = NULL;
     tsr_status s = vt->create(tsr_host_services(), params.values, &init, &state, &err);
     if (s != TSR_OK) {

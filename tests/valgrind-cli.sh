@@ -46,7 +46,7 @@ check "run" run -m "$model" -p "Hello" -n 3 --greedy -t 2 -c 64
 spec="$build/valgrind-spec.yaml"
 printf 'model: {path: "%s", max_seq_len: 64}\nspeculative: {strategy: ngram, tokens: 4, options: {min_n: 1}}\nsampler: [greedy]\n' \
   "$model" > "$spec"
-check "run speculative" run "$spec" -p "a b c a b c a b c a b" -n 6 -t 2 -q
+check "run speculative" run "$spec" --no-chat -p "a b c a b c a b c a b" -n 6 -t 2 -q
 # The runtime API through its examples: deployment, context, batches of
 # several sequences, samplers, every close.
 check_example() {
