@@ -43,6 +43,7 @@ libtessera_core_la_SOURCES += core/plan.c core/plan.h core/plan_internal.h core/
 libtessera_core_la_SOURCES += core/api/api_internal.h core/api/deployment.c core/api/text.c \
 	core/api/context.c core/api/sampler.c core/api/plan.c \
 	core/api/profile.c core/api/generate.c core/api/weights_check.c \
-	core/api/formats.c core/api/speculate.c core/api/speculate.h core/draft.h
+	core/api/formats.c core/api/speculate.c core/api/speculate.h core/draft.h \
+	core/api/spec_control.c core/api/spec_control.h
 # A profile's server section, read before the deployment loads (tessera serve).
 libtessera_core_la_SOURCES += core/api/server_settings.c

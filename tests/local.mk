@@ -504,6 +504,12 @@ tests_test_spec_rule_SOURCES = tests/test_spec_rule.c
 tests_test_spec_rule_CFLAGS = $(TEST_CFLAGS)
 tests_test_spec_rule_LDADD = $(TEST_LIBS) -lm
 TESTS += tests/test_spec_rule
+
+check_PROGRAMS += tests/test_spec_control
+tests_test_spec_control_SOURCES = tests/test_spec_control.c
+tests_test_spec_control_CFLAGS = $(TEST_CFLAGS)
+tests_test_spec_control_LDADD = $(TEST_LIBS) -lm
+TESTS += tests/test_spec_control
 endif
 TESTS += tests/cli-spec.sh
 EXTRA_DIST += tests/cli-spec.sh

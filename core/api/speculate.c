@@ -7,6 +7,7 @@
 #include "draft.h"
 #include "host.h"
 #include "loader.h"
+#include "spec_control.h"
 #include "speculate.h"
 
 /* ---- the draft model as a strategy sees it -------------------------------- */
@@ -56,109 +57,6 @@ size_t tsr_draft_n_past(const tsr_draft *d)
     return tsr_model_seq_len(d->model, d->seq);
 }
 
-/* ---- the controller -----------------------------------------------------------
- * Drafting k tokens costs one forward pass over k + 1 rows plus the proposal,
- * and yields 1 + (accepted drafts) tokens. With a per-draft acceptance rate
- * a (drafts are kept until the first rejection), a step of k drafts yields
- * E(k) = (1 - a^(k+1)) / (1 - a) tokens on average. The controller measures
- * a one-row step (t1), how much each extra row adds (beta, in units of t1)
- * and what a proposal costs per draft, and drafts the k that makes the most
- * tokens per second, or nothing when no k beats plain decoding. While off,
- * it probes again after a wait that doubles with each probe that fails. */
-
-enum { PROBE_FIRST_WAIT = 8, PROBE_MAX_WAIT = 256 };
-#define DECAY 0.9 /* the weight of the past in every running estimate */
-
-typedef struct spec_control {
-    double accepted, trials;  /* decayed: drafts accepted; accepted + rejections */
-    double t1;                /* seconds of a one-row step; 0 until measured */
-    double beta;              /* each extra row of a step, in units of t1 */
-    double propose_per_draft; /* seconds */
-    uint32_t off_left;        /* plain steps left before the next probe */
-    uint32_t probe_wait;
-    bool probing;
-} spec_control;
-
-static void control_init(spec_control *c)
-{
-    /* A neutral start: half the drafts accepted, an extra row a tenth of a step. */
-    *c = (spec_control){.accepted = 1, .trials = 2, .beta = 0.1, .probe_wait = PROBE_FIRST_WAIT};
-}
-
-static double expected_tokens(double a, uint32_t k)
-{
-    return a >= 1.0 ? k + 1.0 : (1.0 - pow(a, k + 1.0)) / (1.0 - a);
-}
-
-/* Tokens per second of a step of k drafts, relative to plain decoding. */
-static double relative_rate(const spec_control *c, uint32_t k)
-{
-    if (k == 0)
-        return 1.0;
-    double a = c->trials > 0 ? c->accepted / c->trials : 0.0;
-    double cost = 1.0 + c->beta * k + (c->t1 > 0 ? c->propose_per_draft * k / c->t1 : 0.0);
-    return expected_tokens(a, k) / cost;
-}
-
-static uint32_t control_choose(spec_control *c, uint32_t cap)
-{
-    c->probing = false;
-    if (cap == 0 || c->t1 <= 0)
-        return 0; /* the first step is plain: it measures t1 */
-    uint32_t best = 0;
-    double best_rate = 1.0;
-    for (uint32_t k = 1; k <= cap; k++) {
-        double r = relative_rate(c, k);
-        if (r > best_rate) {
-            best_rate = r;
-            best = k;
-        }
-    }
-    if (best > 0) {
-        c->off_left = 0;
-        return best;
-    }
-    if (c->off_left > 0) {
-        c->off_left--;
-        return 0;
-    }
-    /* Off, and the wait is over: one short step to look again. */
-    c->probing = true;
-    return cap < 2 ? cap : 2;
-}
-
-static void control_observe(spec_control *c, const tsr_spec_step *st)
-{
-    double t = st->decode_seconds;
-    if (st->n_drafted == 0) {
-        c->t1 = c->t1 > 0 ? DECAY * c->t1 + (1 - DECAY) * t : t;
-        return;
-    }
-    bool rejected = st->n_accepted < st->n_drafted;
-    c->accepted = DECAY * c->accepted + st->n_accepted;
-    c->trials = DECAY * c->trials + st->n_accepted + (rejected ? 1 : 0);
-    if (c->t1 > 0) {
-        double beta = (t / c->t1 - 1.0) / st->n_drafted;
-        c->beta = DECAY * c->beta + (1 - DECAY) * (beta > 0 ? beta : 0);
-    }
-    c->propose_per_draft = DECAY * c->propose_per_draft +
-                           (1 - DECAY) * st->propose_seconds / st->n_drafted;
-    if (c->probing) {
-        bool pays = false;
-        for (uint32_t k = 1; k <= st->n_drafted + 1 && !pays; k++)
-            pays = relative_rate(c, k) > 1.0;
-        if (pays) {
-            c->probe_wait = PROBE_FIRST_WAIT;
-        } else {
-            c->off_left = c->probe_wait;
-            c->probe_wait = c->probe_wait * 2 > PROBE_MAX_WAIT ? PROBE_MAX_WAIT
-                                                               : c->probe_wait * 2;
-        }
-    } else if (relative_rate(c, st->n_drafted) <= 1.0 && c->off_left == 0) {
-        c->off_left = c->probe_wait; /* stopped paying: off until a probe */
-    }
-}
-
 /* ---- sessions ------------------------------------------------------------------ */
 
 struct tsr_spec_session {
@@ -166,7 +64,7 @@ struct tsr_spec_session {
     void *state;
     tsr_draft draft;
     bool has_draft;
-    spec_control control;
+    tsr_spec_control control;
     tsr_spec_proposal proposal;
     int32_t *tokens, *parents;   /* the proposal's arrays */
     tsr_token *chain;            /* the chain from token 0 */
@@ -196,7 +94,7 @@ tsr_status tsr_spec_session_open(tsr_context *ctx, int32_t seq, tsr_spec_session
         return tsr_error_set(err, TSR_ERR_NOMEM, "out of memory");
     s->vt = tsr_plugin_spec(sp->plugin);
     s->capacity = sp->tokens;
-    control_init(&s->control);
+    tsr_spec_control_init(&s->control);
     s->tokens = calloc(s->capacity, sizeof *s->tokens);
     s->parents = calloc(s->capacity, sizeof *s->parents);
     s->chain = calloc(s->capacity, sizeof *s->chain);
@@ -238,7 +136,7 @@ tsr_spec_session *tsr_spec_session_of(const tsr_context *ctx, int32_t seq)
 tsr_status tsr_spec_begin(tsr_spec_session *s, const tsr_token *history, size_t n,
                           tsr_error *err)
 {
-    control_init(&s->control);
+    tsr_spec_control_init(&s->control);
     if (s->vt->begin)
         return s->vt->begin(s->state, history, n, err);
     if (s->vt->reset)
@@ -255,7 +153,7 @@ void tsr_spec_end(tsr_spec_session *s)
 uint32_t tsr_spec_choose(tsr_spec_session *s, uint32_t cap, bool always)
 {
     cap = cap < s->capacity ? cap : s->capacity;
-    return always ? cap : control_choose(&s->control, cap);
+    return always ? cap : tsr_spec_control_choose(&s->control, cap);
 }
 
 tsr_status tsr_spec_propose(tsr_spec_session *s, const tsr_token *history, size_t n,
@@ -297,7 +195,8 @@ tsr_status tsr_spec_propose(tsr_spec_session *s, const tsr_token *history, size_
 void tsr_spec_observe(tsr_spec_session *s, const tsr_spec_step *step,
                       const tsr_token *committed, size_t n_committed)
 {
-    control_observe(&s->control, step);
+    tsr_spec_control_observe(&s->control, step->n_drafted, step->n_accepted,
+                             step->decode_seconds, step->propose_seconds);
     if (step->n_drafted && s->vt->accepted)
         s->vt->accepted(s->state, step->n_drafted, step->n_accepted);
     if (s->vt->commit)
