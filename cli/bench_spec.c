@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "bench_spec.h"
 
@@ -124,6 +125,64 @@ static tsr_status compare(cli_session *s, const char *text, int64_t n_gen, int64
     return st;
 }
 
+static double now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* What a verification costs here, the other half of the gain model: the
+ * seconds of one forward pass of n rows of one sequence after a 64-token
+ * context, best of a few, the rows given back each time. */
+static tsr_status time_rows(cli_session *s, tsr_batch *batch, uint32_t n, double *seconds,
+                            tsr_error *err)
+{
+    enum { CONTEXT = 64, TRIES = 8 };
+    tsr_kv_clear(s->ctx);
+    tsr_batch_clear(batch);
+    uint32_t n_vocab = tsr_deployment_n_vocab(s->d);
+    for (int32_t i = 0; i < CONTEXT; i++)
+        tsr_batch_add(batch, (tsr_token)((i * 7919) % n_vocab), i, 0, i + 1 == CONTEXT, NULL);
+    tsr_status st = tsr_decode(s->ctx, batch, err);
+    *seconds = 1e30;
+    for (int t = 0; st == TSR_OK && t < TRIES; t++) {
+        tsr_batch_clear(batch);
+        for (uint32_t i = 0; i < n; i++)
+            tsr_batch_add(batch, (tsr_token)((i * 104729) % n_vocab), CONTEXT + (int32_t)i, 0,
+                          true, NULL);
+        double t0 = now_seconds();
+        st = tsr_decode(s->ctx, batch, err);
+        double dt = now_seconds() - t0;
+        *seconds = dt < *seconds ? dt : *seconds;
+        if (st == TSR_OK)
+            st = tsr_kv_seq_remove(s->ctx, 0, CONTEXT, -1, err);
+    }
+    return st;
+}
+
+/* Prints the cost of a pass of 1 + k rows against a one-row pass. */
+static tsr_status print_costs(cli_session *s, tsr_error *err)
+{
+    uint32_t rows = tsr_deployment_n_outputs(s->d);
+    tsr_batch *batch;
+    tsr_status st = tsr_batch_open(tsr_deployment_n_batch(s->d), &batch, err);
+    double one = 0;
+    if (st == TSR_OK)
+        st = time_rows(s, batch, 1, &one, err);
+    if (st == TSR_OK)
+        printf("\nverification cost here (one forward pass, best of 8): 1 row %.2f ms", one * 1e3);
+    for (uint32_t n = 2; st == TSR_OK && n <= rows && n <= 9; n++) {
+        double t;
+        if ((st = time_rows(s, batch, n, &t, err)) == TSR_OK)
+            printf("%s %u rows %.2fx", n == 2 ? ";" : ",", n, t / one);
+    }
+    if (st == TSR_OK)
+        printf(" (of one row)\n");
+    tsr_batch_close(batch);
+    return st;
+}
+
 /* The prompts of a file: one user message per non-empty line. */
 static char **read_prompts(const char *path, size_t *n, tsr_error *err)
 {
@@ -230,6 +289,8 @@ int bench_spec_compare(const char *profile, const cli_overrides *overrides, int6
         }
         printf("\ntok/step: tokens per forward pass of the main model with speculation "
                "(1 without); accepted: drafts the main model agreed with\n");
+        if (print_costs(&s, &err) != TSR_OK)
+            rc = cli_fail(&err, CLI_EXIT_FAILURE);
         if (!all_same)
             rc = CLI_EXIT_FAILURE;
     }
