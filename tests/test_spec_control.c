@@ -5,7 +5,7 @@
  * when one pays. */
 #include <criterion/criterion.h>
 
-#include "api/spec_control.h"
+#include "spec_control.h"
 
 enum { CAP = 8 };
 #define T1 0.010 /* seconds of a one-row step */

@@ -7,7 +7,7 @@
 #include <criterion/criterion.h>
 #include <math.h>
 
-#include "api/speculate.h"
+#include "speculate.h"
 #include "rng.h"
 
 enum { N = 8, DRAWS = 200000 };
