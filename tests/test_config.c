@@ -1,4 +1,4 @@
-/* tessera.ini and the environment (core/config.c). */
+/* tessera.ini and the environment (core/base/config.c). */
 #include <criterion/criterion.h>
 #include <unistd.h>
 

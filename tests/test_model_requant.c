@@ -1,4 +1,4 @@
-/* Weights re-quantized at load time (model.quantize, core/model_requant.c)
+/* Weights re-quantized at load time (model.quantize, core/model/model_requant.c)
  * on the default model (SmolLM2-135M, Q4_1 matrices and a Q8_0 embedding).
  *
  * Bytes. llama.cpp's quantizer re-quantizes the same file (the test setup,

@@ -1,4 +1,4 @@
-/* The sampler chain (core/sampler_chain.c): order, the appended dist, its
+/* The sampler chain (core/sampling/sampler_chain.c): order, the appended dist, its
  * refusals, determinism across runs, resets and threads, and the command-line
  * overrides of its entries; with the real plugins from the build tree. */
 #include <pthread.h>

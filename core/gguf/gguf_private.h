@@ -1,5 +1,5 @@
-/* The GGUF reader's private parts, shared by core/gguf.c (parsing) and
- * core/gguf_values.c (reading values out of an open handle). */
+/* The GGUF reader's private parts, shared by core/gguf/gguf.c (parsing) and
+ * core/gguf/gguf_values.c (reading values out of an open handle). */
 #ifndef TSR_CORE_GGUF_PRIVATE_H
 #define TSR_CORE_GGUF_PRIVATE_H
 

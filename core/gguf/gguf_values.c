@@ -1,6 +1,6 @@
 /* Reading values out of an open GGUF handle: metadata by key or index,
  * arrays (nested ones too) and tensors by name. Everything here only reads
- * what core/gguf.c checked while parsing. */
+ * what core/gguf/gguf.c checked while parsing. */
 #include <string.h>
 
 #include "gguf_private.h"

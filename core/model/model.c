@@ -1,6 +1,6 @@
-/* Loading a Llama-family model: exactly what its plan (core/plan.h) says —
+/* Loading a Llama-family model: exactly what its plan (core/plan/plan.h) says —
  * each device's runs of weights mapped (or read) through the allocator, or
- * re-quantized into arenas of the plan's size (core/model_requant.c), its
+ * re-quantized into arenas of the plan's size (core/model/model_requant.c), its
  * layers' KV cache and its scratch arena reserved once — and nothing else. */
 #include <stdio.h>
 #include <stdlib.h>

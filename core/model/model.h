@@ -51,14 +51,14 @@ typedef struct tsr_model_options {
     bool all_logits;                 /* keep logits of every token of a batch (else the last) */
     tsr_progress_fn progress;        /* may be NULL */
     void *progress_ctx;
-    /* Where every allocation goes (core/plan.h): the model reserves exactly
+    /* Where every allocation goes (core/plan/plan.h): the model reserves exactly
      * what this placement says, on its devices, and takes max_seq_len,
      * cache_type, quantize, n_batch, n_threads and all_logits from it (those
      * above are then ignored). NULL: the model plans itself onto `device` alone. */
     const struct tsr_plan_model *plan;
 } tsr_model_options;
 
-/* Sizing from headers, shared by the planner (core/plan.c) and the loader,
+/* Sizing from headers, shared by the planner (core/plan/plan.c) and the loader,
  * so that what is planned is what is reserved. */
 
 /* The cache format called name (NULL: "f16"): a loaded quant plugin that can

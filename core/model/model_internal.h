@@ -60,7 +60,7 @@ typedef struct tsr_model_extent {
 } tsr_model_extent;
 
 /* A tensor held in memory the model filled itself (weights re-quantized at
- * load time, core/model_requant.c): its bytes and the format they are in. */
+ * load time, core/model/model_requant.c): its bytes and the format they are in. */
 typedef struct tsr_model_tensor {
     const tsr_gguf_tensor *tensor;
     const tsr_quant_vtable *q;     /* the format held: the target, or the file's (NULL: no
@@ -116,7 +116,7 @@ struct tsr_model {
     size_t n_arenas;
 };
 
-/* Re-quantizing weights at load time (core/model_requant.c). The plan's
+/* Re-quantizing weights at load time (core/model/model_requant.c). The plan's
  * quantize target: a loaded quant plugin that can make weights and compute
  * with them; *out is NULL when the plan keeps weights as stored. */
 tsr_status tsr_model_requant_target(const tsr_registry *registry, const tsr_plan_model *plan,

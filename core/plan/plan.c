@@ -1,6 +1,6 @@
 /* The memory planner: sizes every tensor, cache and scratch buffer from
  * headers, places them on devices, and counts what each device holds. It
- * allocates nothing of the devices' (core/plan.h has the rules). */
+ * allocates nothing of the devices' (core/plan/plan.h has the rules). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

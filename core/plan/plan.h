@@ -7,7 +7,7 @@
  * allocator nothing but the devices' sizes, which the caller passes in. It
  * is then the one description of memory the runtime follows: tsr_model_open
  * reserves exactly what tsr_plan_model says, on the devices it says, and
- * nothing else (core/model.c takes its byte counts from the same functions:
+ * nothing else (core/model/model.c takes its byte counts from the same functions:
  * tsr_model_kv_layer_bytes, tsr_model_scratch_bytes, tsr_plan_tensor_bytes).
  *
  * Placement rules.
@@ -41,7 +41,7 @@
  *     as `run` and `bench` use it, server.parallel for a server (PROFILE.md:
  *     "the planner provisions a KV cache for each").
  *   - Scratch. Every device that holds layers of a model holds that model's
- *     activation scratch (core/model.c's layout less the logits); the device
+ *     activation scratch (core/model/model.c's layout less the logits); the device
  *     of the output head holds the logits too.
  *   - Weights. A device's weights are the runs of consecutive tensors (in
  *     file order) placed on it, as the file lays them out, padding between

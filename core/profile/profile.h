@@ -16,7 +16,7 @@
  *
  * Rules every key follows: an absent key and `key: null` (or `key:`) both
  * mean the default; a relative path is relative to the profile's folder;
- * sizes carry units (core/units.h).
+ * sizes carry units (core/base/units.h).
  *
  * Ownership: the profile owns every string and array in it. After
  * tsr_profile_validate, the tsr_plugin pointers in it belong to the registry

@@ -37,7 +37,7 @@ void tsr_profile_set_uint(tsr_profile_checker *c, const tsr_yaml_node *node, con
                           uint64_t min, uint64_t max, uint64_t *out, tsr_profile_loc *loc);
 void tsr_profile_set_uint32(tsr_profile_checker *c, const tsr_yaml_node *node, const char *name,
                             uint32_t min, uint32_t max, uint32_t *out, tsr_profile_loc *loc);
-/* A size (core/units.h) up to TSR_PROFILE_MAX_BYTES; bare numbers count in
+/* A size (core/base/units.h) up to TSR_PROFILE_MAX_BYTES; bare numbers count in
  * bare_unit bytes (0: a unit is required). node must not be NULL. */
 bool tsr_profile_size(tsr_profile_checker *c, const tsr_yaml_node *node, const char *name,
                       uint64_t bare_unit, uint64_t *out);

@@ -2,7 +2,7 @@
 """Writes the ggml type table as the ggml library itself reports it (through
 ctypes, from the libggml-base that llama-cpp-python ships; the number of
 ids from the ggml.h installed beside it), for
-tests/test_gguf.c to compare tessera's table (core/ggml_types.c) against.
+tests/test_gguf.c to compare tessera's table (core/gguf/ggml_types.c) against.
 
     /opt/tsr-venv/bin/python tests/reference/ggml_types.py > tests/reference/ggml-types.txt
 

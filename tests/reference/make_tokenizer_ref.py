@@ -9,7 +9,7 @@ combinations of these. For each string it records the ids with and without
 parse_special and with and without add_special, and what llama.cpp's own
 detokenizer gives back. It also renders chat prompts with the jinja2 templates
 (the file's own tokenizer.chat_template, and Meta's Llama 3 template) the way
-llama-cpp-python does, so that core/chat.c can be checked byte for byte.
+llama-cpp-python does, so that core/text/chat.c can be checked byte for byte.
 
 Usage (from the repository root):
     /opt/tsr-venv/bin/python tests/reference/make_tokenizer_ref.py \
