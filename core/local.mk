@@ -1,5 +1,7 @@
 # libtessera: the core. It never names a concrete format, sampler or strategy.
-# One folder per concept, listed from the bottom layer up.
+# One folder per concept, listed from the bottom layer up: a folder uses only
+# folders listed before it (tests/layers.sh says which, and checks it with nm
+# over the objects).
 
 # base: errors, logging, tessera.ini, the CPU, the thread pool the forward pass
 # splits its work with, sizes with units, diagnostics, half floats, the RNG.

@@ -11,7 +11,9 @@ AM_TESTS_ENVIRONMENT = \
 	TESSERA_PLUGIN_PATH='$(abs_top_builddir)/plugins/.libs'; export TESSERA_PLUGIN_PATH; \
 	TESSERA_CONFIG=/dev/null; export TESSERA_CONFIG; \
 	TSR_TEST_SANITIZER_CFLAGS='$(SANITIZER_CFLAGS)'; export TSR_TEST_SANITIZER_CFLAGS; \
-	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0; export ASAN_OPTIONS;
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0; export ASAN_OPTIONS; \
+	TSR_TEST_CORE_OBJECTS='$(libtessera_core_la_OBJECTS)'; export TSR_TEST_CORE_OBJECTS; \
+	TSR_TEST_CLI_OBJECTS='$(tessera_OBJECTS)'; export TSR_TEST_CLI_OBJECTS;
 
 TEST_CFLAGS = $(AM_CFLAGS) $(CRITERION_CFLAGS)
 TEST_LIBS = libtessera_core.la $(CRITERION_LIBS)
@@ -150,6 +152,9 @@ EXTRA_DIST += tests/contrib-example.sh
 # The runtime API's examples built against an installed tessera, and run.
 TESTS += tests/examples.sh
 EXTRA_DIST += tests/examples.sh
+# The core's layer order (core/local.mk), from nm over the built objects.
+TESTS += tests/layers.sh
+EXTRA_DIST += tests/layers.sh
 
 # GGUF: the reader's tests, the writer they and the tools share, the corpus
 # of malformed files (tests/data/gguf-corrupt, made by make_gguf_corrupt.c and
