@@ -48,17 +48,23 @@ libtessera_core_la_SOURCES += \
 	core/sampling/candidates.c core/sampling/candidates.h \
 	core/sampling/sampler_chain.c core/sampling/sampler_chain.h
 
-# model: the Llama-family model: hyperparameters, loading, re-quantizing at
-# load, the forward pass, sequences, and the fingerprint that tells a draft
-# that is the main model itself.
-libtessera_core_la_SOURCES += core/model/llama_config.c core/model/model.c core/model/model.h \
-	core/model/model_internal.h core/model/forward.c core/model/model_requant.c \
-	core/model/model_seq.c core/model/model_identity.c core/model/model_identity.h
+# arch: a Llama-family model from its headers alone: hyperparameters, the one
+# table of the tensors it reads, the bytes a run takes (KV cache, scratch),
+# and the fingerprint that tells a draft that is the main model itself.
+libtessera_core_la_SOURCES += core/arch/llama_arch.h core/arch/llama_config.c \
+	core/arch/llama_tensors.c core/arch/llama_sizes.c \
+	core/arch/model_identity.c core/arch/model_identity.h
 
 # plan: the memory planner: placement and accounting from headers, and its
 # diagnostics.
 libtessera_core_la_SOURCES += core/plan/plan.c core/plan/plan.h core/plan/plan_internal.h \
 	core/plan/plan_check.c
+
+# model: the Llama-family model loaded as its plan says: weights (mapped,
+# read or re-quantized at load), the forward pass, sequences and their state.
+libtessera_core_la_SOURCES += core/model/model.c core/model/model.h \
+	core/model/model_internal.h core/model/forward.c core/model/model_requant.c \
+	core/model/model_seq.c
 
 # api: the runtime API (include/tessera/tessera.h): deployments, text,
 # contexts, batches, decode, KV and state, samplers, speculation.

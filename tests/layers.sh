@@ -23,16 +23,16 @@ plugin: base gguf
 profile: base gguf plugin
 text: base gguf
 sampling: base plugin
-model: base kernels gguf plugin
-plan: base gguf plugin model
-api: base kernels gguf plugin profile text sampling model plan
+arch: base kernels gguf plugin
+plan: base gguf plugin arch
+model: base kernels gguf plugin arch plan
+api: base kernels gguf plugin profile text sampling arch plan model
 '
 # from>to: why the use is still there.
 KNOWN='
 plugin>text: host.c lends plugins the vocabulary through the host table
 plugin>sampling: host.c lends plugins the candidates helpers through the host table
 plugin>api: host.c lends spec plugins the draft model through the host table
-model>plan: the loader asks the plan which unit a tensor is and how many bytes it takes
 '
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/tsr-layers.XXXXXX") || { echo "Bail out! no temporary folder"; exit 1; }

@@ -11,22 +11,7 @@
 #include "loader.h"
 #include "model_internal.h"
 
-enum { DEFAULT_N_BATCH = 512, ALIGN = 64 };
-
-uint32_t tsr_model_default_n_batch(uint32_t n_batch)
-{
-    return n_batch ? n_batch : DEFAULT_N_BATCH;
-}
-
-uint32_t tsr_model_default_n_threads(uint32_t n_threads)
-{
-    return n_threads ? n_threads : tsr_cpu_physical_cores();
-}
-
-static size_t align_up(size_t n)
-{
-    return (n + ALIGN - 1) & ~(size_t)(ALIGN - 1);
-}
+enum { ALIGN = 64 };
 
 static const tsr_quant_vtable *quant_for_type(const tsr_registry *reg, uint32_t type)
 {
@@ -57,110 +42,6 @@ static const char *type_name(uint32_t type)
     return info ? info->name : "unknown";
 }
 
-/* The bytes one activation row of cols values takes in the format that a
- * weight held as q wants (f32 when no plugin is there to say). */
-static size_t act_row_bytes_for(const tsr_registry *reg, const tsr_quant_vtable *q, int64_t cols)
-{
-    const tsr_quant_vtable *act = q ? quant_for_type(reg, q->act_gguf_type) : NULL;
-    if (!act || cols % act->block_elems)
-        return (size_t)cols * sizeof(float);
-    return (size_t)(cols / act->block_elems) * act->block_bytes;
-}
-
-/* Lays out the scratch arena: shared activation buffers, one private block
- * per thread, then the logits (only the output head's device has those). */
-static void layout_scratch(const tsr_gguf *gguf, const tsr_llama_config *c,
-                           const tsr_registry *registry, const tsr_quant_vtable *quantize,
-                           uint32_t n_batch, uint32_t n_threads, bool all_logits,
-                           uint32_t n_output_rows, tsr_scratch_layout *l)
-{
-    memset(l, 0, sizeof *l);
-    l->n_threads = n_threads;
-    l->n_batch = tsr_model_default_n_batch(n_batch);
-    /* The rows asked for (one per sequence, more where speculation verifies
-     * drafts), or every row. */
-    n_output_rows = n_output_rows ? n_output_rows : 1;
-    l->n_logit_rows = all_logits || n_output_rows > l->n_batch ? l->n_batch : n_output_rows;
-    /* The widest activation row any weight asks for. */
-    for (uint64_t i = 0; i < tsr_gguf_tensor_count(gguf); i++) {
-        const tsr_gguf_tensor *t = tsr_gguf_tensor_at(gguf, i);
-        if (t->n_dims < 2)
-            continue;
-        const tsr_quant_vtable *q = tsr_model_tensor_requantized(t, quantize) ? quantize
-                                    : registry ? quant_for_type(registry, t->type) : NULL;
-        size_t bytes = act_row_bytes_for(registry, q, (int64_t)t->dims[0]);
-        if (bytes > l->act_row_bytes)
-            l->act_row_bytes = bytes;
-    }
-    size_t nb = l->n_batch, f = sizeof(float);
-    size_t q_dim = (size_t)c->n_head * c->head_dim, kv_dim = (size_t)c->n_head_kv * c->head_dim;
-    size_t off = 0;
-#define PLACE(field, bytes) (l->field = off, off += align_up(bytes))
-    PLACE(x, nb * c->n_embd * f);
-    PLACE(q, nb * q_dim * f);
-    PLACE(k, nb * kv_dim * f);
-    PLACE(v, nb * kv_dim * f);
-    PLACE(att, nb * q_dim * f);
-    PLACE(tmp, nb * c->n_embd * f);
-    PLACE(gate, nb * c->n_ff * f);
-    PLACE(up, nb * c->n_ff * f);
-    PLACE(rope, nb * (size_t)c->rope.n_rot * f);
-    l->per_thread = off;
-    size_t t_off = 0;
-    l->thread_xn = t_off;
-    t_off += align_up(nb * c->n_embd * f);
-    l->thread_act = t_off;
-    t_off += align_up(nb * l->act_row_bytes);
-    l->thread_attn = t_off;
-    t_off += align_up(tsr_attention_scratch_bytes(c->n_head, c->n_head_kv, c->head_dim));
-    l->thread_bytes = t_off;
-    off += (size_t)n_threads * t_off;
-    PLACE(logits, (size_t)l->n_logit_rows * c->n_vocab * f);
-#undef PLACE
-    l->total = off;
-}
-
-void tsr_model_scratch_bytes(const tsr_gguf *gguf, const tsr_llama_config *c,
-                             const tsr_registry *registry, const tsr_quant_vtable *quantize,
-                             uint32_t n_batch, uint32_t n_threads, bool all_logits,
-                             uint32_t n_output_rows, uint64_t *activations_bytes,
-                             uint64_t *logits_bytes)
-{
-    tsr_scratch_layout l;
-    layout_scratch(gguf, c, registry, quantize, n_batch, tsr_model_default_n_threads(n_threads),
-                   all_logits, n_output_rows, &l);
-    *activations_bytes = l.logits;
-    *logits_bytes = l.total - l.logits;
-}
-
-tsr_status tsr_model_cache_format(const tsr_registry *registry, const char *name,
-                                  const tsr_llama_config *c, const tsr_quant_vtable **out,
-                                  tsr_error *err)
-{
-    name = name ? name : "f16";
-    const tsr_plugin *p = registry ? tsr_registry_find(registry, TSR_PLUGIN_QUANT, name) : NULL;
-    const tsr_quant_vtable *q = tsr_plugin_quant(p);
-    if (!q)
-        return tsr_error_set(err, TSR_ERR_NOT_FOUND,
-                             "cache_type %s: no quant plugin of that name is loaded", name);
-    if (!(q->flags & TSR_QUANT_KV_CACHE) || !q->quantize)
-        return tsr_error_set(err, TSR_ERR_INVALID, "cache_type %s: that format cannot hold the "
-                             "KV cache", name);
-    if (c->head_dim % q->block_elems)
-        return tsr_error_set(err, TSR_ERR_INVALID,
-                             "cache_type %s: its blocks of %u values do not divide the head "
-                             "size %u", name, q->block_elems, c->head_dim);
-    *out = q;
-    return TSR_OK;
-}
-
-uint64_t tsr_model_kv_layer_bytes(const tsr_llama_config *c, const tsr_quant_vtable *q,
-                                  uint32_t max_seq_len)
-{
-    uint64_t head_bytes = (uint64_t)(c->head_dim / q->block_elems) * q->block_bytes;
-    return 2ull * max_seq_len * c->n_head_kv * head_bytes;
-}
-
 /* The tensor as the model holds it in memory it filled itself (weights
  * re-quantized at load), or NULL when it maps or reads the file's bytes. */
 static const tsr_model_tensor *held_tensor(const tsr_model *m, const tsr_gguf_tensor *t)
@@ -183,9 +64,9 @@ static const uint8_t *tensor_data(tsr_model *m, const tsr_gguf_tensor *t, tsr_er
                       tsr_gguf_path(m->gguf), t->name);
         return NULL;
     }
-    int32_t unit = tsr_plan_tensor_unit(t->name, m->config.n_layer);
+    int32_t unit = tsr_llama_tensor_unit(t->name, m->config.n_layer);
     uint32_t device = tsr_plan_unit_device(m->plan, unit);
-    uint64_t bytes = tsr_plan_tensor_bytes(m->options.registry, t);
+    uint64_t bytes = tsr_tensor_bytes(m->options.registry, t);
     for (size_t i = 0; i < m->n_extents; i++) {
         const tsr_model_extent *e = &m->extents[i];
         if (e->device == device && t->offset >= e->offset &&
@@ -259,44 +140,53 @@ static tsr_status bind_vector(tsr_model *m, const char *name, int64_t n, const f
     return *out ? TSR_OK : TSR_ERR_INTERNAL;
 }
 
+/* Binds tensor id (of layer, for a layer's) with the shape the table gives
+ * it: a vector to *vector, a matrix to *weight. name: the file's, or NULL. */
+static tsr_status bind_tensor(tsr_model *m, tsr_llama_tensor_id id, uint32_t layer,
+                              const char *name, const float **vector, tsr_weight *weight,
+                              tsr_error *err)
+{
+    char buf[96];
+    int64_t rows, cols;
+    tsr_llama_tensor_shape(&m->config, id, &rows, &cols);
+    if (!name)
+        name = tsr_llama_tensor_name(id, layer, buf, sizeof buf);
+    if (tsr_llama_tensor_info(id)->vector)
+        return bind_vector(m, name, rows, vector, err);
+    return bind_weight(m, name, rows, cols, weight, err);
+}
+
 static tsr_status bind_all(tsr_model *m, tsr_error *err)
 {
     const tsr_llama_config *c = &m->config;
-    int64_t q_dim = (int64_t)c->n_head * c->head_dim, kv_dim = (int64_t)c->n_head_kv * c->head_dim;
-    tsr_status s = bind_weight(m, "token_embd.weight", c->n_vocab, c->n_embd, &m->token_embd, err);
+    tsr_status s = bind_tensor(m, TSR_LLAMA_TOKEN_EMBD, 0, NULL, NULL, &m->token_embd, err);
     if (s == TSR_OK && !m->token_embd.q->dequantize)
         s = tsr_error_set(err, TSR_ERR_UNSUPPORTED, "token_embd.weight cannot be dequantized");
     if (s == TSR_OK)
-        s = bind_vector(m, "output_norm.weight", c->n_embd, &m->output_norm, err);
+        s = bind_tensor(m, TSR_LLAMA_OUTPUT_NORM, 0, NULL, &m->output_norm, NULL, err);
+    /* A tied head reads the token embedding, in the output's shape. */
     if (s == TSR_OK)
-        s = bind_weight(m, c->tied_output ? "token_embd.weight" : "output.weight", c->n_vocab,
-                        c->n_embd, &m->output, err);
-    if (s == TSR_OK && tsr_gguf_find_tensor(m->gguf, "rope_freqs.weight"))
-        s = bind_vector(m, "rope_freqs.weight", c->rope.n_rot / 2, &m->rope_freqs, err);
+        s = bind_tensor(m, TSR_LLAMA_OUTPUT, 0,
+                        c->tied_output ? tsr_llama_tensor_info(TSR_LLAMA_TOKEN_EMBD)->name : NULL,
+                        NULL, &m->output, err);
+    if (s == TSR_OK &&
+        tsr_gguf_find_tensor(m->gguf, tsr_llama_tensor_info(TSR_LLAMA_ROPE_FREQS)->name))
+        s = bind_tensor(m, TSR_LLAMA_ROPE_FREQS, 0, NULL, &m->rope_freqs, NULL, err);
     for (uint32_t i = 0; s == TSR_OK && i < c->n_layer; i++) {
         tsr_layer *l = &m->layers[i];
-        char name[96];
-#define LAYER_TENSOR(suffix) (snprintf(name, sizeof name, "blk.%u." suffix, i), name)
-        s = bind_vector(m, LAYER_TENSOR("attn_norm.weight"), c->n_embd, &l->attn_norm, err);
-        if (s == TSR_OK)
-            s = bind_vector(m, LAYER_TENSOR("ffn_norm.weight"), c->n_embd, &l->ffn_norm, err);
-        if (s == TSR_OK)
-            s = bind_weight(m, LAYER_TENSOR("attn_q.weight"), q_dim, c->n_embd, &l->wq, err);
-        if (s == TSR_OK)
-            s = bind_weight(m, LAYER_TENSOR("attn_k.weight"), kv_dim, c->n_embd, &l->wk, err);
-        if (s == TSR_OK)
-            s = bind_weight(m, LAYER_TENSOR("attn_v.weight"), kv_dim, c->n_embd, &l->wv, err);
-        if (s == TSR_OK)
-            s = bind_weight(m, LAYER_TENSOR("attn_output.weight"), c->n_embd, q_dim, &l->wo, err);
-        if (s == TSR_OK)
-            s = bind_weight(m, LAYER_TENSOR("ffn_gate.weight"), c->n_ff, c->n_embd, &l->w_gate,
-                            err);
-        if (s == TSR_OK)
-            s = bind_weight(m, LAYER_TENSOR("ffn_up.weight"), c->n_ff, c->n_embd, &l->w_up, err);
-        if (s == TSR_OK)
-            s = bind_weight(m, LAYER_TENSOR("ffn_down.weight"), c->n_embd, c->n_ff, &l->w_down,
-                            err);
-#undef LAYER_TENSOR
+        const struct {
+            tsr_llama_tensor_id id;
+            const float **vector;
+            tsr_weight *weight;
+        } binds[] = {
+            {TSR_LLAMA_ATTN_NORM, &l->attn_norm, NULL}, {TSR_LLAMA_FFN_NORM, &l->ffn_norm, NULL},
+            {TSR_LLAMA_ATTN_Q, NULL, &l->wq},           {TSR_LLAMA_ATTN_K, NULL, &l->wk},
+            {TSR_LLAMA_ATTN_V, NULL, &l->wv},           {TSR_LLAMA_ATTN_OUTPUT, NULL, &l->wo},
+            {TSR_LLAMA_FFN_GATE, NULL, &l->w_gate},     {TSR_LLAMA_FFN_UP, NULL, &l->w_up},
+            {TSR_LLAMA_FFN_DOWN, NULL, &l->w_down},
+        };
+        for (size_t k = 0; s == TSR_OK && k < sizeof binds / sizeof binds[0]; k++)
+            s = bind_tensor(m, binds[k].id, i, NULL, binds[k].vector, binds[k].weight, err);
     }
     return s;
 }
@@ -543,10 +433,9 @@ tsr_status tsr_model_open(const tsr_gguf *gguf, const tsr_model_options *options
     if (s == TSR_OK)
         s = tsr_threadpool_open(p->n_threads, &m->pool, err);
     if (s == TSR_OK)
-        layout_scratch(gguf, &m->config, options->registry, m->quantize, p->n_batch,
-                       tsr_threadpool_n_threads(m->pool), p->all_logits,
-                       tsr_plan_output_rows(p),
-                       &m->layout);
+        tsr_model_scratch_layout(gguf, &m->config, options->registry, m->quantize, p->n_batch,
+                                 tsr_threadpool_n_threads(m->pool), p->all_logits,
+                                 tsr_plan_output_rows(p), &m->layout);
     if (s == TSR_OK)
         s = open_decode_buffers(m, p->n_sequences ? p->n_sequences : 1, err);
     if (s == TSR_OK) {

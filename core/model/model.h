@@ -1,6 +1,7 @@
-/* A Llama-family model (SmolLM2, Llama 2/3, Mistral) from a GGUF file: its
- * hyperparameters, its weights placed through an allocator, its KV cache,
- * and the forward pass that turns tokens into logits. */
+/* A Llama-family model (SmolLM2, Llama 2/3, Mistral) from a GGUF file,
+ * loaded as its plan says: its weights placed through an allocator, its KV
+ * cache, and the forward pass that turns tokens into logits. What it is from
+ * its headers alone (hyperparameters, tensors, sizes) is llama_arch.h's. */
 #ifndef TSR_CORE_MODEL_H
 #define TSR_CORE_MODEL_H
 
@@ -10,27 +11,9 @@
 #include <stdio.h>
 
 #include "gguf.h"
+#include "llama_arch.h"
 #include "cpu/kernels.h"
 #include "tessera/tessera.h"
-
-/* What GGUF says about the architecture ({arch}.* keys). */
-typedef struct tsr_llama_config {
-    char arch[32];        /* general.architecture */
-    uint32_t n_vocab;
-    uint32_t n_embd;      /* embedding_length */
-    uint32_t n_layer;     /* block_count */
-    uint32_t n_head;      /* attention.head_count */
-    uint32_t n_head_kv;   /* attention.head_count_kv (n_head when absent) */
-    uint32_t head_dim;    /* n_embd / n_head, or attention.key_length */
-    uint32_t n_ff;        /* feed_forward_length */
-    uint32_t n_ctx_train; /* context_length */
-    float rms_eps;        /* attention.layer_norm_rms_epsilon */
-    tsr_rope_config rope; /* freq_factors NULL here; the model points it at rope_freqs.weight */
-    bool tied_output;     /* no output.weight: the token embedding is the output head */
-} tsr_llama_config;
-
-/* Reads and checks the hyperparameters (headers only). */
-tsr_status tsr_llama_config_read(const tsr_gguf *gguf, tsr_llama_config *config, tsr_error *err);
 
 typedef struct tsr_model tsr_model;
 
@@ -57,34 +40,6 @@ typedef struct tsr_model_options {
      * above are then ignored). NULL: the model plans itself onto `device` alone. */
     const struct tsr_plan_model *plan;
 } tsr_model_options;
-
-/* Sizing from headers, shared by the planner (core/plan/plan.c) and the loader,
- * so that what is planned is what is reserved. */
-
-/* The cache format called name (NULL: "f16"): a loaded quant plugin that can
- * hold the KV cache and whose blocks divide the head size. */
-tsr_status tsr_model_cache_format(const tsr_registry *registry, const char *name,
-                                  const tsr_llama_config *config, const tsr_quant_vtable **out,
-                                  tsr_error *err);
-/* K and V of one layer for max_seq_len positions. */
-uint64_t tsr_model_kv_layer_bytes(const tsr_llama_config *config,
-                                  const tsr_quant_vtable *cache_format, uint32_t max_seq_len);
-/* Whether re-quantizing weights to target (NULL: not re-quantizing) gives
- * this tensor target's format: a matrix (two or more dims) whose rows are
- * whole blocks of target. Every other tensor stays as the file stores it. */
-bool tsr_model_tensor_requantized(const tsr_gguf_tensor *tensor, const tsr_quant_vtable *target);
-/* The scratch arena of a device holding layers (activations, per-thread
- * workspaces), and what the device of the output head adds (logits:
- * n_output_rows rows, at most n_batch, or n_batch rows with all_logits),
- * with weights re-quantized to quantize (NULL: as stored). */
-void tsr_model_scratch_bytes(const tsr_gguf *gguf, const tsr_llama_config *config,
-                             const tsr_registry *registry, const tsr_quant_vtable *quantize,
-                             uint32_t n_batch, uint32_t n_threads, bool all_logits,
-                             uint32_t n_output_rows, uint64_t *activations_bytes,
-                             uint64_t *logits_bytes);
-/* n_batch 0 -> the default; n_threads 0 -> one per physical core. */
-uint32_t tsr_model_default_n_batch(uint32_t n_batch);
-uint32_t tsr_model_default_n_threads(uint32_t n_threads);
 
 /* Loads the model; gguf must stay open until tsr_model_close. */
 tsr_status tsr_model_open(const tsr_gguf *gguf, const tsr_model_options *options,

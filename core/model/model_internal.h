@@ -24,21 +24,6 @@ typedef struct tsr_layer {
     uint8_t *scratch;              /* the scratch arena of the layer's device */
 } tsr_layer;
 
-/* Where each scratch buffer sits in a scratch arena; computed from the
- * shapes alone, so the planner and the loader agree to the byte. Every
- * device holding layers has an arena of this layout up to `logits`; the
- * device of the output head has the logits after that. */
-typedef struct tsr_scratch_layout {
-    uint32_t n_threads, n_batch, n_logit_rows;
-    size_t act_row_bytes;          /* the widest activation row of any format used */
-    size_t x, q, k, v, att, tmp, gate, up, rope; /* offsets of shared buffers */
-    size_t logits;                 /* offset of the logits: the end of the activations */
-    size_t per_thread;             /* offset of the first thread's private block */
-    size_t thread_bytes;           /* bytes of one private block */
-    size_t thread_xn, thread_act, thread_attn; /* offsets inside a private block */
-    size_t total;
-} tsr_scratch_layout;
-
 /* Rows of a batch that attention takes together: n_rows rows from
  * first_row on, all of sequence seq, at positions pos0, pos0 + 1, ... */
 typedef struct tsr_model_run {

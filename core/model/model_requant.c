@@ -31,12 +31,6 @@ static const char *role_key(const tsr_plan_model *plan)
     return plan->role == TSR_PLAN_DRAFT ? "draft.quantize" : "model.quantize";
 }
 
-bool tsr_model_tensor_requantized(const tsr_gguf_tensor *t, const tsr_quant_vtable *target)
-{
-    return target && target->block_elems && t->n_dims >= 2 &&
-           t->dims[0] % target->block_elems == 0;
-}
-
 tsr_status tsr_model_requant_target(const tsr_registry *registry, const tsr_plan_model *plan,
                                     const tsr_quant_vtable **out, tsr_error *err)
 {
@@ -119,14 +113,14 @@ static tsr_status list_tensors(tsr_model *m, requant_tensor **out, size_t *n_out
     *max_cols = 0;
     for (uint64_t i = 0; s == TSR_OK && i < n_tensors; i++) {
         const tsr_gguf_tensor *t = tsr_gguf_tensor_at(m->gguf, i);
-        int32_t unit = tsr_plan_tensor_unit(t->name, m->config.n_layer);
-        if (unit == TSR_PLAN_UNIT_NONE)
+        int32_t unit = tsr_llama_tensor_unit(t->name, m->config.n_layer);
+        if (unit == TSR_LLAMA_UNIT_NONE)
             continue;
         requant_tensor *r = &list[n++];
         r->tensor = t;
         r->device = tsr_plan_unit_device(p, unit);
         r->from = tsr_plugin_quant(tsr_registry_find_quant(registry, t->type));
-        r->bytes = tsr_plan_tensor_bytes(registry, t);
+        r->bytes = tsr_tensor_bytes(registry, t);
         if (!t->data)
             s = tsr_error_set(err, TSR_ERR_INVALID, "%s: opened with headers only; re-quantizing "
                               "needs the tensor data", path);

@@ -25,37 +25,7 @@ const char *tsr_severity_name(tsr_severity severity)
     return "error";
 }
 
-/* ---- sizes and units ----------------------------------------------------- */
-
-uint64_t tsr_plan_tensor_bytes(const tsr_registry *registry, const tsr_gguf_tensor *t)
-{
-    const tsr_quant_vtable *q =
-        registry ? tsr_plugin_quant(tsr_registry_find_quant(registry, t->type)) : NULL;
-    if (q && q->block_elems && t->n_elems % q->block_elems == 0)
-        return t->n_elems / q->block_elems * q->block_bytes;
-    return t->n_bytes;
-}
-
-int32_t tsr_plan_tensor_unit(const char *name, uint32_t n_layer)
-{
-    if (strcmp(name, "token_embd.weight") == 0 || strcmp(name, "rope_freqs.weight") == 0)
-        return TSR_PLAN_UNIT_INPUT;
-    if (strcmp(name, "output.weight") == 0 || strcmp(name, "output_norm.weight") == 0)
-        return TSR_PLAN_UNIT_OUTPUT;
-    static const char *const layer_tensors[] = {
-        "attn_norm.weight", "ffn_norm.weight",  "attn_q.weight",  "attn_k.weight",
-        "attn_v.weight",    "attn_output.weight", "ffn_gate.weight", "ffn_up.weight",
-        "ffn_down.weight",
-    };
-    unsigned layer;
-    int used = 0;
-    if (sscanf(name, "blk.%u.%n", &layer, &used) != 1 || used == 0 || layer >= n_layer)
-        return TSR_PLAN_UNIT_NONE;
-    for (size_t i = 0; i < sizeof layer_tensors / sizeof layer_tensors[0]; i++)
-        if (strcmp(name + used, layer_tensors[i]) == 0)
-            return (int32_t)layer;
-    return TSR_PLAN_UNIT_NONE;
-}
+/* ---- units ---------------------------------------------------------------- */
 
 static uint32_t device_of(const uint32_t *layer_device, uint32_t n_layer, int32_t unit)
 {
@@ -150,8 +120,9 @@ static tsr_status read_model(const tsr_plan_request *r, uint32_t k, plan_model_i
         if (m->tensors[i].offset < m->tensors[i - 1].offset + m->tensors[i - 1].bytes)
             return tsr_error_set(err, TSR_ERR_FORMAT, "%s: tensors %s and %s overlap in the data "
                                  "section", m->path, m->tensors[i - 1].name, m->tensors[i].name);
-    if (!tsr_gguf_find_tensor(q->gguf, "output_norm.weight"))
-        return tsr_error_set(err, TSR_ERR_FORMAT, "%s: no tensor output_norm.weight", m->path);
+    const char *output_norm = tsr_llama_tensor_info(TSR_LLAMA_OUTPUT_NORM)->name;
+    if (!tsr_gguf_find_tensor(q->gguf, output_norm))
+        return tsr_error_set(err, TSR_ERR_FORMAT, "%s: no tensor %s", m->path, output_norm);
     m->all_logits = r->all_logits[k];
     m->outputs_per_seq = r->outputs_per_seq[k] ? r->outputs_per_seq[k] : 1;
     uint32_t n_sequences = r->n_sequences ? r->n_sequences : 1;

@@ -7,8 +7,9 @@
  * allocator nothing but the devices' sizes, which the caller passes in. It
  * is then the one description of memory the runtime follows: tsr_model_open
  * reserves exactly what tsr_plan_model says, on the devices it says, and
- * nothing else (core/model/model.c takes its byte counts from the same functions:
- * tsr_model_kv_layer_bytes, tsr_model_scratch_bytes, tsr_plan_tensor_bytes).
+ * nothing else (core/model/model.c takes its byte counts from the same functions,
+ * core/arch/llama_arch.h's: tsr_model_kv_layer_bytes, tsr_model_scratch_bytes,
+ * tsr_tensor_bytes, and its units from the same table of tensors).
  *
  * Placement rules.
  *   - Units. A model is its layers (blk.N.*: weights, norms, and the layer's
@@ -41,7 +42,7 @@
  *     as `run` and `bench` use it, server.parallel for a server (PROFILE.md:
  *     "the planner provisions a KV cache for each").
  *   - Scratch. Every device that holds layers of a model holds that model's
- *     activation scratch (core/model/model.c's layout less the logits); the device
+ *     activation scratch (core/arch/llama_sizes.c's layout less the logits); the device
  *     of the output head holds the logits too.
  *   - Weights. A device's weights are the runs of consecutive tensors (in
  *     file order) placed on it, as the file lays them out, padding between
@@ -70,6 +71,7 @@
 
 #include "diag.h"
 #include "gguf.h"
+#include "llama_arch.h"
 #include "profile.h"
 #include "tessera/tessera.h"
 
@@ -197,13 +199,22 @@ uint32_t tsr_plan_devices_from_alloc(const tsr_alloc_vtable *alloc, void *state,
                                      tsr_plan_device_spec *specs, uint32_t max_specs,
                                      tsr_error *err);
 
-/* The bytes a tensor takes: as its quant plugin's blocks count them, or the
- * GGUF type table's when no plugin claims the type; 0 when neither knows. */
-uint64_t tsr_plan_tensor_bytes(const tsr_registry *registry, const tsr_gguf_tensor *tensor);
-
-/* Where a tensor belongs: a layer (>= 0), or one of these. */
-enum { TSR_PLAN_UNIT_INPUT = -2, TSR_PLAN_UNIT_OUTPUT = -3, TSR_PLAN_UNIT_NONE = -4 };
-int32_t tsr_plan_tensor_unit(const char *name, uint32_t n_layer);
+/* The planner's names for the units and tensor sizes of llama_arch.h, whose
+ * one table of tensors the loader reads too. */
+enum {
+    TSR_PLAN_UNIT_INPUT = TSR_LLAMA_UNIT_INPUT,
+    TSR_PLAN_UNIT_OUTPUT = TSR_LLAMA_UNIT_OUTPUT,
+    TSR_PLAN_UNIT_NONE = TSR_LLAMA_UNIT_NONE
+};
+static inline uint64_t tsr_plan_tensor_bytes(const tsr_registry *registry,
+                                             const tsr_gguf_tensor *tensor)
+{
+    return tsr_tensor_bytes(registry, tensor);
+}
+static inline int32_t tsr_plan_tensor_unit(const char *name, uint32_t n_layer)
+{
+    return tsr_llama_tensor_unit(name, n_layer);
+}
 
 /* The device a placed unit (a layer, or TSR_PLAN_UNIT_INPUT/OUTPUT) is on. */
 uint32_t tsr_plan_unit_device(const tsr_plan_model *model, int32_t unit);

@@ -4,7 +4,7 @@
 #ifndef TSR_CORE_PLAN_INTERNAL_H
 #define TSR_CORE_PLAN_INTERNAL_H
 
-#include "model.h"
+#include "llama_arch.h"
 #include "plan.h"
 
 /* A tensor of the file, in file order. */

@@ -2,7 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "model.h"
+#include "llama_arch.h"
 
 /* Architectures whose GGUF tensors and keys follow the Llama layout. */
 static const char *const llama_like[] = {"llama", "mistral"};
@@ -72,9 +72,10 @@ tsr_status tsr_llama_config_read(const tsr_gguf *gguf, tsr_llama_config *c, tsr_
             count <= UINT32_MAX)
             c->n_vocab = (uint32_t)count;
     }
-    const tsr_gguf_tensor *embd = tsr_gguf_find_tensor(gguf, "token_embd.weight");
+    const char *embd_name = tsr_llama_tensor_info(TSR_LLAMA_TOKEN_EMBD)->name;
+    const tsr_gguf_tensor *embd = tsr_gguf_find_tensor(gguf, embd_name);
     if (!embd)
-        return tsr_error_set(err, TSR_ERR_FORMAT, "%s: no tensor token_embd.weight", path);
+        return tsr_error_set(err, TSR_ERR_FORMAT, "%s: no tensor %s", path, embd_name);
     if (c->n_vocab == 0)
         c->n_vocab = (uint32_t)embd->dims[1];
 
@@ -119,6 +120,7 @@ tsr_status tsr_llama_config_read(const tsr_gguf *gguf, tsr_llama_config *c, tsr_
                                  path, (int)scaling.len, scaling.data);
         }
     }
-    c->tied_output = tsr_gguf_find_tensor(gguf, "output.weight") == NULL;
+    c->tied_output =
+        tsr_gguf_find_tensor(gguf, tsr_llama_tensor_info(TSR_LLAMA_OUTPUT)->name) == NULL;
     return TSR_OK;
 }
