@@ -55,10 +55,11 @@ libtessera_core_la_SOURCES += core/arch/llama_arch.h core/arch/llama_config.c \
 	core/arch/llama_tensors.c core/arch/llama_sizes.c \
 	core/arch/model_identity.c core/arch/model_identity.h
 
-# plan: the memory planner: placement and accounting from headers, and its
-# diagnostics.
+# plan: the memory planner: sizing from headers and the plan as a value
+# (plan.c), the layout step (plan_layout.c: placement and accounting), and its
+# checks (plan_check.c: diagnostics and their hints).
 libtessera_core_la_SOURCES += core/plan/plan.c core/plan/plan.h core/plan/plan_internal.h \
-	core/plan/plan_check.c
+	core/plan/plan_layout.c core/plan/plan_check.c
 
 # model: the Llama-family model loaded as its plan says: weights (mapped,
 # read or re-quantized at load), the forward pass, sequences and their state.

@@ -1,6 +1,6 @@
-/* The planner's insides, shared by plan.c (sizing, placement, accounting)
- * and plan_check.c (diagnostics and the hints they compute by planning
- * again with one setting changed). */
+/* The planner's insides, shared by plan.c (sizing, the plan as a value),
+ * plan_layout.c (placement and accounting) and plan_check.c (diagnostics
+ * and the hints they compute by placing again with one setting changed). */
 #ifndef TSR_CORE_PLAN_INTERNAL_H
 #define TSR_CORE_PLAN_INTERNAL_H
 
@@ -70,6 +70,7 @@ typedef struct planner {
     double *room;                             /* n_devices, for spreading */
 } planner;
 
+/* ---- the layout step (plan_layout.c) ---- */
 tsr_status plan_layout_init(plan_layout *layout, const planner *p, tsr_error *err);
 void plan_layout_free(plan_layout *layout);
 /* Places every model of s and counts what each device holds; returns
@@ -78,7 +79,21 @@ bool plan_place(const planner *p, const plan_settings *s, plan_layout *layout);
 uint64_t plan_kv_layer_bytes(const planner *p, const plan_settings *s, uint32_t model);
 /* The weights a model would have at scale. */
 uint64_t plan_scaled(uint64_t bytes, double scale);
+/* Calls run(ctx, device, offset, bytes) for each run of consecutive tensors
+ * (in file order) that a model places on one device. An unplaced tensor
+ * ends a run. Re-quantized weights are not runs of the file: each tensor
+ * counts alone, aligned, with offset UINT64_MAX. */
+void plan_for_each_run(const plan_model_in *m, const uint32_t *layer_device,
+                       void (*run)(void *ctx, uint32_t device, uint64_t offset, uint64_t bytes),
+                       void *ctx);
 
+/* Re-quantized tensors sit at 64-byte boundaries, as the loader places them. */
+static inline uint64_t plan_align_up(uint64_t n)
+{
+    return (n + 63) & ~(uint64_t)63;
+}
+
+/* ---- the checks (plan_check.c) ---- */
 /* Adds the planner's diagnostics about layout (placed with p->settings). */
 void plan_diagnose(const planner *p, const plan_layout *layout, tsr_diagnostics *diags);
 /* The split-mismatch and split-exceeds-device checks (a split of the
