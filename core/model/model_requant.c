@@ -12,6 +12,7 @@
 
 #include "loader.h"
 #include "model_internal.h"
+#include "requant.h"
 
 enum { ALIGN = 64, PROGRESS_STEPS = 100 };
 
@@ -61,28 +62,27 @@ typedef struct requant_tensor {
     uint64_t offset, bytes;        /* in its device's arena, unaligned size */
 } requant_tensor;
 
-/* One dispatch: rows [row_begin, row_end) of a tensor, split over threads,
- * each with its own row of floats (cols values) to pass them through. */
-typedef struct requant_job {
-    const uint8_t *src;
-    uint8_t *dst;
-    const tsr_quant_vtable *from, *to;
-    size_t src_row_bytes, dst_row_bytes;
-    int64_t cols, row_begin, row_end;
-    float *rows;                   /* n_threads rows of max_cols floats */
-    int64_t max_cols;
-} requant_job;
+static size_t row_bytes(const tsr_quant_vtable *q, int64_t cols)
+{
+    return (size_t)(cols / q->block_elems) * q->block_bytes;
+}
 
 static void requant_rows(void *ctx, uint32_t thread, uint32_t n_threads)
 {
-    const requant_job *j = ctx;
+    const tsr_requant_rows *j = ctx;
+    size_t src_row_bytes = row_bytes(j->from, j->cols), dst_row_bytes = row_bytes(j->to, j->cols);
     int64_t begin, end;
-    tsr_split_range(j->row_end - j->row_begin, 1, thread, n_threads, &begin, &end);
-    float *row = j->rows + (size_t)thread * (size_t)j->max_cols;
-    for (int64_t r = j->row_begin + begin; r < j->row_begin + end; r++) {
-        j->from->dequantize(j->src + (size_t)r * j->src_row_bytes, row, j->cols);
-        j->to->quantize_reference(row, j->dst + (size_t)r * j->dst_row_bytes, j->cols);
+    tsr_split_range(j->n_rows, 1, thread, n_threads, &begin, &end);
+    float *row = j->scratch + (size_t)thread * (size_t)j->cols;
+    for (int64_t r = begin; r < end; r++) {
+        j->from->dequantize(j->src + (size_t)r * src_row_bytes, row, j->cols);
+        j->to->quantize_reference(row, j->dst + (size_t)r * dst_row_bytes, j->cols);
     }
+}
+
+void tsr_requant_run(tsr_threadpool *pool, const tsr_requant_rows *job)
+{
+    tsr_threadpool_run(pool, requant_rows, (void *)job);
 }
 
 static int compare_file_order(const void *a, const void *b)
@@ -201,7 +201,7 @@ static void report(tsr_model *m, uint64_t done, uint64_t total)
 
 /* Fills one tensor, in dispatches of about total / PROGRESS_STEPS bytes so
  * that the progress bar moves inside the big ones. */
-static void fill_tensor(tsr_model *m, const requant_tensor *r, uint8_t *dst, requant_job *job,
+static void fill_tensor(tsr_model *m, const requant_tensor *r, uint8_t *dst, float *scratch,
                         uint64_t *done, uint64_t total)
 {
     const tsr_gguf_tensor *t = r->tensor;
@@ -212,20 +212,21 @@ static void fill_tensor(tsr_model *m, const requant_tensor *r, uint8_t *dst, req
         return;
     }
     int64_t cols = (int64_t)t->dims[0], rows = (int64_t)(t->n_elems / t->dims[0]);
-    job->src = t->data;
-    job->dst = dst;
-    job->from = r->from;
-    job->to = r->to;
-    job->cols = cols;
-    job->src_row_bytes = (size_t)(cols / r->from->block_elems) * r->from->block_bytes;
-    job->dst_row_bytes = (size_t)(cols / r->to->block_elems) * r->to->block_bytes;
+    size_t src_row_bytes = row_bytes(r->from, cols), dst_row_bytes = row_bytes(r->to, cols);
     uint64_t step_bytes = total / PROGRESS_STEPS + 1;
-    int64_t step_rows = (int64_t)(step_bytes / job->dst_row_bytes) + 1;
+    int64_t step_rows = (int64_t)(step_bytes / dst_row_bytes) + 1;
     for (int64_t row = 0; row < rows && !m->cancelled; row += step_rows) {
-        job->row_begin = row;
-        job->row_end = row + step_rows < rows ? row + step_rows : rows;
-        tsr_threadpool_run(m->pool, requant_rows, job);
-        *done += (uint64_t)(job->row_end - job->row_begin) * job->dst_row_bytes;
+        tsr_requant_rows job = {
+            .src = (const uint8_t *)t->data + (size_t)row * src_row_bytes,
+            .dst = dst + (size_t)row * dst_row_bytes,
+            .from = r->from,
+            .to = r->to,
+            .cols = cols,
+            .n_rows = row + step_rows < rows ? step_rows : rows - row,
+            .scratch = scratch,
+        };
+        tsr_requant_run(m->pool, &job);
+        *done += (uint64_t)job.n_rows * dst_row_bytes;
         report(m, *done, total);
     }
 }
@@ -251,10 +252,9 @@ tsr_status tsr_model_load_requantized(tsr_model *m, tsr_error *err)
         uint64_t total = 0, done = 0;
         for (size_t i = 0; i < n; i++)
             total += list[i].bytes;
-        requant_job job = {.rows = rows, .max_cols = max_cols};
         for (size_t i = 0; i < n && !m->cancelled; i++) {
             uint8_t *dst = arenas[list[i].device] + list[i].offset;
-            fill_tensor(m, &list[i], dst, &job, &done, total);
+            fill_tensor(m, &list[i], dst, rows, &done, total);
             /* The file's bytes are not read again: RSS is the weights held. */
             tsr_gguf_drop_tensor_pages(m->gguf, list[i].tensor);
             m->held[i] = (tsr_model_tensor){list[i].tensor, list[i].to ? list[i].to
