@@ -21,6 +21,7 @@ typedef struct cli_command {
 extern const cli_command cli_command_run;
 extern const cli_command cli_command_bench;
 extern const cli_command cli_command_perplexity;
+extern const cli_command cli_command_quantize;
 extern const cli_command cli_command_plugins;
 extern const cli_command cli_command_plugin;
 extern const cli_command cli_command_profile;
@@ -59,6 +60,10 @@ tsr_status cli_setup(tsr_config **config, tsr_error *err);
 
 /* The environment variables every command honours, for --help. */
 void cli_print_environment(FILE *out);
+
+/* Draws "WHAT [####....]  45%" over the current line of stderr (a
+ * terminal), and clears it at 1.0. */
+void cli_progress_bar(const char *what, double fraction);
 
 /* true when argv[i] is -h or --help. */
 bool cli_is_help(const char *arg);

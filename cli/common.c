@@ -129,3 +129,15 @@ void cli_print_environment(FILE *out)
           "                       avx512vnni, native (default)\n",
           out);
 }
+
+void cli_progress_bar(const char *what, double fraction)
+{
+    int width = 40, filled = (int)(fraction * width + 0.5);
+    fprintf(stderr, "\r%s [", what);
+    for (int i = 0; i < width; i++)
+        fputc(i < filled ? '#' : '.', stderr);
+    fprintf(stderr, "] %3d%%", (int)(fraction * 100 + 0.5));
+    if (fraction >= 1.0)
+        fputs("\r\033[K", stderr);
+    fflush(stderr);
+}

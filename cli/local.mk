@@ -2,7 +2,7 @@
 tessera_SOURCES = cli/main.c cli/cli.h cli/common.c cli/cmd_plugins.c cli/cmd_plugin.c cli/cmd_profile.c \
 	cli/options.c cli/options.h cli/session.c cli/session.h \
 	cli/cmd_run.c cli/cmd_bench.c cli/bench_spec.c cli/bench_spec.h cli/cmd_plan.c cli/sigbus.c \
-	cli/cmd_perplexity.c cli/logits_file.c cli/logits_file.h
+	cli/cmd_perplexity.c cli/logits_file.c cli/logits_file.h cli/cmd_quantize.c
 # The command is the runtime API's first client: include/ alone (no core/ on
 # its include path) and libtessera, whose exports are that API.
 tessera_CPPFLAGS = -I$(top_srcdir)/include -I$(top_builddir) -D_GNU_SOURCE \

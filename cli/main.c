@@ -9,6 +9,7 @@ static const cli_command *const commands[] = {
     &cli_command_run,
     &cli_command_bench,
     &cli_command_perplexity,
+    &cli_command_quantize,
     &cli_command_plugins,
     &cli_command_plugin,
     &cli_command_profile,

@@ -38,14 +38,7 @@ static void print_finding(const tsr_diagnostic_info *d, void *ctx)
 static bool progress_bar(double fraction, void *ctx)
 {
     (void)ctx;
-    int width = 40, filled = (int)(fraction * width + 0.5);
-    fprintf(stderr, "\rloading weights [");
-    for (int i = 0; i < width; i++)
-        fputc(i < filled ? '#' : '.', stderr);
-    fprintf(stderr, "] %3d%%", (int)(fraction * 100 + 0.5));
-    if (fraction >= 1.0)
-        fputs("\r\033[K", stderr);
-    fflush(stderr);
+    cli_progress_bar("loading weights", fraction);
     return true;
 }
 

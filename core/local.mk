@@ -16,9 +16,11 @@ libtessera_core_la_SOURCES += \
 	core/base/units.c core/base/units.h \
 	core/base/diag.c core/base/diag.h
 
-# gguf: the GGUF reader and the ggml type table.
+# gguf: the GGUF reader and the ggml type table; the header writer and
+# llama.cpp's quantization mixes (which type each tensor of a file gets).
 libtessera_core_la_SOURCES += core/gguf/gguf.c core/gguf/gguf_values.c \
-	core/gguf/gguf.h core/gguf/gguf_private.h core/gguf/ggml_types.c
+	core/gguf/gguf.h core/gguf/gguf_private.h core/gguf/ggml_types.c \
+	core/gguf/gguf_write.c core/gguf/gguf_write.h core/gguf/quant_mix.c core/gguf/quant_mix.h
 
 # plugin: the loader and registry, the host-services table, declared
 # parameters, and `tessera plugin check` (one plugin object against
@@ -65,7 +67,7 @@ libtessera_core_la_SOURCES += core/plan/plan.c core/plan/plan.h core/plan/plan_i
 # read or re-quantized at load), the forward pass, sequences and their state.
 libtessera_core_la_SOURCES += core/model/model.c core/model/model.h \
 	core/model/model_internal.h core/model/forward.c core/model/model_requant.c \
-	core/model/model_seq.c
+	core/model/requant.h core/model/model_seq.c
 
 # api: the runtime API (include/tessera/tessera.h): deployments, text,
 # contexts, batches, decode, KV and state, samplers, speculation.
@@ -74,5 +76,7 @@ libtessera_core_la_SOURCES += core/api/api_internal.h core/api/deployment.c core
 	core/api/profile.c core/api/generate.c core/api/weights_check.c \
 	core/api/formats.c core/api/speculate.c core/api/speculate.h core/api/draft.h \
 	core/api/spec_control.c core/api/spec_control.h
+# tessera quantize: a model file written in another format.
+libtessera_core_la_SOURCES += core/api/quantize.c
 # A profile's server section, read before the deployment loads (tessera serve).
 libtessera_core_la_SOURCES += core/api/server_settings.c

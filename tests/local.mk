@@ -383,6 +383,10 @@ EXTRA_DIST += tests/cli-run.sh
 TESTS += tests/cli-perplexity.sh
 EXTRA_DIST += tests/cli-perplexity.sh tests/data/perplexity.txt \
 	tests/reference/make_perplexity_ref.py tests/reference/perplexity-smollm2.json
+# tessera quantize: llama.cpp's types for every mix, files read back by the
+# gguf package and loaded by llama.cpp, llama.cpp's bytes, refusals.
+TESTS += tests/cli-quantize.sh
+EXTRA_DIST += tests/cli-quantize.sh tests/quantize_check.py
 
 # tessera.ini, the environment, the ISA limit.
 if HAVE_CRITERION

@@ -436,6 +436,7 @@ static bool parse_metadata(parser *p, uint64_t n_kvs)
         kv->value_at = p->pos;
         if (!parse_value(p, kv->type, &kv->array, 0))
             return false;
+        kv->end = p->pos;
         tsr_gguf_str key = gguf_key_text(g, i);
         if (key.len == 17 && memcmp(key.data, "general.alignment", 17) == 0 &&
             !check_alignment(p, kv))

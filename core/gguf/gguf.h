@@ -137,6 +137,10 @@ tsr_gguf_str tsr_gguf_key_name(const tsr_gguf *gguf, int64_t index);
 tsr_gguf_type tsr_gguf_key_type(const tsr_gguf *gguf, int64_t index);
 /* Absolute file offset of the key (its length prefix), for messages. */
 uint64_t tsr_gguf_key_offset(const tsr_gguf *gguf, int64_t index);
+/* The whole key/value as the file stores it (key length, key, value type,
+ * value), for a writer that copies it; false when index is out of range. */
+bool tsr_gguf_key_bytes(const tsr_gguf *gguf, int64_t index, const void **data,
+                        uint64_t *n_bytes);
 
 /* Typed getters by key name. They return false when the key is missing or
  * its value cannot be represented as asked (get_u64 accepts any

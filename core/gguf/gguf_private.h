@@ -20,6 +20,7 @@ typedef struct kv_entry {
     uint64_t key_len;
     tsr_gguf_type type;
     uint64_t value_at;
+    uint64_t end;     /* file offset just past the value */
     array_node array; /* when type is TSR_GGUF_ARRAY */
 } kv_entry;
 

@@ -62,6 +62,15 @@ uint64_t tsr_gguf_key_offset(const tsr_gguf *g, int64_t index)
     return key_in_range(g, index) ? g->kvs[index].at : 0;
 }
 
+bool tsr_gguf_key_bytes(const tsr_gguf *g, int64_t index, const void **data, uint64_t *n_bytes)
+{
+    if (!key_in_range(g, index))
+        return false;
+    *data = g->bytes + g->kvs[index].at;
+    *n_bytes = g->kvs[index].end - g->kvs[index].at;
+    return true;
+}
+
 static const kv_entry *find_kv(const tsr_gguf *g, const char *key)
 {
     int64_t index = tsr_gguf_find_key(g, key);

@@ -812,6 +812,72 @@ TSR_EXPORT tsr_status tsr_line_read(tsr_line_reader *r, FILE *f, const char *nam
                                     tsr_error *err);
 TSR_EXPORT void tsr_line_reader_free(tsr_line_reader *r);
 
+/* ---- writing a quantized model file ----------------------------------------- */
+
+/* `tessera quantize`: a GGUF model file re-written with its matrices in
+ * another format. format is one of llama.cpp's named mixes ("q4_k_m",
+ * "q3_k_s", "iq4_xs", "q8_0", ...: the main type, with the tensors
+ * llama-quantize keeps at higher precision kept so, tensor for tensor), or
+ * the name of any GGUF type (every matrix in that type, as --pure). Every
+ * tensor whose type changes is dequantized by the plugin of its type and
+ * quantized by the target type's plugin (its quantize_reference), so the
+ * input may be any format a plugin dequantizes, a quantized one included
+ * (re-quantizing loses what the input had already lost). */
+
+/* A user's exception: tensors whose name matches pattern (a shell glob, or
+ * an exact name) get type (a GGUF type name) instead of the mix's. */
+typedef struct tsr_quantize_keep {
+    const char *pattern, *type;
+} tsr_quantize_keep;
+
+/* One tensor as the output file holds it; strings live only during the
+ * call. */
+typedef struct tsr_quantize_tensor_info {
+    const char *name;
+    const char *from_type, *to_type; /* type names; equal when copied as stored */
+    uint64_t from_bytes, to_bytes;
+    uint64_t index, count;           /* its place in the file, of count tensors */
+} tsr_quantize_tensor_info;
+typedef void (*tsr_quantize_tensor_cb)(const tsr_quantize_tensor_info *tensor, void *ctx);
+
+typedef struct tsr_quantize_params {
+    uint32_t struct_size;
+    int32_t n_threads;               /* 0: one per physical core */
+    bool pure;                       /* every matrix in the mix's main type: no exceptions
+                                        (row lengths its blocks do not divide still fall back) */
+    bool dry_run;                    /* choose every type, report them, write nothing */
+    const tsr_quantize_keep *keep;   /* the first rule whose pattern matches a matrix wins */
+    size_t n_keep;
+    tsr_progress_cb progress;        /* bytes written; false cancels (TSR_ERR_ABORTED) */
+    void *progress_ctx;
+    tsr_quantize_tensor_cb tensor;   /* each tensor's choice, in file order, before any
+                                        data is written; NULL: none */
+    void *tensor_ctx;
+} tsr_quantize_params;
+
+/* Fills p with every default and struct_size. */
+TSR_EXPORT void tsr_quantize_params_init(tsr_quantize_params *p);
+
+/* Writes in_path's model to out_path in format, with registry's plugins.
+ * Metadata is copied (general.file_type set to the mix's, general.
+ * quantization_version to 2, general.quantized_by naming tessera and the
+ * format), as is general.alignment, which the data honours. The file is
+ * written under a temporary name beside out_path and renamed over it only
+ * when complete: on any failure out_path is untouched and nothing is left
+ * behind. Errors: TSR_ERR_INVALID (an unknown format or type, a --keep rule
+ * that matches no matrix), TSR_ERR_UNSUPPORTED (a chosen type no loaded
+ * plugin can quantize, or an input type none can dequantize: the message
+ * names the formats that can), TSR_ERR_NOT_FOUND / TSR_ERR_IO /
+ * TSR_ERR_FORMAT (the input), TSR_ERR_IO (the output cannot be created or
+ * written: a full disk names how much was written), TSR_ERR_NOMEM,
+ * TSR_ERR_ABORTED. Setup; any thread (it runs its own thread pool). */
+TSR_EXPORT tsr_status tsr_quantize_model(const tsr_registry *registry, const char *in_path,
+                                         const char *out_path, const char *format,
+                                         const tsr_quantize_params *params, tsr_error *err);
+/* llama.cpp's mix names tsr_quantize_model knows, in llama-quantize's
+ * order; NULL past the last. Static. */
+TSR_EXPORT const char *tsr_quantize_mix_name(size_t index);
+
 #ifdef __cplusplus
 }
 #endif
