@@ -38,11 +38,13 @@ libtessera_core_la_SOURCES += \
 	core/profile/profile.c core/profile/profile.h core/profile/profile_internal.h \
 	core/profile/profile_values.c core/profile/profile_validate.c core/profile/profile_yaml.c
 
-# text: the tokenizer (byte-level BPE, SentencePiece), the detokenizer and
-# chat templates.
+# text: the vocabulary, the tokenizer over it (byte-level BPE, SentencePiece,
+# the merge queue they share), the detokenizer and chat templates.
 libtessera_core_la_SOURCES += \
+	core/text/vocab.c core/text/vocab.h \
 	core/text/tokenizer.c core/text/tokenizer.h core/text/tokenizer_internal.h \
-	core/text/tokenizer_bpe.c core/text/tokenizer_spm.c core/text/tokenizer_gguf.c \
+	core/text/tokenizer_bpe.c core/text/tokenizer_spm.c core/text/merge_queue.c \
+	core/text/tokenizer_gguf.c \
 	core/text/detokenizer.c core/text/chat.c core/text/chat.h
 
 # sampling: candidates (sort, softmax) and the sampler chain over plugins.

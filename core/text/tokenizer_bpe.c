@@ -2,57 +2,14 @@
  * into words, and the merge loop that joins each word's bytes by rank.
  *
  * Token texts and merge rules are stored with GPT-2's byte map, which shows
- * every byte as a printable character (space as Ġ, newline as Ċ). This file
- * unmaps them once at load time, so the merge loop works on raw bytes: a
+ * every byte as a printable character (space as Ġ, newline as Ċ). They are
+ * unmapped once at load time (vocab.c), so the merge loop works on raw bytes: a
  * word's symbols start as its bytes, and the pair of adjacent symbols with
  * the lowest rank is merged until no pair has a rule. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "tokenizer_internal.h"
-
-/* ---- the GPT-2 byte map ------------------------------------------------- */
-
-/* GPT-2 shows bytes 0x21-0x7e, 0xa1-0xac and 0xae-0xff as the characters of
- * the same code; the other 68 bytes, in order, as U+0100 to U+0143. */
-static bool byte_is_printable(unsigned b)
-{
-    return (b >= 0x21 && b <= 0x7e) || (b >= 0xa1 && b <= 0xac) || (b >= 0xae && b <= 0xff);
-}
-
-/* The byte a code point of the map stands for, or -1. The 68 shifted bytes
- * are 0x00-0x20, 0x7f-0xa0 and 0xad, in that order. */
-static int gpt2_byte_of(uint32_t cp)
-{
-    if (cp < 0x100)
-        return byte_is_printable(cp) ? (int)cp : -1;
-    if (cp >= 0x144)
-        return -1;
-    uint32_t n = cp - 0x100;
-    return n < 33 ? (int)n : n < 67 ? (int)(0x7f + n - 33) : 0xad;
-}
-
-long tsr_gpt2_unmap(const char *text, size_t n_bytes, char *out)
-{
-    const unsigned char *s = (const unsigned char *)text;
-    long w = 0;
-    for (size_t i = 0; i < n_bytes;) {
-        uint32_t cp;
-        if (s[i] < 0x80) {
-            cp = s[i++];
-        } else if ((s[i] & 0xe0) == 0xc0 && i + 1 < n_bytes && (s[i + 1] & 0xc0) == 0x80) {
-            cp = (uint32_t)(s[i] & 0x1f) << 6 | (s[i + 1] & 0x3f);
-            i += 2;
-        } else {
-            return -1; /* the map only uses code points below U+0800 */
-        }
-        int b = gpt2_byte_of(cp);
-        if (b < 0)
-            return -1;
-        out[w++] = (char)b;
-    }
-    return w;
-}
 
 /* ---- pre-tokenizers ------------------------------------------------------ */
 
@@ -195,65 +152,18 @@ tsr_status tsr_bpe_add_merges(tsr_vocab *vocab, const tsr_tokenizer_spec *spec, 
 
 /* ---- the merge loop --------------------------------------------------------- */
 
-typedef struct symbol {
-    int32_t prev, next;
-    uint32_t start, n_bytes; /* into the word; n_bytes 0 once merged away */
-} symbol;
-
-/* A candidate merge of symbols left and right, as they were when found. */
-typedef struct bigram {
-    int32_t rank, left, right;
-    uint32_t left_bytes, right_bytes;
-} bigram;
-
-/* Lowest rank first; on a tie the leftmost, as llama.cpp and HF order them. */
-static bool bigram_before(const bigram *a, const bigram *b)
-{
-    return a->rank < b->rank || (a->rank == b->rank && a->left < b->left);
-}
-
-static void heap_push(bigram *heap, size_t *n, bigram item)
-{
-    size_t i = (*n)++;
-    while (i > 0) {
-        size_t parent = (i - 1) / 2;
-        if (!bigram_before(&item, &heap[parent]))
-            break;
-        heap[i] = heap[parent];
-        i = parent;
-    }
-    heap[i] = item;
-}
-
-static bigram heap_pop(bigram *heap, size_t *n)
-{
-    bigram top = heap[0], last = heap[--(*n)];
-    size_t i = 0;
-    for (;;) {
-        size_t child = 2 * i + 1;
-        if (child >= *n)
-            break;
-        if (child + 1 < *n && bigram_before(&heap[child + 1], &heap[child]))
-            child++;
-        if (!bigram_before(&heap[child], &last))
-            break;
-        heap[i] = heap[child];
-        i = child;
-    }
-    if (*n > 0)
-        heap[i] = last;
-    return top;
-}
-
-static void try_bigram(const tsr_vocab *vocab, const char *word, const symbol *symbols,
-                       int32_t left, int32_t right, bigram *heap, size_t *n_heap)
+/* Queues left and right when a rule merges them, keyed by its rank: the
+ * lowest rank first, on a tie the leftmost, as llama.cpp and HF order them. */
+static void try_bigram(const tsr_vocab *vocab, const char *word, const tsr_merge_symbol *symbols,
+                       int32_t left, int32_t right, tsr_merge_pair *heap, size_t *n_heap)
 {
     if (left < 0 || right < 0)
         return;
-    const symbol *l = &symbols[left], *r = &symbols[right];
+    const tsr_merge_symbol *l = &symbols[left], *r = &symbols[right];
     const tsr_merge *m = find_merge(vocab, word + l->start, l->n_bytes, r->n_bytes);
     if (m)
-        heap_push(heap, n_heap, (bigram){m->rank, left, right, l->n_bytes, r->n_bytes});
+        tsr_merge_queue_push(heap, n_heap,
+                             (tsr_merge_pair){m->rank, left, right, l->n_bytes, r->n_bytes});
 }
 
 static tsr_status bpe_word(const tsr_vocab *vocab, const char *word, size_t n_bytes,
@@ -267,35 +177,33 @@ static tsr_status bpe_word(const tsr_vocab *vocab, const char *word, size_t n_by
         }
     }
     if (n_bytes > INT32_MAX ||
-        !tsr_scratch_reserve(&scratch->symbols, &scratch->symbols_cap, n_bytes, sizeof(symbol)) ||
-        !tsr_scratch_reserve(&scratch->heap, &scratch->heap_cap, 2 * n_bytes, sizeof(bigram)))
+        !tsr_scratch_reserve(&scratch->symbols, &scratch->symbols_cap, n_bytes,
+                             sizeof(tsr_merge_symbol)) ||
+        !tsr_scratch_reserve(&scratch->heap, &scratch->heap_cap, 2 * n_bytes,
+                             sizeof(tsr_merge_pair)))
         return TSR_ERR_NOMEM;
-    symbol *symbols = scratch->symbols;
-    bigram *heap = scratch->heap;
+    tsr_merge_symbol *symbols = scratch->symbols;
+    tsr_merge_pair *heap = scratch->heap;
     size_t n_heap = 0;
     int32_t n = (int32_t)n_bytes;
     for (int32_t i = 0; i < n; i++)
-        symbols[i] = (symbol){i - 1, i + 1 < n ? i + 1 : -1, (uint32_t)i, 1};
+        symbols[i] = (tsr_merge_symbol){i - 1, i + 1 < n ? i + 1 : -1, (uint32_t)i, 1};
     for (int32_t i = 1; i < n; i++)
         try_bigram(vocab, word, symbols, i - 1, i, heap, &n_heap);
     /* Each merge removes one symbol and adds at most two bigrams, so the heap
      * never holds more than 2 * n_bytes entries. */
     while (n_heap > 0) {
-        bigram b = heap_pop(heap, &n_heap);
-        symbol *l = &symbols[b.left], *r = &symbols[b.right];
+        tsr_merge_pair b = tsr_merge_queue_pop(heap, &n_heap);
+        tsr_merge_symbol *l = &symbols[b.left], *r = &symbols[b.right];
         /* stale: one side has changed since this pair was found */
         if (l->n_bytes != b.left_bytes || r->n_bytes != b.right_bytes || l->next != b.right)
             continue;
-        l->n_bytes += r->n_bytes;
-        r->n_bytes = 0;
-        l->next = r->next;
-        if (r->next >= 0)
-            symbols[r->next].prev = b.left;
+        tsr_merge_symbols(symbols, b.left, b.right);
         try_bigram(vocab, word, symbols, l->prev, b.left, heap, &n_heap);
         try_bigram(vocab, word, symbols, b.left, l->next, heap, &n_heap);
     }
     for (int32_t i = 0; i != -1; i = symbols[i].next) {
-        const symbol *s = &symbols[i];
+        const tsr_merge_symbol *s = &symbols[i];
         int32_t id = tsr_vocab_lookup(vocab, word + s->start, s->n_bytes);
         if (id != TSR_TOKEN_NONE) {
             tsr_sink_push(sink, id);

@@ -11,65 +11,19 @@
 
 #include "tokenizer_internal.h"
 
-typedef struct spm_symbol {
-    int32_t prev, next;
-    uint32_t start, n_bytes; /* into the escaped text; 0 once merged away */
-} spm_symbol;
-
-typedef struct spm_bigram {
-    float score;
-    int32_t left, right;
-    uint32_t n_bytes; /* of the merged text, when the pair was found */
-} spm_bigram;
-
-/* Highest score first; on a tie the leftmost. */
-static bool spm_before(const spm_bigram *a, const spm_bigram *b)
-{
-    return a->score > b->score || (a->score == b->score && a->left < b->left);
-}
-
-static void spm_push(spm_bigram *heap, size_t *n, spm_bigram item)
-{
-    size_t i = (*n)++;
-    while (i > 0) {
-        size_t parent = (i - 1) / 2;
-        if (!spm_before(&item, &heap[parent]))
-            break;
-        heap[i] = heap[parent];
-        i = parent;
-    }
-    heap[i] = item;
-}
-
-static spm_bigram spm_pop(spm_bigram *heap, size_t *n)
-{
-    spm_bigram top = heap[0], last = heap[--(*n)];
-    size_t i = 0;
-    for (;;) {
-        size_t child = 2 * i + 1;
-        if (child >= *n)
-            break;
-        if (child + 1 < *n && spm_before(&heap[child + 1], &heap[child]))
-            child++;
-        if (!spm_before(&heap[child], &last))
-            break;
-        heap[i] = heap[child];
-        i = child;
-    }
-    if (*n > 0)
-        heap[i] = last;
-    return top;
-}
-
-static void spm_try(const tsr_vocab *vocab, const char *text, const spm_symbol *symbols,
-                    int32_t left, int32_t right, spm_bigram *heap, size_t *n_heap)
+/* Queues left and right when their text together is a token, keyed by minus
+ * its score: the highest score first, on a tie the leftmost. */
+static void spm_try(const tsr_vocab *vocab, const char *text, const tsr_merge_symbol *symbols,
+                    int32_t left, int32_t right, tsr_merge_pair *heap, size_t *n_heap)
 {
     if (left < 0 || right < 0)
         return;
-    uint32_t n = symbols[left].n_bytes + symbols[right].n_bytes;
-    int32_t id = tsr_vocab_lookup(vocab, text + symbols[left].start, n);
+    uint32_t left_bytes = symbols[left].n_bytes, right_bytes = symbols[right].n_bytes;
+    int32_t id = tsr_vocab_lookup(vocab, text + symbols[left].start, left_bytes + right_bytes);
     if (id != TSR_TOKEN_NONE)
-        spm_push(heap, n_heap, (spm_bigram){vocab->tokens[id].score, left, right, n});
+        tsr_merge_queue_push(heap, n_heap,
+                             (tsr_merge_pair){-(double)vocab->tokens[id].score, left, right,
+                                              left_bytes, right_bytes});
 }
 
 tsr_status tsr_spm_encode(const tsr_vocab *vocab, const char *text, size_t n_bytes,
@@ -97,19 +51,20 @@ tsr_status tsr_spm_encode(const tsr_vocab *vocab, const char *text, size_t n_byt
     }
     if (n == 0)
         return TSR_OK;
-    if (!tsr_scratch_reserve(&scratch->symbols, &scratch->symbols_cap, n, sizeof(spm_symbol)) ||
-        !tsr_scratch_reserve(&scratch->heap, &scratch->heap_cap, 2 * n, sizeof(spm_bigram)))
+    if (!tsr_scratch_reserve(&scratch->symbols, &scratch->symbols_cap, n,
+                             sizeof(tsr_merge_symbol)) ||
+        !tsr_scratch_reserve(&scratch->heap, &scratch->heap_cap, 2 * n, sizeof(tsr_merge_pair)))
         return tsr_error_set(err, TSR_ERR_NOMEM, "tokenizer: out of memory encoding %zu bytes",
                              n_bytes);
-    spm_symbol *symbols = scratch->symbols;
-    spm_bigram *heap = scratch->heap;
+    tsr_merge_symbol *symbols = scratch->symbols;
+    tsr_merge_pair *heap = scratch->heap;
     int32_t n_symbols = 0;
     for (size_t at = 0; at < n;) {
         size_t len = tsr_utf8_lead_len((unsigned char)escaped[at]);
         if (len > n - at)
             len = n - at;
-        symbols[n_symbols] = (spm_symbol){n_symbols - 1, at + len < n ? n_symbols + 1 : -1,
-                                          (uint32_t)at, (uint32_t)len};
+        symbols[n_symbols] = (tsr_merge_symbol){n_symbols - 1, at + len < n ? n_symbols + 1 : -1,
+                                                (uint32_t)at, (uint32_t)len};
         n_symbols++;
         at += len;
     }
@@ -117,21 +72,18 @@ tsr_status tsr_spm_encode(const tsr_vocab *vocab, const char *text, size_t n_byt
     for (int32_t i = 1; i < n_symbols; i++)
         spm_try(vocab, escaped, symbols, i - 1, i, heap, &n_heap);
     while (n_heap > 0) {
-        spm_bigram b = spm_pop(heap, &n_heap);
-        spm_symbol *l = &symbols[b.left], *r = &symbols[b.right];
+        tsr_merge_pair b = tsr_merge_queue_pop(heap, &n_heap);
+        tsr_merge_symbol *l = &symbols[b.left], *r = &symbols[b.right];
         /* stale: one side has been merged into something else since */
-        if (l->n_bytes == 0 || r->n_bytes == 0 || l->n_bytes + r->n_bytes != b.n_bytes)
+        if (l->n_bytes == 0 || r->n_bytes == 0 ||
+            l->n_bytes + r->n_bytes != b.left_bytes + b.right_bytes)
             continue;
-        l->n_bytes += r->n_bytes;
-        r->n_bytes = 0;
-        l->next = r->next;
-        if (r->next >= 0)
-            symbols[r->next].prev = b.left;
+        tsr_merge_symbols(symbols, b.left, b.right);
         spm_try(vocab, escaped, symbols, l->prev, b.left, heap, &n_heap);
         spm_try(vocab, escaped, symbols, b.left, l->next, heap, &n_heap);
     }
     for (int32_t i = 0; i != -1; i = symbols[i].next) {
-        const spm_symbol *s = &symbols[i];
+        const tsr_merge_symbol *s = &symbols[i];
         int32_t id = tsr_vocab_lookup(vocab, escaped + s->start, s->n_bytes);
         if (id != TSR_TOKEN_NONE) {
             tsr_sink_push(sink, id);
