@@ -452,6 +452,18 @@ TESTS += tests/test_quant_iq3_xxs
 endif
 EXTRA_DIST += tests/reference/quant_iq3_xxs_ref.py tests/reference/quant/iq3_xxs.bin
 
+# mxfp4 and the 1- to 3-bit i-quants against the gguf package's floats and
+# ggml's bytes (tests/reference/quant_lowbit_ref.py), their SIMD paths
+# against their scalar references.
+if HAVE_CRITERION
+check_PROGRAMS += tests/test_quant_lowbit
+tests_test_quant_lowbit_SOURCES = tests/test_quant_lowbit.c tests/quanttest.h tests/testutil.h
+tests_test_quant_lowbit_CFLAGS = $(TEST_CFLAGS)
+tests_test_quant_lowbit_LDADD = $(TEST_LIBS) -lm
+TESTS += tests/test_quant_lowbit
+endif
+EXTRA_DIST += tests/reference/quant_lowbit_ref.py tests/reference/quant/mxfp4.bin
+
 # Batch invariance: every quant plugin's products of a (row, token) bit-identical
 # whatever the batch, row range and token position, at every ISA level.
 if HAVE_CRITERION

@@ -51,9 +51,12 @@ TOP = 5
 #
 # how: llama.h's file type for llama.cpp's model quantizer, or "ggml:TYPE"
 # for formats that quantizer will not write without an importance matrix
-# (the i-quants below 4 bits): the default model with its 1536-wide
-# ffn_down tensors re-quantized to TYPE by ggml's own quantizer
-# (ggml_quantize_chunk, no importance matrix), everything else as it is.
+# (the i-quants below 4 bits) or writes only into experts (mxfp4): the
+# default model with its 1536-wide ffn_down tensors re-quantized to TYPE by
+# ggml's own quantizer (ggml_quantize_chunk), everything else as it is. The
+# importance matrix is none, or all ones where ggml insists on one
+# (ggml_quantize_requires_imatrix: iq2_xxs, iq2_xs, iq1_s): every column
+# as important as the next.
 #
 # pure: every tensor in the type (no bigger types for sensitive tensors),
 # except where a row is too short for its blocks. The default model's
@@ -70,6 +73,7 @@ MODELS = {
     "iq4_nl": ("LLAMA_FTYPE_MOSTLY_IQ4_NL", True, "quant_models.json"),
     "iq4_xs": ("LLAMA_FTYPE_MOSTLY_IQ4_XS", True, "quant_models.json"),
     "iq3_xxs": ("ggml:IQ3_XXS", False, "quant_models.json"),
+    "mxfp4": ("ggml:MXFP4", False, "quant_models.json"),
     # test_model_requant compares tessera's re-quantization at load with it
     "q8_0": ("LLAMA_FTYPE_MOSTLY_Q8_0", True, "quant_models.json"),
     # llama.cpp's K-quant mixes, for its quant_k_models suite
@@ -159,6 +163,9 @@ def requantize_ffn_down(type_name, out_path):
     quantize.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64,
                          ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p]
     quantize.restype = ctypes.c_size_t
+    lib.ggml_quantize_requires_imatrix.argtypes = [ctypes.c_int]
+    lib.ggml_quantize_requires_imatrix.restype = ctypes.c_bool
+    needs_importance = lib.ggml_quantize_requires_imatrix(int(qtype))
 
     reader = gguf.GGUFReader(MODEL)
     arch = reader.fields[gguf.Keys.General.ARCHITECTURE].contents()
@@ -177,8 +184,9 @@ def requantize_ffn_down(type_name, out_path):
             rows = np.ascontiguousarray(rows.reshape(-1, int(t.shape[0])))
             n_rows, n_per_row = rows.shape
             data = np.zeros((n_rows, n_per_row // block_elems * block_bytes), dtype=np.uint8)
+            importance = np.ones(n_per_row, dtype=np.float32)
             written = quantize(int(qtype), rows.ctypes.data, data.ctypes.data, 0, n_rows,
-                               n_per_row, None)
+                               n_per_row, importance.ctypes.data if needs_importance else None)
             if written != data.nbytes:
                 raise Unavailable(f"ggml_quantize_chunk({type_name}) wrote {written} bytes "
                                   f"of {data.nbytes}")

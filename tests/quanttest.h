@@ -1,5 +1,6 @@
 /* What the tests of the quant plugins share (test_quant.c, test_quant_legacy.c,
- * test_quant_k.c, test_quant_iq3_xxs.c, test_quant_invariance.c): the build
+ * test_quant_k.c, test_quant_iq3_xxs.c, test_quant_lowbit.c,
+ * test_quant_invariance.c): the build
  * tree's plugins loaded through the registry as the core loads them, ISA
  * levels, reproducible random data and operands, the reference
  * files that tests/reference/quant*_ref.py write (tests/reference/quant/
@@ -103,6 +104,53 @@ static inline void quanttest_check_kernel_names(const char *const *names, const 
             cr_assert_str_eq(vt->kernel_name(), want, "%s at ISA level %s", names[i],
                              quanttest_levels[level]);
         }
+}
+
+/* What a format must be to the registry: found by its GGUF type with ggml's
+ * geometry, a weight format, its products against ggml's activation form
+ * for it (ggml's vec_dot_type), and a quantizer or, for a format made only
+ * with an importance matrix, none. */
+typedef struct quanttest_format {
+    const char *name;
+    uint32_t gguf_type, block_elems, block_bytes;
+    const char *activation;
+    bool quantizes;
+} quanttest_format;
+
+static inline void quanttest_check_registry(const quanttest_format *formats, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        const tsr_plugin *p = tsr_registry_find_quant(quanttest_registry, formats[i].gguf_type);
+        cr_assert_not_null(p, "no plugin claims GGUF type %u", formats[i].gguf_type);
+        cr_assert_str_eq(p->name, formats[i].name, "GGUF type %u", formats[i].gguf_type);
+        const tsr_quant_vtable *vt = tsr_plugin_quant(p);
+        cr_assert_eq(vt->block_elems, formats[i].block_elems, "%s", formats[i].name);
+        cr_assert_eq(vt->block_bytes, formats[i].block_bytes, "%s", formats[i].name);
+        cr_assert_eq(vt->flags, 0u, "%s is a weight format only", formats[i].name);
+        const tsr_plugin *act = tsr_registry_find_quant(quanttest_registry, vt->act_gguf_type);
+        cr_assert_not_null(act, "%s: no plugin claims its activation type %u", formats[i].name,
+                           vt->act_gguf_type);
+        cr_assert_str_eq(act->name, formats[i].activation, "%s's activations", formats[i].name);
+        cr_assert_not_null(vt->matvec, "%s", formats[i].name);
+        cr_assert_not_null(vt->matmat, "%s", formats[i].name);
+        cr_assert_not_null(vt->matmat_reference, "%s", formats[i].name);
+        if (formats[i].quantizes) {
+            cr_assert_not_null(vt->quantize, "%s", formats[i].name);
+            cr_assert_not_null(vt->quantize_reference, "%s", formats[i].name);
+        } else {
+            cr_assert_null(vt->quantize, "%s claims a quantizer", formats[i].name);
+            cr_assert_null(vt->quantize_reference, "%s", formats[i].name);
+        }
+    }
+}
+
+/* Every format of the table at every level reports the path
+ * quanttest_expected_path gives; all of them have VNNI paths. */
+static inline void quanttest_check_format_kernel_names(const quanttest_format *formats, size_t n)
+{
+    const bool vnni = true;
+    for (size_t i = 0; i < n; i++)
+        quanttest_check_kernel_names(&formats[i].name, &vnni, 1);
 }
 
 /* ---- bytes and random data ---------------------------------------------- */

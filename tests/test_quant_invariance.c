@@ -284,6 +284,7 @@ INVARIANCE_TESTS(q4_k, NULL)
 INVARIANCE_TESTS(q5_k, NULL)
 INVARIANCE_TESTS(q6_k, NULL)
 INVARIANCE_TESTS(iq3_xxs, random_iq3_xxs)
+INVARIANCE_TESTS(mxfp4, NULL)
 
 /* Every quant plugin the build makes with products is one of the above, so
  * a new format cannot join without these checks. */
@@ -291,7 +292,7 @@ Test(invariance, every_quant_plugin_with_products_is_checked_here)
 {
     static const char *const checked[] = {"f32",  "f16",    "bf16",   "q8_0", "q4_0", "q4_1",
                                           "q5_0", "q5_1",   "iq4_nl", "iq4_xs", "q2_k", "q3_k",
-                                          "q4_k", "q5_k",   "q6_k",   "iq3_xxs"};
+                                          "q4_k", "q5_k",   "q6_k",   "iq3_xxs", "mxfp4"};
     size_t n_with_products = 0;
     for (size_t i = 0; i < tsr_registry_count(quanttest_registry); i++) {
         const tsr_plugin *p = tsr_registry_get(quanttest_registry, i);

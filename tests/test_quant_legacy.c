@@ -309,46 +309,21 @@ Test(quant_legacy, iq4_xs_integer_products_are_exact_on_every_isa)
 
 /* ---- (d) the registry, and which path runs ---------------------------- */
 
-static const struct {
-    const char *name;
-    uint32_t gguf_type, block_elems, block_bytes;
-    const char *activation; /* ggml's vec_dot_type for the format */
-} formats[] = {
-    {"q4_0", 2, 32, 18, "q8_0"},
-    {"q5_0", 6, 32, 22, "q8_0"},
-    {"q5_1", 7, 32, 24, "q8_1"},
-    {"iq4_nl", 20, 32, 18, "q8_0"},
-    {"iq4_xs", 23, 256, 136, "q8_k"},
+static const quanttest_format formats[] = {
+    {"q4_0", 2, 32, 18, "q8_0", true},
+    {"q5_0", 6, 32, 22, "q8_0", true},
+    {"q5_1", 7, 32, 24, "q8_1", true},
+    {"iq4_nl", 20, 32, 18, "q8_0", true},
+    {"iq4_xs", 23, 256, 136, "q8_k", true},
 };
 
 Test(quant_legacy, registry_finds_each_format_by_its_gguf_type_with_ggml_geometry)
 {
-    for (size_t i = 0; i < sizeof formats / sizeof formats[0]; i++) {
-        const tsr_plugin *p = tsr_registry_find_quant(quanttest_registry, formats[i].gguf_type);
-        cr_assert_not_null(p, "no plugin claims GGUF type %u", formats[i].gguf_type);
-        cr_assert_str_eq(p->name, formats[i].name, "GGUF type %u", formats[i].gguf_type);
-        const tsr_quant_vtable *vt = tsr_plugin_quant(p);
-        cr_assert_eq(vt->block_elems, formats[i].block_elems, "%s", formats[i].name);
-        cr_assert_eq(vt->block_bytes, formats[i].block_bytes, "%s", formats[i].name);
-        cr_assert_eq(vt->flags, 0u, "%s is a weight format only", formats[i].name);
-        const tsr_plugin *act = tsr_registry_find_quant(quanttest_registry, vt->act_gguf_type);
-        cr_assert_not_null(act, "%s: no plugin claims its activation type %u", formats[i].name,
-                           vt->act_gguf_type);
-        cr_assert_str_eq(act->name, formats[i].activation, "%s's activations", formats[i].name);
-        cr_assert_not_null(vt->matvec);
-        cr_assert_not_null(vt->matmat);
-        cr_assert_not_null(vt->quantize);
-    }
+    quanttest_check_registry(formats, sizeof formats / sizeof formats[0]);
 }
 
 Test(quant_legacy, kernel_name_reports_the_best_path_each_isa_level_allows)
 {
-    const char *names[sizeof formats / sizeof formats[0]];
-    bool vnni[sizeof formats / sizeof formats[0]];
-    for (size_t i = 0; i < sizeof formats / sizeof formats[0]; i++) {
-        names[i] = formats[i].name;
-        vnni[i] = true;
-    }
-    quanttest_check_kernel_names(names, vnni, sizeof formats / sizeof formats[0]);
+    quanttest_check_format_kernel_names(formats, sizeof formats / sizeof formats[0]);
     quanttest_use_level("native", quanttest_find("q4_0"), NULL);
 }

@@ -6,8 +6,9 @@
  * into tests/models; when it cannot, tests/models/UNAVAILABLE says why and
  * the tests that need a file fail saying so):
  *   quant_models: one format each, q4_0, q5_0, q5_1, iq4_nl and iq4_xs,
- *     and iq3_xxs in the ffn_down tensors (ggml's quantizer, as llama.cpp's
- *     wants an importance matrix for it; the rest stays q4_1 and q8_0);
+ *     and iq3_xxs and mxfp4 in the ffn_down tensors (ggml's quantizer, as
+ *     llama.cpp's wants an importance matrix for iq3_xxs and writes mxfp4
+ *     only into experts; the rest stays q4_1 and q8_0);
  *     the reference, tests/reference/quant_models.json, is llama.cpp's
  *     greedy continuation of one prompt on each file (16 tokens) with the
  *     top logits at every step, from the same script; it records each
@@ -160,6 +161,7 @@ Test(quant_models, q5_1_file_generates_as_llama_cpp) { check_format_file("q5_1")
 Test(quant_models, iq4_nl_file_generates_as_llama_cpp) { check_format_file("iq4_nl"); }
 Test(quant_models, iq4_xs_file_generates_as_llama_cpp) { check_format_file("iq4_xs"); }
 Test(quant_models, iq3_xxs_file_generates_as_llama_cpp) { check_format_file("iq3_xxs"); }
+Test(quant_models, mxfp4_file_generates_as_llama_cpp) { check_format_file("mxfp4"); }
 
 /* ---- llama.cpp's K-quant mixes --------------------------------------------- */
 

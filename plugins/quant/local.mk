@@ -132,3 +132,14 @@ plugins_quant_iq3_xxs_la_SOURCES = plugins/quant/iq3_xxs/iq3_xxs.c \
 plugins_quant_iq3_xxs_la_CPPFLAGS = $(LEGACY_QUANT_CPPFLAGS)
 plugins_quant_iq3_xxs_la_LDFLAGS = $(PLUGIN_LDFLAGS)
 EXTRA_DIST += plugins/quant/iq3_xxs/make_tables.py
+
+# mxfp4: OCP MXFP4 (gpt-oss's experts), iq4_nl's 4-bit table products on
+# another table and a power-of-two scale, against q8_0; its quantizer
+# calls log2f as ggml's does.
+plugins_LTLIBRARIES += plugins/quant_mxfp4.la
+plugins_quant_mxfp4_la_SOURCES = plugins/quant/mxfp4/mxfp4.c plugins/quant/mxfp4/mxfp4_x86.c \
+	plugins/quant/mxfp4/mxfp4.h plugins/quant/iq4_nl/iq4_nl_tier.h plugins/quant/iq4_nl/iq4_nl.h \
+	plugins/quant/quant_tile.h plugins/quant/common.h
+plugins_quant_mxfp4_la_CPPFLAGS = $(LEGACY_QUANT_CPPFLAGS)
+plugins_quant_mxfp4_la_LDFLAGS = $(PLUGIN_LDFLAGS)
+plugins_quant_mxfp4_la_LIBADD = -lm

@@ -56,7 +56,9 @@
  * each activation block starting with its f16 factor (d, dx): blocks b (and
  * b + 1 when two) of the tile, acc[r][t] += their products. A tier file that
  * sets TILE_PAIR_STEP defines TILE_BLOCK_BYTES, TILE_ACT_BLOCK_BYTES (the
- * sizes of a weight and an activation block) and, on a pair of blocks,
+ * sizes of a weight and an activation block), optionally
+ * TILE_WEIGHT_SCALE(block), a weight block's factor as a float where it is
+ * not an f16 at byte 0 (mxfp4's power of two), and, on a pair of blocks,
  *
  *   TIER(row_pair) TIER(load_row)(const uint8_t *block, const int two)
  *   TIER(token_pair) TIER(load_token)(const uint8_t *xb, const int two)
@@ -78,15 +80,28 @@ QUANT_INLINE TIER_TARGET void TIER(step)(__m256 acc[4][4], const uint8_t *w, siz
         _mm_prefetch((const char *)(ahead + 64 * (uintptr_t)i), _MM_HINT_T0);
     TIER(row_pair) rows[4];
     /* the rows' d: r of block b in lane r, of block b + 1 in lane 4 + r */
+#ifdef TILE_WEIGHT_SCALE
+    float d[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+#else
     uint16_t d[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+#endif
 #pragma GCC unroll 4
     for (int r = 0; r < R; r++) {
         const uint8_t *rb = wb + r * w_row_bytes;
         rows[r] = TIER(load_row)(rb, two);
+#ifdef TILE_WEIGHT_SCALE
+        d[r] = TILE_WEIGHT_SCALE(rb);
+        d[4 + r] = two ? TILE_WEIGHT_SCALE(rb + TILE_BLOCK_BYTES) : 0.0f;
+#else
         d[r] = quant_load_u16(rb);
         d[4 + r] = two ? quant_load_u16(rb + TILE_BLOCK_BYTES) : 0;
+#endif
     }
+#ifdef TILE_WEIGHT_SCALE
+    __m256 dw = _mm256_loadu_ps(d);
+#else
     __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)d));
+#endif
 #pragma GCC unroll 4
     for (int t = 0; t < T; t++) {
         const uint8_t *xb = x + t * x_row_bytes + b * TILE_ACT_BLOCK_BYTES;
@@ -220,6 +235,7 @@ static TIER_TARGET void TIER(matmat)(const void *w, size_t w_row_bytes, const vo
 #undef TILE_PAIRS
 #undef TILE_PAIR_STEP
 #undef TILE_BLOCK_BYTES
+#undef TILE_WEIGHT_SCALE
 #undef TILE_ACT_BLOCK_BYTES
 #undef TILE_MINS
 #undef TILE_TOKEN_CHUNK

@@ -183,6 +183,20 @@ def quant_section(name, rng, lib):
     return len(x) // elems, x, expected
 
 
+def write_reference(path, qtype, elems, nbytes, deq_bytes, deq_floats, q_floats, q_bytes):
+    """One reference file in the layout above; the other quant*_ref.py scripts
+    write theirs with it too."""
+    with open(path, "wb") as f:
+        f.write(b"TSRQREF1")
+        f.write(struct.pack("<III", int(qtype), elems, nbytes))
+        f.write(struct.pack("<I", len(deq_bytes) // nbytes))
+        f.write(deq_bytes.tobytes())
+        f.write(deq_floats.astype("<f4").tobytes())
+        f.write(struct.pack("<I", len(q_bytes) // nbytes))
+        f.write(q_floats.astype("<f4").tobytes())
+        f.write(q_bytes.tobytes())
+
+
 def main():
     reader = gguf.GGUFReader(MODEL)
     lib = ggml_base()
@@ -192,15 +206,8 @@ def main():
         qtype, elems, nbytes, _ = FORMATS[name]
         n_deq, deq_bytes, deq_floats = dequant_section(name, reader, rng)
         n_q, q_floats, q_bytes = quant_section(name, rng, lib)
-        with open(OUT / f"{name}.bin", "wb") as f:
-            f.write(b"TSRQREF1")
-            f.write(struct.pack("<III", int(qtype), elems, nbytes))
-            f.write(struct.pack("<I", n_deq))
-            f.write(deq_bytes.tobytes())
-            f.write(deq_floats.astype("<f4").tobytes())
-            f.write(struct.pack("<I", n_q))
-            f.write(q_floats.astype("<f4").tobytes())
-            f.write(q_bytes.tobytes())
+        write_reference(OUT / f"{name}.bin", qtype, elems, nbytes, deq_bytes, deq_floats,
+                        q_floats, q_bytes)
         print(f"{name}: {n_deq} blocks to dequantize, {n_q} to quantize", file=sys.stderr)
 
 

@@ -1,6 +1,15 @@
-/* One x86 tier of the iq4_nl kernels: the step of its products, around which
- * quant_tile.h builds the tiles. iq4_nl_x86.c includes this file, then
- * quant_tile.h, once per tier, after defining:
+/* One x86 tier of the kernels of the formats whose 32 values are 4-bit
+ * indices into a table of 16 signed steps under one scale, products against
+ * q8_0: iq4_nl and mxfp4. The step of its products, around which
+ * quant_tile.h builds the tiles. FORMAT_x86.c defines once
+ *
+ *   NL_STEPS        the 16 steps (int8_t[16])
+ *   NL_QS           byte offset of qs[16] in a block (qs[j] = q[j] | q[j + 16] << 4)
+ *   NL_BLOCK_BYTES  bytes per block
+ *   NL_SCALE(block) (optional) the block's scale as a float; without it,
+ *                   the f16 at byte 0
+ *
+ * and includes this file, then quant_tile.h, once per tier, after defining:
  *
  *   TIER(name)      name with the tier's suffix
  *   TIER_TARGET     the tier's target attribute (QUANT_TARGET_*)
@@ -27,7 +36,7 @@
 /* The table in both 128-bit lanes, shifted by 128 on the VNNI tiers. */
 QUANT_INLINE TIER_TARGET __m256i TIER(table)(void)
 {
-    __m128i steps = _mm_loadu_si128((const __m128i *)iq4_nl_values);
+    __m128i steps = _mm_loadu_si128((const __m128i *)NL_STEPS);
 #if TIER_VNNI
     steps = _mm_xor_si128(steps, _mm_set1_epi8((char)0x80));
 #endif
@@ -46,7 +55,7 @@ typedef struct TIER(row_pair) {
 QUANT_INLINE TIER_TARGET TIER(row_pair) TIER(load_row)(const uint8_t *block, const int two)
 {
     const __m256i table = TIER(table)();
-    __m256i v = quant_load_pair(block + 2, IQ4_NL_BLOCK_BYTES, two);
+    __m256i v = quant_load_pair(block + NL_QS, NL_BLOCK_BYTES, two);
     __m256i lo = _mm256_shuffle_epi8(table, _mm256_and_si256(v, _mm256_set1_epi8(0x0f)));
     __m256i hi = _mm256_shuffle_epi8(
         table, _mm256_and_si256(_mm256_srli_epi16(v, 4), _mm256_set1_epi8(0x0f)));
@@ -101,20 +110,28 @@ QUANT_INLINE TIER_TARGET __m256i TIER(dot)(TIER(row_pair) rp, TIER(token_pair) t
 /* The driver (quant_tile.h) takes the blocks in pairs through its shared
  * step. */
 #define TILE_PAIR_STEP 1
-#define TILE_BLOCK_BYTES IQ4_NL_BLOCK_BYTES
+#ifdef NL_SCALE
+#define TILE_WEIGHT_SCALE(block) NL_SCALE(block)
+#endif
+#define TILE_BLOCK_BYTES NL_BLOCK_BYTES
 #define TILE_ACT_BLOCK_BYTES IQ4_NL_ACT_BLOCK_BYTES
 #define TILE_BLOCK_ELEMS IQ4_NL_BLOCK_ELEMS
 #define TILE_PAIRS 1
 #define TILE_MINS 0
 
-/* Dequantizing: d * step, exact in float, as the scalar reference. */
+/* Dequantizing: d * step, exact in float (a power of two for mxfp4, 11 + 7
+ * significant bits for iq4_nl), as the scalar reference. */
 static TIER_TARGET void TIER(dequantize)(const void *src, float *dst, int64_t n_elems)
 {
-    const __m256i table = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)iq4_nl_values));
+    const __m256i table = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)NL_STEPS));
     const uint8_t *block = src;
-    for (int64_t b = 0; b < n_elems / IQ4_NL_BLOCK_ELEMS; b++, block += IQ4_NL_BLOCK_BYTES) {
+    for (int64_t b = 0; b < n_elems / IQ4_NL_BLOCK_ELEMS; b++, block += NL_BLOCK_BYTES) {
+#ifdef NL_SCALE
+        __m256 d = _mm256_set1_ps(NL_SCALE(block));
+#else
         __m256 d = _mm256_set1_ps(quant_fp16_to_fp32_f16c(quant_load_u16(block)));
-        __m256i both = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(block + 2)));
+#endif
+        __m256i both = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(block + NL_QS)));
         __m256i indices = _mm256_and_si256(
             _mm256_srlv_epi32(both, _mm256_setr_epi32(0, 0, 0, 0, 4, 4, 4, 4)), _mm256_set1_epi8(0x0f));
         __m256i steps = _mm256_shuffle_epi8(table, indices);

@@ -4,6 +4,11 @@
 
 #if QUANT_X86
 
+/* iq4_nl_tier.h's format: the table, qs after the f16 d. */
+#define NL_STEPS iq4_nl_values
+#define NL_QS 2
+#define NL_BLOCK_BYTES IQ4_NL_BLOCK_BYTES
+
 /* AVX2: 16 vector registers hold a 4-row matvec pass or a 2 x 2 matmat tile. */
 #define TIER(name) iq4_nl_##name##_avx2
 #define TIER_TARGET QUANT_TARGET_AVX2

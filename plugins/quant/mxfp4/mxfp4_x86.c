@@ -1,0 +1,62 @@
+/* The x86 tiers of mxfp4's kernels: iq4_nl's tier (iq4_nl_tier.h, the
+ * same 4-bit table products against q8_0) on mxfp4's table, qs offset and
+ * E8M0 scale, compiled four times, each with its own target attribute,
+ * register tile and byte dot product. */
+#include "mxfp4.h"
+
+#if QUANT_X86
+
+#include "iq4_nl/iq4_nl.h"
+
+#define NL_STEPS mxfp4_steps
+#define NL_QS MXFP4_QS
+#define NL_BLOCK_BYTES MXFP4_BLOCK_BYTES
+#define NL_SCALE(block) mxfp4_scale(block)
+
+/* AVX2: 16 vector registers hold a 4-row matvec pass or a 2 x 2 matmat tile. */
+#define TIER(name) mxfp4_##name##_avx2
+#define TIER_TARGET QUANT_TARGET_AVX2
+#define TIER_VNNI 0
+#define MATVEC_ROWS 4
+#define MATMAT_ROWS 2
+#define MATMAT_TOKENS 2
+#include "iq4_nl/iq4_nl_tier.h"
+#include "quant_tile.h"
+
+/* AVX-VNNI: vpdpbusd on ymm (VEX), still 16 registers. */
+#define TIER(name) mxfp4_##name##_avxvnni
+#define TIER_TARGET QUANT_TARGET_AVXVNNI
+#define TIER_VNNI 1
+#define TIER_DPBUSD _mm256_dpbusd_avx_epi32
+#define MATVEC_ROWS 4
+#define MATMAT_ROWS 2
+#define MATMAT_TOKENS 2
+#include "iq4_nl/iq4_nl_tier.h"
+#include "quant_tile.h"
+
+/* AVX-512 without VNNI: the AVX2 arithmetic with 32 registers, so a bigger matmat tile. */
+#define TIER(name) mxfp4_##name##_avx512
+#define TIER_TARGET QUANT_TARGET_AVX512
+#define TIER_VNNI 0
+#define MATVEC_ROWS 4
+#define MATMAT_ROWS 4
+#define MATMAT_TOKENS 3
+#include "iq4_nl/iq4_nl_tier.h"
+#include "quant_tile.h"
+
+/* AVX-512 VNNI: vpdpbusd (EVEX, on ymm) and 32 registers. */
+#define TIER(name) mxfp4_##name##_avx512vnni
+#define TIER_TARGET QUANT_TARGET_AVX512VNNI
+#define TIER_VNNI 1
+#define TIER_DPBUSD _mm256_dpbusd_epi32
+#define MATVEC_ROWS 4
+#define MATMAT_ROWS 4
+#define MATMAT_TOKENS 3
+#include "iq4_nl/iq4_nl_tier.h"
+#include "quant_tile.h"
+
+/* Quantizing happens at load time only: the scalar reference serves every
+ * tier (the sets leave it NULL). */
+QUANT_X86_KERNEL_SETS(mxfp4, QUANT_TIER_FN, QUANT_NO_FN);
+
+#endif

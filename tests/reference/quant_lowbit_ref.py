@@ -1,0 +1,130 @@
+#!/usr/bin/env python3
+"""Writes tests/reference/quant/NAME.bin for the low-bit formats big models
+ship in (mxfp4 and ggml's 1- to 3-bit i-quants), in quant_ref.py's file
+layout (see there), which tests/test_quant_lowbit.c reads.
+
+  dequantize: blocks ggml's own quantizer (ggml_quantize_chunk, from
+              llama-cpp-python's libggml-base) makes from the default
+              model's real ffn_down weights, and seeded random blocks (any
+              bytes are a valid block; f16 scales are kept finite). The
+              expected floats are the gguf package's gguf.quants.dequantize
+              of the bytes, checked against ggml's dequantize_row_NAME bit
+              for bit. The i-quants' quantizer takes an importance matrix
+              (ggml insists on one for iq2_xxs, iq2_xs and iq1_s): all
+              ones, every column as important as the next.
+  quantize:   mxfp4 only (the plugins read the i-quants, they do not make
+              them): quant_legacy_ref.py's assorted float blocks, the bytes
+              ggml's quantize_row_mxfp4_ref makes of them, checked against
+              gguf.quants.quantize.
+
+Run with the project's test venv:
+  /opt/tsr-venv/bin/python tests/reference/quant_lowbit_ref.py [NAME...]
+"""
+import ctypes
+import pathlib
+import sys
+
+import gguf
+import numpy as np
+from gguf import GGMLQuantizationType as T
+
+HERE = pathlib.Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from quant_iq3_xxs_ref import ggml_base, real_rows  # noqa: E402
+from quant_legacy_ref import ggml_quantize_ref, quant_inputs, random_halves  # noqa: E402
+from quant_ref import write_reference  # noqa: E402
+
+OUT = HERE / "quant"
+SEED = 20261207
+
+# name: (type, offsets of the f16 scale fields, random blocks)
+FORMATS = {
+    "mxfp4": (T.MXFP4, (), 96),
+}
+
+
+def ggml_quantize_chunk(lib, qtype, rows):
+    """ggml_quantize_chunk(qtype, rows, dst, 0, nrows, n_per_row, ones)."""
+    fn = lib.ggml_quantize_chunk
+    fn.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64,
+                   ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p]
+    fn.restype = ctypes.c_size_t
+    elems, nbytes = gguf.GGML_QUANT_SIZES[qtype]
+    x = np.ascontiguousarray(rows, dtype=np.float32)
+    n_rows, n_per_row = x.shape
+    importance = np.ones(n_per_row, dtype=np.float32)
+    out = np.zeros(n_rows * n_per_row // elems * nbytes, dtype=np.uint8)
+    written = fn(int(qtype), x.ctypes.data, out.ctypes.data, 0, n_rows, n_per_row,
+                 importance.ctypes.data)
+    assert written == len(out), (written, len(out))
+    return out
+
+
+def ggml_dequantize(lib, name, qtype, data):
+    fn = getattr(lib, f"dequantize_row_{name}")
+    fn.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64]
+    fn.restype = None
+    elems, nbytes = gguf.GGML_QUANT_SIZES[qtype]
+    blocks = np.ascontiguousarray(data, dtype=np.uint8)
+    n = len(blocks) // nbytes * elems
+    out = np.zeros(n, dtype=np.float32)
+    fn(blocks.ctypes.data, out.ctypes.data, n)
+    return out
+
+
+def random_blocks(rng, qtype, scales, n):
+    _, nbytes = gguf.GGML_QUANT_SIZES[qtype]
+    blocks = rng.integers(0, 256, size=(n, nbytes), dtype=np.uint8)
+    for offset in scales:
+        blocks[:, offset:offset + 2] = random_halves(rng, n).view(np.uint8).reshape(-1, 2)
+    if qtype == T.MXFP4:  # the E8M0 edges: subnormal scales, 1, overflow
+        edges = [0, 1, 2, 127, 128, 254, 255]
+        blocks[:len(edges), 0] = edges
+    return blocks.reshape(-1)
+
+
+def dequant_section(lib, name, rng):
+    qtype, scales, n_random = FORMATS[name]
+    _, nbytes = gguf.GGML_QUANT_SIZES[qtype]
+    from_weights = ggml_quantize_chunk(lib, qtype, real_rows(8))
+    data = np.concatenate([from_weights, random_blocks(rng, qtype, scales, n_random)])
+    expected = gguf.quants.dequantize(data, qtype).astype(np.float32).reshape(-1)
+    ggml = ggml_dequantize(lib, name, qtype, data)
+    assert np.array_equal(expected.view(np.uint32), ggml.view(np.uint32)), \
+        f"the gguf package and ggml dequantize {name} differently"
+    return len(data) // nbytes, len(from_weights) // nbytes, data, expected
+
+
+def quant_section(lib, name, rng):
+    if name != "mxfp4":
+        return 0, np.zeros(0, dtype=np.float32), np.zeros(0, dtype=np.uint8)
+    qtype = FORMATS[name][0]
+    elems, nbytes = gguf.GGML_QUANT_SIZES[qtype]
+    x = quant_inputs(elems, rng)
+    expected = ggml_quantize_ref(lib, name, x, nbytes, elems)
+    package = np.ascontiguousarray(gguf.quants.quantize(x, qtype)).view(np.uint8).reshape(-1)
+    assert np.array_equal(package, expected), f"gguf and ggml quantize {name} differently"
+    return len(x) // elems, x, expected
+
+
+def main():
+    names = sys.argv[1:] or list(FORMATS)
+    unknown = [n for n in names if n not in FORMATS]
+    if unknown:
+        raise SystemExit(f"quant_lowbit_ref.py: unknown {', '.join(unknown)}; "
+                         f"known: {', '.join(FORMATS)}")
+    lib = ggml_base()
+    for name in names:
+        rng = np.random.default_rng(SEED + int(FORMATS[name][0]))
+        qtype = FORMATS[name][0]
+        elems, nbytes = gguf.GGML_QUANT_SIZES[qtype]
+        n_deq, n_ggml, deq_bytes, deq_floats = dequant_section(lib, name, rng)
+        n_q, q_floats, q_bytes = quant_section(lib, name, rng)
+        write_reference(OUT / f"{name}.bin", qtype, elems, nbytes, deq_bytes, deq_floats,
+                        q_floats, q_bytes)
+        print(f"{name}: {n_deq} blocks to dequantize ({n_ggml} from ggml's quantizer), "
+              f"{n_q} to quantize", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
