@@ -74,6 +74,7 @@ MODELS = {
     "iq4_xs": ("LLAMA_FTYPE_MOSTLY_IQ4_XS", True, "quant_models.json"),
     "iq3_xxs": ("ggml:IQ3_XXS", False, "quant_models.json"),
     "mxfp4": ("ggml:MXFP4", False, "quant_models.json"),
+    "iq2_xxs": ("ggml:IQ2_XXS", False, "quant_models.json"),
     # test_model_requant compares tessera's re-quantization at load with it
     "q8_0": ("LLAMA_FTYPE_MOSTLY_Q8_0", True, "quant_models.json"),
     # llama.cpp's K-quant mixes, for its quant_k_models suite

@@ -343,6 +343,21 @@ static inline void quanttest_check_quantize(const char *name)
 
 /* ---- random operands ------------------------------------------------------ */
 
+/* A random block of a grid i-quant (iq3_xxs, iq2_xxs, ...: 256 values, an
+ * f16 d at byte 0; ctx is its plugin's vtable, for the block size): every
+ * byte random but d, a random scale of 0.001 to 0.01 (halves 0x1419 ..
+ * 0x211f), so that every index, sign and sub-block scale occurs. */
+static inline void quanttest_fill_grid_iquant(uint8_t *block, quanttest_rng *rng, const void *ctx)
+{
+    const tsr_quant_vtable *vt = ctx;
+    for (uint32_t i = 2; i < vt->block_bytes; i++)
+        block[i] = (uint8_t)quanttest_next(rng);
+    block[0] = 0;
+    block[1] = 0;
+    uint16_t d = (uint16_t)(0x1419 + quanttest_next(rng) % (0x211f - 0x1419));
+    memcpy(block, &d, sizeof d);
+}
+
 /* Fills one block of a format with bytes (random weights of a format that
  * cannot quantize, or blocks for quanttest_check_exact_products); ctx is
  * the caller's. */
@@ -631,6 +646,14 @@ static inline void quanttest_fill_q8_k(uint8_t *block, quanttest_rng *rng, int m
         int16_t s = (int16_t)sum;
         memcpy(block + 260 + 2 * g, &s, sizeof s);
     }
+}
+
+/* q8_K for the products of 256-value formats: p in [-3, 3], so that a
+ * block's sum and a few blocks' stay exact in float. */
+static inline void quanttest_fill_q8_k_exact(uint8_t *block, quanttest_rng *rng, const void *ctx)
+{
+    (void)ctx;
+    quanttest_fill_q8_k(block, rng, 3);
 }
 
 #endif

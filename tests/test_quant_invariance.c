@@ -76,7 +76,7 @@ static operands make_operands(const char *name, int64_t n_cols, quanttest_fill *
     o.y = malloc(N_Y * sizeof *o.y);
     o.y_whole = malloc(N_Y * sizeof *o.y_whole);
     quanttest_rng rng = {0x1a7a2c3eull ^ o.vt->gguf_type ^ (uint64_t)n_cols << 24};
-    quanttest_random_weights(name, o.vt, random_w, NULL, o.w, o.w_row_bytes, ROWS, n_cols, &rng);
+    quanttest_random_weights(name, o.vt, random_w, o.vt, o.w, o.w_row_bytes, ROWS, n_cols, &rng);
     quanttest_random_activations(o.act, o.x, o.x_row_bytes, MAX_TOKENS, n_cols, &rng);
     return o;
 }
@@ -244,16 +244,6 @@ static void check_every_isa(const char *name, quanttest_fill *random_w, property
     }
 }
 
-/* iq3_xxs cannot quantize: its weights are random bytes, with d (the half at
- * byte 0) of 0.001 .. 0.01, as test_quant_iq3_xxs.c makes them. */
-static void random_iq3_xxs(uint8_t *block, quanttest_rng *rng, const void *ctx)
-{
-    (void)ctx;
-    for (int i = 2; i < 98; i++)
-        block[i] = (uint8_t)quanttest_next(rng);
-    quanttest_put_half(block, (uint16_t)(0x1419 + quanttest_next(rng) % (0x211f - 0x1419)));
-}
-
 #define INVARIANCE_TESTS(fmt, random_w)                                                            \
     Test(invariance, fmt##_matmat_column_equals_matvec_at_every_isa)                               \
     {                                                                                              \
@@ -283,7 +273,9 @@ INVARIANCE_TESTS(q3_k, NULL)
 INVARIANCE_TESTS(q4_k, NULL)
 INVARIANCE_TESTS(q5_k, NULL)
 INVARIANCE_TESTS(q6_k, NULL)
-INVARIANCE_TESTS(iq3_xxs, random_iq3_xxs)
+/* the grid i-quants cannot quantize: random blocks */
+INVARIANCE_TESTS(iq3_xxs, quanttest_fill_grid_iquant)
+INVARIANCE_TESTS(iq2_xxs, quanttest_fill_grid_iquant)
 INVARIANCE_TESTS(mxfp4, NULL)
 
 /* Every quant plugin the build makes with products is one of the above, so
@@ -292,7 +284,7 @@ Test(invariance, every_quant_plugin_with_products_is_checked_here)
 {
     static const char *const checked[] = {"f32",  "f16",    "bf16",   "q8_0", "q4_0", "q4_1",
                                           "q5_0", "q5_1",   "iq4_nl", "iq4_xs", "q2_k", "q3_k",
-                                          "q4_k", "q5_k",   "q6_k",   "iq3_xxs", "mxfp4"};
+                                          "q4_k", "q5_k",   "q6_k",   "iq3_xxs", "mxfp4", "iq2_xxs"};
     size_t n_with_products = 0;
     for (size_t i = 0; i < tsr_registry_count(quanttest_registry); i++) {
         const tsr_plugin *p = tsr_registry_get(quanttest_registry, i);

@@ -50,24 +50,15 @@ Test(quant_iq3_xxs, reference_blocks_meet_every_grid_point_and_sign_pattern)
 
 /* ---- (b) products ----------------------------------------------------------- */
 
-/* A random block of weights: every byte random but d, a random scale of
- * 0.001 to 0.01 (halves 0x1419 .. 0x211f), so that every index, pattern
- * and sub-block scale occurs. */
-static void fill_random(uint8_t *block, quanttest_rng *rng, const void *ctx)
-{
-    (void)ctx;
-    for (int i = 2; i < 98; i++)
-        block[i] = (uint8_t)quanttest_next(rng);
-    quanttest_put_half(block, (uint16_t)(0x1419 + quanttest_next(rng) % (0x211f - 0x1419)));
-}
-
 static const int64_t block256_cols[] = {256, 768, 1536};
-/* a term per sub-block of 32 */
-static const quanttest_products iq3_xxs_products = {.term_elems = 32, .random_w = fill_random};
 
 Test(quant_iq3_xxs, simd_products_match_scalar_reference)
 {
-    quanttest_check_products("iq3_xxs", block256_cols, 3, &iq3_xxs_products);
+    /* random blocks (it cannot quantize), a term per sub-block of 32 */
+    quanttest_products spec = {.term_elems = 32,
+                               .random_w = quanttest_fill_grid_iquant,
+                               .ctx = quanttest_find("iq3_xxs")};
+    quanttest_check_products("iq3_xxs", block256_cols, 3, &spec);
 }
 
 /* Exact products (quanttest_check_exact_products): d = 1, every other byte
@@ -75,21 +66,14 @@ Test(quant_iq3_xxs, simd_products_match_scalar_reference)
  * p in [-3, 3], every partial sum stays exact in float. */
 static void fill_exact(uint8_t *block, quanttest_rng *rng, const void *ctx)
 {
-    (void)ctx;
-    for (int i = 2; i < 98; i++)
-        block[i] = (uint8_t)quanttest_next(rng);
+    quanttest_fill_grid_iquant(block, rng, ctx);
     quanttest_put_half(block, 0x3c00);
-}
-
-static void fill_q8_k_exact(uint8_t *block, quanttest_rng *rng, const void *ctx)
-{
-    (void)ctx;
-    quanttest_fill_q8_k(block, rng, 3);
 }
 
 Test(quant_iq3_xxs, integer_products_are_exact_on_every_isa)
 {
-    quanttest_check_exact_products("iq3_xxs", 1024, fill_exact, fill_q8_k_exact, NULL);
+    quanttest_check_exact_products("iq3_xxs", 1024, fill_exact, quanttest_fill_q8_k_exact,
+                                   quanttest_find("iq3_xxs"));
 }
 
 /* ---- (c) the registry, and which path runs ---------------------------------- */

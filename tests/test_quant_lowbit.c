@@ -25,6 +25,7 @@ TestSuite(quant_lowbit, .init = quanttest_open, .fini = quanttest_close);
 
 static const quanttest_format formats[] = {
     {"mxfp4", 39, 32, 17, "q8_0", true},
+    {"iq2_xxs", 16, 256, 66, "q8_k", false},
 };
 enum { N_FORMATS = sizeof formats / sizeof formats[0] };
 
@@ -50,6 +51,57 @@ Test(quant_lowbit, mxfp4_reference_blocks_meet_the_edge_exponents)
     free(ref.file);
 }
 
+Test(quant_lowbit, iq2_xxs_dequantize_matches_gguf_package)
+{
+    quanttest_check_dequantize("iq2_xxs");
+}
+
+/* The reference blocks of a grid i-quant use every grid point and every
+ * sign pattern, so that (a) checks the whole generated grid and the sign
+ * patterns' definition. point(block, k) is the k-th of n_indices grid
+ * indices of a block, pattern(block, k) the k-th of n_patterns sign
+ * pattern indices (NULL: the format stores its signs as plain bits). */
+static void check_reference_covers(const char *name, int n_points, int n_indices,
+                                   int (*point)(const uint8_t *, int), int n_patterns,
+                                   int (*pattern)(const uint8_t *, int))
+{
+    const tsr_quant_vtable *vt = quanttest_find(name);
+    quanttest_reference ref = quanttest_load_reference(name, vt);
+    bool *seen_point = calloc((size_t)n_points, 1), seen_pattern[128] = {0};
+    for (uint32_t b = 0; b < ref.n_dequant; b++) {
+        const uint8_t *block = ref.dequant_bytes + (size_t)b * ref.block_bytes;
+        for (int k = 0; k < n_indices; k++)
+            seen_point[point(block, k)] = true;
+        for (int k = 0; pattern && k < n_patterns; k++)
+            seen_pattern[pattern(block, k)] = true;
+    }
+    for (int i = 0; i < n_points; i++)
+        cr_assert(seen_point[i], "%s: no reference block uses grid point %d", name, i);
+    for (int i = 0; pattern && i < 128; i++)
+        cr_assert(seen_pattern[i], "%s: no reference block uses sign pattern %d", name, i);
+    free(seen_point);
+    free(ref.file);
+}
+
+/* iq2_xxs: sub-block i (8 bytes from byte 2) is 4 indices, then aux with
+ * 4 pattern indices of 7 bits. */
+static int iq2_xxs_point(const uint8_t *block, int k)
+{
+    return block[2 + 8 * (k / 4) + k % 4];
+}
+
+static int iq2_xxs_pattern(const uint8_t *block, int k)
+{
+    uint32_t aux;
+    memcpy(&aux, block + 2 + 8 * (k / 4) + 4, sizeof aux);
+    return (int)(aux >> 7 * (k % 4) & 127);
+}
+
+Test(quant_lowbit, iq2_xxs_reference_blocks_meet_every_grid_point_and_sign_pattern)
+{
+    check_reference_covers("iq2_xxs", 256, 32, iq2_xxs_point, 32, iq2_xxs_pattern);
+}
+
 /* ---- (c) products ----------------------------------------------------------- */
 
 static const int64_t block32_cols[] = {32, 96, 576, 1056};
@@ -73,6 +125,41 @@ Test(quant_lowbit, mxfp4_integer_products_are_exact_on_every_isa)
 {
     quanttest_check_exact_products("mxfp4", 1024, fill_mxfp4_exact, quanttest_fill_q8_0_exact,
                                    NULL);
+}
+
+static const int64_t block256_cols[] = {256, 768, 1536};
+
+/* The grid i-quants cannot quantize: random blocks, a term per sub-block
+ * of 32. */
+static void check_grid_products(const char *name)
+{
+    quanttest_products spec = {.term_elems = 32,
+                               .random_w = quanttest_fill_grid_iquant,
+                               .ctx = quanttest_find(name)};
+    quanttest_check_products(name, block256_cols, 3, &spec);
+}
+
+/* Exact products (quanttest_check_exact_products): d = 1, every other byte
+ * random; then each block's sum is a small fraction (1/8 at the least) of
+ * an integer and, with q8_K's p in [-3, 3], every partial sum stays exact
+ * in float. */
+static void fill_grid_exact(uint8_t *block, quanttest_rng *rng, const void *ctx)
+{
+    quanttest_fill_grid_iquant(block, rng, ctx);
+    quanttest_put_half(block, 0x3c00);
+}
+
+static void check_grid_exact_products(const char *name)
+{
+    quanttest_check_exact_products(name, 1024, fill_grid_exact, quanttest_fill_q8_k_exact,
+                                   quanttest_find(name));
+}
+
+Test(quant_lowbit, iq2_xxs_simd_products_match_scalar_reference) { check_grid_products("iq2_xxs"); }
+
+Test(quant_lowbit, iq2_xxs_integer_products_are_exact_on_every_isa)
+{
+    check_grid_exact_products("iq2_xxs");
 }
 
 /* ---- (d) the registry, and which path runs ---------------------------------- */

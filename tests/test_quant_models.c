@@ -6,9 +6,10 @@
  * into tests/models; when it cannot, tests/models/UNAVAILABLE says why and
  * the tests that need a file fail saying so):
  *   quant_models: one format each, q4_0, q5_0, q5_1, iq4_nl and iq4_xs,
- *     and iq3_xxs and mxfp4 in the ffn_down tensors (ggml's quantizer, as
- *     llama.cpp's wants an importance matrix for iq3_xxs and writes mxfp4
- *     only into experts; the rest stays q4_1 and q8_0);
+ *     and iq3_xxs, iq2_xxs and mxfp4 in the ffn_down tensors (ggml's
+ *     quantizer, as llama.cpp's wants an importance matrix for the
+ *     i-quants and writes mxfp4 only into experts; the rest stays q4_1 and
+ *     q8_0);
  *     the reference, tests/reference/quant_models.json, is llama.cpp's
  *     greedy continuation of one prompt on each file (16 tokens) with the
  *     top logits at every step, from the same script; it records each
@@ -133,7 +134,15 @@ static void check_follows_llama_cpp(const char *name, const char *path, const in
  * (iq3_xxs: 0.87 at most, mean 0.20, every token llama.cpp's). */
 static const tolerance format_tolerance = {.logit = 1.5, .mean = 0.4};
 
-static void check_format_file(const char *format)
+/* Two bits or fewer in ffn_down (made with an importance matrix of ones)
+ * leave the model near chaos, and every rounding counts for more:
+ * llama.cpp's own logits for the iq2_xxs file differ by up to 1.09 on the
+ * top 5 (mean 0.32) between a token-by-token and a batched run, tessera's
+ * from llama.cpp's by up to 1.13 (mean 0.38), another token only where
+ * llama.cpp's two best logits were near a tie. */
+static const tolerance low_bit_tolerance = {.logit = 2.0, .mean = 0.6};
+
+static void check_format_file_within(const char *format, tolerance tol)
 {
     const char *path = model_file(format);
     json_error_t jerr;
@@ -149,10 +158,15 @@ static void check_format_file(const char *format)
     int32_t *forced = malloc((json_array_size(steps) + 1) * sizeof *forced);
     for (size_t i = 0; i < json_array_size(steps); i++)
         forced[i] = (int32_t)json_integer_value(json_object_get(json_array_get(steps, i), "token"));
-    check_follows_llama_cpp(format, path, prompt, n_prompt, forced, steps, format_tolerance);
+    check_follows_llama_cpp(format, path, prompt, n_prompt, forced, steps, tol);
     free(prompt);
     free(forced);
     json_decref(root);
+}
+
+static void check_format_file(const char *format)
+{
+    check_format_file_within(format, format_tolerance);
 }
 
 Test(quant_models, q4_0_file_generates_as_llama_cpp) { check_format_file("q4_0"); }
@@ -162,6 +176,10 @@ Test(quant_models, iq4_nl_file_generates_as_llama_cpp) { check_format_file("iq4_
 Test(quant_models, iq4_xs_file_generates_as_llama_cpp) { check_format_file("iq4_xs"); }
 Test(quant_models, iq3_xxs_file_generates_as_llama_cpp) { check_format_file("iq3_xxs"); }
 Test(quant_models, mxfp4_file_generates_as_llama_cpp) { check_format_file("mxfp4"); }
+Test(quant_models, iq2_xxs_file_generates_as_llama_cpp)
+{
+    check_format_file_within("iq2_xxs", low_bit_tolerance);
+}
 
 /* ---- llama.cpp's K-quant mixes --------------------------------------------- */
 

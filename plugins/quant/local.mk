@@ -121,17 +121,30 @@ plugins_quant_iq4_xs_la_SOURCES = plugins/quant/iq4_xs/iq4_xs.c plugins/quant/iq
 plugins_quant_iq4_xs_la_CPPFLAGS = $(LEGACY_QUANT_CPPFLAGS)
 plugins_quant_iq4_xs_la_LDFLAGS = $(PLUGIN_LDFLAGS)
 
-# iq3_xxs: ggml's 3-bit i-quant, read only (no quantizer), products against
-# q8_k; its grid and sign tables are generated from the gguf package by
-# make_tables.py (committed beside them).
+# The grid i-quants: ggml's 1- to 3-bit formats of 256-value blocks, read
+# only (no quantizer: ggml makes them with an importance matrix), products
+# against q8_k; iq_grid.h and iq_grid_tier.h are what they share, their
+# grids are generated from the gguf package by make_iq_grids.py (committed
+# beside them).
+IQ_GRID_SHARED = plugins/quant/iq_grid.h plugins/quant/iq_grid_tier.h plugins/quant/iq_grid_x86.h \
+	plugins/quant/iq_grid_plugin.h \
+	plugins/quant/quant_tile.h \
+	plugins/quant/kquant.h plugins/quant/common.h
+EXTRA_DIST += plugins/quant/make_iq_grids.py
+
 plugins_LTLIBRARIES += plugins/quant_iq3_xxs.la
 plugins_quant_iq3_xxs_la_SOURCES = plugins/quant/iq3_xxs/iq3_xxs.c \
 	plugins/quant/iq3_xxs/iq3_xxs_x86.c plugins/quant/iq3_xxs/iq3_xxs.h \
-	plugins/quant/iq3_xxs/iq3_xxs_tier.h plugins/quant/quant_tile.h plugins/quant/iq3_xxs/iq3_xxs_tables.h \
-	plugins/quant/kquant.h plugins/quant/common.h
+	plugins/quant/iq3_xxs/iq3_xxs_tier.h plugins/quant/iq3_xxs/iq3_xxs_tables.h $(IQ_GRID_SHARED)
 plugins_quant_iq3_xxs_la_CPPFLAGS = $(LEGACY_QUANT_CPPFLAGS)
 plugins_quant_iq3_xxs_la_LDFLAGS = $(PLUGIN_LDFLAGS)
-EXTRA_DIST += plugins/quant/iq3_xxs/make_tables.py
+
+plugins_LTLIBRARIES += plugins/quant_iq2_xxs.la
+plugins_quant_iq2_xxs_la_SOURCES = plugins/quant/iq2_xxs/iq2_xxs.c \
+	plugins/quant/iq2_xxs/iq2_xxs_x86.c plugins/quant/iq2_xxs/iq2_xxs.h \
+	plugins/quant/iq2_xxs/iq2_xxs_tier.h plugins/quant/iq2_xxs/iq2_xxs_tables.h $(IQ_GRID_SHARED)
+plugins_quant_iq2_xxs_la_CPPFLAGS = $(LEGACY_QUANT_CPPFLAGS)
+plugins_quant_iq2_xxs_la_LDFLAGS = $(PLUGIN_LDFLAGS)
 
 # mxfp4: OCP MXFP4 (gpt-oss's experts), iq4_nl's 4-bit table products on
 # another table and a power-of-two scale, against q8_0; its quantizer

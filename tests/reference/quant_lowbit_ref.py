@@ -40,6 +40,7 @@ SEED = 20261207
 # name: (type, offsets of the f16 scale fields, random blocks)
 FORMATS = {
     "mxfp4": (T.MXFP4, (), 96),
+    "iq2_xxs": (T.IQ2_XXS, (0,), 96),
 }
 
 

@@ -13,7 +13,7 @@
  *               8i + 4h + 0..3 of group l come      bits 7l .. 7l + 6: the sign
  *               from point qs[8i + 2l + h]          pattern of group l (values
  *               (l = 0..3, h = 0..1)                8l .. 8l + 7 of the sub-block),
- *                                                   iq3_xxs_signs[] of it;
+ *                                                   iq_sign_patterns[] of it;
  *                                                   bits 28-31: the scale s
  *
  *   w[32i + 8l + 4h + j] = d * (0.5 + s_i) * 0.5 * grid[qs[8i + 2l + h]][j]
@@ -30,7 +30,7 @@
 #define TSR_QUANT_IQ3_XXS_H
 
 #include "iq3_xxs_tables.h"
-#include "kquant.h"
+#include "iq_grid.h"
 
 enum {
     IQ3_XXS_GGUF_TYPE = 18,
@@ -41,20 +41,15 @@ enum {
     IQ3_XXS_AUX = 66, /* byte offset of aux[] */
 };
 
+/* w = d * (2s + 1) / 4 * value: the scales' common factor. */
+#define IQ3_XXS_FACTOR 0.25f
+
 /* aux of sub-block i: its scale in bits 28-31, sign pattern indices below. */
 static inline uint32_t iq3_xxs_aux(const uint8_t *block, int i)
 {
     uint32_t aux;
     memcpy(&aux, block + IQ3_XXS_AUX + 4 * i, sizeof aux);
     return aux;
-}
-
-/* The 32 signs of sub-block i as bits: bit v set = value v negative. */
-static inline uint32_t iq3_xxs_sign_bits(uint32_t aux)
-{
-    return (uint32_t)iq3_xxs_signs[aux & 127] | (uint32_t)iq3_xxs_signs[aux >> 7 & 127] << 8 |
-           (uint32_t)iq3_xxs_signs[aux >> 14 & 127] << 16 |
-           (uint32_t)iq3_xxs_signs[aux >> 21 & 127] << 24;
 }
 
 /* Grid point q's 4 magnitudes, as one little-endian word. */

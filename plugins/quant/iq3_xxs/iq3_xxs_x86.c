@@ -1,50 +1,12 @@
-/* The x86 tiers of iq3_xxs's kernels: iq3_xxs_tier.h compiled four times, each
- * with its own target attribute, register tile and byte dot product. */
+/* The x86 tiers of iq3_xxs's kernels: iq3_xxs_tier.h in iq_grid_x86.h's four
+ * tiers. */
 #include "iq3_xxs.h"
 
 #if QUANT_X86
 
-/* AVX2: 16 vector registers hold a 2-row matvec pass or a 2 x 2 matmat tile. */
-#define TIER(name) iq3_xxs_##name##_avx2
-#define TIER_TARGET QUANT_TARGET_AVX2
-#define TIER_VNNI 0
-#define MATVEC_ROWS 2
-#define MATMAT_ROWS 2
-#define MATMAT_TOKENS 2
-#include "iq3_xxs_tier.h"
-#include "quant_tile.h"
-
-/* AVX-VNNI: vpdpbusd on ymm (VEX), still 16 registers. */
-#define TIER(name) iq3_xxs_##name##_avxvnni
-#define TIER_TARGET QUANT_TARGET_AVXVNNI
-#define TIER_VNNI 1
-#define TIER_DPBUSD _mm256_dpbusd_avx_epi32
-#define MATVEC_ROWS 2
-#define MATMAT_ROWS 2
-#define MATMAT_TOKENS 2
-#include "iq3_xxs_tier.h"
-#include "quant_tile.h"
-
-/* AVX-512 without VNNI: the AVX2 arithmetic with 32 registers, so a bigger matmat tile. */
-#define TIER(name) iq3_xxs_##name##_avx512
-#define TIER_TARGET QUANT_TARGET_AVX512
-#define TIER_VNNI 0
-#define MATVEC_ROWS 4
-#define MATMAT_ROWS 4
-#define MATMAT_TOKENS 2
-#include "iq3_xxs_tier.h"
-#include "quant_tile.h"
-
-/* AVX-512 VNNI: vpdpbusd (EVEX, on ymm) and 32 registers. */
-#define TIER(name) iq3_xxs_##name##_avx512vnni
-#define TIER_TARGET QUANT_TARGET_AVX512VNNI
-#define TIER_VNNI 1
-#define TIER_DPBUSD _mm256_dpbusd_epi32
-#define MATVEC_ROWS 4
-#define MATMAT_ROWS 4
-#define MATMAT_TOKENS 2
-#include "iq3_xxs_tier.h"
-#include "quant_tile.h"
+#define GRID_FORMAT iq3_xxs
+#define GRID_TIER_FILE "iq3_xxs/iq3_xxs_tier.h"
+#include "iq_grid_x86.h"
 
 /* The plugin does not quantize (iq3_xxs.c): the sets leave it NULL. */
 QUANT_X86_KERNEL_SETS(iq3_xxs, QUANT_TIER_FN, QUANT_NO_FN);
