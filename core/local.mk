@@ -22,6 +22,15 @@ libtessera_core_la_SOURCES += core/gguf/gguf.c core/gguf/gguf_values.c \
 	core/gguf/gguf.h core/gguf/gguf_private.h core/gguf/ggml_types.c \
 	core/gguf/gguf_write.c core/gguf/gguf_write.h core/gguf/quant_mix.c core/gguf/quant_mix.h
 
+# text: the vocabulary, the tokenizer over it (byte-level BPE, SentencePiece,
+# the merge queue they share), the detokenizer and chat templates.
+libtessera_core_la_SOURCES += \
+	core/text/vocab.c core/text/vocab.h \
+	core/text/tokenizer.c core/text/tokenizer.h core/text/tokenizer_internal.h \
+	core/text/tokenizer_bpe.c core/text/tokenizer_spm.c core/text/merge_queue.c \
+	core/text/tokenizer_gguf.c \
+	core/text/detokenizer.c core/text/chat.c core/text/chat.h
+
 # plugin: the loader and registry, the host-services table, declared
 # parameters, and `tessera plugin check` (one plugin object against
 # plugin.h's contract).
@@ -37,15 +46,6 @@ libtessera_core_la_SOURCES += \
 	core/profile/model_path.c core/profile/model_path.h \
 	core/profile/profile.c core/profile/profile.h core/profile/profile_internal.h \
 	core/profile/profile_values.c core/profile/profile_validate.c core/profile/profile_yaml.c
-
-# text: the vocabulary, the tokenizer over it (byte-level BPE, SentencePiece,
-# the merge queue they share), the detokenizer and chat templates.
-libtessera_core_la_SOURCES += \
-	core/text/vocab.c core/text/vocab.h \
-	core/text/tokenizer.c core/text/tokenizer.h core/text/tokenizer_internal.h \
-	core/text/tokenizer_bpe.c core/text/tokenizer_spm.c core/text/merge_queue.c \
-	core/text/tokenizer_gguf.c \
-	core/text/detokenizer.c core/text/chat.c core/text/chat.h
 
 # sampling: candidates (sort, softmax) and the sampler chain over plugins.
 libtessera_core_la_SOURCES += \

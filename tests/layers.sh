@@ -19,9 +19,9 @@ LAYERS='
 base:
 kernels: base
 gguf: base
-plugin: base gguf
-profile: base gguf plugin
 text: base gguf
+plugin: base gguf text
+profile: base gguf plugin
 sampling: base plugin
 arch: base kernels gguf plugin
 plan: base gguf plugin arch
@@ -30,9 +30,7 @@ api: base kernels gguf plugin profile text sampling arch plan model
 '
 # from>to: why the use is still there.
 KNOWN='
-plugin>text: host.c lends plugins the vocabulary through the host table
 plugin>sampling: host.c lends plugins the candidates helpers through the host table
-plugin>api: host.c lends spec plugins the draft model through the host table
 '
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/tsr-layers.XXXXXX") || { echo "Bail out! no temporary folder"; exit 1; }

@@ -1,5 +1,6 @@
 /* The draft model as the host table lends it to spec plugins: one
- * sequence of the deployment's draft model (core/api/speculate.c). */
+ * sequence of the deployment's draft model (core/api/speculate.c), whose
+ * tsr_draft_head names these functions for the host table (host.h). */
 #ifndef TSR_CORE_DRAFT_H
 #define TSR_CORE_DRAFT_H
 

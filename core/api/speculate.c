@@ -14,6 +14,7 @@
 
 /* One sequence of the draft model: evaluations append to it. */
 struct tsr_draft {
+    tsr_draft_head head; /* the functions below, for the host table (host.h) */
     tsr_model *model;
     int32_t seq;
     tsr_batch *batch;
@@ -56,6 +57,10 @@ size_t tsr_draft_n_past(const tsr_draft *d)
 {
     return tsr_model_seq_len(d->model, d->seq);
 }
+
+static const tsr_draft_ops draft_ops = {
+    tsr_draft_eval, tsr_draft_logits, tsr_draft_rollback, tsr_draft_n_past,
+};
 
 /* ---- sessions ------------------------------------------------------------------ */
 
@@ -110,6 +115,7 @@ tsr_status tsr_spec_session_open(tsr_context *ctx, int32_t seq, tsr_spec_session
     };
     if (st == TSR_OK && (s->vt->flags & TSR_SPEC_NEEDS_DRAFT)) {
         s->has_draft = true;
+        s->draft.head.ops = &draft_ops;
         s->draft.model = d->draft_model;
         s->draft.seq = seq;
         st = tsr_batch_open(tsr_model_n_batch(d->draft_model), &s->draft.batch, err);

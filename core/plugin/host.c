@@ -8,7 +8,6 @@
 #include "candidates.h"
 #include "cpu.h"
 #include "half.h"
-#include "draft.h"
 #include "host.h"
 #include "log.h"
 #include "rng.h"
@@ -82,6 +81,33 @@ static int32_t host_vocab_tokenize(const tsr_vocab *vocab, const char *text, siz
     return (int32_t)n_needed;
 }
 
+/* The draft members: through the functions the draft carries (host.h). */
+static const tsr_draft_ops *draft_ops(const tsr_draft *draft)
+{
+    return ((const tsr_draft_head *)(const void *)draft)->ops;
+}
+
+static tsr_status host_draft_eval(tsr_draft *draft, const int32_t *tokens, size_t n_tokens,
+                                  tsr_error *err)
+{
+    return draft_ops(draft)->eval(draft, tokens, n_tokens, err);
+}
+
+static const float *host_draft_logits(tsr_draft *draft, size_t i)
+{
+    return draft_ops(draft)->logits(draft, i);
+}
+
+static void host_draft_rollback(tsr_draft *draft, size_t n_keep)
+{
+    draft_ops(draft)->rollback(draft, n_keep);
+}
+
+static size_t host_draft_n_past(const tsr_draft *draft)
+{
+    return draft_ops(draft)->n_past(draft);
+}
+
 /* Everything but cpu_features, which each published table adds. */
 static const tsr_host host_template = {
     .abi = TSR_ABI_INIT(tsr_host),
@@ -102,10 +128,10 @@ static const tsr_host host_template = {
     .fp16_to_float = tsr_fp16_to_float_n,
     .bf16_from_float = tsr_bf16_from_float_n,
     .bf16_to_float = tsr_bf16_to_float_n,
-    .draft_eval = tsr_draft_eval,
-    .draft_logits = tsr_draft_logits,
-    .draft_rollback = tsr_draft_rollback,
-    .draft_n_past = tsr_draft_n_past,
+    .draft_eval = host_draft_eval,
+    .draft_logits = host_draft_logits,
+    .draft_rollback = host_draft_rollback,
+    .draft_n_past = host_draft_n_past,
 };
 
 /* One immutable table per CPU-feature set ever asked for. A table is
