@@ -462,7 +462,9 @@ tests_test_quant_lowbit_CFLAGS = $(TEST_CFLAGS)
 tests_test_quant_lowbit_LDADD = $(TEST_LIBS) -lm
 TESTS += tests/test_quant_lowbit
 endif
-EXTRA_DIST += tests/reference/quant_lowbit_ref.py tests/reference/quant/mxfp4.bin
+EXTRA_DIST += tests/reference/quant_lowbit_ref.py tests/reference/quant/mxfp4.bin \
+	tests/reference/quant/iq2_xxs.bin tests/reference/quant/iq2_xs.bin tests/reference/quant/iq2_s.bin \
+	tests/reference/quant/iq3_s.bin
 
 # Batch invariance: every quant plugin's products of a (row, token) bit-identical
 # whatever the batch, row range and token position, at every ISA level.

@@ -26,6 +26,9 @@ TestSuite(quant_lowbit, .init = quanttest_open, .fini = quanttest_close);
 static const quanttest_format formats[] = {
     {"mxfp4", 39, 32, 17, "q8_0", true},
     {"iq2_xxs", 16, 256, 66, "q8_k", false},
+    {"iq2_xs", 17, 256, 74, "q8_k", false},
+    {"iq2_s", 22, 256, 82, "q8_k", false},
+    {"iq3_s", 21, 256, 110, "q8_k", false},
 };
 enum { N_FORMATS = sizeof formats / sizeof formats[0] };
 
@@ -55,6 +58,9 @@ Test(quant_lowbit, iq2_xxs_dequantize_matches_gguf_package)
 {
     quanttest_check_dequantize("iq2_xxs");
 }
+Test(quant_lowbit, iq2_xs_dequantize_matches_gguf_package) { quanttest_check_dequantize("iq2_xs"); }
+Test(quant_lowbit, iq2_s_dequantize_matches_gguf_package) { quanttest_check_dequantize("iq2_s"); }
+Test(quant_lowbit, iq3_s_dequantize_matches_gguf_package) { quanttest_check_dequantize("iq3_s"); }
 
 /* The reference blocks of a grid i-quant use every grid point and every
  * sign pattern, so that (a) checks the whole generated grid and the sign
@@ -100,6 +106,52 @@ static int iq2_xxs_pattern(const uint8_t *block, int k)
 Test(quant_lowbit, iq2_xxs_reference_blocks_meet_every_grid_point_and_sign_pattern)
 {
     check_reference_covers("iq2_xxs", 256, 32, iq2_xxs_point, 32, iq2_xxs_pattern);
+}
+
+/* iq2_xs: point k is the low 9 bits of u16 k from byte 2, its sign
+ * pattern the top 7. */
+static int iq2_xs_q(const uint8_t *block, int k)
+{
+    return block[2 + 2 * k] | block[3 + 2 * k] << 8;
+}
+
+static int iq2_xs_point(const uint8_t *block, int k)
+{
+    return iq2_xs_q(block, k) & 511;
+}
+
+static int iq2_xs_pattern(const uint8_t *block, int k)
+{
+    return iq2_xs_q(block, k) >> 9;
+}
+
+Test(quant_lowbit, iq2_xs_reference_blocks_meet_every_grid_point_and_sign_pattern)
+{
+    check_reference_covers("iq2_xs", 512, 32, iq2_xs_point, 32, iq2_xs_pattern);
+}
+
+/* iq2_s: point k is qs[k] from byte 2 and bits 2(k % 4) + 0..1 of qh[k / 4]
+ * at byte 66; its signs are plain bits. */
+static int iq2_s_point(const uint8_t *block, int k)
+{
+    return block[2 + k] | (block[66 + k / 4] >> 2 * (k % 4) & 3) << 8;
+}
+
+Test(quant_lowbit, iq2_s_reference_blocks_meet_every_grid_point)
+{
+    check_reference_covers("iq2_s", 1024, 32, iq2_s_point, 0, NULL);
+}
+
+/* iq3_s: point k is qs[k] from byte 2 and bit k % 8 of qh[k / 8] at byte
+ * 66. */
+static int iq3_s_point(const uint8_t *block, int k)
+{
+    return block[2 + k] | (block[66 + k / 8] >> k % 8 & 1) << 8;
+}
+
+Test(quant_lowbit, iq3_s_reference_blocks_meet_every_grid_point)
+{
+    check_reference_covers("iq3_s", 512, 64, iq3_s_point, 0, NULL);
 }
 
 /* ---- (c) products ----------------------------------------------------------- */
@@ -160,6 +212,22 @@ Test(quant_lowbit, iq2_xxs_simd_products_match_scalar_reference) { check_grid_pr
 Test(quant_lowbit, iq2_xxs_integer_products_are_exact_on_every_isa)
 {
     check_grid_exact_products("iq2_xxs");
+}
+
+Test(quant_lowbit, iq2_xs_simd_products_match_scalar_reference) { check_grid_products("iq2_xs"); }
+Test(quant_lowbit, iq2_xs_integer_products_are_exact_on_every_isa)
+{
+    check_grid_exact_products("iq2_xs");
+}
+Test(quant_lowbit, iq2_s_simd_products_match_scalar_reference) { check_grid_products("iq2_s"); }
+Test(quant_lowbit, iq2_s_integer_products_are_exact_on_every_isa)
+{
+    check_grid_exact_products("iq2_s");
+}
+Test(quant_lowbit, iq3_s_simd_products_match_scalar_reference) { check_grid_products("iq3_s"); }
+Test(quant_lowbit, iq3_s_integer_products_are_exact_on_every_isa)
+{
+    check_grid_exact_products("iq3_s");
 }
 
 /* ---- (d) the registry, and which path runs ---------------------------------- */

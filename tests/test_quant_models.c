@@ -6,10 +6,10 @@
  * into tests/models; when it cannot, tests/models/UNAVAILABLE says why and
  * the tests that need a file fail saying so):
  *   quant_models: one format each, q4_0, q5_0, q5_1, iq4_nl and iq4_xs,
- *     and iq3_xxs, iq2_xxs and mxfp4 in the ffn_down tensors (ggml's
- *     quantizer, as llama.cpp's wants an importance matrix for the
- *     i-quants and writes mxfp4 only into experts; the rest stays q4_1 and
- *     q8_0);
+ *     and iq3_xxs, iq3_s, iq2_xxs, iq2_xs, iq2_s and mxfp4 in the ffn_down
+ *     tensors (the 2-bit ones of every other layer; ggml's quantizer, as
+ *     llama.cpp's wants an importance matrix for the i-quants and writes
+ *     mxfp4 only into experts; the rest stays q4_1 and q8_0);
  *     the reference, tests/reference/quant_models.json, is llama.cpp's
  *     greedy continuation of one prompt on each file (16 tokens) with the
  *     top logits at every step, from the same script; it records each
@@ -131,18 +131,11 @@ static void check_follows_llama_cpp(const char *name, const char *path, const in
  * at the ISA levels native, avx2 and scalar, differed by at most 1.14
  * (mean 0.13 to 0.26 over the top 5 of every step), and chose another
  * token only where llama.cpp's two best logits were 0.23 apart or less
- * (iq3_xxs: 0.87 at most, mean 0.20, every token llama.cpp's). */
+ * (iq3_xxs: 0.87 at most, mean 0.20, every token llama.cpp's; the
+ * 2-bit i-quants up to 1.09, mean 0.20 to 0.24). */
 static const tolerance format_tolerance = {.logit = 1.5, .mean = 0.4};
 
-/* Two bits or fewer in ffn_down (made with an importance matrix of ones)
- * leave the model near chaos, and every rounding counts for more:
- * llama.cpp's own logits for the iq2_xxs file differ by up to 1.09 on the
- * top 5 (mean 0.32) between a token-by-token and a batched run, tessera's
- * from llama.cpp's by up to 1.13 (mean 0.38), another token only where
- * llama.cpp's two best logits were near a tie. */
-static const tolerance low_bit_tolerance = {.logit = 2.0, .mean = 0.6};
-
-static void check_format_file_within(const char *format, tolerance tol)
+static void check_format_file(const char *format)
 {
     const char *path = model_file(format);
     json_error_t jerr;
@@ -158,15 +151,10 @@ static void check_format_file_within(const char *format, tolerance tol)
     int32_t *forced = malloc((json_array_size(steps) + 1) * sizeof *forced);
     for (size_t i = 0; i < json_array_size(steps); i++)
         forced[i] = (int32_t)json_integer_value(json_object_get(json_array_get(steps, i), "token"));
-    check_follows_llama_cpp(format, path, prompt, n_prompt, forced, steps, tol);
+    check_follows_llama_cpp(format, path, prompt, n_prompt, forced, steps, format_tolerance);
     free(prompt);
     free(forced);
     json_decref(root);
-}
-
-static void check_format_file(const char *format)
-{
-    check_format_file_within(format, format_tolerance);
 }
 
 Test(quant_models, q4_0_file_generates_as_llama_cpp) { check_format_file("q4_0"); }
@@ -176,10 +164,10 @@ Test(quant_models, iq4_nl_file_generates_as_llama_cpp) { check_format_file("iq4_
 Test(quant_models, iq4_xs_file_generates_as_llama_cpp) { check_format_file("iq4_xs"); }
 Test(quant_models, iq3_xxs_file_generates_as_llama_cpp) { check_format_file("iq3_xxs"); }
 Test(quant_models, mxfp4_file_generates_as_llama_cpp) { check_format_file("mxfp4"); }
-Test(quant_models, iq2_xxs_file_generates_as_llama_cpp)
-{
-    check_format_file_within("iq2_xxs", low_bit_tolerance);
-}
+Test(quant_models, iq2_xxs_file_generates_as_llama_cpp) { check_format_file("iq2_xxs"); }
+Test(quant_models, iq2_xs_file_generates_as_llama_cpp) { check_format_file("iq2_xs"); }
+Test(quant_models, iq2_s_file_generates_as_llama_cpp) { check_format_file("iq2_s"); }
+Test(quant_models, iq3_s_file_generates_as_llama_cpp) { check_format_file("iq3_s"); }
 
 /* ---- llama.cpp's K-quant mixes --------------------------------------------- */
 

@@ -37,6 +37,14 @@ static inline uint32_t iq_sign_bits(uint32_t aux)
            (uint32_t)iq_sign_patterns[aux >> 21 & 127] << 24;
 }
 
+/* The integer scales 2s + 1 of values 0-15 and 16-31 of a sub-block whose
+ * two 4-bit s share a byte, the first in its low nibble (iq2_xs, iq2_s). */
+static inline void iq_scales_per_16(uint8_t packed, int *lo, int *hi)
+{
+    *lo = 2 * (packed & 15) + 1;
+    *hi = 2 * (packed >> 4) + 1;
+}
+
 #if QUANT_X86
 /* One sub-block of 32 values as the SIMD products take it (iq_grid_tier.h):
  * the magnitudes in value order, unsigned bytes below 64; the signs, bit v

@@ -146,6 +146,27 @@ plugins_quant_iq2_xxs_la_SOURCES = plugins/quant/iq2_xxs/iq2_xxs.c \
 plugins_quant_iq2_xxs_la_CPPFLAGS = $(LEGACY_QUANT_CPPFLAGS)
 plugins_quant_iq2_xxs_la_LDFLAGS = $(PLUGIN_LDFLAGS)
 
+plugins_LTLIBRARIES += plugins/quant_iq2_xs.la
+plugins_quant_iq2_xs_la_SOURCES = plugins/quant/iq2_xs/iq2_xs.c \
+	plugins/quant/iq2_xs/iq2_xs_x86.c plugins/quant/iq2_xs/iq2_xs.h \
+	plugins/quant/iq2_xs/iq2_xs_tier.h plugins/quant/iq2_xs/iq2_xs_tables.h $(IQ_GRID_SHARED)
+plugins_quant_iq2_xs_la_CPPFLAGS = $(LEGACY_QUANT_CPPFLAGS)
+plugins_quant_iq2_xs_la_LDFLAGS = $(PLUGIN_LDFLAGS)
+
+plugins_LTLIBRARIES += plugins/quant_iq2_s.la
+plugins_quant_iq2_s_la_SOURCES = plugins/quant/iq2_s/iq2_s.c \
+	plugins/quant/iq2_s/iq2_s_x86.c plugins/quant/iq2_s/iq2_s.h \
+	plugins/quant/iq2_s/iq2_s_tier.h plugins/quant/iq2_s/iq2_s_tables.h $(IQ_GRID_SHARED)
+plugins_quant_iq2_s_la_CPPFLAGS = $(LEGACY_QUANT_CPPFLAGS)
+plugins_quant_iq2_s_la_LDFLAGS = $(PLUGIN_LDFLAGS)
+
+plugins_LTLIBRARIES += plugins/quant_iq3_s.la
+plugins_quant_iq3_s_la_SOURCES = plugins/quant/iq3_s/iq3_s.c \
+	plugins/quant/iq3_s/iq3_s_x86.c plugins/quant/iq3_s/iq3_s.h \
+	plugins/quant/iq3_s/iq3_s_tier.h plugins/quant/iq3_s/iq3_s_tables.h $(IQ_GRID_SHARED)
+plugins_quant_iq3_s_la_CPPFLAGS = $(LEGACY_QUANT_CPPFLAGS)
+plugins_quant_iq3_s_la_LDFLAGS = $(PLUGIN_LDFLAGS)
+
 # mxfp4: OCP MXFP4 (gpt-oss's experts), iq4_nl's 4-bit table products on
 # another table and a power-of-two scale, against q8_0; its quantizer
 # calls log2f as ggml's does.

@@ -7,6 +7,9 @@ order, aligned so that a point reads as one little-endian word.
 
   iq3_xxs  256 points of 4, all in {4, 12, 20, 28, 36, 44, 52, 62}
   iq2_xxs  256 points of 8, all in {8, 25, 43}
+  iq2_xs   512 points of 8, all in {8, 25, 43}
+  iq2_s    1024 points of 8, all in {8, 25, 43}
+  iq3_s    512 points of 4, all odd, 1 to 15
 
 (The sign patterns some of them index, the package's IQ2_XXS.ksigns,
 follow from their definition: iq_grid.h builds them, and this script
@@ -28,6 +31,9 @@ HERE = pathlib.Path(__file__).resolve().parent
 FORMATS = {
     "iq3_xxs": (quants.IQ3_XXS, {4, 12, 20, 28, 36, 44, 52, 62}),
     "iq2_xxs": (quants.IQ2_XXS, {8, 25, 43}),
+    "iq2_xs": (quants.IQ2_XS, {8, 25, 43}),
+    "iq2_s": (quants.IQ2_S, {8, 25, 43}),
+    "iq3_s": (quants.IQ3_S, {1, 3, 5, 7, 9, 11, 13, 15}),
 }
 
 

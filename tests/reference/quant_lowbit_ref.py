@@ -9,9 +9,11 @@ layout (see there), which tests/test_quant_lowbit.c reads.
               bytes are a valid block; f16 scales are kept finite). The
               expected floats are the gguf package's gguf.quants.dequantize
               of the bytes, checked against ggml's dequantize_row_NAME bit
-              for bit. The i-quants' quantizer takes an importance matrix
-              (ggml insists on one for iq2_xxs, iq2_xs and iq1_s): all
-              ones, every column as important as the next.
+              for bit. Random blocks of the larger grids (iq2_xs, iq2_s,
+              iq3_s) go through every grid point. The i-quants' quantizer
+              takes an importance matrix (ggml insists on one for
+              iq2_xxs, iq2_xs and iq1_s): all ones, every column as
+              important as the next.
   quantize:   mxfp4 only (the plugins read the i-quants, they do not make
               them): quant_legacy_ref.py's assorted float blocks, the bytes
               ggml's quantize_row_mxfp4_ref makes of them, checked against
@@ -41,6 +43,9 @@ SEED = 20261207
 FORMATS = {
     "mxfp4": (T.MXFP4, (), 96),
     "iq2_xxs": (T.IQ2_XXS, (0,), 96),
+    "iq2_xs": (T.IQ2_XS, (0,), 96),
+    "iq2_s": (T.IQ2_S, (0,), 96),
+    "iq3_s": (T.IQ3_S, (0,), 96),
 }
 
 
@@ -73,6 +78,35 @@ def ggml_dequantize(lib, name, qtype, data):
     return out
 
 
+def put_index_iq2_xs(block, k, index):
+    """Grid index of point k (0..31): the low 9 bits of u16 k at byte 2."""
+    q = int(block[2 + 2 * k]) | int(block[3 + 2 * k]) << 8
+    q = (q & ~511) | index
+    block[2 + 2 * k], block[3 + 2 * k] = q & 255, q >> 8
+
+
+def put_index_iq2_s(block, k, index):
+    """Point k: qs[k] at byte 2, bits 8-9 in qh[k // 4] (byte 66), bits 2(k % 4) on."""
+    block[2 + k] = index & 255
+    shift = 2 * (k % 4)
+    block[66 + k // 4] = (int(block[66 + k // 4]) & ~(3 << shift)) | (index >> 8) << shift
+
+
+def put_index_iq3_s(block, k, index):
+    """Point k (0..63): qs[k] at byte 2, bit 8 in qh[k // 8] (byte 66), bit k % 8."""
+    block[2 + k] = index & 255
+    bit = k % 8
+    block[66 + k // 8] = (int(block[66 + k // 8]) & ~(1 << bit)) | (index >> 8) << bit
+
+
+# type: (grid points, points per block, how to set a point's index)
+GRID_INDICES = {
+    T.IQ2_XS: (512, 32, put_index_iq2_xs),
+    T.IQ2_S: (1024, 32, put_index_iq2_s),
+    T.IQ3_S: (512, 64, put_index_iq3_s),
+}
+
+
 def random_blocks(rng, qtype, scales, n):
     _, nbytes = gguf.GGML_QUANT_SIZES[qtype]
     blocks = rng.integers(0, 256, size=(n, nbytes), dtype=np.uint8)
@@ -81,6 +115,11 @@ def random_blocks(rng, qtype, scales, n):
     if qtype == T.MXFP4:  # the E8M0 edges: subnormal scales, 1, overflow
         edges = [0, 1, 2, 127, 128, 254, 255]
         blocks[:len(edges), 0] = edges
+    if qtype in GRID_INDICES:  # the first blocks go through the whole grid, in a random order
+        n_points, per_block, put_index = GRID_INDICES[qtype]
+        assert n * per_block >= n_points
+        for position, index in enumerate(rng.permutation(n_points)):
+            put_index(blocks[position // per_block], position % per_block, int(index))
     return blocks.reshape(-1)
 
 

@@ -27,6 +27,6 @@ static void grid_sub_scalar(const uint8_t *block, int i, int8_t values[32], int 
 #define GRID_BLOCK_BYTES IQ2_XXS_BLOCK_BYTES
 #define GRID_FACTOR IQ2_XXS_FACTOR
 #define GRID_SUMMARY                                                                               \
-    "2-bit grid points with sign patterns, a 4-bit scale per 32 under one per 256 " \
+    "2-bit grid points with sign patterns, a 4-bit scale per 32 under one per 256 "                \
     "(GGUF IQ2_XXS, read only); products against q8_k"
 #include "iq_grid_plugin.h"

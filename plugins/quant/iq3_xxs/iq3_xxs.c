@@ -27,6 +27,6 @@ static void grid_sub_scalar(const uint8_t *block, int i, int8_t values[32], int 
 #define GRID_BLOCK_BYTES IQ3_XXS_BLOCK_BYTES
 #define GRID_FACTOR IQ3_XXS_FACTOR
 #define GRID_SUMMARY                                                                               \
-    "3-bit grid points with sign patterns, a 4-bit scale per 32 under one per 256 " \
+    "3-bit grid points with sign patterns, a 4-bit scale per 32 under one per 256 "                \
     "(GGUF IQ3_XXS, read only); products against q8_k"
 #include "iq_grid_plugin.h"
