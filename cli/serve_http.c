@@ -359,9 +359,11 @@ static enum MHD_Result metrics(struct MHD_Connection *c, serve_sched *sched)
     COUNTER("decode_rows_total", "Batch rows decoded (prompt and generated tokens).",
             m.decode_rows);
     COUNTER("decode_seconds_total", "Time spent in forward passes.", m.decode_seconds);
-    COUNTER("spec_drafted_tokens_total", "Tokens proposed by speculative decoding (not yet used "
-            "by the server).", 0);
-    COUNTER("spec_accepted_tokens_total", "Proposed tokens accepted.", 0);
+    COUNTER("spec_verifications_total", "Forward passes that verified a slot's drafts "
+            "(speculative decoding).", m.spec_verifications);
+    COUNTER("spec_drafted_tokens_total", "Draft tokens verified.", m.spec_drafted);
+    COUNTER("spec_accepted_tokens_total", "Draft tokens the model agreed with: each one a "
+            "token gained.", m.spec_accepted);
 #undef COUNTER
 #undef GAUGE
     return reply(c, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8", out);

@@ -6,9 +6,12 @@
  *                    (FIFO) while there are slots for all their choices,
  *                    reusing the longest cached prefix of the prompt
  *   without it:      one batch = the pending token of every generating slot
- *                    + chunks of the prompts being read (a prompt's last row
- *                    is an output); one tsr_decode; sample each output row
- *                    with its slot's chain; cut at stop strings
+ *                    (and the drafts it verifies, where the deployment
+ *                    speculates) + chunks of the prompts being read (a
+ *                    prompt's last row is an output); one tsr_decode; sample
+ *                    each slot's rows with its chain, in order, while the
+ *                    token sampled equals the draft the row checks; cut at
+ *                    stop strings
  *   under the lock:  publish each choice's new text, finish choices and jobs
  *
  * HTTP threads only queue jobs, cancel them and read what they produced, so
@@ -49,10 +52,16 @@ typedef struct slot {
     uint64_t admitted;       /* order of admission: prompts are read first come, first served */
     uint64_t last_used;
     serve_text text;         /* the choice's generated text */
-    /* Staged by sampling for publishing under the lock. */
+    /* Speculation: the drafts decoded after next in this step's batch. */
+    bool spec_started;
+    tsr_token *drafts;
+    uint32_t n_drafts;
+    /* Staged by sampling for publishing under the lock: the step's tokens
+     * (one, or the drafts kept and the token after them). */
     size_t stage_from;
-    bool stage_logprob;
-    serve_logprob logprob;
+    uint32_t n_staged;
+    serve_logprob *logprobs; /* one per staged token, when the job wants them */
+    uint32_t n_logprobs;
     const char *finish;
 } slot;
 
@@ -61,6 +70,7 @@ struct serve_sched {
     tsr_context *ctx;
     tsr_batch *batch;
     uint32_t n_slots, max_seq_len, n_batch, n_vocab;
+    uint32_t max_drafts;     /* per slot and step; 0: the deployment does not speculate */
     slot *slots;
     float *biased;           /* n_vocab: logits with a request's logit_bias added */
     serve_sched_options options;
@@ -253,6 +263,9 @@ static bool job_running(const serve_sched *s, const serve_job *job)
 static void slot_release(serve_sched *s, slot *sl)
 {
     serve_job *job = sl->job;
+    if (sl->spec_started)
+        tsr_spec_stop(s->ctx, sl->seq);
+    sl->spec_started = false;
     sl->state = SLOT_FREE;
     sl->job = NULL;
     sl->leader = NULL;
@@ -416,18 +429,71 @@ static void add_row(serve_sched *s, tsr_token token, slot *sl, bool output)
         sl->row = (int32_t)i;
 }
 
-/* Generating slots first, one row each; then prompt chunks, oldest first. */
+/* The drafts slot sl verifies after its pending token (just added), at most
+ * room: none where the deployment does not speculate, and never past the
+ * cache, the reply's max_tokens or the controller's choice. */
+static void add_drafts(serve_sched *s, slot *sl, uint32_t room)
+{
+    serve_job *job = sl->job;
+    tsr_error err;
+    if (!sl->spec_started) {
+        if (tsr_spec_start(s->ctx, sl->seq, sl->cache, sl->n_cache, &err) != TSR_OK) {
+            snprintf(job->error, sizeof job->error, "%s", err.message);
+            return;
+        }
+        sl->spec_started = true;
+    }
+    uint32_t cap = s->max_drafts < room ? s->max_drafts : room;
+    uint32_t left = s->max_seq_len - sl->n_cache;
+    cap = left < cap ? left : cap;
+    if (job->params.max_tokens) {
+        /* A step yields up to n_drafts + 1 tokens. */
+        uint32_t made = job->choices[sl->choice].n_tokens + 1;
+        uint32_t wanted = job->params.max_tokens > made ? job->params.max_tokens - made : 0;
+        cap = wanted < cap ? wanted : cap;
+    }
+    if (cap == 0)
+        return;
+    uint32_t n;
+    if (tsr_spec_draft(s->ctx, sl->seq, sl->cache, sl->n_cache, cap, sl->drafts, &n, &err) !=
+        TSR_OK) {
+        snprintf(job->error, sizeof job->error, "%s", err.message);
+        return;
+    }
+    int32_t row = sl->row;
+    for (uint32_t i = 0; i < n; i++)
+        add_row(s, sl->drafts[i], sl, true);
+    sl->row = row;
+    sl->n_drafts = n;
+}
+
+/* Generating slots first, one row each and their drafts; then prompt
+ * chunks, oldest first. */
 static void build_batch(serve_sched *s)
 {
     tsr_batch_clear(s->batch);
     uint32_t generating = 0;
+    bool reading = false;
     for (uint32_t i = 0; i < s->n_slots; i++) {
         slot *sl = &s->slots[i];
         sl->row = -1;
         sl->in_batch = false;
-        if (sl->state == SLOT_GENERATE) {
-            add_row(s, sl->next, sl, true);
-            generating++;
+        sl->n_drafts = 0;
+        generating += sl->state == SLOT_GENERATE;
+        reading |= sl->state == SLOT_PREFILL && sl->n_cache < sl->job->n_prompt;
+    }
+    /* Drafts take what rows are left, less a chunk of prompt to read. */
+    uint32_t room = s->n_batch - generating;
+    uint32_t chunk = s->options.prefill_chunk < room ? s->options.prefill_chunk : room;
+    room -= reading ? chunk : 0;
+    for (uint32_t i = 0; i < s->n_slots; i++) {
+        slot *sl = &s->slots[i];
+        if (sl->state != SLOT_GENERATE)
+            continue;
+        add_row(s, sl->next, sl, true);
+        if (s->max_drafts && !sl->job->error[0]) {
+            add_drafts(s, sl, room);
+            room -= sl->n_drafts;
         }
     }
     uint32_t budget = s->n_batch - s->batch->n_tokens;
@@ -472,9 +538,6 @@ static void sample_slot(serve_sched *s, slot *sl, int32_t row)
     const float *logits = tsr_logits(s->ctx, row);
     tsr_error err;
     tsr_token token = TSR_NO_TOKEN;
-    sl->stage_from = sl->text.released;
-    sl->stage_logprob = false;
-    sl->finish = NULL;
     if (p->n_bias && logits) {
         memcpy(s->biased, logits, s->n_vocab * sizeof *logits);
         for (size_t i = 0; i < p->n_bias; i++)
@@ -486,12 +549,12 @@ static void sample_slot(serve_sched *s, slot *sl, int32_t row)
                  logits ? err.message : "no logits");
         return;
     }
-    if (p->logprobs) {
-        serve_logprob_fill(&sl->logprob, logits, s->n_vocab, token, p->top_logprobs);
-        sl->stage_logprob = true;
-    }
+    if (p->logprobs)
+        serve_logprob_fill(&sl->logprobs[sl->n_logprobs++], logits, s->n_vocab, token,
+                           p->top_logprobs);
     sl->next = token;
-    uint32_t n_tokens = job->choices[sl->choice].n_tokens + 1; /* published later */
+    sl->n_staged++;
+    uint32_t n_tokens = job->choices[sl->choice].n_tokens + sl->n_staged; /* published later */
     if (tsr_token_is_eog(s->d, token) && !p->ignore_eos) {
         sl->finish = "stop";
     } else {
@@ -515,6 +578,34 @@ static void sample_slot(serve_sched *s, slot *sl, int32_t row)
         serve_text_release_all(&sl->text);
 }
 
+/* Samples slot sl's rows of the step: its pending token's, then, while each
+ * sampled token equals the draft the row checks, the next draft's. The cache
+ * keeps the drafts taken; the positions of the others are removed. seconds:
+ * the slot's share of the forward pass. Returns the drafts taken. */
+static uint32_t sample_rows(serve_sched *s, slot *sl, double seconds)
+{
+    uint32_t n_drafts = sl->n_drafts;
+    uint32_t base = sl->n_cache - n_drafts; /* held, with the pending token */
+    uint32_t i = 0;
+    for (;; i++) {
+        sl->n_cache = base + i; /* what the cache holds before row i's token */
+        sample_slot(s, sl, sl->row + (int32_t)i);
+        if (sl->job->error[0] || sl->finish || i == n_drafts || sl->next != sl->drafts[i])
+            break;
+    }
+    tsr_error err;
+    if (i < n_drafts &&
+        tsr_kv_seq_remove(s->ctx, sl->seq, (int32_t)(base + i), -1, &err) != TSR_OK &&
+        !sl->job->error[0])
+        snprintf(sl->job->error, sizeof sl->job->error, "%s", err.message);
+    if (sl->spec_started && !sl->job->error[0] && !sl->finish) {
+        /* The strategy hears what was kept: the drafts taken, then next. */
+        sl->drafts[i] = sl->next;
+        tsr_spec_report(s->ctx, sl->seq, n_drafts, i, sl->drafts, i + 1, seconds);
+    }
+    return i;
+}
+
 /* Publishes what sample_slot staged; lock held. */
 static void publish_slot(serve_sched *s, slot *sl, double now)
 {
@@ -530,11 +621,13 @@ static void publish_slot(serve_sched *s, slot *sl, double now)
         c->n_text += n;
         c->text[c->n_text] = '\0';
     }
-    if (sl->stage_logprob &&
-        grow((void **)&c->logprobs, &c->logprobs_cap, c->n_logprobs + 1, sizeof *c->logprobs))
-        c->logprobs[c->n_logprobs++] = sl->logprob;
-    c->n_tokens++;
-    s->metrics.generated_tokens++;
+    if (sl->n_logprobs && grow((void **)&c->logprobs, &c->logprobs_cap,
+                               c->n_logprobs + sl->n_logprobs, sizeof *c->logprobs)) {
+        memcpy(c->logprobs + c->n_logprobs, sl->logprobs, sl->n_logprobs * sizeof *sl->logprobs);
+        c->n_logprobs += sl->n_logprobs;
+    }
+    c->n_tokens += sl->n_staged;
+    s->metrics.generated_tokens += sl->n_staged;
     if (!job->t_first)
         job->t_first = now;
     pthread_cond_broadcast(&job->changed);
@@ -597,12 +690,24 @@ static bool step(serve_sched *s)
         if (sl->state == SLOT_PREFILL && sl->row >= 0)
             start_followers(s, sl);
     }
+    uint64_t drafted = 0, accepted = 0, verifications = 0;
     for (uint32_t i = 0; i < s->n_slots; i++) {
         slot *sl = &s->slots[i];
-        if (sl->row >= 0 && !sl->job->error[0])
-            sample_slot(s, sl, sl->row);
+        sl->stage_from = sl->text.released;
+        sl->n_staged = sl->n_logprobs = 0;
+        sl->finish = NULL;
+        if (sl->row < 0 || sl->job->error[0])
+            continue;
+        uint32_t n_drafts = sl->n_drafts;
+        uint32_t kept = sample_rows(s, sl, (t1 - t0) * (1 + n_drafts) / s->batch->n_tokens);
+        drafted += n_drafts;
+        accepted += kept;
+        verifications += n_drafts > 0;
     }
     pthread_mutex_lock(&s->mutex);
+    s->metrics.spec_verifications += verifications;
+    s->metrics.spec_drafted += drafted;
+    s->metrics.spec_accepted += accepted;
     s->metrics.decode_steps++;
     s->metrics.decode_rows += s->batch->n_tokens;
     s->metrics.decode_seconds += t1 - t0;
@@ -674,6 +779,9 @@ tsr_status serve_sched_start(tsr_deployment *d, const serve_sched_options *optio
         s->max_seq_len = tsr_deployment_max_seq_len(d);
         s->n_batch = tsr_deployment_n_batch(d);
         s->n_vocab = tsr_deployment_n_vocab(d);
+        /* The plan gives each sequence speculative.tokens + 1 output rows. */
+        if (tsr_deployment_speculation(d) && s->n_slots)
+            s->max_drafts = tsr_deployment_n_outputs(d) / s->n_slots - 1;
         s->slots = calloc(s->n_slots, sizeof *s->slots);
         s->biased = malloc(s->n_vocab * sizeof *s->biased);
         if (!s->slots || !s->biased)
@@ -681,7 +789,11 @@ tsr_status serve_sched_start(tsr_deployment *d, const serve_sched_options *optio
     }
     for (uint32_t i = 0; st == TSR_OK && i < s->n_slots; i++) {
         s->slots[i].seq = (int32_t)i;
-        if (!(s->slots[i].cache = malloc(s->max_seq_len * sizeof *s->slots[i].cache)))
+        slot *sl = &s->slots[i];
+        sl->cache = malloc(s->max_seq_len * sizeof *sl->cache);
+        sl->drafts = malloc((s->max_drafts + 1) * sizeof *sl->drafts);
+        sl->logprobs = malloc((s->max_drafts + 1) * sizeof *sl->logprobs);
+        if (!sl->cache || !sl->drafts || !sl->logprobs)
             st = tsr_error_set(err, TSR_ERR_NOMEM, "out of memory");
     }
     s->metrics.slots = s->n_slots;
@@ -731,6 +843,8 @@ void serve_sched_stop(serve_sched *s)
     serve_sched_halt(s);
     for (uint32_t i = 0; s->slots && i < s->n_slots; i++) {
         free(s->slots[i].cache);
+        free(s->slots[i].drafts);
+        free(s->slots[i].logprobs);
         serve_text_free(&s->slots[i].text);
     }
     free(s->slots);

@@ -124,6 +124,8 @@ typedef struct serve_metrics {
     uint64_t requests_finished, requests_cancelled, requests_rejected, requests_failed;
     uint64_t decode_steps, decode_rows;
     double decode_seconds;
+    /* Speculation: forward passes that verified drafts, drafts, drafts kept. */
+    uint64_t spec_verifications, spec_drafted, spec_accepted;
     uint32_t running, waiting, slots, slots_busy;
     uint64_t kv_tokens, kv_capacity;
 } serve_metrics;

@@ -3,6 +3,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "draft.h"
 #include "host.h"
@@ -74,6 +75,7 @@ struct tsr_spec_session {
     int32_t *tokens, *parents;   /* the proposal's arrays */
     tsr_token *chain;            /* the chain from token 0 */
     uint32_t capacity;
+    double propose_seconds;      /* the last proposal's, for tsr_spec_report */
 };
 
 void tsr_spec_session_close(tsr_spec_session *s)
@@ -207,6 +209,60 @@ void tsr_spec_observe(tsr_spec_session *s, const tsr_spec_step *step,
         s->vt->accepted(s->state, step->n_drafted, step->n_accepted);
     if (s->vt->commit)
         s->vt->commit(s->state, committed, n_committed);
+}
+
+/* ---- a caller's own decode loop (tessera.h) ------------------------------------- */
+
+static double now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+tsr_status tsr_spec_start(tsr_context *ctx, int32_t seq, const tsr_token *history, size_t n,
+                          tsr_error *err)
+{
+    tsr_spec_session *s = tsr_spec_session_of(ctx, seq);
+    return s ? tsr_spec_begin(s, history, n, err) : TSR_OK;
+}
+
+tsr_status tsr_spec_draft(tsr_context *ctx, int32_t seq, const tsr_token *history, size_t n,
+                          uint32_t max_drafts, tsr_token *drafts, uint32_t *n_drafts,
+                          tsr_error *err)
+{
+    *n_drafts = 0;
+    tsr_spec_session *s = tsr_spec_session_of(ctx, seq);
+    if (!s)
+        return TSR_OK;
+    s->propose_seconds = 0;
+    uint32_t k = tsr_spec_choose(s, max_drafts, false);
+    if (k == 0)
+        return TSR_OK;
+    const tsr_token *chain;
+    double t0 = now_seconds();
+    tsr_status st = tsr_spec_propose(s, history, n, k, &chain, n_drafts, err);
+    s->propose_seconds = now_seconds() - t0;
+    if (st == TSR_OK)
+        memcpy(drafts, chain, *n_drafts * sizeof *drafts);
+    return st;
+}
+
+void tsr_spec_report(tsr_context *ctx, int32_t seq, uint32_t n_drafted, uint32_t n_accepted,
+                     const tsr_token *committed, size_t n_committed, double seconds)
+{
+    tsr_spec_session *s = tsr_spec_session_of(ctx, seq);
+    if (!s)
+        return;
+    tsr_spec_step step = {n_drafted, n_accepted, seconds, n_drafted ? s->propose_seconds : 0};
+    tsr_spec_observe(s, &step, committed, n_committed);
+}
+
+void tsr_spec_stop(tsr_context *ctx, int32_t seq)
+{
+    tsr_spec_session *s = tsr_spec_session_of(ctx, seq);
+    if (s)
+        tsr_spec_end(s);
 }
 
 /* ---- the stochastic rule ---------------------------------------------------------- */

@@ -774,6 +774,39 @@ TSR_EXPORT tsr_status tsr_generate(tsr_context *ctx, tsr_sampler *s, int32_t seq
 /* "eos", "length", "stop", "context", "caller". */
 TSR_EXPORT const char *tsr_stop_reason_name(tsr_stop_reason reason);
 
+/* ---- speculation in a caller's own decode loop ---------------------------- */
+
+/* tsr_generate speculates by itself. A caller with its own loop over
+ * tsr_decode (a server batching many sequences) asks for drafts per
+ * sequence, decodes them after the sequence's pending token with every one
+ * of those rows an output, samples the rows in order with the sequence's
+ * chain while each sampled token equals the draft that row checks, removes
+ * the cache positions of the drafts not taken (tsr_kv_seq_remove), and
+ * reports the step. The text is the same as without: only the speed
+ * changes. Where the deployment does not speculate these do nothing and
+ * tsr_spec_draft proposes none. Thread rules: the context's. */
+
+/* A generation of sequence seq starts. history[0..n): the tokens the
+ * sequence holds and the pending one (sampled, not yet decoded). */
+TSR_EXPORT tsr_status tsr_spec_start(tsr_context *ctx, int32_t seq, const tsr_token *history,
+                                     size_t n, tsr_error *err);
+/* At most max_drafts tokens (and never more than speculative.tokens) to
+ * verify after history[0..n) (as for tsr_spec_start, with every token since),
+ * into drafts. *n_drafts 0: a plain one-row step (nothing to propose, or the
+ * controller finds that drafting does not pay here now). */
+TSR_EXPORT tsr_status tsr_spec_draft(tsr_context *ctx, int32_t seq, const tsr_token *history,
+                                     size_t n, uint32_t max_drafts, tsr_token *drafts,
+                                     uint32_t *n_drafts, tsr_error *err);
+/* After the step: n_drafted verified, n_accepted of them kept; committed
+ * [0..n_committed): the kept drafts and the token sampled after them;
+ * seconds: what the sequence's rows cost of the forward pass (its share of
+ * a shared batch), from which the controller learns what drafting costs. */
+TSR_EXPORT void tsr_spec_report(tsr_context *ctx, int32_t seq, uint32_t n_drafted,
+                                uint32_t n_accepted, const tsr_token *committed,
+                                size_t n_committed, double seconds);
+/* The generation of seq has ended (finished, cancelled or failed). */
+TSR_EXPORT void tsr_spec_stop(tsr_context *ctx, int32_t seq);
+
 
 /* ---- reading text a user hands over --------------------------------------- */
 
