@@ -105,6 +105,44 @@ tests_test_threadpool_LDADD = $(TEST_LIBS)
 TESTS += tests/test_threadpool
 endif
 
+# The CUDA kernels against the CPU (tests/test_cuda_kernels.cpp): on the
+# emulator always, the .cu sources compiled by the C++ compiler through
+# one-line wrappers (tests/cuda_emu/); on a device with --enable-cuda, where
+# the program skips (77) without one. `make check-gpu` runs the device side.
+if HAVE_CRITERION
+if HAVE_CUDA_EMU
+check_PROGRAMS += tests/test_cuda_emu
+tests_test_cuda_emu_SOURCES = tests/test_cuda_kernels.cpp tests/testutil.h \
+	tests/cuda_emu/kernels.cpp tests/cuda_emu/q4_1.cpp tests/cuda_emu/q8_0.cpp \
+	tests/cuda_emu/q4_0.cpp
+tests_test_cuda_emu_CPPFLAGS = $(AM_CPPFLAGS) -DTSR_CUDA_EMU -I$(top_srcdir)/plugins/quant
+tests_test_cuda_emu_CXXFLAGS = $(AM_CXXFLAGS) $(CRITERION_CFLAGS)
+tests_test_cuda_emu_LDADD = $(TEST_LIBS)
+TESTS += tests/test_cuda_emu
+endif
+if HAVE_CUDA
+check_PROGRAMS += tests/test_cuda_device
+tests_test_cuda_device_SOURCES = tests/test_cuda_kernels.cpp tests/testutil.h
+tests_test_cuda_device_CPPFLAGS = $(AM_CPPFLAGS) $(CUDA_CPPFLAGS)
+tests_test_cuda_device_CXXFLAGS = $(AM_CXXFLAGS) $(CRITERION_CFLAGS)
+tests_test_cuda_device_LDADD = $(TEST_LIBS) $(CUDA_LIBS)
+TESTS += tests/test_cuda_device
+endif
+endif
+EXTRA_DIST += tests/check-gpu.sh
+
+# The device checks on a real GPU, in one command (tests/check-gpu.sh says
+# what it runs); fails, saying why, on a machine without one.
+check-gpu:
+if HAVE_CUDA
+	$(MAKE) $(AM_MAKEFLAGS) $(plugins_LTLIBRARIES) tests/test_cuda_device
+	TSR_TEST_BUILDDIR='$(abs_top_builddir)' CUDA_HOME='$(CUDA_HOME)' \
+		$(SHELL) $(top_srcdir)/tests/check-gpu.sh
+else
+	@echo "check-gpu: this tree was configured without CUDA; run ./configure --enable-cuda" >&2; exit 1
+endif
+.PHONY: check-gpu
+
 # The CPU kernels.
 if HAVE_CRITERION
 check_PROGRAMS += tests/test_kernels

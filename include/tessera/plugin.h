@@ -16,8 +16,9 @@
  * declared, so a member an older plugin does not have reads as 0/NULL, which
  * always means "unsupported". A plugin whose minor is newer than the core's
  * is refused too: it may rely on members the core would ignore. ABI 1.1
- * (this header) appended the allocator's parameters and flags and the host's
- * fp16/bf16 conversions; plugins built for 1.0 load unchanged.
+ * (this header) appended the allocator's parameters and flags, the host's
+ * fp16/bf16 conversions and a quant format's device kernels; plugins built
+ * for 1.0 load unchanged.
  *
  * Required and optional. Every vtable member is required unless its comment
  * says "optional"; a plugin lacking a required one is refused at load with
@@ -321,6 +322,42 @@ enum {
     TSR_QUANT_ACTIVATION = 1u << 1,   /* an activation form only (q8_1, q8_K): no products */
 };
 
+/* ABI 1.1: kinds of device a format may carry kernels for. */
+enum {
+    TSR_DEVICE_KIND_CUDA = 1, /* NVIDIA GPUs through the CUDA runtime */
+};
+
+/* ABI 1.1: a format's kernels on one kind of device, so that a new format
+ * reaches the GPU without a core rebuild. A static table; the core reads a
+ * member only when abi.struct_size covers it and refuses another major.
+ *
+ * Every product and lookup enqueues its work on stream (the device kind's
+ * queue: a cudaStream_t for CUDA; NULL is the default one) and returns at
+ * once with the device runtime's status of the enqueue: 0 is success, any
+ * other value is the runtime's error code (cudaError_t for CUDA), which
+ * error_name names; a member refuses arguments it cannot serve (row bytes
+ * that are not whole blocks, n_cols not a multiple of block_elems) with
+ * that runtime's "invalid value" code, before launching anything. Pointers
+ * are device memory. Hot, thread-safe on disjoint outputs; they never
+ * allocate. */
+typedef struct tsr_quant_device_kernels {
+    tsr_abi abi;
+    uint32_t device_kind; /* TSR_DEVICE_KIND_* */
+
+    /* y[r] = dot(W[r], x) for r in [0, n_rows): W's rows (this format,
+     * w_row_bytes apart) dequantized on the fly against n_cols floats of
+     * x, accumulated in float. The decode step's product. */
+    int32_t (*matvec_f32)(const void *w, size_t w_row_bytes, const float *x, float *y,
+                          int64_t n_cols, int64_t n_rows, void *stream);
+    /* out[i * n_cols + c] = W[rows[i]][c] for i in [0, n_out), dequantized:
+     * the embedding lookup. A row index outside [0, n_rows) gives a row of
+     * NaN, never a read outside W. */
+    int32_t (*get_rows)(const void *w, size_t w_row_bytes, int64_t n_rows, const int32_t *rows,
+                        int64_t n_out, float *out, int64_t n_cols, void *stream);
+    /* The runtime's name for a status these members returned. Static string. */
+    const char *(*error_name)(int32_t status);
+} tsr_quant_device_kernels;
+
 typedef struct tsr_quant_vtable {
     tsr_abi abi;
     uint32_t gguf_type;     /* the GGUF/ggml type id this format is (GGUF's table, stable) */
@@ -364,6 +401,12 @@ typedef struct tsr_quant_vtable {
      * or within the format's rounding; see Bit-exactness above); required
      * when quantize is set, NULL when it is not. */
     void (*quantize_reference)(const float *src, void *dst, int64_t n_elems);
+
+    /* ABI 1.1, optional: this format's kernels on a kind of device
+     * (TSR_DEVICE_KIND_*), or NULL when the plugin has none there (a
+     * plugin built without CUDA has none on CUDA); a format without them
+     * is never placed on such a device. Static table; any thread. */
+    const tsr_quant_device_kernels *(*device_kernels)(uint32_t device_kind);
 } tsr_quant_vtable;
 
 /* ---------------------------------------------------------------------------
@@ -645,6 +688,7 @@ static_assert(sizeof(tsr_candidate) == 12, "tsr_candidate is frozen");
 static_assert(sizeof(void *) != 8 || offsetof(tsr_plugin_desc, kind) == 12, "descriptor layout");
 static_assert(sizeof(void *) != 8 || offsetof(tsr_plugin_desc, vtable) == 56, "descriptor layout");
 static_assert(sizeof(void *) != 8 || offsetof(tsr_quant_vtable, init) == 32, "quant layout");
+static_assert(offsetof(tsr_quant_device_kernels, abi) == 0, "device kernels start with their abi");
 static_assert(sizeof(void *) != 8 || offsetof(tsr_alloc_config, params) == 24, "alloc config");
 static_assert(sizeof(void *) != 8 || offsetof(tsr_alloc_vtable, flags) == 88, "alloc layout");
 static_assert(sizeof(void *) != 8 || offsetof(tsr_host, fp16_from_float) == 152, "host layout");

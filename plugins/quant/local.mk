@@ -51,6 +51,30 @@ plugins_quant_q4_0_la_SOURCES = plugins/quant/q4_0/q4_0.c plugins/quant/q4_0/q4_
 plugins_quant_q4_0_la_CPPFLAGS = $(LEGACY_QUANT_CPPFLAGS)
 plugins_quant_q4_0_la_LDFLAGS = $(PLUGIN_LDFLAGS)
 
+# Device kernels: q4_1, q8_0 and q4_0 carry their CUDA kernels
+# (FORMAT/FORMAT_cuda.cu over quant_cuda.cuh, compiled by nvcc with
+# --enable-cuda; QUANT_CUDA hands them out through device_kernels). The
+# emulated tests compile the same sources with the C++ compiler.
+QUANT_CUDA_FILES = plugins/quant/q4_1/q4_1_cuda.cu plugins/quant/q8_0/q8_0_cuda.cu \
+	plugins/quant/q4_0/q4_0_cuda.cu
+EXTRA_DIST += $(QUANT_CUDA_FILES) plugins/quant/quant_cuda.cuh
+if HAVE_CUDA
+plugins_quant_q4_1_la_SOURCES += plugins/quant/q4_1/q4_1_cuda.cu
+plugins_quant_q4_1_la_CPPFLAGS += -DQUANT_CUDA
+plugins_quant_q4_1_la_LIBADD = $(CUDA_LIBS)
+plugins_quant_q8_0_la_SOURCES += plugins/quant/q8_0/q8_0_cuda.cu
+plugins_quant_q8_0_la_CPPFLAGS += -DQUANT_CUDA
+plugins_quant_q8_0_la_LIBADD = $(CUDA_LIBS)
+plugins_quant_q4_0_la_SOURCES += plugins/quant/q4_0/q4_0_cuda.cu
+plugins_quant_q4_0_la_CPPFLAGS += -DQUANT_CUDA
+plugins_quant_q4_0_la_LIBADD = $(CUDA_LIBS)
+QUANT_CUDA_INCLUDES = plugins/quant/quant_cuda.cuh plugins/quant/common.h $(CUDA_KERNEL_INCLUDES) \
+	include/tessera/plugin.h
+plugins/quant/q4_1/q4_1_cuda.lo: $(QUANT_CUDA_INCLUDES) plugins/quant/q4_1/q4_1.h
+plugins/quant/q8_0/q8_0_cuda.lo: $(QUANT_CUDA_INCLUDES) plugins/quant/q8_0/q8_0.h
+plugins/quant/q4_0/q4_0_cuda.lo: $(QUANT_CUDA_INCLUDES) plugins/quant/q4_0/q4_0.h
+endif
+
 plugins_LTLIBRARIES += plugins/quant_q5_0.la
 plugins_quant_q5_0_la_SOURCES = plugins/quant/q5_0/q5_0.c plugins/quant/q5_0/q5_0_x86.c \
 	plugins/quant/q5_0/q5_0.h plugins/quant/q5_0/q5_0_tier.h plugins/quant/quant_tile.h plugins/quant/common.h

@@ -126,6 +126,11 @@ static void q4_0_matmat(const void *w, size_t w_row_bytes, const void *x, size_t
                         row_end);
 }
 
+#ifdef QUANT_CUDA
+/* q4_0_cuda.cu: the CUDA kernels, when built with --enable-cuda */
+const tsr_quant_device_kernels *q4_0_device_kernels(uint32_t device_kind);
+#endif
+
 static const tsr_quant_vtable q4_0_vtable = {
     .abi = TSR_ABI_INIT(tsr_quant_vtable),
     .gguf_type = Q4_0_GGUF_TYPE,
@@ -142,6 +147,9 @@ static const tsr_quant_vtable q4_0_vtable = {
     .matmat = q4_0_matmat,
     .matmat_reference = q4_0_matmat_reference,
     .quantize_reference = q4_0_quantize_reference,
+#ifdef QUANT_CUDA
+    .device_kernels = q4_0_device_kernels,
+#endif
 };
 
 static const tsr_plugin_desc q4_0_desc = {

@@ -131,6 +131,11 @@ static void q4_1_matmat(const void *w, size_t w_row_bytes, const void *x, size_t
                         row_end);
 }
 
+#ifdef QUANT_CUDA
+/* q4_1_cuda.cu: the CUDA kernels, when built with --enable-cuda */
+const tsr_quant_device_kernels *q4_1_device_kernels(uint32_t device_kind);
+#endif
+
 static const tsr_quant_vtable q4_1_vtable = {
     .abi = TSR_ABI_INIT(tsr_quant_vtable),
     .gguf_type = QUANT_GGUF_Q4_1,
@@ -147,6 +152,9 @@ static const tsr_quant_vtable q4_1_vtable = {
     .matmat = q4_1_matmat,
     .matmat_reference = q4_1_matmat_reference,
     .quantize_reference = q4_1_quantize_reference,
+#ifdef QUANT_CUDA
+    .device_kernels = q4_1_device_kernels,
+#endif
 };
 
 static const tsr_plugin_desc q4_1_desc = {

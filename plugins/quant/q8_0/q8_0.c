@@ -115,6 +115,11 @@ static void q8_0_matmat(const void *w, size_t w_row_bytes, const void *x, size_t
                         row_end);
 }
 
+#ifdef QUANT_CUDA
+/* q8_0_cuda.cu: the CUDA kernels, when built with --enable-cuda */
+const tsr_quant_device_kernels *q8_0_device_kernels(uint32_t device_kind);
+#endif
+
 static const tsr_quant_vtable q8_0_vtable = {
     .abi = TSR_ABI_INIT(tsr_quant_vtable),
     .gguf_type = QUANT_GGUF_Q8_0,
@@ -130,6 +135,9 @@ static const tsr_quant_vtable q8_0_vtable = {
     .matmat = q8_0_matmat,
     .matmat_reference = q8_0_matmat_reference,
     .quantize_reference = q8_0_quantize_reference,
+#ifdef QUANT_CUDA
+    .device_kernels = q8_0_device_kernels,
+#endif
 };
 
 static const tsr_plugin_desc q8_0_desc = {

@@ -1,0 +1,2 @@
+/* kernels/cuda on the emulator (TSR_CUDA_EMU). */
+#include "cuda/kernels.cu"
