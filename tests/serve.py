@@ -470,7 +470,7 @@ except ImportError as e:
 spec_profile = os.path.join(work, "spec.yaml")
 with open(spec_profile, "w") as f:
     f.write(f"""model: {{path: {MODEL}, max_seq_len: 512}}
-server: {{parallel: 4, queue: 8, api_key: {KEY}}}
+server: {{parallel: 4, queue: 16, api_key: {KEY}}}
 speculative: {{strategy: ngram, tokens: 6, options: {{min_n: 2, max_n: 4}}}}
 """)
 spec = Server(spec_profile)
@@ -511,6 +511,29 @@ if check(spec.wait_ready(), "a server with speculative.strategy ngram starts", s
 
     same = [answer(w) == answer(g) for w, g in zip(want, got) if isinstance(g, dict)]
     same.append(got[2] == want[2]["choices"][0]["message"]["content"])
+    # 16 clients at once (each batch-invariance prompt twice, streamed and
+    # not, mixed lengths): 4 decode, 12 wait; every reply complete and equal
+    # to the plain server's alone.
+    crowd = [None] * (2 * len(prompts))
+
+    def crowd_one(i):
+        p, n = prompts[i % len(prompts)], lengths[i % len(prompts)]
+        if i >= len(prompts):
+            _, ev, _ = stream(spec.port, "/v1/chat/completions", chat(p, max_tokens=n))
+            crowd[i] = stream_text(ev).get(0)
+        else:
+            _, body = post(spec.port, "/v1/chat/completions", chat(p, max_tokens=n))
+            crowd[i] = body["choices"][0]["message"]["content"] if "choices" in body else body
+
+    crowd_threads = [threading.Thread(target=crowd_one, args=(i,)) for i in range(len(crowd))]
+    for t in crowd_threads:
+        t.start()
+    for t in crowd_threads:
+        t.join()
+    alone_text = [a["choices"][0]["message"]["content"] for a in alone]
+    check(crowd == alone_text * 2,
+          "16 clients at once on 4 speculating slots (mixed lengths, streamed and not): every "
+          "reply complete and equal to the plain server's alone", list(zip(crowd, alone_text * 2)))
     m = metrics(spec.port)
     check(all(same) and len(same) == len(spec_reqs),
           "speculating slots (5 at once on 4 slots, greedy, seeded, logprobs, a stop string, "
