@@ -244,7 +244,7 @@ Test(profile, unknown_key_far_from_any_lists_the_known_ones)
         "unknown key 'cache_type'; did you mean 'model.cache_type'? (it belongs under model:)");
     assert_diag(&diags, 3, 1,
                 "unknown key 'zzzzzz' (known: version, model, draft, speculative, "
-                "devices, sampler, plugins, threads, seed, server)");
+                "devices, sampler, plugins, threads, seed, server, dist)");
     tsr_profile_free(p);
     tsr_diagnostics_free(&diags);
 }
@@ -628,6 +628,58 @@ Test(profile, server_api_key_is_a_key_or_a_list_and_max_body_a_size, .init = scr
     cr_assert_eq(status, TSR_ERR_INVALID);
     cr_assert(strstr(dump(&diags), "server.api_key"), "%s", dump(&diags));
     cr_assert(strstr(dump(&diags), "server.max_body"), "%s", dump(&diags));
+    tsr_profile_free(p);
+    tsr_diagnostics_free(&diags);
+}
+
+Test(profile, dist_takes_layer_ranges_activations_in_flight_and_a_timeout,
+     .init = scratch_setup, .fini = scratch_teardown)
+{
+    tsr_diagnostics diags = {0};
+    tsr_status status;
+    tsr_profile *p = parse_text("model: {path: model.gguf}\n", &diags, &status);
+    cr_assert_eq(status, TSR_OK, "%s", dump(&diags));
+    cr_assert(!p->has_dist);
+    cr_assert(p->dist.layers_auto && !p->dist.activations_f16);
+    cr_assert_eq(p->dist.in_flight, 0);
+    cr_assert_eq(p->dist.timeout_ms, 10000);
+    tsr_profile_free(p);
+    tsr_diagnostics_free(&diags);
+
+    diags = (tsr_diagnostics){0};
+    p = parse_text("model: {path: model.gguf}\n"
+                   "dist: {layers: [[0, 9], [10, 29]], activations: f16, in_flight: 4, "
+                   "timeout: 1.5s}\n",
+                   &diags, &status);
+    cr_assert_eq(status, TSR_OK, "%s", dump(&diags));
+    cr_assert(p->has_dist && !p->dist.layers_auto && p->dist.activations_f16);
+    cr_assert_eq(p->dist.n_layers, 2);
+    cr_assert_eq(p->dist.layers[1].first, 10);
+    cr_assert_eq(p->dist.layers[1].last, 29);
+    cr_assert_eq(p->dist.in_flight, 4);
+    cr_assert_eq(p->dist.timeout_ms, 1500);
+    tsr_profile_free(p);
+    tsr_diagnostics_free(&diags);
+}
+
+Test(profile, dist_refuses_gaps_empty_ranges_other_types_and_bad_durations_with_their_places,
+     .init = scratch_setup, .fini = scratch_teardown)
+{
+    tsr_diagnostics diags = {0};
+    tsr_status status;
+    tsr_profile *p = parse_text("model: {path: model.gguf}\n"
+                                "dist:\n"
+                                "  layers: [[0, 9], [11, 29], [31, 30]]\n"
+                                "  activations: bf16\n"
+                                "  timeout: 10\n",
+                                &diags, &status);
+    cr_assert_eq(status, TSR_ERR_INVALID);
+    assert_diag(&diags, 3, 20, "dist.layers[1] starts at layer 11; the ranges must follow one "
+                               "another from layer 0, so it starts at 10");
+    assert_diag(&diags, 3, 30, "dist.layers[2] = [31, 30] is empty");
+    assert_diag(&diags, 4, 16, "dist.activations must be f32");
+    assert_diag(&diags, 5, 12, "dist.timeout: duration '10' has no unit");
+    cr_assert(p->dist.layers_auto, "bad ranges leave the default");
     tsr_profile_free(p);
     tsr_diagnostics_free(&diags);
 }

@@ -136,3 +136,31 @@ Test(units, exact_format_reads_back_to_the_same_bytes)
         cr_assert_eq(parse_ok(tsr_size_format_exact(samples[i], buf, sizeof buf), 0), samples[i],
                      "%s", buf);
 }
+
+Test(units, durations_are_ms_s_or_min_and_read_back_what_they_write)
+{
+    tsr_error err = {0};
+    uint64_t ms = 0;
+    cr_assert_eq(tsr_duration_parse("10s", &ms, &err), TSR_OK, "%s", err.message);
+    cr_assert_eq(ms, 10000);
+    cr_assert_eq(tsr_duration_parse(" 500 ms", &ms, &err), TSR_OK, "%s", err.message);
+    cr_assert_eq(ms, 500);
+    cr_assert_eq(tsr_duration_parse("1.5min", &ms, &err), TSR_OK, "%s", err.message);
+    cr_assert_eq(ms, 90000);
+    const char *bad[] = {"10", "-1s", "ten s", "3 hours", ""};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        ms = 7;
+        cr_assert_eq(tsr_duration_parse(bad[i], &ms, &err), TSR_ERR_INVALID, "'%s'", bad[i]);
+        cr_assert_eq(ms, 7, "a refused duration leaves the output alone");
+        cr_assert(strstr(err.message, bad[i]), "the message quotes '%s': %s", bad[i],
+                  err.message);
+    }
+    char buf[32];
+    const uint64_t values[] = {0, 250, 1500, 10000, 120000};
+    const char *written[] = {"0ms", "250ms", "1500ms", "10s", "2min"};
+    for (size_t i = 0; i < sizeof values / sizeof values[0]; i++) {
+        cr_assert_str_eq(tsr_duration_format(values[i], buf, sizeof buf), written[i]);
+        cr_assert_eq(tsr_duration_parse(buf, &ms, &err), TSR_OK);
+        cr_assert_eq(ms, values[i]);
+    }
+}

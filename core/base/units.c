@@ -4,6 +4,7 @@
 #include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -132,5 +133,59 @@ const char *tsr_size_format_exact(uint64_t bytes, char *buf, size_t buf_bytes)
             return buf;
         }
     snprintf(buf, buf_bytes, "0B");
+    return buf;
+}
+
+/* ---- durations ------------------------------------------------------------ */
+
+static const struct {
+    const char *name;
+    uint64_t ms;
+} duration_units[] = {{"ms", 1}, {"s", 1000}, {"min", 60000}};
+/* Past 2^53 ms a double no longer holds every millisecond. */
+#define MAX_DURATION_MS ((double)((uint64_t)1 << 53))
+
+tsr_status tsr_duration_parse(const char *text, uint64_t *ms, tsr_error *err)
+{
+    const char *p = text;
+    while (*p == ' ' || *p == '\t')
+        p++;
+    if (*p == '-')
+        return tsr_error_set(err, TSR_ERR_INVALID, "duration '%s' is negative", text);
+    char *end;
+    double value = isdigit((unsigned char)*p) || *p == '.' ? strtod(p, &end) : -1;
+    if (value < 0 || end == p)
+        return tsr_error_set(err, TSR_ERR_INVALID, "'%s' is not a duration: expected a number "
+                             "and a unit (ms, s, min), e.g. 10s or 500ms", text);
+    while (*end == ' ' || *end == '\t')
+        end++;
+    size_t unit_len = strlen(end);
+    while (unit_len > 0 && (end[unit_len - 1] == ' ' || end[unit_len - 1] == '\t'))
+        unit_len--;
+    if (unit_len == 0)
+        return tsr_error_set(err, TSR_ERR_INVALID, "duration '%s' has no unit: write it with "
+                             "one of ms, s, min, e.g. %ss", text, text);
+    for (size_t i = 0; i < sizeof duration_units / sizeof duration_units[0]; i++)
+        if (strlen(duration_units[i].name) == unit_len &&
+            strncasecmp(duration_units[i].name, end, unit_len) == 0) {
+            double total = value * (double)duration_units[i].ms + 0.5;
+            if (total >= MAX_DURATION_MS)
+                return tsr_error_set(err, TSR_ERR_INVALID, "duration '%s' is absurdly long",
+                                     text);
+            *ms = (uint64_t)total;
+            return TSR_OK;
+        }
+    return tsr_error_set(err, TSR_ERR_INVALID, "duration '%s' has an unknown unit '%.*s' "
+                         "(known: ms, s, min)", text, (int)unit_len, end);
+}
+
+const char *tsr_duration_format(uint64_t ms, char *buf, size_t buf_bytes)
+{
+    if (ms != 0 && ms % 60000 == 0)
+        snprintf(buf, buf_bytes, "%llumin", (unsigned long long)(ms / 60000));
+    else if (ms != 0 && ms % 1000 == 0)
+        snprintf(buf, buf_bytes, "%llus", (unsigned long long)(ms / 1000));
+    else
+        snprintf(buf, buf_bytes, "%llums", (unsigned long long)ms);
     return buf;
 }

@@ -36,4 +36,13 @@ const char *tsr_size_format_exact(uint64_t bytes, char *buf, size_t buf_bytes);
 
 enum { TSR_SIZE_TEXT_BYTES = 32 }; /* enough for either format */
 
+/* Parses text as a duration: a non-negative decimal number and a unit, "ms",
+ * "s" or "min" ("500ms", "10s", "1.5min"); rounded to the nearest
+ * millisecond. TSR_ERR_INVALID for garbage, a missing or unknown unit, or
+ * more than 2^53 ms; the message quotes the text, without a location. */
+tsr_status tsr_duration_parse(const char *text, uint64_t *ms, tsr_error *err);
+/* Writes ms exactly, in a form tsr_duration_parse reads back: "10s",
+ * "1500ms", "2min". Returns buf. */
+const char *tsr_duration_format(uint64_t ms, char *buf, size_t buf_bytes);
+
 #endif

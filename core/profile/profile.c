@@ -23,7 +23,8 @@ const char *const tsr_profile_default_sampler_yaml =
 
 /* The keys of each section, for unknown-key messages. */
 static const char *const top_keys[] = {"version", "model",   "draft",   "speculative", "devices",
-                                       "sampler", "plugins", "threads", "seed",        "server"};
+                                       "sampler", "plugins", "threads", "seed",        "server",
+                                       "dist"};
 static const char *const model_keys[] = {"path", "max_seq_len", "cache_type", "quantize"};
 static const char *const speculative_keys[] = {"strategy", "tokens", "options"};
 static const char *const devices_keys[] = {"allocator", "options", "sim", "split", "reserve",
@@ -31,6 +32,7 @@ static const char *const devices_keys[] = {"allocator", "options", "sim", "split
 static const char *const plugins_keys[] = {"path"};
 static const char *const server_keys[] = {"host",  "port",    "parallel",
                                           "queue", "api_key", "model_name", "max_body"};
+static const char *const dist_keys[] = {"layers", "activations", "in_flight", "timeout"};
 #define N_OF(array) (sizeof array / sizeof array[0])
 
 static const struct {
@@ -44,6 +46,7 @@ static const struct {
     {"devices", devices_keys, N_OF(devices_keys)},
     {"plugins", plugins_keys, N_OF(plugins_keys)},
     {"server", server_keys, N_OF(server_keys)},
+    {"dist", dist_keys, N_OF(dist_keys)},
 };
 
 #define ERROR_AT(c, node, ...)                                                                     \
@@ -410,6 +413,113 @@ static void read_server(tsr_profile_checker *c, const tsr_yaml_node *key,
         s->max_body_loc = tsr_profile_loc_of(node);
 }
 
+/* dist.layers: `auto`, or [first, last] per rank, contiguous from layer 0
+ * (whether they end at the model's last layer, and whether there is one
+ * per rank, is checked when the job starts). */
+static void read_dist_layers(tsr_profile_checker *c, const tsr_yaml_node *node,
+                             tsr_profile_dist *d)
+{
+    if (tsr_yaml_is_null(node) || tsr_profile_is_word(node, "auto"))
+        return;
+    if (node->kind != TSR_YAML_SEQUENCE || node->n_items == 0 ||
+        node->n_items > TSR_PROFILE_MAX_RANKS) {
+        ERROR_AT(c, node, "dist.layers must be auto or a list of [first, last] layer ranges, "
+                 "one per rank, e.g. [[0, 14], [15, 29]]");
+        return;
+    }
+    tsr_profile_dist_range *ranges = calloc(node->n_items, sizeof *ranges);
+    if (!ranges) {
+        c->out_of_memory = true;
+        return;
+    }
+    bool good = true;
+    for (size_t i = 0; i < node->n_items; i++) {
+        const tsr_yaml_node *item = node->items[i];
+        tsr_profile_dist_range *r = &ranges[i];
+        r->loc = tsr_profile_loc_of(item);
+        if (item->kind != TSR_YAML_SEQUENCE || item->n_items != 2) {
+            ERROR_AT(c, item, "dist.layers[%zu] must be a range [first, last] of layers", i);
+            good = false;
+            continue;
+        }
+        uint32_t ends[2] = {UINT32_MAX, UINT32_MAX};
+        tsr_profile_loc unused;
+        tsr_profile_set_uint32(c, item->items[0], "dist.layers first", 0, UINT32_MAX - 1,
+                               &ends[0], &unused);
+        tsr_profile_set_uint32(c, item->items[1], "dist.layers last", 0, UINT32_MAX - 1,
+                               &ends[1], &unused);
+        if (ends[0] == UINT32_MAX || ends[1] == UINT32_MAX) {
+            good = false;
+            continue;
+        }
+        r->first = ends[0];
+        r->last = ends[1];
+        uint32_t want = i == 0 ? 0 : ranges[i - 1].last + 1;
+        if (r->first > r->last) {
+            ERROR_AT(c, item, "dist.layers[%zu] = [%u, %u] is empty: its first layer is after "
+                     "its last", i, r->first, r->last);
+            good = false;
+        } else if (good && r->first != want) {
+            ERROR_AT(c, item, "dist.layers[%zu] starts at layer %u; the ranges must follow one "
+                     "another from layer 0, so it starts at %u", i, r->first, want);
+            good = false;
+        }
+    }
+    if (!good) {
+        free(ranges);
+        return;
+    }
+    d->layers_auto = false;
+    d->layers = ranges;
+    d->n_layers = node->n_items;
+    d->layers_loc = tsr_profile_loc_of(node);
+}
+
+static void read_dist(tsr_profile_checker *c, const tsr_yaml_node *key,
+                      const tsr_yaml_node *value)
+{
+    tsr_profile_dist *d = &c->profile->dist;
+    const tsr_yaml_node *section = section_of(c, value, "dist", "{layers: auto, timeout: 10s}");
+    if (!section)
+        return;
+    d->loc = tsr_profile_loc_of(key);
+    c->profile->has_dist = true;
+    check_keys(c, section, "dist", dist_keys, N_OF(dist_keys));
+    read_dist_layers(c, tsr_yaml_get(section, "layers", NULL), d);
+    const tsr_yaml_node *node = tsr_yaml_get(section, "activations", NULL);
+    if (!tsr_yaml_is_null(node)) {
+        if (tsr_profile_is_word(node, "f32") || tsr_profile_is_word(node, "f16")) {
+            d->activations_f16 = tsr_profile_is_word(node, "f16");
+            d->activations_loc = tsr_profile_loc_of(node);
+        } else {
+            char shown[TSR_DIAG_QUOTE_BYTES + 8];
+            ERROR_AT(c, node, "dist.activations must be f32 (bit-identical to one host) or "
+                     "f16 (half the bytes per hop), not %s",
+                     tsr_profile_shown(node, shown, sizeof shown));
+        }
+    }
+    tsr_profile_set_uint32(c, tsr_yaml_get(section, "in_flight", NULL), "dist.in_flight", 0,
+                           TSR_PROFILE_MAX_IN_FLIGHT, &d->in_flight, &d->in_flight_loc);
+    node = tsr_yaml_get(section, "timeout", NULL);
+    if (!tsr_yaml_is_null(node)) {
+        char shown[TSR_DIAG_QUOTE_BYTES + 8];
+        tsr_error err = {0};
+        uint64_t ms = 0;
+        if (node->kind != TSR_YAML_SCALAR || node->length != strlen(node->text))
+            ERROR_AT(c, node, "dist.timeout must be a duration such as 10s or 500ms, not %s",
+                     tsr_profile_shown(node, shown, sizeof shown));
+        else if (tsr_duration_parse(node->text, &ms, &err) != TSR_OK)
+            ERROR_AT(c, node, "dist.timeout: %s", err.message);
+        else if (ms < 100 || ms > 3600000)
+            ERROR_AT(c, node, "dist.timeout = %s is out of range: 100ms to 60min",
+                     tsr_profile_shown(node, shown, sizeof shown));
+        else {
+            d->timeout_ms = ms;
+            d->timeout_loc = tsr_profile_loc_of(node);
+        }
+    }
+}
+
 /* ---- the whole profile -------------------------------------------------- */
 
 static bool set_defaults(tsr_profile *p)
@@ -436,6 +546,8 @@ static bool set_defaults(tsr_profile *p)
     p->server.parallel = 4;
     p->server.queue = 64;
     p->server.max_body_bytes = 8 * TSR_MIB;
+    p->dist.layers_auto = true;
+    p->dist.timeout_ms = 10000;
     return p->model.cache_type && p->devices.allocator && p->devices.sim_bytes &&
            p->devices.sim_locs && p->speculative.strategy && p->server.host;
 }
@@ -496,6 +608,8 @@ static void read_top(tsr_profile_checker *c, const tsr_yaml_node *root)
                          &p->seed_loc);
     if ((node = tsr_yaml_get(root, "server", &key)))
         read_server(c, key, node);
+    if ((node = tsr_yaml_get(root, "dist", &key)))
+        read_dist(c, key, node);
 }
 
 /* The default chain, read as if written, with no places. */
@@ -674,6 +788,7 @@ void tsr_profile_free(tsr_profile *p)
     free(p->server.host);
     tsr_profile_free_strings(p->server.api_keys, p->server.n_api_keys);
     free(p->server.model_name);
+    free(p->dist.layers);
     tsr_yaml_free(p->tree_);
     tsr_yaml_free(p->default_tree_);
     free(p);

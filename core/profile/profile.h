@@ -52,6 +52,8 @@ enum {
     TSR_PROFILE_MAX_PARALLEL = 4096,         /* server.parallel */
     TSR_PROFILE_MAX_QUEUE = 1000000,         /* server.queue */
     TSR_PROFILE_MAX_DEVICES = 64,            /* devices.sim, devices.split entries */
+    TSR_PROFILE_MAX_RANKS = 4096,            /* dist.layers entries */
+    TSR_PROFILE_MAX_IN_FLIGHT = 4096,        /* dist.in_flight */
 };
 /* Sizes above this (1024 TiB) are refused as absurd. */
 #define TSR_PROFILE_MAX_BYTES ((uint64_t)1 << 50)
@@ -158,6 +160,26 @@ typedef struct tsr_profile_server {
     tsr_profile_loc max_body_loc;
 } tsr_profile_server;
 
+/* `dist:` (read by every build; used under mpirun, one pipeline stage per rank) */
+typedef struct tsr_profile_dist_range {
+    uint32_t first, last;         /* layers, inclusive */
+    tsr_profile_loc loc;
+} tsr_profile_dist_range;
+
+typedef struct tsr_profile_dist {
+    tsr_profile_loc loc;
+    bool layers_auto;             /* default true: by each rank's room */
+    tsr_profile_dist_range *layers; /* one per rank, contiguous from layer 0, when !layers_auto */
+    size_t n_layers;
+    tsr_profile_loc layers_loc;
+    bool activations_f16;         /* default false: f32, bit-identical to one host */
+    tsr_profile_loc activations_loc;
+    uint32_t in_flight;           /* chunks in flight; 0 (default): the number of stages */
+    tsr_profile_loc in_flight_loc;
+    uint64_t timeout_ms;          /* the longest wait for another rank; default 10 s */
+    tsr_profile_loc timeout_loc;
+} tsr_profile_dist;
+
 typedef struct tsr_profile {
     char *file;                   /* the name diagnostics use (as given to load/parse) */
     char *dir;                    /* the folder relative paths were resolved against */
@@ -183,6 +205,8 @@ typedef struct tsr_profile {
     uint64_t seed;                /* default 42 */
     tsr_profile_loc seed_loc;
     tsr_profile_server server;
+    bool has_dist;                /* the profile has a `dist:` section */
+    tsr_profile_dist dist;
 
     bool validated;               /* tsr_profile_validate succeeded */
 

@@ -345,6 +345,31 @@ static void body(writer *w, const tsr_profile *p)
     key(w, "max_body");
     size(w, s->max_body_bytes);
     end_mapping(w);
+
+    const tsr_profile_dist *dist = &p->dist;
+    key(w, "dist");
+    begin_mapping(w, false);
+    key(w, "layers");
+    if (dist->layers_auto) {
+        plain(w, "auto");
+    } else {
+        begin_sequence(w, true);
+        for (size_t i = 0; i < dist->n_layers; i++) {
+            begin_sequence(w, true);
+            unsigned_number(w, dist->layers[i].first);
+            unsigned_number(w, dist->layers[i].last);
+            end_sequence(w);
+        }
+        end_sequence(w);
+    }
+    key(w, "activations");
+    plain(w, dist->activations_f16 ? "f16" : "f32");
+    key(w, "in_flight");
+    unsigned_number(w, dist->in_flight);
+    key(w, "timeout");
+    char duration[32];
+    plain(w, tsr_duration_format(dist->timeout_ms, duration, sizeof duration));
+    end_mapping(w);
     end_mapping(w);
 }
 
