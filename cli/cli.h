@@ -7,8 +7,16 @@
 
 #include "tessera/tessera.h"
 
-/* Exit codes every command uses (PROFILE.md: 2 unusable input, 3 refused). */
-enum { CLI_EXIT_OK = 0, CLI_EXIT_FAILURE = 1, CLI_EXIT_USAGE = 2, CLI_EXIT_REFUSED = 3 };
+/* Exit codes every command uses (PROFILE.md: 2 unusable input, 3 refused;
+ * 4: under mpirun, a rank disagreed at the handshake, failed or stopped
+ * answering). */
+enum {
+    CLI_EXIT_OK = 0,
+    CLI_EXIT_FAILURE = 1,
+    CLI_EXIT_USAGE = 2,
+    CLI_EXIT_REFUSED = 3,
+    CLI_EXIT_PEER = 4,
+};
 
 typedef struct cli_command {
     const char *name;
@@ -32,10 +40,12 @@ void cli_error(const char *fmt, ...) TSR_PRINTF(1, 2);
 /* Prints the error's message as cli_error does; returns exit_code, except
  * that running out of memory is always CLI_EXIT_FAILURE (never "unusable
  * input", whatever was being allocated), and its message always says
- * "out of memory". */
+ * "out of memory"; and another rank's failure (TSR_ERR_PEER) always
+ * CLI_EXIT_PEER. */
 int cli_fail(const tsr_error *err, int exit_code);
 /* The exit status of a deployment's or a plan's status: 0 ok, 3 refused by
- * the planner, 1 out of memory or a bug, 2 any other (unusable input). */
+ * the planner, 4 another rank of an mpirun job, 1 out of memory or a bug,
+ * 2 any other (unusable input). */
 int cli_exit_for(tsr_status status);
 
 /* Writes n bytes to stdout and flushes them. false (errno set) when they
@@ -48,6 +58,12 @@ int cli_finish_output(int exit_code);
 /* Says that standard output cannot be written ("tessera: cannot write the
  * output: REASON"), once per process; returns CLI_EXIT_FAILURE. */
 int cli_output_failed(int errnum);
+
+/* Under mpirun (cli/dist.c): joins the job, or prints why not and returns
+ * the exit status; ends it with the command's exit status (a failure ends
+ * every rank: the others may be waiting for this one). */
+int cli_dist_begin(int *argc, char ***argv);
+int cli_dist_end(int exit_code);
 
 /* Turns a SIGBUS from a mapped file truncated under tessera (a model file
  * overwritten in place) into a message naming the file and exit 1

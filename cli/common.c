@@ -22,6 +22,7 @@ int cli_exit_for(tsr_status status)
     switch (status) {
     case TSR_OK: return CLI_EXIT_OK;
     case TSR_ERR_REFUSED: return CLI_EXIT_REFUSED;
+    case TSR_ERR_PEER: return CLI_EXIT_PEER;
     case TSR_ERR_NOMEM:
     case TSR_ERR_INTERNAL: return CLI_EXIT_FAILURE;
     default: return CLI_EXIT_USAGE;
@@ -38,7 +39,8 @@ int cli_fail(const tsr_error *err, int exit_code)
         return CLI_EXIT_FAILURE;
     }
     cli_error("%s", err->message);
-    return exit_code;
+    /* Whatever the command was doing, another rank ended it. */
+    return err->code == TSR_ERR_PEER ? CLI_EXIT_PEER : exit_code;
 }
 
 static bool output_failure_told;

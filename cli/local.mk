@@ -1,7 +1,7 @@
 # The tessera command.
 tessera_SOURCES = cli/main.c cli/cli.h cli/common.c cli/cmd_plugins.c cli/cmd_plugin.c cli/cmd_profile.c \
 	cli/options.c cli/options.h cli/session.c cli/session.h \
-	cli/cmd_run.c cli/cmd_bench.c cli/bench_spec.c cli/bench_spec.h cli/cmd_plan.c cli/sigbus.c \
+	cli/cmd_run.c cli/cmd_bench.c cli/bench_spec.c cli/bench_spec.h cli/cmd_plan.c cli/sigbus.c cli/dist.c \
 	cli/cmd_perplexity.c cli/logits_file.c cli/logits_file.h cli/cmd_quantize.c
 # The command is the runtime API's first client: include/ alone (no core/ on
 # its include path) and libtessera, whose exports are that API.

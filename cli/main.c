@@ -32,7 +32,8 @@ static void print_usage(FILE *out)
     fputs("  help       show a command's full help\n"
           "\n"
           "Every command takes -h/--help. Exit status: 0 success, 1 failure, 2 unusable\n"
-          "input (bad arguments, profile or model file), 3 deployment refused by the planner.\n"
+          "input (bad arguments, profile or model file), 3 deployment refused by the planner,\n"
+          "4 under mpirun: a rank disagreed at the handshake, failed or stopped answering.\n"
           "Manuals: tessera(1), tessera-profile(5); the profile reference and the plugin\n"
           "author's guide: " TSR_DOC_DIR "/profile.md, plugins.md.\n\n",
           out);
@@ -104,6 +105,9 @@ static int dispatch(int argc, char **argv)
 int main(int argc, char **argv)
 {
     cli_catch_sigbus();
+    int rc = cli_dist_begin(&argc, &argv);
+    if (rc != CLI_EXIT_OK)
+        return rc;
     /* A full disk or a closed pipe fails the command, whatever it printed. */
-    return cli_finish_output(dispatch(argc, argv));
+    return cli_dist_end(cli_finish_output(dispatch(argc, argv)));
 }

@@ -101,6 +101,18 @@ static tsr_status open_deployment(const char *profile_path, const cli_overrides 
     return status;
 }
 
+/* A rank other than 0 of an mpirun job: its stage until rank 0 is done;
+ * then the job ends (a failure ends every rank). */
+static _Noreturn void serve_stage(cli_session *s)
+{
+    tsr_error err = {0};
+    int rc = CLI_EXIT_OK;
+    if (tsr_dist_serve(s->d, &err) != TSR_OK)
+        rc = cli_fail(&err, cli_exit_for(err.code));
+    cli_session_close(s);
+    exit(cli_dist_end(rc));
+}
+
 int cli_session_open(const char *profile_path, const cli_overrides *o,
                      const cli_session_options *so, cli_session *s)
 {
@@ -138,6 +150,8 @@ int cli_session_open(const char *profile_path, const cli_overrides *o,
         if (st != TSR_OK)
             return cli_fail(&err, CLI_EXIT_USAGE);
     }
+    if (tsr_dist_rank() != 0)
+        serve_stage(s);
     return CLI_EXIT_OK;
 }
 

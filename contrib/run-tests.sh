@@ -2,6 +2,8 @@
 # Runs the whole test suite and ends with one line: "N passed, N failed, N skipped".
 #   1. an ASan + UBSan build and `make check` (every unit and end-to-end test);
 #   2. a plain build: the CLI commands under valgrind (no leaks, no errors);
+#      then, when Open MPI is installed, a build --with-mpi and tests/dist.sh
+#      (pipeline stages over mpirun, ranks oversubscribed on this machine);
 #   3. each libFuzzer target for $TSR_FUZZ_SECONDS seconds (default 60), with clang;
 #   4. `make distcheck` (a tarball that builds and passes its tests elsewhere).
 # Build trees go to $TSR_BUILD_DIR (default _build/ in the source tree).
@@ -21,6 +23,16 @@ record() { # record NAME STATUS(0 pass, 77 skip, else fail)
     77) skipped=$((skipped + 1)); echo "SKIP: $1" ;;
     *) failed=$((failed + 1)); echo "FAIL: $1" ;;
   esac
+}
+# Adds the counts of a TAP script's output (a plan "1..0 # SKIP" skips it).
+count_tap() {
+  out="$1"
+  if grep -q '^1\.\.0 # SKIP' "$out"; then skipped=$((skipped + 1)); return; fi
+  p=$(grep -c '^ok ' "$out")
+  f=$(grep -c '^not ok ' "$out")
+  want=$(sed -n 's/^1\.\.\([0-9]*\).*/\1/p' "$out" | head -n 1)
+  [ $((p + f)) -eq "${want:-0}" ] || f=$((f + 1))
+  passed=$((passed + p)); failed=$((failed + f))
 }
 # Adds the counts of an automake test-suite.log (each TAP line is one test).
 count_suite() {
@@ -61,6 +73,24 @@ if [ "$quick" = no ]; then
     [ "$status" -eq 0 ] || [ -f "$build/plain/valgrind-cli.log" ] || record "valgrind-cli" 1
   else
     record "plain build" 1
+  fi
+
+  stage "2b. MPI build, pipeline stages over mpirun"
+  if command -v mpirun > /dev/null 2>&1 && pkg-config --exists ompi-c; then
+    mkdir -p "$build/mpi"
+    if (cd "$build/mpi" && { [ -f Makefile ] || "$src/configure" -q --with-mpi; } &&
+        make -s -j"$jobs"); then
+      (cd "$build/mpi" && TSR_TEST_BUILDDIR="$build/mpi" TSR_TEST_SRCDIR="$src" \
+        TESSERA_PLUGIN_PATH="$build/mpi/plugins/.libs" TESSERA_CONFIG=/dev/null \
+        sh "$src/tests/dist.sh") > "$build/mpi/dist.log" 2>&1
+      cat "$build/mpi/dist.log"
+      count_tap "$build/mpi/dist.log"
+    else
+      record "MPI build" 1
+    fi
+  else
+    echo "Open MPI is not installed (contrib/install-deps.sh installs it)"
+    record "MPI build" 77
   fi
 
   stage "3. fuzzing (${TSR_FUZZ_SECONDS:-60} s per target)"

@@ -71,13 +71,26 @@ libtessera_core_la_SOURCES += core/model/model.c core/model/model.h \
 	core/model/model_internal.h core/model/forward.c core/model/model_requant.c \
 	core/model/requant.h core/model/model_seq.c
 
+# dist: across hosts, one pipeline stage per rank of an mpirun job: the
+# transport (Open MPI with --with-mpi, else a job of one), the handshake, the
+# stages.
+libtessera_core_la_SOURCES += core/dist/net.h core/dist/handshake.c core/dist/pipeline.c \
+	core/dist/pipeline.h
+if HAVE_MPI
+libtessera_core_la_SOURCES += core/dist/net_mpi.c
+libtessera_core_la_CFLAGS += $(MPI_CFLAGS)
+libtessera_core_la_LIBADD += $(MPI_LIBS)
+else
+libtessera_core_la_SOURCES += core/dist/net_none.c
+endif
+
 # api: the runtime API (include/tessera/tessera.h): deployments, text,
 # contexts, batches, decode, KV and state, samplers, speculation.
 libtessera_core_la_SOURCES += core/api/api_internal.h core/api/deployment.c core/api/text.c \
 	core/api/context.c core/api/sampler.c core/api/plan.c \
 	core/api/profile.c core/api/generate.c core/api/weights_check.c \
 	core/api/formats.c core/api/speculate.c core/api/speculate.h core/api/draft.h \
-	core/api/spec_control.c core/api/spec_control.h
+	core/api/spec_control.c core/api/spec_control.h core/api/dist.c
 # tessera quantize: a model file written in another format.
 libtessera_core_la_SOURCES += core/api/quantize.c
 # A profile's server section, read before the deployment loads (tessera serve).

@@ -26,7 +26,8 @@ sampling: base plugin
 arch: base kernels gguf plugin
 plan: base gguf plugin arch
 model: base kernels gguf plugin arch plan
-api: base kernels gguf plugin profile text sampling arch plan model
+dist: base gguf plugin profile arch model
+api: base kernels gguf plugin profile text sampling arch plan model dist
 '
 # from>to: why the use is still there.
 KNOWN='

@@ -32,6 +32,7 @@ struct tsr_deployment {
     /* Planning only (tsr_plan_profile): headers are read, nothing loads. */
     bool headers_only;
     tsr_diagnostics *collect;      /* when set, every diagnostic is also copied here */
+    struct tsr_pipeline *pipeline; /* under mpirun: this rank's stage; NULL in a job of one */
 };
 
 /* How tsr_plan_profile opens a deployment: only as far as the plan. */

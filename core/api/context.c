@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "api_internal.h"
+#include "pipeline.h"
 #include "speculate.h"
 
 void tsr_context_params_init(tsr_context_params *p)
@@ -141,6 +142,8 @@ tsr_status tsr_decode(tsr_context *ctx, const tsr_batch *batch, tsr_error *err)
             return tsr_error_set(err, TSR_ERR_INVALID, "batch row %u: sequence %d does not "
                                  "exist; the context has sequences 0 to %u", i,
                                  batch->seq_id[i], ctx->n_seq_max - 1);
+    if (ctx->deployment->pipeline)
+        return tsr_pipeline_decode(ctx->deployment->pipeline, batch, err);
     return tsr_model_decode(ctx->deployment->model, batch, ctx->abort, ctx->abort_ctx, err);
 }
 
@@ -184,6 +187,9 @@ tsr_status tsr_kv_seq_copy(tsr_context *ctx, int32_t src, int32_t dst, uint32_t 
         s = check_seq(ctx, dst, "copy", err);
     if (s != TSR_OK)
         return s;
+    if (ctx->deployment->pipeline && src != dst &&
+        (s = tsr_pipeline_seq_copy(ctx->deployment->pipeline, src, dst, n_tokens, err)) != TSR_OK)
+        return s;
     return tsr_model_seq_copy(ctx->deployment->model, src, dst, n_tokens, err);
 }
 
@@ -208,6 +214,9 @@ tsr_status tsr_state_seq_save(const tsr_context *ctx, int32_t seq, const char *p
     tsr_status s = check_seq(ctx, seq, "save", err);
     if (s != TSR_OK)
         return s;
+    if (ctx->deployment->pipeline)
+        return tsr_error_set(err, TSR_ERR_UNSUPPORTED, "save: a sequence's state across hosts "
+                             "is spread over every rank; saving it is not supported yet");
     if (!path || (!tokens && n_tokens))
         return tsr_error_set(err, TSR_ERR_INVALID, "save: no %s given", path ? "tokens" : "path");
     FILE *f = fopen(path, "wb");
@@ -229,6 +238,9 @@ tsr_status tsr_state_seq_load(tsr_context *ctx, int32_t seq, const char *path,
     tsr_status s = check_seq(ctx, seq, "load", err);
     if (s != TSR_OK)
         return s;
+    if (ctx->deployment->pipeline)
+        return tsr_error_set(err, TSR_ERR_UNSUPPORTED, "load: a sequence's state across hosts "
+                             "is spread over every rank; loading it is not supported yet");
     if (!path || (!tokens && max_tokens))
         return tsr_error_set(err, TSR_ERR_INVALID, "load: no %s given", path ? "tokens" : "path");
     FILE *f = fopen(path, "rb");

@@ -13,6 +13,8 @@
 #include <string.h>
 
 #include "api_internal.h"
+#include "net.h"
+#include "pipeline.h"
 #include "loader.h"
 
 void tsr_api_copy_params(void *dst, size_t dst_bytes, const void *src)
@@ -199,6 +201,35 @@ static bool uses_draft(const tsr_profile *p)
     return p->has_draft && vt && (vt->flags & TSR_SPEC_NEEDS_DRAFT);
 }
 
+/* Under mpirun: the handshake with every other rank, and this rank's layers. */
+static tsr_status join_pipeline(tsr_deployment *d, uint32_t *first_layer, uint32_t *end_layer,
+                                tsr_error *err)
+{
+    const tsr_profile *p = d->profile;
+    if (uses_draft(p) || p->has_speculative)
+        return tsr_error_set(err, TSR_ERR_UNSUPPORTED, "%s: speculative decoding across hosts "
+                             "(mpirun) is not supported yet; drop the speculative section",
+                             p->file);
+    const tsr_plan_model *m = &d->plan->models[TSR_PLAN_MAIN];
+    uint64_t room = 0;
+    for (uint32_t i = 0; i < d->plan->n_devices; i++)
+        room += d->plan->devices[i].spec.capacity_bytes;
+    tsr_pipeline_setup setup = {
+        .profile = p,
+        .gguf = d->gguf,
+        .model_path = p->model.path,
+        .registry = d->registry,
+        .room_bytes = room,
+        .n_batch = m->n_batch,
+        .n_sequences = m->n_sequences,
+        .max_seq_len = m->max_seq_len,
+        .n_outputs = tsr_plan_output_rows(m),
+        .cache_type = m->cache_type,
+        .quantize = m->quantize,
+    };
+    return tsr_pipeline_handshake(&setup, first_layer, end_layer, err);
+}
+
 static tsr_status load(tsr_deployment *d, const tsr_deployment_params *o, tsr_error *err)
 {
     const tsr_profile *p = d->profile;
@@ -228,7 +259,13 @@ static tsr_status load(tsr_deployment *d, const tsr_deployment_params *o, tsr_er
         .progress_ctx = d,
         .plan = &d->plan->models[TSR_PLAN_MAIN],
     };
+    uint32_t first_layer = 0, end_layer = 0;
+    if (tsr_net_size() > 1 && (s = join_pipeline(d, &first_layer, &end_layer, err)) != TSR_OK)
+        return s;
     if ((s = tsr_model_open(d->gguf, &mo, &d->model, err)) != TSR_OK)
+        return s;
+    if ((s = tsr_pipeline_open(d->model, &p->dist, first_layer, end_layer, &d->pipeline,
+                               err)) != TSR_OK)
         return s;
     if ((s = tsr_api_describe_formats(d, err)) != TSR_OK)
         return s;
@@ -406,6 +443,7 @@ void tsr_deployment_close(tsr_deployment *d)
         return;
     free(d->chat_source);
     free(d->formats);
+    tsr_pipeline_close(d->pipeline);
     tsr_tokenizer_close(d->tokenizer);
     tsr_model_close(d->draft_model);
     tsr_model_close(d->model);

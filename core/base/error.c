@@ -65,6 +65,7 @@ const char *tsr_status_name(tsr_status code)
     case TSR_ERR_INTERNAL: return "internal error";
     case TSR_ERR_NO_KV_ROOM: return "no KV cache room";
     case TSR_ERR_ABORTED: return "aborted";
+    case TSR_ERR_PEER: return "another rank failed";
     }
     return "unknown error";
 }

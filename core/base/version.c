@@ -16,6 +16,12 @@ const char *tsr_build_options(void)
 #else
            "no"
 #endif
+           " mpi="
+#ifdef TSR_HAVE_MPI
+           "yes"
+#else
+           "no"
+#endif
            " sanitizers="
 #if defined(__SANITIZE_ADDRESS__)
            "yes"

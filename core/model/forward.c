@@ -228,7 +228,9 @@ static void stage_embed(void *ctx, uint32_t t, uint32_t n_threads)
     float *x = shared_f32(m, m->layout.x);
     tsr_split_range(f->n, 1, t, n_threads, &begin, &end);
     const tsr_weight *e = &m->token_embd;
-    for (int64_t i = begin; i < end; i++)
+    /* Without tokens, a stage further down the pipeline: x came from the
+     * stage before. */
+    for (int64_t i = begin; f->tokens && i < end; i++)
         e->q->dequantize(e->data + (size_t)f->tokens[i] * e->row_bytes, x + i * d, d);
     /* The rotation tables of this batch's positions, shared by every layer. */
     float *rope = shared_f32(m, m->layout.rope);
@@ -408,10 +410,19 @@ static void stage_logits(void *ctx, uint32_t t, uint32_t n_threads)
 bool tsr_forward(tsr_model *m, const int32_t *tokens, const int32_t *pos, const int32_t *seq,
                  size_t n_rows, bool (*abort)(void *ctx), void *abort_ctx)
 {
+    return tsr_forward_layers(m, tokens, pos, seq, n_rows, 0, m->config.n_layer, true, abort,
+                              abort_ctx);
+}
+
+bool tsr_forward_layers(tsr_model *m, const int32_t *tokens, const int32_t *pos,
+                        const int32_t *seq, size_t n_rows, uint32_t first_layer,
+                        uint32_t end_layer, bool logits, bool (*abort)(void *ctx),
+                        void *abort_ctx)
+{
     forward_ctx f = {.m = m, .tokens = tokens, .n = (int64_t)n_rows, .pos = pos, .seq = seq};
     m->scratch = m->input_scratch;
     dispatch(&f, stage_embed, 0, 1);
-    for (uint32_t i = 0; i < m->config.n_layer; i++) {
+    for (uint32_t i = first_layer; i < end_layer; i++) {
         if (abort && abort(abort_ctx))
             return false;
         f.layer = &m->layers[i];
@@ -436,7 +447,7 @@ bool tsr_forward(tsr_model *m, const int32_t *tokens, const int32_t *pos, const 
     }
     if (abort && abort(abort_ctx))
         return false;
-    if (m->n_out > 0)
+    if (logits && m->n_out > 0)
         dispatch(&f, stage_logits, m->output.rows, ROW_GRANULE);
     return true;
 }

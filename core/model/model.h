@@ -112,6 +112,27 @@ tsr_status tsr_model_decode(tsr_model *model, const tsr_batch *batch,
  * not an output (or i is out of range). Valid until the next decode. */
 const float *tsr_model_decode_logits(const tsr_model *model, int32_t i);
 
+/* One stage of a pipeline across hosts (core/dist/pipeline.c). Rank 0
+ * checks the whole batch (tsr_model_decode_check: the errors of
+ * tsr_model_decode, nothing changed), runs its stage over each chunk of it
+ * and, once the last stage's logits of every chunk are in the logits
+ * buffer in output order, commits it (sequences grow, the logits of row i
+ * are found as after tsr_model_decode). Every other rank runs its stage
+ * over the chunks it receives, unchecked beyond what the caller checks:
+ * seq below tsr_model_n_sequences, pos below tsr_model_max_seq_len, at
+ * most tsr_model_n_batch rows and tsr_model_n_outputs outputs. */
+tsr_status tsr_model_decode_check(tsr_model *model, const tsr_batch *batch, tsr_error *err);
+/* Layers [first_layer, end_layer) over chunk: from its tokens when embed,
+ * else from the rows of tsr_model_stage_activations; then, with logits, the
+ * output head. Returns the chunk's output rows. Hot: allocates nothing. */
+uint32_t tsr_model_stage_run(tsr_model *model, const tsr_batch *chunk, uint32_t first_layer,
+                             uint32_t end_layer, bool embed, bool logits);
+void tsr_model_decode_commit(tsr_model *model, const tsr_batch *batch);
+/* The residual stream, n_batch rows of n_embd floats (a stage's input and
+ * output), and the logits, n_outputs rows of n_vocab floats. */
+float *tsr_model_stage_activations(tsr_model *model);
+float *tsr_model_stage_logits(tsr_model *model);
+
 /* Drops positions [p0, p1) of seq (p1 < 0: to the end; seq < 0: every
  * sequence). What remains must stay without holes: the range must reach the
  * sequence's end, else TSR_ERR_UNSUPPORTED. */

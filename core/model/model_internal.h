@@ -121,5 +121,13 @@ tsr_status tsr_model_remember_arena(tsr_model *model, uint32_t device, void *ptr
  * set; K and V of every row go to the cache. False when abort stopped it. */
 bool tsr_forward(tsr_model *model, const int32_t *tokens, const int32_t *pos, const int32_t *seq,
                  size_t n_rows, bool (*abort)(void *ctx), void *abort_ctx);
+/* The same over layers [first_layer, end_layer) only, as one pipeline
+ * stage: tokens NULL takes the residual stream x as the stage before left
+ * it in the input device's scratch (tsr_model_stage_activations); logits
+ * false stops before the output head. */
+bool tsr_forward_layers(tsr_model *model, const int32_t *tokens, const int32_t *pos,
+                        const int32_t *seq, size_t n_rows, uint32_t first_layer,
+                        uint32_t end_layer, bool logits, bool (*abort)(void *ctx),
+                        void *abort_ctx);
 
 #endif

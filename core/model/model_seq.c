@@ -108,6 +108,40 @@ tsr_status tsr_model_decode(tsr_model *m, const tsr_batch *b, bool (*abort)(void
     return TSR_OK;
 }
 
+/* ---- one stage of a pipeline across hosts --------------------------------- */
+
+tsr_status tsr_model_decode_check(tsr_model *m, const tsr_batch *b, tsr_error *err)
+{
+    m->n_rows = 0;
+    m->n_out = 0;
+    return check_batch(m, b, err);
+}
+
+uint32_t tsr_model_stage_run(tsr_model *m, const tsr_batch *chunk, uint32_t first_layer,
+                             uint32_t end_layer, bool embed, bool logits)
+{
+    plan_rows(m, chunk);
+    tsr_forward_layers(m, embed ? chunk->tokens : NULL, chunk->pos, chunk->seq_id,
+                       chunk->n_tokens, first_layer, end_layer, logits, NULL, NULL);
+    return (uint32_t)m->n_out;
+}
+
+void tsr_model_decode_commit(tsr_model *m, const tsr_batch *b)
+{
+    plan_rows(m, b);
+    memcpy(m->seq_len, m->seq_next, m->n_sequences * sizeof *m->seq_len);
+}
+
+float *tsr_model_stage_activations(tsr_model *m)
+{
+    return (float *)(m->input_scratch + m->layout.x);
+}
+
+float *tsr_model_stage_logits(tsr_model *m)
+{
+    return (float *)(m->output_scratch + m->layout.logits);
+}
+
 const float *tsr_model_decode_logits(const tsr_model *m, int32_t i)
 {
     if (i < 0 || i >= m->n_rows || m->row_out[i] < 0)

@@ -38,6 +38,8 @@ typedef enum tsr_status {
     TSR_ERR_INTERNAL = 9,    /* a bug: an invariant of tessera itself failed */
     TSR_ERR_NO_KV_ROOM = 10, /* a sequence would outgrow the KV cache the plan provisioned */
     TSR_ERR_ABORTED = 11,    /* the caller's abort callback asked to stop */
+    TSR_ERR_PEER = 12,       /* across hosts: another rank of the job disagreed at the
+                                handshake, failed, or stopped answering */
 } tsr_status;
 
 enum { TSR_ERROR_MESSAGE_BYTES = 1024 };

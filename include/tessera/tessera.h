@@ -23,7 +23,7 @@ extern "C" {
 
 /* The library's version ("0.1.0"); the ABI it speaks is TSR_ABI_MAJOR.MINOR. */
 TSR_EXPORT const char *tsr_version(void);
-/* Build options, one short line: "cuda=no sanitizers=no". */
+/* Build options, one short line: "cuda=no mpi=no sanitizers=no". */
 TSR_EXPORT const char *tsr_build_options(void);
 
 /* ---- logging ------------------------------------------------------------ */
@@ -807,6 +807,34 @@ TSR_EXPORT void tsr_spec_report(tsr_context *ctx, int32_t seq, uint32_t n_drafte
 /* The generation of seq has ended (finished, cancelled or failed). */
 TSR_EXPORT void tsr_spec_stop(tsr_context *ctx, int32_t seq);
 
+
+/* ---- across hosts: pipeline stages over MPI -------------------------------
+ * Under mpirun (a build configured --with-mpi), every rank runs the same
+ * tessera and opens the same deployment; each holds one pipeline stage (a
+ * contiguous range of layers, the profile's dist: section). Rank 0 owns the
+ * tokenizer, sampling and output: its tsr_decode runs the batch through
+ * every stage and returns the logits; every other rank calls
+ * tsr_dist_serve after opening the deployment. Without mpirun the job has
+ * one rank, and every call here is a no-op or says so. */
+
+/* Joins the job when mpirun started this process; a job of one rank
+ * otherwise. Call once, before anything else, from the thread that will
+ * decode. TSR_ERR_UNSUPPORTED: started by mpirun, but built without MPI;
+ * TSR_ERR_PEER: MPI could not start. */
+TSR_EXPORT tsr_status tsr_dist_init(int *argc, char ***argv, tsr_error *err);
+/* Leaves the job cleanly; every rank calls it once, last. */
+TSR_EXPORT void tsr_dist_finalize(void);
+/* Ends every rank of the job now, with this exit status (after an error
+ * that left other ranks waiting). Does not return. */
+TSR_EXPORT void tsr_dist_abort(int exit_code);
+/* This process's rank (0 without mpirun) and the number of ranks (1). */
+TSR_EXPORT uint32_t tsr_dist_rank(void);
+TSR_EXPORT uint32_t tsr_dist_size(void);
+/* On a rank other than 0: runs this rank's stage of d until rank 0 closes
+ * its deployment (TSR_OK), or until something fails: TSR_ERR_PEER names the
+ * rank that stopped answering within dist.timeout or sent what this rank
+ * cannot use. On rank 0, or in a job of one: TSR_ERR_INVALID. */
+TSR_EXPORT tsr_status tsr_dist_serve(tsr_deployment *d, tsr_error *err);
 
 /* ---- reading text a user hands over --------------------------------------- */
 

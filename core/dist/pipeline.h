@@ -1,0 +1,87 @@
+/* Pipeline stages across hosts: one stage per rank of an mpirun job, each a
+ * contiguous range of layers (the first with the embeddings, the last with
+ * the output head), the model's activations handed from rank to rank.
+ *
+ * Rank 0 owns the batch. tsr_pipeline_decode splits it into chunks of
+ * consecutive rows (dist.in_flight of them, by default one per stage), runs
+ * its own layers over each and sends it on, so that while rank 1 works on
+ * chunk 1 rank 0 works on chunk 2: with m chunks in flight over p stages a
+ * stage idles (p - 1) / (m + p - 1) of a step instead of (p - 1) / p. The
+ * last stage sends each chunk's logits back to rank 0. A row's logits do not
+ * depend on what shares its batch nor on how a sequence's tokens are split
+ * into batches (core/forward.c), so with f32 activations the logits are
+ * bit-identical to one process's.
+ *
+ * A chunk travels as one message: a fixed header (kind, step, chunk, rows,
+ * outputs), each row's sequence, position and output flag, then the rows of
+ * the residual stream (f32, or f16 with dist.activations: f16). Each rank
+ * keeps two receive and two send buffers, so the next chunk arrives while
+ * one is computed and a send is still in flight while the next is filled.
+ */
+#ifndef TSR_CORE_DIST_PIPELINE_H
+#define TSR_CORE_DIST_PIPELINE_H
+
+#include "gguf.h"
+#include "model.h"
+#include "profile.h"
+#include "tessera/tessera.h"
+
+/* The wire protocol's version: ranks that speak another one are refused at
+ * the handshake. */
+enum { TSR_WIRE_VERSION = 1 };
+
+typedef struct tsr_pipeline tsr_pipeline;
+
+/* What a rank brings to the handshake besides its build and model file. */
+typedef struct tsr_pipeline_setup {
+    const tsr_profile *profile;   /* its dist: section (and its file, for messages) */
+    const tsr_gguf *gguf;         /* the main model's file */
+    const char *model_path;
+    const tsr_registry *registry; /* the plugin set */
+    uint64_t room_bytes;          /* what this rank's devices hold, for dist.layers: auto */
+    uint32_t n_batch, n_sequences, max_seq_len, n_outputs; /* the plan's, on every rank alike */
+    const char *cache_type, *quantize;
+} tsr_pipeline_setup;
+
+/* Shakes hands with every rank (tessera and wire version, CPU features,
+ * plugin set, the model's fingerprint and shape, the settings every rank
+ * must share) and assigns each rank its layers. TSR_ERR_PEER names the first
+ * rank that differs and the field; TSR_ERR_INVALID a dist.layers that does
+ * not fit the job (FILE:LINE:COLUMN). Collective: every rank calls it. */
+tsr_status tsr_pipeline_handshake(const tsr_pipeline_setup *setup, uint32_t *first_layer,
+                                  uint32_t *end_layer, tsr_error *err);
+
+/* Opens this rank's stage of model (which holds layers [first_layer,
+ * end_layer)). In a job of one rank *out is NULL: nothing to do. */
+tsr_status tsr_pipeline_open(tsr_model *model, const tsr_profile_dist *settings,
+                             uint32_t first_layer, uint32_t end_layer, tsr_pipeline **out,
+                             tsr_error *err);
+/* Rank 0: tells every stage to stop (they return from tsr_pipeline_serve);
+ * then frees. Other ranks: frees. */
+void tsr_pipeline_close(tsr_pipeline *pipeline);
+
+/* Rank 0: the errors of tsr_model_decode, and TSR_ERR_PEER when a rank
+ * fails or stops answering within dist.timeout (the message names it). */
+tsr_status tsr_pipeline_decode(tsr_pipeline *pipeline, const tsr_batch *batch, tsr_error *err);
+/* Rank 0: makes every stage copy sequence src's first n_tokens positions
+ * of K and V to dst, as tsr_model_seq_copy does on rank 0. */
+tsr_status tsr_pipeline_seq_copy(tsr_pipeline *pipeline, int32_t src, int32_t dst,
+                                 uint32_t n_tokens, tsr_error *err);
+/* Other ranks: runs this stage until rank 0 closes its pipeline. */
+tsr_status tsr_pipeline_serve(tsr_pipeline *pipeline, tsr_error *err);
+
+/* What one stage did, summed since the pipeline opened. */
+typedef struct tsr_pipeline_stage_stats {
+    uint32_t rank, first_layer, end_layer;
+    double compute_s;             /* running its layers (and head) */
+    double wait_s;                /* waiting for the stage before or for a send to leave */
+    double busy_s;                /* from its first chunk to its last: compute + wait + idle */
+    uint64_t bytes_sent, rows;    /* what it sent on; rows it computed */
+} tsr_pipeline_stage_stats;
+
+/* Rank 0: every stage's figures, collected from the ranks (out has
+ * tsr_dist_size() entries). */
+tsr_status tsr_pipeline_stats(tsr_pipeline *pipeline, tsr_pipeline_stage_stats *out,
+                              tsr_error *err);
+
+#endif

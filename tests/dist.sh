@@ -1,0 +1,122 @@
+#!/bin/sh
+# Pipeline stages across hosts, as mpirun runs them on one machine (ranks
+# oversubscribed over shared memory): 2, 3 and 4 ranks give logits
+# bit-identical to one process (perplexity's --save-logits, compared as
+# bytes) and the same greedy and seeded text; the handshake refuses a faked
+# version and a different model file on one rank; a paused and a killed
+# rank end the job within seconds, naming the rank. Skips when tessera was
+# built without MPI (configure --with-mpi) or mpirun is missing. TAP.
+set -u
+build=${TSR_TEST_BUILDDIR:-.}
+src=${TSR_TEST_SRCDIR:-.}
+tessera="$build/tessera"
+if ! "$tessera" --version 2>/dev/null | grep -q 'mpi=yes'; then
+  echo "1..0 # SKIP tessera was built without MPI (configure --with-mpi)"
+  exit 0
+fi
+if ! command -v mpirun > /dev/null 2>&1; then
+  echo "1..0 # SKIP mpirun is not installed (Debian: openmpi-bin)"
+  exit 0
+fi
+. "$src/tests/default-model.sh"
+dir=$(mktemp -d "${TMPDIR:-/tmp}/tsr-dist-XXXXXX") || exit 1
+job_pid=
+trap '[ -n "$job_pid" ] && kill -KILL "$job_pid" 2>/dev/null; rm -rf "$dir"' EXIT
+# CI runs as root; ranks share the machine's cores; no binding, so that
+# oversubscribed ranks do not fight over one core each.
+mpi="mpirun --allow-run-as-root --oversubscribe --bind-to none"
+echo "1..10"
+n=0
+check() { # check STATUS DESCRIPTION
+  n=$((n + 1))
+  if [ "$1" -eq 0 ]; then echo "ok $n - $2"; else
+    echo "not ok $n - $2"
+    for f in out err; do [ -f "$dir/$f" ] && sed "s/^/# $f: /" "$dir/$f" | head -20; done
+  fi
+}
+
+# A text of two perplexity chunks of 64 tokens.
+head -c 1200 "$src/README.md" > "$dir/text"
+"$tessera" perplexity -m "$model" -f "$dir/text" -c 64 -t 1 --save-logits "$dir/one.logits" \
+  > "$dir/out" 2> "$dir/err"
+[ $? -eq 0 ] && [ -s "$dir/one.logits" ]
+check $? "one process: perplexity saves the logits of every token"
+for ranks in 2 3 4; do
+  $mpi -np $ranks "$tessera" perplexity -m "$model" -f "$dir/text" -c 64 -t 1 \
+    --save-logits "$dir/$ranks.logits" > "$dir/out" 2> "$dir/err"
+  [ $? -eq 0 ] && cmp -s "$dir/one.logits" "$dir/$ranks.logits"
+  check $? "$ranks ranks: every logit bit-identical to one process's (f32 activations)"
+done
+
+"$tessera" run -m "$model" -p "The capital of France is" -n 24 --greedy --no-chat -t 1 \
+  > "$dir/greedy.one" 2> "$dir/err"
+$mpi -np 2 "$tessera" run -m "$model" -p "The capital of France is" -n 24 --greedy --no-chat \
+  -t 1 > "$dir/out" 2> "$dir/err"
+[ $? -eq 0 ] && [ -s "$dir/out" ] && cmp -s "$dir/greedy.one" "$dir/out"
+check $? "2 ranks: greedy text as one process's"
+
+"$tessera" run "$src/conf/smollm2-cpu.yaml" -m "$model" -p "Tell me a story about a cat." \
+  -n 24 --seed 7 -t 1 > "$dir/seeded.one" 2> "$dir/err"
+$mpi -np 3 "$tessera" run "$src/conf/smollm2-cpu.yaml" -m "$model" \
+  -p "Tell me a story about a cat." -n 24 --seed 7 -t 1 > "$dir/out" 2> "$dir/err"
+[ $? -eq 0 ] && [ -s "$dir/out" ] && cmp -s "$dir/seeded.one" "$dir/out"
+check $? "3 ranks: seeded sampling text as one process's"
+
+TSR_TEST_DIST_FAKE_VERSION=1 $mpi -np 2 "$tessera" run -m "$model" -p hi -n 2 -t 1 \
+  > "$dir/out" 2> "$dir/err"
+[ $? -eq 4 ] && grep -q "rank 1 differs from rank 0 in its tessera version" "$dir/err"
+check $? "a rank of another version: every rank stops, exit 4, the message names rank and field"
+
+# Another model file on rank 1: the default model with one letter of its
+# name (general.name, in the header) changed.
+cp "$model" "$dir/other.gguf"
+at=$(head -c 4096 "$model" | grep -boa 'Smollm2' | head -n 1 | cut -d: -f1)
+printf 'X' | dd of="$dir/other.gguf" bs=1 seek="$at" conv=notrunc 2> /dev/null
+$mpi -np 1 "$tessera" run -m "$model" -p hi -n 2 -t 1 : \
+  -np 1 "$tessera" run -m "$dir/other.gguf" -p hi -n 2 -t 1 > "$dir/out" 2> "$dir/err"
+[ $? -eq 4 ] && grep -q "rank 1 differs from rank 0 in its model file" "$dir/err"
+check $? "a different model file on rank 1 is refused at the handshake, naming it"
+
+# The pid of rank $1 of the job started with TSR_TEST_DIST_JOB=$dir.
+rank_pid() {
+  for p in /proc/[0-9]*; do
+    env=$( { tr '\0' '\n' < "$p/environ"; } 2> /dev/null) || continue
+    printf '%s\n' "$env" | grep -qx "TSR_TEST_DIST_JOB=$dir" || continue
+    printf '%s\n' "$env" | grep -qx "OMPI_COMM_WORLD_RANK=$1" || continue
+    case $(readlink "$p/exe") in *tessera*) echo "${p#/proc/}"; return ;; esac
+  done
+}
+# Starts a long generation over 2 ranks (dist.timeout 2s), waits for its
+# first text, sends rank 1 signal $1; prints the seconds until the job ended.
+stop_rank_1() {
+  printf 'model: {path: %s}\ndist: {timeout: 2s}\n' "$model" > "$dir/job.yaml"
+  rm -f "$dir/out"
+  TSR_TEST_DIST_JOB=$dir $mpi -np 2 "$tessera" run "$dir/job.yaml" -p "Write a long essay." \
+    -n 100000 -t 1 --ignore-eos > "$dir/out" 2> "$dir/err" &
+  job_pid=$!
+  i=0
+  while [ ! -s "$dir/out" ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i + 1)); done
+  victim=$(rank_pid 1)
+  start=$(date +%s)
+  [ -n "$victim" ] && kill -"$1" "$victim"
+  i=0
+  while kill -0 "$job_pid" 2> /dev/null && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
+  kill -KILL "$job_pid" 2> /dev/null
+  wait "$job_pid"
+  rc=$?
+  job_pid=
+  [ -n "$victim" ] && kill -KILL "$victim" 2> /dev/null
+  echo "$(($(date +%s) - start)) $rc $victim"
+}
+# 2 s of waiting and 1 s of probing, then mpirun's teardown (3 to 4 s here;
+# the bound leaves room for a loaded machine).
+set -- $(stop_rank_1 STOP)
+[ "$1" -le 15 ] && [ "$2" -eq 4 ] && grep -q "rank 1 (pid $3 on .*) stopped answering" "$dir/err"
+check $? "a paused rank ends the job in $1 s (timeout 2s), exit 4, naming rank 1 and its pid"
+
+set -- $(stop_rank_1 KILL)
+# mpirun itself notices a rank that died, ends the others and says so (its
+# message gives the rank; Open MPI 4.1 prints its PID as 0).
+[ "$1" -le 10 ] && [ "$2" -ne 0 ] && grep -q "process rank 1 with PID .* exited on signal 9" \
+  "$dir/err"
+check $? "a killed rank ends the job in $1 s (exit $2), and the message names rank 1"
