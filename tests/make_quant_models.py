@@ -54,13 +54,15 @@ TOP = 5
 # (the i-quants below 4 bits) or writes only into experts (mxfp4): the
 # default model with its 1536-wide ffn_down tensors re-quantized to TYPE by
 # ggml's own quantizer (ggml_quantize_chunk), everything else as it is;
-# "ggml:TYPE:even" only those of the even layers. The importance matrix is
+# "ggml:TYPE:N" only those of every Nth layer (0, N, 2N, ...). The importance matrix is
 # none, or all ones where ggml insists on one (ggml_quantize_requires_imatrix:
 # iq2_xxs, iq2_xs, iq1_s): every column as important as the next. Two bits
 # in all 30 ffn_down tensors with such a matrix leave the model so near
 # chaos that llama.cpp's own batched and token-by-token runs choose other
 # tokens at gaps up to 0.53; the 2-bit files keep every other layer as it
-# is (iq2_xs: then 0.16 at most).
+# is (then the two runs agree on every token), the 1-bit file three of
+# every four (with every other layer llama.cpp's two runs were 0.97 apart,
+# ours 2.5 from llama.cpp's).
 #
 # pure: every tensor in the type (no bigger types for sensitive tensors),
 # except where a row is too short for its blocks. The default model's
@@ -78,10 +80,11 @@ MODELS = {
     "iq4_xs": ("LLAMA_FTYPE_MOSTLY_IQ4_XS", True, "quant_models.json"),
     "iq3_xxs": ("ggml:IQ3_XXS", False, "quant_models.json"),
     "mxfp4": ("ggml:MXFP4", False, "quant_models.json"),
-    "iq2_xxs": ("ggml:IQ2_XXS:even", False, "quant_models.json"),
-    "iq2_xs": ("ggml:IQ2_XS:even", False, "quant_models.json"),
-    "iq2_s": ("ggml:IQ2_S:even", False, "quant_models.json"),
+    "iq2_xxs": ("ggml:IQ2_XXS:2", False, "quant_models.json"),
+    "iq2_xs": ("ggml:IQ2_XS:2", False, "quant_models.json"),
+    "iq2_s": ("ggml:IQ2_S:2", False, "quant_models.json"),
     "iq3_s": ("ggml:IQ3_S", False, "quant_models.json"),
+    "iq1_s": ("ggml:IQ1_S:4", False, "quant_models.json"),
     # test_model_requant compares tessera's re-quantization at load with it
     "q8_0": ("LLAMA_FTYPE_MOSTLY_Q8_0", True, "quant_models.json"),
     # llama.cpp's K-quant mixes, for its quant_k_models suite
@@ -135,8 +138,8 @@ def make(out_dir, name, check=True):
     how, pure, _ = MODELS[name]
     partial = path.with_suffix(".partial")
     if how.startswith("ggml:"):
-        type_name, _, which = how[len("ggml:"):].partition(":")
-        requantize_ffn_down(type_name, partial, even_layers_only=which == "even")
+        type_name, _, every = how[len("ggml:"):].partition(":")
+        requantize_ffn_down(type_name, partial, every_nth_layer=int(every or 1))
     else:
         params = llama_cpp.llama_model_quantize_default_params()
         params.ftype = getattr(llama_cpp, how)
@@ -158,10 +161,10 @@ def make(out_dir, name, check=True):
     return path
 
 
-def requantize_ffn_down(type_name, out_path, even_layers_only=False):
-    """The default model with its ffn_down tensors (of the even layers only,
-    when asked) in type_name (ggml's quantizer), written with the gguf
-    package; the rest copied as it is."""
+def requantize_ffn_down(type_name, out_path, every_nth_layer=1):
+    """The default model with the ffn_down tensors of every nth layer in
+    type_name (ggml's quantizer), written with the gguf package; the rest
+    copied as it is."""
     import gguf
     import llama_cpp
     import numpy as np
@@ -190,7 +193,7 @@ def requantize_ffn_down(type_name, out_path, even_layers_only=False):
     for t in reader.tensors:
         data, dtype = t.data, t.tensor_type
         layer = int(t.name.split(".")[1]) if t.name.startswith("blk.") else -1
-        chosen = not even_layers_only or layer % 2 == 0
+        chosen = layer % every_nth_layer == 0
         if t.name.endswith("ffn_down.weight") and int(t.shape[0]) % block_elems == 0 and chosen:
             rows = gguf.quants.dequantize(t.data, t.tensor_type).astype(np.float32)
             rows = np.ascontiguousarray(rows.reshape(-1, int(t.shape[0])))

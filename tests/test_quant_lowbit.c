@@ -29,6 +29,7 @@ static const quanttest_format formats[] = {
     {"iq2_xs", 17, 256, 74, "q8_k", false},
     {"iq2_s", 22, 256, 82, "q8_k", false},
     {"iq3_s", 21, 256, 110, "q8_k", false},
+    {"iq1_s", 19, 256, 50, "q8_k", false},
 };
 enum { N_FORMATS = sizeof formats / sizeof formats[0] };
 
@@ -61,6 +62,7 @@ Test(quant_lowbit, iq2_xxs_dequantize_matches_gguf_package)
 Test(quant_lowbit, iq2_xs_dequantize_matches_gguf_package) { quanttest_check_dequantize("iq2_xs"); }
 Test(quant_lowbit, iq2_s_dequantize_matches_gguf_package) { quanttest_check_dequantize("iq2_s"); }
 Test(quant_lowbit, iq3_s_dequantize_matches_gguf_package) { quanttest_check_dequantize("iq3_s"); }
+Test(quant_lowbit, iq1_s_dequantize_matches_gguf_package) { quanttest_check_dequantize("iq1_s"); }
 
 /* The reference blocks of a grid i-quant use every grid point and every
  * sign pattern, so that (a) checks the whole generated grid and the sign
@@ -154,6 +156,19 @@ Test(quant_lowbit, iq3_s_reference_blocks_meet_every_grid_point)
     check_reference_covers("iq3_s", 512, 64, iq3_s_point, 0, NULL);
 }
 
+/* iq1_s: point k is qs[k] from byte 2 and bits 3(k % 4) + 0..2 of u16
+ * qh[k / 4] at byte 34. */
+static int iq1_s_point(const uint8_t *block, int k)
+{
+    int qh = block[34 + 2 * (k / 4)] | block[35 + 2 * (k / 4)] << 8;
+    return block[2 + k] | (qh >> 3 * (k % 4) & 7) << 8;
+}
+
+Test(quant_lowbit, iq1_s_reference_blocks_meet_every_grid_point)
+{
+    check_reference_covers("iq1_s", 2048, 32, iq1_s_point, 0, NULL);
+}
+
 /* ---- (c) products ----------------------------------------------------------- */
 
 static const int64_t block32_cols[] = {32, 96, 576, 1056};
@@ -228,6 +243,11 @@ Test(quant_lowbit, iq3_s_simd_products_match_scalar_reference) { check_grid_prod
 Test(quant_lowbit, iq3_s_integer_products_are_exact_on_every_isa)
 {
     check_grid_exact_products("iq3_s");
+}
+Test(quant_lowbit, iq1_s_simd_products_match_scalar_reference) { check_grid_products("iq1_s"); }
+Test(quant_lowbit, iq1_s_integer_products_are_exact_on_every_isa)
+{
+    check_grid_exact_products("iq1_s");
 }
 
 /* ---- (d) the registry, and which path runs ---------------------------------- */

@@ -191,6 +191,13 @@ plugins_quant_iq3_s_la_SOURCES = plugins/quant/iq3_s/iq3_s.c \
 plugins_quant_iq3_s_la_CPPFLAGS = $(LEGACY_QUANT_CPPFLAGS)
 plugins_quant_iq3_s_la_LDFLAGS = $(PLUGIN_LDFLAGS)
 
+plugins_LTLIBRARIES += plugins/quant_iq1_s.la
+plugins_quant_iq1_s_la_SOURCES = plugins/quant/iq1_s/iq1_s.c \
+	plugins/quant/iq1_s/iq1_s_x86.c plugins/quant/iq1_s/iq1_s.h \
+	plugins/quant/iq1_s/iq1_s_tier.h plugins/quant/iq1_s/iq1_s_tables.h $(IQ_GRID_SHARED)
+plugins_quant_iq1_s_la_CPPFLAGS = $(LEGACY_QUANT_CPPFLAGS)
+plugins_quant_iq1_s_la_LDFLAGS = $(PLUGIN_LDFLAGS)
+
 # mxfp4: OCP MXFP4 (gpt-oss's experts), iq4_nl's 4-bit table products on
 # another table and a power-of-two scale, against q8_0; its quantizer
 # calls log2f as ggml's does.

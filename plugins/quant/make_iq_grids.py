@@ -10,6 +10,7 @@ order, aligned so that a point reads as one little-endian word.
   iq2_xs   512 points of 8, all in {8, 25, 43}
   iq2_s    1024 points of 8, all in {8, 25, 43}
   iq3_s    512 points of 4, all odd, 1 to 15
+  iq1_s    2048 points of 8, all in {-1, 0, 1} (int8_t)
 
 (The sign patterns some of them index, the package's IQ2_XXS.ksigns,
 follow from their definition: iq_grid.h builds them, and this script
@@ -34,6 +35,7 @@ FORMATS = {
     "iq2_xs": (quants.IQ2_XS, {8, 25, 43}),
     "iq2_s": (quants.IQ2_S, {8, 25, 43}),
     "iq3_s": (quants.IQ3_S, {1, 3, 5, 7, 9, 11, 13, 15}),
+    "iq1_s": (quants.IQ1_S, {-1, 0, 1}),
 }
 
 
@@ -50,7 +52,9 @@ def write(name):
     n_points, width = cls.grid_shape
     grid = np.asarray(cls.grid, dtype=np.float32).reshape(n_points, width)
     assert np.array_equal(grid, np.round(grid)) and set(np.unique(grid)) <= allowed, name
-    grid = grid.astype(np.uint8)
+    signed = grid.min() < 0
+    grid = grid.astype(np.int8 if signed else np.uint8)
+    element = "int8_t" if signed else "uint8_t"
     upper = name.upper()
     per_line = 4 if width == 4 else 2
     lines = [
@@ -61,9 +65,9 @@ def write(name):
         "",
         "#include <stdint.h>",
         "",
-        f"/* The {width} magnitudes of each grid point, in value order. Aligned so that",
+        f"/* The {width} {'values' if signed else 'magnitudes'} of each grid point, in value order. Aligned so that",
         f" * an entry reads as one little-endian {8 * width}-bit word. */",
-        f"static const _Alignas({width}) uint8_t {name}_grid[{n_points}][{width}] = {{",
+        f"static const _Alignas({width}) {element} {name}_grid[{n_points}][{width}] = {{",
     ]
     for i in range(0, n_points, per_line):
         row = ", ".join("{" + ", ".join(f"{v:2d}" for v in grid[j]) + "}"

@@ -10,7 +10,7 @@ layout (see there), which tests/test_quant_lowbit.c reads.
               expected floats are the gguf package's gguf.quants.dequantize
               of the bytes, checked against ggml's dequantize_row_NAME bit
               for bit. Random blocks of the larger grids (iq2_xs, iq2_s,
-              iq3_s) go through every grid point. The i-quants' quantizer
+              iq3_s, iq1_s) go through every grid point. The i-quants' quantizer
               takes an importance matrix (ggml insists on one for
               iq2_xxs, iq2_xs and iq1_s): all ones, every column as
               important as the next.
@@ -46,6 +46,7 @@ FORMATS = {
     "iq2_xs": (T.IQ2_XS, (0,), 96),
     "iq2_s": (T.IQ2_S, (0,), 96),
     "iq3_s": (T.IQ3_S, (0,), 96),
+    "iq1_s": (T.IQ1_S, (0,), 96),
 }
 
 
@@ -99,11 +100,22 @@ def put_index_iq3_s(block, k, index):
     block[66 + k // 8] = (int(block[66 + k // 8]) & ~(1 << bit)) | (index >> 8) << bit
 
 
+def put_index_iq1_s(block, k, index):
+    """Point k: qs[k] at byte 2, bits 8-10 in u16 qh[k // 4] (byte 34), bits 3(k % 4) on."""
+    block[2 + k] = index & 255
+    at = 34 + 2 * (k // 4)
+    shift = 3 * (k % 4)
+    qh = int(block[at]) | int(block[at + 1]) << 8
+    qh = (qh & ~(7 << shift)) | (index >> 8) << shift
+    block[at], block[at + 1] = qh & 255, qh >> 8
+
+
 # type: (grid points, points per block, how to set a point's index)
 GRID_INDICES = {
     T.IQ2_XS: (512, 32, put_index_iq2_xs),
     T.IQ2_S: (1024, 32, put_index_iq2_s),
     T.IQ3_S: (512, 64, put_index_iq3_s),
+    T.IQ1_S: (2048, 32, put_index_iq1_s),
 }
 
 
