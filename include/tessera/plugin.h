@@ -296,11 +296,12 @@ typedef struct tsr_host {
  *
  *   act f32  (0)   f32, bf16: the floats themselves, 4 bytes each
  *   act f16  (1)   f16: IEEE halves, 2 bytes each
- *   act q8_0 (8)   q8_0, q4_0, q5_0, iq4_nl: 32 values in 34 bytes,
+ *   act q8_0 (8)   q8_0, q4_0, q5_0, iq4_nl, mxfp4: 32 values in 34 bytes,
  *                  d (f16) then q[32] (int8); x = d * q
  *   act q8_1 (9)   q4_1, q5_1: 32 values in 36 bytes, d (f16), s (f16) =
  *                  d * sum(q), then q[32] (int8); x = d * q
- *   act q8_k (15)  q2_k .. q6_k, iq3_xxs, iq4_xs: 256 values in 292 bytes,
+ *   act q8_k (15)  q2_k .. q6_k, iq1_s, iq2_xxs, iq2_xs, iq2_s, iq3_xxs,
+ *                  iq3_s, iq4_xs: 256 values in 292 bytes,
  *                  d (f32), q[256] (int8), bsums[16] (int16, each the sum of
  *                  16 consecutive q); x = d * q
  *
