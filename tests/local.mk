@@ -425,6 +425,10 @@ EXTRA_DIST += tests/cli-perplexity.sh tests/data/perplexity.txt \
 # gguf package and loaded by llama.cpp, llama.cpp's bytes, refusals.
 TESTS += tests/cli-quantize.sh
 EXTRA_DIST += tests/cli-quantize.sh tests/quantize_check.py
+# The K-quant quantizers: tessera's files within 5% of the KL divergence of
+# llama.cpp's for each K-quant type (tessera perplexity on a short text).
+TESTS += tests/cli-quantize-quality.sh
+EXTRA_DIST += tests/cli-quantize-quality.sh
 
 # tessera.ini, the environment, the ISA limit.
 if HAVE_CRITERION

@@ -4,9 +4,9 @@
  * Bytes. llama.cpp's quantizer re-quantizes the same file (the test setup,
  * tests/make_quant_models.py and tests/make_kquant_models.py, run by make
  * check into the build tree): every tensor tessera re-quantizes to q8_0 or
- * q4_0 must equal llama.cpp's byte for byte. The K-quant plugins round
- * every value to its nearest step where ggml searches for least-squares
- * scales (test_quant_k.c), so for q4_k and q6_k the bytes differ by design;
+ * q4_0 must equal llama.cpp's byte for byte. The K-quant plugins search
+ * for least-squares scales as ggml does, but by a search of their own
+ * (test_quant_k.c), so for q4_k and q6_k the bytes differ by design;
  * there, wherever llama.cpp's mix chose the target's type (a 576-wide row
  * has no room for 256-value blocks, and both keep those as they are), the
  * error against the source's floats must stay within test_quant_k.c's
@@ -87,8 +87,9 @@ Test(model_requant, q4_0_bytes_equal_llama_cpps_quantizer)
     cr_expect_eq(compare_with_llama_cpp("q4_0", model_file("q4_0")), 211u);
 }
 
-/* test_quant_k.c's bound: our K-quant RMS error at most 1.45 times ggml's. */
-#define K_ERROR_FACTOR 1.45
+/* test_quant_k.c's bound: our K-quant RMS error at most 1.05 times ggml's
+ * (measured here: q4_k 1.001, q6_k 0.925 at worst over the tensors). */
+#define K_ERROR_FACTOR 1.05
 
 /* Opens the default model re-quantized to a K-quant target and, for each
  * tensor held in target's format that llama.cpp's file has in the same
@@ -271,9 +272,17 @@ Test(model_requant, a_matrix_the_target_cannot_hold_stays_as_stored_and_computes
     fprintf(stderr, "# q4_k ffn_down among q4_1: logits correlate with the file's at %.5f, "
             "move by at most %.4f\n", r, worst);
     /* Re-rounding ffn_down onto another 4-bit grid moves logits as much as
-     * quantizing does (measured: correlation 0.996, at most 1.84); a wrong
-     * product or a matrix read in the wrong format scrambles them. */
-    cr_expect_eq(argmax(a, n), argmax(b, n));
+     * quantizing does (measured: correlation 0.996, at most 1.86); a wrong
+     * product or a matrix read in the wrong format scrambles them. The
+     * least-squares K-quant quantizer moves this row's top token to one the
+     * file ranks 0.56 below its own (the covering grid's kept it): what must
+     * hold is that the top token is one the file's logits rank within one
+     * logit of their top, and the correlation below. */
+    size_t top_a = argmax(a, n), top_b = argmax(b, n);
+    fprintf(stderr, "# top token %zu (file) and %zu (q4_k ffn_down), the file's logits %.4f "
+            "and %.4f\n", top_a, top_b, (double)a[top_a], (double)a[top_b]);
+    cr_expect_geq(a[top_b], a[top_a] - 1.0f, "the top token %zu is %.4f below the file's %zu",
+                  top_b, (double)(a[top_a] - a[top_b]), top_a);
     cr_expect_geq(r, 0.97, "correlation %.5f", r);
     cr_expect_gt(worst, 0.0, "the re-quantized ffn_down should change something");
     test_model_close(&plain);

@@ -92,17 +92,6 @@ static inline void kq_pack_6bit(const uint8_t *sc, const uint8_t *m, uint8_t *pa
     }
 }
 
-/* The smallest half h with h >= v (v >= 0 finite, below 65504): the
- * quantizers store super-block scales rounded up, so that every sub-block
- * scale still fits its integer range after the rounding. */
-static inline uint16_t kq_fp32_to_fp16_up(float v)
-{
-    uint16_t h = quant_fp32_to_fp16(v);
-    if (quant_fp16_to_fp32(h) < v)
-        h++; /* positive halves are ordered like their bit patterns */
-    return h;
-}
-
 /* q4_K and q5_K: the format's q[32j + l] of a block, 0..15 or 0..31. */
 typedef int (*kq_level_fn)(const uint8_t *block, int j, int l);
 

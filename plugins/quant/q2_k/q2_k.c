@@ -30,7 +30,7 @@ void q2_k_dequantize_scalar(const void *src, float *dst, int64_t n_elems)
     }
 }
 
-/* The covering-grid quantizer of kquant_quantize.h: levels 0..3, 4-bit
+/* The least-squares grid search of kquant_quantize.h: levels 0..3, 4-bit
  * scales and minimums. */
 static void q2_k_quantize_reference(const float *src, void *dst, int64_t n_elems)
 {

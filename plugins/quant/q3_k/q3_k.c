@@ -31,7 +31,7 @@ void q3_k_dequantize_scalar(const void *src, float *dst, int64_t n_elems)
     }
 }
 
-/* The symmetric covering-grid quantizer of kquant_quantize.h: levels
+/* The symmetric least-squares grid search of kquant_quantize.h: levels
  * -4..3, 6-bit signed scales (kept within -31..31). */
 static void q3_k_quantize_reference(const float *src, void *dst, int64_t n_elems)
 {

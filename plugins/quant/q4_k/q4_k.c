@@ -17,7 +17,7 @@ void q4_k_dequantize_scalar(const void *src, float *dst, int64_t n_elems)
     kq_affine_dequantize(src, dst, n_elems, Q4_K_BLOCK_BYTES, Q4_K_SCALES, q4_k_level);
 }
 
-/* The covering-grid quantizer of kquant_quantize.h: levels 0..15, 6-bit
+/* The least-squares grid search of kquant_quantize.h: levels 0..15, 6-bit
  * scales and minimums. */
 static void q4_k_quantize_reference(const float *src, void *dst, int64_t n_elems)
 {

@@ -18,7 +18,7 @@ void q5_k_dequantize_scalar(const void *src, float *dst, int64_t n_elems)
     kq_affine_dequantize(src, dst, n_elems, Q5_K_BLOCK_BYTES, Q5_K_SCALES, q5_k_level);
 }
 
-/* The covering-grid quantizer of kquant_quantize.h: levels 0..31, 6-bit
+/* The least-squares grid search of kquant_quantize.h: levels 0..31, 6-bit
  * scales and minimums. */
 static void q5_k_quantize_reference(const float *src, void *dst, int64_t n_elems)
 {

@@ -29,7 +29,7 @@ void q6_k_dequantize_scalar(const void *src, float *dst, int64_t n_elems)
     }
 }
 
-/* The symmetric covering-grid quantizer of kquant_quantize.h: levels
+/* The symmetric least-squares grid search of kquant_quantize.h: levels
  * -32..31, 8-bit signed scales. */
 static void q6_k_quantize_reference(const float *src, void *dst, int64_t n_elems)
 {
