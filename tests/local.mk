@@ -395,7 +395,8 @@ TESTS += tests/test_cmd_plan
 endif
 EXTRA_DIST += conf/examples/README.md conf/examples/70b-two-24gb.yaml \
 	conf/examples/70b-draft-is-main.yaml conf/examples/70b-long-context.yaml \
-	conf/examples/70b-long-context-q8_0.yaml
+	conf/examples/70b-long-context-q8_0.yaml conf/examples/smollm2-ngram.yaml \
+	conf/examples/smollm2-selfdraft.yaml
 # spec/draft-model against a fake draft model.
 if HAVE_CRITERION
 check_PROGRAMS += tests/test_spec_draft_model
