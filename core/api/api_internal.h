@@ -87,4 +87,7 @@ void tsr_api_report(const tsr_diagnostics *diags, tsr_diagnostic_cb callback, vo
  * over the defaults: members the caller's struct predates keep them. */
 void tsr_api_copy_params(void *dst, size_t dst_bytes, const void *src);
 
+/* Seconds on a monotonic clock (generation and speculation timings). */
+double tsr_api_now(void);
+
 #endif

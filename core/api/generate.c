@@ -9,7 +9,7 @@
 #include "api_internal.h"
 #include "speculate.h"
 
-static double now_seconds(void)
+double tsr_api_now(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -249,9 +249,9 @@ static bool step(gen_state *g, tsr_spec_session *spec, tsr_token *t, tsr_status 
         uint32_t k = tsr_spec_choose(spec, cap > UINT32_MAX ? UINT32_MAX : (uint32_t)cap,
                                      g->o->no_backoff);
         if (k > 0) {
-            double t0 = now_seconds();
+            double t0 = tsr_api_now();
             *s = tsr_spec_propose(spec, g->history, g->n_history, k, &drafts, &n_drafts, err);
-            propose_seconds = now_seconds() - t0;
+            propose_seconds = tsr_api_now() - t0;
             if (*s != TSR_OK)
                 return false;
         }
@@ -261,10 +261,10 @@ static bool step(gen_state *g, tsr_spec_session *spec, tsr_token *t, tsr_status 
     tsr_batch_add(b, *t, held, g->seq, true, NULL);
     for (uint32_t i = 0; i < n_drafts; i++)
         tsr_batch_add(b, drafts[i], held + 1 + (int32_t)i, g->seq, true, NULL);
-    double t0 = now_seconds();
+    double t0 = tsr_api_now();
     if ((*s = tsr_decode(ctx, b, err)) != TSR_OK)
         return false;
-    double decode_seconds = now_seconds() - t0;
+    double decode_seconds = tsr_api_now() - t0;
     /* Row i scores the token after t, d0 .. d(i-1). */
     uint32_t i = 0;
     bool go_on;
@@ -370,13 +370,13 @@ tsr_status tsr_generate(tsr_context *ctx, tsr_sampler *smp, int32_t seq, const t
     tsr_status s = tsr_batch_open(tsr_deployment_n_batch(ctx->deployment), &batch, err);
     if (s != TSR_OK)
         return s;
-    double t0 = now_seconds();
+    double t0 = tsr_api_now();
     s = prefill(ctx, smp, batch, seq, prompt, n_prompt, err);
-    stats->prompt_seconds = now_seconds() - t0;
+    stats->prompt_seconds = tsr_api_now() - t0;
     if (s == TSR_OK) {
-        double t1 = now_seconds();
+        double t1 = tsr_api_now();
         s = generate_tokens(ctx, smp, batch, seq, prompt, n_prompt, &o, stats, err);
-        stats->generate_seconds = now_seconds() - t1;
+        stats->generate_seconds = tsr_api_now() - t1;
     }
     tsr_batch_close(batch);
     return s;

@@ -3,7 +3,6 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "draft.h"
 #include "host.h"
@@ -213,13 +212,6 @@ void tsr_spec_observe(tsr_spec_session *s, const tsr_spec_step *step,
 
 /* ---- a caller's own decode loop (tessera.h) ------------------------------------- */
 
-static double now_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 tsr_status tsr_spec_start(tsr_context *ctx, int32_t seq, const tsr_token *history, size_t n,
                           tsr_error *err)
 {
@@ -240,9 +232,9 @@ tsr_status tsr_spec_draft(tsr_context *ctx, int32_t seq, const tsr_token *histor
     if (k == 0)
         return TSR_OK;
     const tsr_token *chain;
-    double t0 = now_seconds();
+    double t0 = tsr_api_now();
     tsr_status st = tsr_spec_propose(s, history, n, k, &chain, n_drafts, err);
-    s->propose_seconds = now_seconds() - t0;
+    s->propose_seconds = tsr_api_now() - t0;
     if (st == TSR_OK)
         memcpy(drafts, chain, *n_drafts * sizeof *drafts);
     return st;
