@@ -4,11 +4,13 @@
 # over the objects).
 
 # base: errors, logging, tessera.ini, the CPU, the thread pool the forward pass
-# splits its work with, sizes with units, diagnostics, half floats, the RNG.
+# splits its work with, sizes with units, diagnostics, half floats, the RNG,
+# and the candidates helpers (sort, softmax) the host table lends plugins.
 libtessera_core_la_SOURCES += \
 	core/base/error.c core/base/version.c core/base/config.c \
 	core/base/text_input.c core/base/text_input.h \
 	core/base/rng.c core/base/rng.h \
+	core/base/candidates.c core/base/candidates.h \
 	core/base/log.c core/base/log.h \
 	core/base/cpu.c core/base/cpu.h \
 	core/base/half.c core/base/half.h \
@@ -47,9 +49,8 @@ libtessera_core_la_SOURCES += \
 	core/profile/profile.c core/profile/profile.h core/profile/profile_internal.h \
 	core/profile/profile_values.c core/profile/profile_validate.c core/profile/profile_yaml.c
 
-# sampling: candidates (sort, softmax) and the sampler chain over plugins.
+# sampling: the sampler chain over plugins.
 libtessera_core_la_SOURCES += \
-	core/sampling/candidates.c core/sampling/candidates.h \
 	core/sampling/sampler_chain.c core/sampling/sampler_chain.h
 
 # arch: a Llama-family model from its headers alone: hyperparameters, the one

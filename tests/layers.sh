@@ -31,7 +31,6 @@ api: base kernels gguf plugin profile text sampling arch plan model dist
 '
 # from>to: why the use is still there.
 KNOWN='
-plugin>sampling: host.c lends plugins the candidates helpers through the host table
 '
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/tsr-layers.XXXXXX") || { echo "Bail out! no temporary folder"; exit 1; }

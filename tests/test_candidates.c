@@ -1,4 +1,4 @@
-/* Sorting and softmax over candidates (core/sampling/candidates.c): the partial sort
+/* Sorting and softmax over candidates (core/base/candidates.c): the partial sort
  * puts exactly what a full sort puts in front, ties included. */
 #include <criterion/criterion.h>
 #include <math.h>
