@@ -20,8 +20,14 @@ dir=$(mktemp -d "${TMPDIR:-/tmp}/tsr-cli-quantize-quality-XXXXXX") || exit 1
 trap 'rm -rf "$dir"' EXIT
 # 4 chunks of 96 tokens, 188 scored: what keeps the test to seconds; the
 # two files are scored on the same tokens, so their ratio is steadier than
-# either figure.
-score="-f $text -c 96 --chunks 4 -t 2 -q"
+# either figure. The sanitizers' build (ten times slower) runs every
+# quantizer and scores one chunk, 47 tokens, too few for a 5% margin (q6_k
+# reads 1.07 times llama.cpp's on it): there it checks only that ours is at
+# most 1.5 times theirs (a broken quantizer is many times worse); the plain
+# build holds the 5%.
+chunks=4 margin=1.05
+if [ -n "${TSR_TEST_SANITIZER_CFLAGS:-}" ]; then chunks=1 margin=1.5; fi
+score="-f $text -c 96 --chunks $chunks -t 2 -q"
 echo "1..5"
 n=0
 check() { # check STATUS DESCRIPTION
@@ -45,8 +51,8 @@ while read -r type file args; do
   "$tessera" quantize "$model" "$dir/ours.gguf" $args -t 2 -q > /dev/null 2> "$dir/err" &&
     ours=$(kld "$dir/ours.gguf")
   [ -n "$theirs" ] && [ -n "${ours:-}" ] &&
-    awk -v a="$ours" -v b="$theirs" 'BEGIN { exit !(a <= 1.05 * b) }'
-  check $? "$type ($file): tessera's mean KLD ${ours:-?} within 5% of llama.cpp's ${theirs:-?}"
+    awk -v a="$ours" -v b="$theirs" -v m="$margin" 'BEGIN { exit !(a <= m * b) }'
+  check $? "$type ($file): tessera's mean KLD ${ours:-?} at most $margin times llama.cpp's ${theirs:-?}"
   ours=
 done <<EOF
 q2_k Q2_K_pure q2_k --pure

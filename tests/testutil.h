@@ -29,6 +29,16 @@ static inline const char *test_path(const char *base, const char *rel)
     return out;
 }
 
+/* Whether this is the sanitizers' build (make check sets
+ * $TSR_TEST_SANITIZER_CFLAGS there), which runs about ten times slower: the
+ * long comparisons with reference data take a share of their steps there,
+ * and the plain build, whose numbers are the same, takes them all. */
+static inline int test_under_sanitizers(void)
+{
+    const char *flags = getenv("TSR_TEST_SANITIZER_CFLAGS");
+    return flags && flags[0];
+}
+
 /* Writes bytes to path; returns 0 on success. */
 static inline int test_write_file(const char *path, const void *data, size_t n)
 {
