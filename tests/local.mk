@@ -507,7 +507,7 @@ TESTS += tests/test_quant_lowbit
 endif
 EXTRA_DIST += tests/reference/quant_lowbit_ref.py tests/reference/quant/mxfp4.bin \
 	tests/reference/quant/iq2_xxs.bin tests/reference/quant/iq2_xs.bin tests/reference/quant/iq2_s.bin \
-	tests/reference/quant/iq3_s.bin tests/reference/quant/iq1_s.bin
+	tests/reference/quant/iq3_s.bin tests/reference/quant/iq1_s.bin tests/reference/quant/iq1_m.bin
 
 # Batch invariance: every quant plugin's products of a (row, token) bit-identical
 # whatever the batch, row range and token position, at every ISA level.

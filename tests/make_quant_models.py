@@ -60,7 +60,7 @@ TOP = 5
 # in all 30 ffn_down tensors with such a matrix leave the model so near
 # chaos that llama.cpp's own batched and token-by-token runs choose other
 # tokens at gaps up to 0.53; the 2-bit files keep every other layer as it
-# is (then the two runs agree on every token), the 1-bit file three of
+# is (then the two runs agree on every token), the 1-bit files three of
 # every four (with every other layer llama.cpp's two runs were 0.97 apart,
 # ours 2.5 from llama.cpp's).
 #
@@ -85,6 +85,7 @@ MODELS = {
     "iq2_s": ("ggml:IQ2_S:2", False, "quant_models.json"),
     "iq3_s": ("ggml:IQ3_S", False, "quant_models.json"),
     "iq1_s": ("ggml:IQ1_S:4", False, "quant_models.json"),
+    "iq1_m": ("ggml:IQ1_M:4", False, "quant_models.json"),
     # test_model_requant compares tessera's re-quantization at load with it
     "q8_0": ("LLAMA_FTYPE_MOSTLY_Q8_0", True, "quant_models.json"),
     # llama.cpp's K-quant mixes, for its quant_k_models suite

@@ -343,19 +343,32 @@ static inline void quanttest_check_quantize(const char *name)
 
 /* ---- random operands ------------------------------------------------------ */
 
-/* A random block of a grid i-quant (iq3_xxs, iq2_xxs, ...: 256 values, an
- * f16 d at byte 0; ctx is its plugin's vtable, for the block size): every
- * byte random but d, a random scale of 0.001 to 0.01 (halves 0x1419 ..
- * 0x211f), so that every index, sign and sub-block scale occurs. */
+/* Sets the f16 d of a grid i-quant's block (vt: its plugin's vtable): at
+ * byte 0, but in iq1_m (GGUF 29) bits 4j .. 4j + 3 of d are the top
+ * nibble of its u16 scale word j at byte 48 + 2j (plugins/quant/iq1_m/
+ * iq1_m.h), whose other bits stay. */
+static inline void quanttest_put_grid_d(uint8_t *block, const tsr_quant_vtable *vt, uint16_t d)
+{
+    if (vt->gguf_type != 29) {
+        quanttest_put_half(block, d);
+        return;
+    }
+    for (int j = 0; j < 4; j++)
+        block[49 + 2 * j] = (uint8_t)((block[49 + 2 * j] & 0x0f) | (d >> 4 * j & 15) << 4);
+}
+
+/* A random block of a grid i-quant (iq3_xxs, iq2_xxs, ...: 256 values
+ * under an f16 d; ctx is its plugin's vtable, for the block size and
+ * where d is): every byte random but d, a random scale of 0.001 to 0.01
+ * (halves 0x1419 .. 0x211f), so that every index, sign and sub-block
+ * scale occurs. */
 static inline void quanttest_fill_grid_iquant(uint8_t *block, quanttest_rng *rng, const void *ctx)
 {
     const tsr_quant_vtable *vt = ctx;
-    for (uint32_t i = 2; i < vt->block_bytes; i++)
+    for (uint32_t i = 0; i < vt->block_bytes; i++)
         block[i] = (uint8_t)quanttest_next(rng);
-    block[0] = 0;
-    block[1] = 0;
-    uint16_t d = (uint16_t)(0x1419 + quanttest_next(rng) % (0x211f - 0x1419));
-    memcpy(block, &d, sizeof d);
+    quanttest_put_grid_d(block, vt,
+                         (uint16_t)(0x1419 + quanttest_next(rng) % (0x211f - 0x1419)));
 }
 
 /* Fills one block of a format with bytes (random weights of a format that

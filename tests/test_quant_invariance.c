@@ -280,6 +280,7 @@ INVARIANCE_TESTS(iq2_xs, quanttest_fill_grid_iquant)
 INVARIANCE_TESTS(iq2_s, quanttest_fill_grid_iquant)
 INVARIANCE_TESTS(iq3_s, quanttest_fill_grid_iquant)
 INVARIANCE_TESTS(iq1_s, quanttest_fill_grid_iquant)
+INVARIANCE_TESTS(iq1_m, quanttest_fill_grid_iquant)
 INVARIANCE_TESTS(mxfp4, NULL)
 
 /* Every quant plugin the build makes with products is one of the above, so
@@ -289,7 +290,8 @@ Test(invariance, every_quant_plugin_with_products_is_checked_here)
     static const char *const checked[] = {"f32",  "f16",    "bf16",   "q8_0", "q4_0", "q4_1",
                                           "q5_0", "q5_1",   "iq4_nl", "iq4_xs", "q2_k", "q3_k",
                                           "q4_k", "q5_k",   "q6_k",   "iq3_xxs", "mxfp4", "iq2_xxs",
-                                          "iq2_xs", "iq2_s", "iq3_s", "iq1_s"};
+                                          "iq2_xs", "iq2_s", "iq3_s", "iq1_s",
+                                          "iq1_m"};
     size_t n_with_products = 0;
     for (size_t i = 0; i < tsr_registry_count(quanttest_registry); i++) {
         const tsr_plugin *p = tsr_registry_get(quanttest_registry, i);

@@ -30,6 +30,7 @@ static const quanttest_format formats[] = {
     {"iq2_s", 22, 256, 82, "q8_k", false},
     {"iq3_s", 21, 256, 110, "q8_k", false},
     {"iq1_s", 19, 256, 50, "q8_k", false},
+    {"iq1_m", 29, 256, 56, "q8_k", false},
 };
 enum { N_FORMATS = sizeof formats / sizeof formats[0] };
 
@@ -63,6 +64,7 @@ Test(quant_lowbit, iq2_xs_dequantize_matches_gguf_package) { quanttest_check_deq
 Test(quant_lowbit, iq2_s_dequantize_matches_gguf_package) { quanttest_check_dequantize("iq2_s"); }
 Test(quant_lowbit, iq3_s_dequantize_matches_gguf_package) { quanttest_check_dequantize("iq3_s"); }
 Test(quant_lowbit, iq1_s_dequantize_matches_gguf_package) { quanttest_check_dequantize("iq1_s"); }
+Test(quant_lowbit, iq1_m_dequantize_matches_gguf_package) { quanttest_check_dequantize("iq1_m"); }
 
 /* The reference blocks of a grid i-quant use every grid point and every
  * sign pattern, so that (a) checks the whole generated grid and the sign
@@ -169,6 +171,49 @@ Test(quant_lowbit, iq1_s_reference_blocks_meet_every_grid_point)
     check_reference_covers("iq1_s", 2048, 32, iq1_s_point, 0, NULL);
 }
 
+/* iq1_m: point k is qs[k] from byte 0 and the low 3 bits of nibble k % 2
+ * (low first) of qh[k / 2] at byte 32. */
+static int iq1_m_point(const uint8_t *block, int k)
+{
+    return block[k] | (block[32 + k / 2] >> 4 * (k % 2) & 7) << 8;
+}
+
+Test(quant_lowbit, iq1_m_reference_blocks_meet_every_grid_point)
+{
+    check_reference_covers("iq1_m", 2048, 32, iq1_m_point, 0, NULL);
+}
+
+/* iq1_m keeps d in the top nibbles of its scale words, and a shift and a
+ * scale per point and per 16 values: the reference blocks meet every d
+ * nibble in every word, both shifts of every point and every scale of
+ * every half sub-block, so that (a) checks where each is read from. */
+Test(quant_lowbit, iq1_m_reference_blocks_meet_every_d_nibble_shift_and_scale)
+{
+    const tsr_quant_vtable *vt = quanttest_find("iq1_m");
+    quanttest_reference ref = quanttest_load_reference("iq1_m", vt);
+    bool nibble[4][16] = {{0}}, shift[32][2] = {{0}}, scale[16][8] = {{0}};
+    for (uint32_t b = 0; b < ref.n_dequant; b++) {
+        const uint8_t *block = ref.dequant_bytes + (size_t)b * ref.block_bytes;
+        for (int j = 0; j < 4; j++) {
+            int word = block[48 + 2 * j] | block[49 + 2 * j] << 8;
+            nibble[j][word >> 12] = true;
+            for (int h = 0; h < 4; h++)
+                scale[4 * j + h][word >> 3 * h & 7] = true;
+        }
+        for (int k = 0; k < 32; k++)
+            shift[k][block[32 + k / 2] >> (4 * (k % 2) + 3) & 1] = true;
+    }
+    for (int j = 0; j < 4; j++)
+        for (int v = 0; v < 16; v++)
+            cr_assert(nibble[j][v], "no reference block has %d in d's nibble %d", v, j);
+    for (int k = 0; k < 32; k++)
+        cr_assert(shift[k][0] && shift[k][1], "point %d lacks a shift sign", k);
+    for (int q = 0; q < 16; q++)
+        for (int v = 0; v < 8; v++)
+            cr_assert(scale[q][v], "no reference block has scale %d in place %d", v, q);
+    free(ref.file);
+}
+
 /* ---- (c) products ----------------------------------------------------------- */
 
 static const int64_t block32_cols[] = {32, 96, 576, 1056};
@@ -213,7 +258,7 @@ static void check_grid_products(const char *name)
 static void fill_grid_exact(uint8_t *block, quanttest_rng *rng, const void *ctx)
 {
     quanttest_fill_grid_iquant(block, rng, ctx);
-    quanttest_put_half(block, 0x3c00);
+    quanttest_put_grid_d(block, ctx, 0x3c00);
 }
 
 static void check_grid_exact_products(const char *name)
@@ -248,6 +293,11 @@ Test(quant_lowbit, iq1_s_simd_products_match_scalar_reference) { check_grid_prod
 Test(quant_lowbit, iq1_s_integer_products_are_exact_on_every_isa)
 {
     check_grid_exact_products("iq1_s");
+}
+Test(quant_lowbit, iq1_m_simd_products_match_scalar_reference) { check_grid_products("iq1_m"); }
+Test(quant_lowbit, iq1_m_integer_products_are_exact_on_every_isa)
+{
+    check_grid_exact_products("iq1_m");
 }
 
 /* ---- (d) the registry, and which path runs ---------------------------------- */

@@ -6,8 +6,9 @@
  * into tests/models; when it cannot, tests/models/UNAVAILABLE says why and
  * the tests that need a file fail saying so):
  *   quant_models: one format each, q4_0, q5_0, q5_1, iq4_nl and iq4_xs,
- *     and iq3_xxs, iq3_s, iq2_xxs, iq2_xs, iq2_s, iq1_s and mxfp4 in the
- *     ffn_down tensors (the 1- and 2-bit ones of every other layer; ggml's quantizer, as
+ *     and iq3_xxs, iq3_s, iq2_xxs, iq2_xs, iq2_s, iq1_s, iq1_m and mxfp4 in
+ *     the ffn_down tensors (the 2-bit ones of every other layer, the 1-bit
+ *     ones of every fourth; ggml's quantizer, as
  *     llama.cpp's wants an importance matrix for the i-quants and writes
  *     mxfp4 only into experts; the rest stays q4_1 and q8_0);
  *     the reference, tests/reference/quant_models.json, is llama.cpp's
@@ -169,6 +170,7 @@ Test(quant_models, iq2_xs_file_generates_as_llama_cpp) { check_format_file("iq2_
 Test(quant_models, iq2_s_file_generates_as_llama_cpp) { check_format_file("iq2_s"); }
 Test(quant_models, iq3_s_file_generates_as_llama_cpp) { check_format_file("iq3_s"); }
 Test(quant_models, iq1_s_file_generates_as_llama_cpp) { check_format_file("iq1_s"); }
+Test(quant_models, iq1_m_file_generates_as_llama_cpp) { check_format_file("iq1_m"); }
 
 /* ---- llama.cpp's K-quant mixes --------------------------------------------- */
 

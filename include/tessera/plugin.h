@@ -300,8 +300,8 @@ typedef struct tsr_host {
  *                  d (f16) then q[32] (int8); x = d * q
  *   act q8_1 (9)   q4_1, q5_1: 32 values in 36 bytes, d (f16), s (f16) =
  *                  d * sum(q), then q[32] (int8); x = d * q
- *   act q8_k (15)  q2_k .. q6_k, iq1_s, iq2_xxs, iq2_xs, iq2_s, iq3_xxs,
- *                  iq3_s, iq4_xs: 256 values in 292 bytes,
+ *   act q8_k (15)  q2_k .. q6_k, iq1_s, iq1_m, iq2_xxs, iq2_xs, iq2_s,
+ *                  iq3_xxs, iq3_s, iq4_xs: 256 values in 292 bytes,
  *                  d (f32), q[256] (int8), bsums[16] (int16, each the sum of
  *                  16 consecutive q); x = d * q
  *

@@ -11,12 +11,18 @@
  * then GRID_FORMAT (its prefix, e.g. iq2_xxs, whose FORMAT.h declares the
  * x86 sets FORMAT_kernels_TIER), GRID_NAME_STRING, GRID_GGUF_TYPE,
  * GRID_BLOCK_BYTES, GRID_FACTOR (as iq_grid_tier.h's: w = d * scale *
- * GRID_FACTOR * value) and GRID_SUMMARY, and includes this file last.
+ * GRID_FACTOR * value) and GRID_SUMMARY, and optionally GRID_D_HALF(block)
+ * (the bits of the block's f16 d, where a format keeps it elsewhere than
+ * at byte 0, as iq1_m does), and includes this file last.
  *
  * These formats are read only: ggml's quantizers search the grid with an
  * importance matrix (and refuse to run without one for some), which a
  * load-time conversion does not have, so the vtable has no quantize member
  * (plugin.h: NULL when the format cannot be produced from floats). */
+
+#ifndef GRID_D_HALF
+#define GRID_D_HALF(block) quant_load_u16(block)
+#endif
 
 /* d * scale * GRID_FACTOR (at most 11 + 5 significant bits) and then times
  * the value (+ 6) are exact in float: the gguf package's floats, whatever
@@ -25,7 +31,7 @@ static void grid_dequantize_scalar(const void *src, float *dst, int64_t n_elems)
 {
     const uint8_t *block = src;
     for (int64_t b = 0; b < n_elems / 256; b++, block += GRID_BLOCK_BYTES) {
-        float d = quant_fp16_to_fp32(quant_load_u16(block));
+        float d = quant_fp16_to_fp32(GRID_D_HALF(block));
         for (int i = 0; i < 8; i++) {
             int8_t values[32];
             int scale[2];
@@ -66,7 +72,7 @@ static void grid_matmat_reference(const void *w, size_t w_row_bytes, const void 
                         dot += scale[h] * half;
                     }
                 }
-                float d = quant_fp16_to_fp32(quant_load_u16(wb));
+                float d = quant_fp16_to_fp32(GRID_D_HALF(wb));
                 sum += (d * kq_q8k_scale(xb) * GRID_FACTOR) * (float)dot;
             }
             y[t * y_stride + r] = sum;

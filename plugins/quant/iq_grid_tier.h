@@ -13,12 +13,16 @@
  *
  * The format's tier file defines
  *
- *   GRID_BLOCK_BYTES   bytes per block (256 values, f16 d at byte 0)
+ *   GRID_BLOCK_BYTES   bytes per block (256 values, f16 d at byte 0 unless
+ *                      GRID_D_HALF says otherwise)
  *   GRID_FACTOR        the float that d * dx * an integer sum still takes
  *                      (a format's scale (2s + 1) / 4 gives 0.25f)
  *   GRID_SCALE_PER_16  1 when values 0-15 and 16-31 of a sub-block have
  *                      scales of their own
  *   iq_grid_sub TIER(load_sub)(const uint8_t *block, int i)   sub-block i
+ *
+ * and, where the block's f16 d is not at byte 0 (iq1_m spreads its bits
+ * over the scales), GRID_D_HALF(block): the bits of that f16.
  *
  * The products work a sub-block (32 values) at a time. The signs go onto
  * the activations (vpsignb), the only signed operand the byte instructions
@@ -30,6 +34,10 @@
  * The block's integer sums are scaled by d * dx * GRID_FACTOR once, in
  * float. (Scales reach 31 in iq3_s, magnitudes 62 in iq3_xxs: a block's
  * sum stays below 8 * 32 * 62 * 127 * 31, inside int32.) */
+
+#ifndef GRID_D_HALF
+#define GRID_D_HALF(block) quant_load_u16(block)
+#endif
 
 /* The 32 signs as bytes for vpsignb: -1 where the value is negative, +1
  * elsewhere. Byte v takes bit v % 8 of sign byte v / 8. */
@@ -118,7 +126,7 @@ QUANT_INLINE TIER_TARGET void TIER(step)(__m256 acc[4][4], const uint8_t *w, siz
         float dx = kq_q8k_scale(x + t * x_row_bytes + b * Q8_K_BLOCK_BYTES);
 #pragma GCC unroll 4
         for (int r = 0; r < R; r++) {
-            float d = quant_fp16_to_fp32_f16c(quant_load_u16(wb + r * w_row_bytes));
+            float d = quant_fp16_to_fp32_f16c(GRID_D_HALF(wb + r * w_row_bytes));
             acc[r][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sums[r][t]),
                                         _mm256_set1_ps(d * dx * GRID_FACTOR), acc[r][t]);
         }
@@ -137,7 +145,7 @@ static TIER_TARGET void TIER(dequantize)(const void *src, float *dst, int64_t n_
 {
     const uint8_t *block = src;
     for (int64_t b = 0; b < n_elems / 256; b++, block += GRID_BLOCK_BYTES) {
-        float d = quant_fp16_to_fp32_f16c(quant_load_u16(block));
+        float d = quant_fp16_to_fp32_f16c(GRID_D_HALF(block));
         for (int i = 0; i < 8; i++) {
             iq_grid_sub sub = TIER(load_sub)(block, i);
             __m256i values = _mm256_sign_epi8(sub.magnitudes, TIER(signs)(sub.signs));
@@ -160,3 +168,4 @@ static TIER_TARGET void TIER(dequantize)(const void *src, float *dst, int64_t n_
 #undef GRID_BLOCK_BYTES
 #undef GRID_FACTOR
 #undef GRID_SCALE_PER_16
+#undef GRID_D_HALF

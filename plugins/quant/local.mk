@@ -198,6 +198,13 @@ plugins_quant_iq1_s_la_SOURCES = plugins/quant/iq1_s/iq1_s.c \
 plugins_quant_iq1_s_la_CPPFLAGS = $(LEGACY_QUANT_CPPFLAGS)
 plugins_quant_iq1_s_la_LDFLAGS = $(PLUGIN_LDFLAGS)
 
+plugins_LTLIBRARIES += plugins/quant_iq1_m.la
+plugins_quant_iq1_m_la_SOURCES = plugins/quant/iq1_m/iq1_m.c \
+	plugins/quant/iq1_m/iq1_m_x86.c plugins/quant/iq1_m/iq1_m.h \
+	plugins/quant/iq1_m/iq1_m_tier.h plugins/quant/iq1_s/iq1_s_tables.h $(IQ_GRID_SHARED)
+plugins_quant_iq1_m_la_CPPFLAGS = $(LEGACY_QUANT_CPPFLAGS)
+plugins_quant_iq1_m_la_LDFLAGS = $(PLUGIN_LDFLAGS)
+
 # mxfp4: OCP MXFP4 (gpt-oss's experts), iq4_nl's 4-bit table products on
 # another table and a power-of-two scale, against q8_0; its quantizer
 # calls log2f as ggml's does.

@@ -10,7 +10,9 @@ order, aligned so that a point reads as one little-endian word.
   iq2_xs   512 points of 8, all in {8, 25, 43}
   iq2_s    1024 points of 8, all in {8, 25, 43}
   iq3_s    512 points of 4, all odd, 1 to 15
-  iq1_s    2048 points of 8, all in {-1, 0, 1} (int8_t)
+  iq1_s    2048 points of 8, all in {-1, 0, 1} (int8_t); iq1_m reads the
+           same table (this script checks that the package's IQ1_M grid
+           is IQ1_S's)
 
 (The sign patterns some of them index, the package's IQ2_XXS.ksigns,
 follow from their definition: iq_grid.h builds them, and this script
@@ -44,6 +46,12 @@ def check_sign_patterns():
     assert signs.shape == (128,)
     for i, s in enumerate(signs):  # iq_grid.h's definition: the eighth bit is the parity
         assert s == i | (bin(i).count("1") % 2) << 7, (i, s)
+
+
+def check_iq1_m_grid():
+    quants.IQ1_S.init_grid()
+    quants.IQ1_M.init_grid()
+    assert np.array_equal(quants.IQ1_M.grid, quants.IQ1_S.grid), "IQ1_M's grid is not IQ1_S's"
 
 
 def write(name):
@@ -83,6 +91,7 @@ def main():
     if unknown:
         raise SystemExit(f"make_iq_grids.py: unknown {', '.join(unknown)}; known: {', '.join(FORMATS)}")
     check_sign_patterns()
+    check_iq1_m_grid()
     for name in names:
         write(name)
 

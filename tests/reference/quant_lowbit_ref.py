@@ -39,7 +39,8 @@ from quant_ref import write_reference  # noqa: E402
 OUT = HERE / "quant"
 SEED = 20261207
 
-# name: (type, offsets of the f16 scale fields, random blocks)
+# name: (type, offsets of the f16 scale fields, random blocks); iq1_m's f16
+# is in no field of its own (put_d_iq1_m)
 FORMATS = {
     "mxfp4": (T.MXFP4, (), 96),
     "iq2_xxs": (T.IQ2_XXS, (0,), 96),
@@ -47,6 +48,7 @@ FORMATS = {
     "iq2_s": (T.IQ2_S, (0,), 96),
     "iq3_s": (T.IQ3_S, (0,), 96),
     "iq1_s": (T.IQ1_S, (0,), 96),
+    "iq1_m": (T.IQ1_M, (), 96),
 }
 
 
@@ -110,12 +112,30 @@ def put_index_iq1_s(block, k, index):
     block[at], block[at + 1] = qh & 255, qh >> 8
 
 
+def put_index_iq1_m(block, k, index):
+    """Point k: qs[k] at byte 0, bits 8-10 the low 3 bits of nibble k % 2 (low first)
+    of qh[k // 2] at byte 32; the nibble's top bit (the shift's sign) stays."""
+    block[k] = index & 255
+    shift = 4 * (k % 2)
+    block[32 + k // 2] = (int(block[32 + k // 2]) & ~(7 << shift)) | (index >> 8) << shift
+
+
+def put_d_iq1_m(blocks, halves):
+    """Each block's f16 d: bits 4j .. 4j + 3 in the top nibble of u16 scale word j
+    (byte 48 + 2j), whose 3-bit scales stay."""
+    bits = halves.view(np.uint16).astype(np.int64)
+    for j in range(4):
+        hi = 49 + 2 * j
+        blocks[:, hi] = (blocks[:, hi] & 0x0f) | ((bits >> 4 * j & 15) << 4).astype(np.uint8)
+
+
 # type: (grid points, points per block, how to set a point's index)
 GRID_INDICES = {
     T.IQ2_XS: (512, 32, put_index_iq2_xs),
     T.IQ2_S: (1024, 32, put_index_iq2_s),
     T.IQ3_S: (512, 64, put_index_iq3_s),
     T.IQ1_S: (2048, 32, put_index_iq1_s),
+    T.IQ1_M: (2048, 32, put_index_iq1_m),
 }
 
 
@@ -124,6 +144,8 @@ def random_blocks(rng, qtype, scales, n):
     blocks = rng.integers(0, 256, size=(n, nbytes), dtype=np.uint8)
     for offset in scales:
         blocks[:, offset:offset + 2] = random_halves(rng, n).view(np.uint8).reshape(-1, 2)
+    if qtype == T.IQ1_M:
+        put_d_iq1_m(blocks, random_halves(rng, n))
     if qtype == T.MXFP4:  # the E8M0 edges: subnormal scales, 1, overflow
         edges = [0, 1, 2, 127, 128, 254, 255]
         blocks[:len(edges), 0] = edges
