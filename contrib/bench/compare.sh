@@ -11,7 +11,7 @@
 # MODEL defaults to the default model. --formats adds the default model
 # re-quantized by llama.cpp into each format of LIST (comma-separated;
 # default: all of bf16,q4_0,q5_0,q5_1,q8_0,q4_k,q5_k,q6_k,q3_k,q2_k,iq4_nl,
-# iq4_xs,mxfp4,iq3_xxs,iq3_s,iq2_s,iq2_xs,iq2_xxs), made once by
+# iq4_xs,mxfp4,iq3_xxs,iq3_s,iq2_s,iq2_xs,iq2_xxs,iq1_s,iq1_m), made once by
 # make_formats.py into $TESSERA_MODEL_CACHE/formats/.
 # PYTHON names a Python with llama-cpp-python (default /opt/tsr-venv/bin/python,
 # else python3). The machine should be otherwise idle: both runtimes spin
@@ -23,7 +23,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 python=${PYTHON:-/opt/tsr-venv/bin/python}
 [ -x "$python" ] || python=python3
 cache=${TESSERA_MODEL_CACHE:-$HOME/.cache/tessera/models}
-all_formats=bf16,q4_0,q5_0,q5_1,q8_0,q4_k,q5_k,q6_k,q3_k,q2_k,iq4_nl,iq4_xs,mxfp4,iq3_xxs,iq3_s,iq2_s,iq2_xs,iq2_xxs
+all_formats=bf16,q4_0,q5_0,q5_1,q8_0,q4_k,q5_k,q6_k,q3_k,q2_k,iq4_nl,iq4_xs,mxfp4,iq3_xxs,iq3_s,iq2_s,iq2_xs,iq2_xxs,iq1_s,iq1_m
 usage() { sed -n '2,20p' "$0"; exit 2; }
 
 # The one long option, taken out before getopts sees the rest.

@@ -9,5 +9,8 @@ contrib_bench_sampler_bench_LDADD = libtessera_core.la
 # Memory read bandwidth, for the decode roofline of contrib/bench/compare.sh.
 noinst_PROGRAMS += contrib/bench/membw
 contrib_bench_membw_SOURCES = contrib/bench/membw.c
-# Makes the format files compare.sh --formats measures.
-EXTRA_DIST += contrib/bench/make_formats.py
+# Makes the format files compare.sh --formats measures (and ppl_table.sh
+# scores); peer.sh builds llama.cpp's programs they and serve_compare.sh
+# measure against.
+EXTRA_DIST += contrib/bench/make_formats.py contrib/bench/ppl_table.sh contrib/bench/peer.sh \
+	contrib/bench/ppl_table.txt

@@ -5,8 +5,8 @@ allow_requantize, pure: every tensor in the named format where llama.cpp
 allows it) re-quantizes the default model once into
 OUT_DIR/SmolLM2-135M-Instruct.FORMAT.gguf. Files already there are kept.
 The i-quants below 4 bits get an importance matrix of ones (every column
-as important as the next: llama.cpp refuses iq2_xxs and iq2_xs without
-one), the rest none. mxfp4 is llama.cpp's MXFP4_MOE, which pure puts in
+as important as the next: llama.cpp refuses iq2_xxs, iq2_xs, iq1_s and
+iq1_m without one), the rest none. mxfp4 is llama.cpp's MXFP4_MOE, which pure puts in
 every tensor (without pure only in experts, which this model has none of).
 
     make_formats.py OUT_DIR FORMAT...
@@ -27,16 +27,18 @@ MODEL = os.path.join(os.path.expanduser(os.environ.get("TESSERA_MODEL_CACHE",
                      "SmolLM2-135M-Instruct.Q4_1.gguf")
 
 # format: llama.h's file type (LLAMA_FTYPE_MOSTLY_*); the K mixes' "_M" is
-# irrelevant with pure, which gives every tensor the mix's base format
+# irrelevant with pure, which gives every tensor the mix's base format. That
+# base format of IQ2_S is IQ2_XS, and of IQ2_M IQ2_S (llama-quant.cpp's
+# llama_ftype_get_default_type): iq2_s comes from IQ2_M.
 FORMATS = {
     "bf16": "BF16", "q4_0": "Q4_0", "q4_1": "Q4_1", "q5_0": "Q5_0", "q5_1": "Q5_1",
     "q8_0": "Q8_0", "q2_k": "Q2_K", "q3_k": "Q3_K_M", "q4_k": "Q4_K_M", "q5_k": "Q5_K_M",
     "q6_k": "Q6_K", "iq4_nl": "IQ4_NL", "iq4_xs": "IQ4_XS", "mxfp4": "MXFP4_MOE",
-    "iq3_xxs": "IQ3_XXS", "iq3_s": "IQ3_S", "iq2_s": "IQ2_S", "iq2_xs": "IQ2_XS",
-    "iq2_xxs": "IQ2_XXS",
+    "iq3_xxs": "IQ3_XXS", "iq3_s": "IQ3_S", "iq2_s": "IQ2_M", "iq2_xs": "IQ2_XS",
+    "iq2_xxs": "IQ2_XXS", "iq1_s": "IQ1_S", "iq1_m": "IQ1_M",
 }
 # the formats quantized with an importance matrix (of ones)
-IMPORTANCE = {"iq3_xxs", "iq3_s", "iq2_s", "iq2_xs", "iq2_xxs"}
+IMPORTANCE = {"iq3_xxs", "iq3_s", "iq2_s", "iq2_xs", "iq2_xxs", "iq1_s", "iq1_m"}
 
 
 def importance_of_ones():

