@@ -544,7 +544,7 @@ check_PROGRAMS += tests/make_hostile_model
 tests_make_hostile_model_SOURCES = tests/make_hostile_model.c
 tests_make_hostile_model_LDADD = libtessera_core.la
 TESTS += tests/hostile.sh
-EXTRA_DIST += tests/hostile.sh tests/fuzz/prompt.dict tests/fuzz/chat_line.dict
+EXTRA_DIST += tests/hostile.sh tests/fuzz/prompt.dict tests/fuzz/chat_line.dict tests/fuzz/request.dict
 
 # The text readers' fuzz targets: a prompt file, and the lines of a chat
 # rendered and encoded (a small vocabulary of their own, tests/fuzz/fuzz_vocab.h).
@@ -555,6 +555,18 @@ tests_fuzz_fuzz_prompt_LDFLAGS = $(FUZZER_LINK_FLAGS)
 tests_fuzz_fuzz_chat_line_SOURCES = tests/fuzz/fuzz_chat_line.c tests/fuzz/fuzz_vocab.h
 tests_fuzz_fuzz_chat_line_LDADD = $(FUZZER_LIBS)
 tests_fuzz_fuzz_chat_line_LDFLAGS = $(FUZZER_LINK_FLAGS)
+
+# The server's request reader (cli/serve_request.c) against the default
+# model: any body on any route. It opens sampler chains, so the build's
+# plugins are built first.
+FUZZER_TARGETS += tests/fuzz/fuzz_request
+tests_fuzz_fuzz_request_SOURCES = tests/fuzz/fuzz_request.c cli/serve_request.c \
+	cli/serve_response.c cli/serve_sched.c cli/serve_choice.c
+tests_fuzz_fuzz_request_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/cli
+tests_fuzz_fuzz_request_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS)
+tests_fuzz_fuzz_request_LDADD = $(FUZZER_LIBS) $(JANSSON_LIBS) -lpthread -lm
+tests_fuzz_fuzz_request_LDFLAGS = $(FUZZER_LINK_FLAGS)
+EXTRA_tests_fuzz_fuzz_request_DEPENDENCIES = $(plugins_LTLIBRARIES)
 
 # Speculative decoding: exactness on the default model, the stochastic rule,
 # and the commands.
