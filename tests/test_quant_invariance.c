@@ -16,15 +16,15 @@
 TestSuite(invariance, .init = quanttest_open, .fini = quanttest_close);
 
 enum {
-    ROWS = 13, /* odd: 4-row passes and tiles, 2-row tiles, and rows alone */
+    ROWS = 13, /* odd: 4-row passes and tiles with 1 to 3 rows left over, and rows alone */
     MAX_TOKENS = 130,
     Y_STRIDE = ROWS + 3,
     N_Y = MAX_TOKENS * Y_STRIDE,
 };
 
-/* Every remainder of the register tiles (up to 4 tokens), and across the
- * token chunks (32 and 64 tokens). */
-static const int token_counts[] = {1, 2, 3, 4, 5, 7, 16, 33, 64, 65, 70, 130};
+/* Every remainder of the register tiles (up to 4 tokens) after one and two
+ * whole tiles, and across the token chunks (32 and 64 tokens). */
+static const int token_counts[] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 11, 16, 33, 64, 65, 70, 130};
 enum { N_TOKEN_COUNTS = sizeof token_counts / sizeof token_counts[0] };
 
 /* Row ranges covering [0, ROWS), as their boundaries: whole, odd splits,
