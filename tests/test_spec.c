@@ -11,6 +11,7 @@
 
 #include "default_model.h"
 #include "tessera/tessera.h"
+#include "testutil.h"
 
 enum { MAX_TOKENS = 1024, N_PROMPTS = 10 };
 
@@ -159,8 +160,7 @@ static void expect_equal(const capture *plain, const capture *spec, const char *
  * three together still cover every prompt once. */
 static int prompt_stride(void)
 {
-    const char *san = getenv("TSR_TEST_SANITIZER_CFLAGS");
-    return san && *san ? 3 : 1;
+    return test_under_sanitizers() ? 3 : 1;
 }
 
 /* Every prompt, generated one token at a time, then with ngram and with a
