@@ -7,7 +7,7 @@
 #
 # Run from a build tree configured without sanitizers:
 #   contrib/bench/compare.sh [-t THREADS[,THREADS...]] [-r REPS] [-p 512] [-n 128]
-#                            [--formats[=LIST]] [--model-1b] [MODEL.gguf...]
+#                            [--formats[=LIST]] [--model-1b | --only-1b] [MODEL.gguf...]
 # MODEL defaults to the default model. --formats adds the default model
 # re-quantized by llama.cpp into each format of LIST (comma-separated;
 # default: all of bf16,q4_0,q5_0,q5_1,q8_0,q4_k,q5_k,q6_k,q3_k,q2_k,iq4_nl,
@@ -15,7 +15,9 @@
 # make_formats.py into $TESSERA_MODEL_CACHE/formats/. --model-1b adds a
 # Llama-3.2-1B-shaped model (random weights, the default model's tokenizer;
 # make_bench_model.py, once, into $TESSERA_MODEL_CACHE/bench/) in each
-# format of --formats that make_bench_model.py offers, or in q4_0 without.
+# format of --formats that make_bench_model.py offers, or in q4_0 without;
+# --only-1b measures that model alone (neither the default model nor its
+# formats).
 # The peer is llama-bench built by peer.sh (LLAMA_BENCH=PATH: another
 # build); tessera and llama-bench alternate, model by model, which goes
 # first. PYTHON names a Python with the gguf package and llama-cpp-python
@@ -31,16 +33,17 @@ python=${PYTHON:-/opt/tsr-venv/bin/python}
 cache=${TESSERA_MODEL_CACHE:-$HOME/.cache/tessera/models}
 all_formats=bf16,q4_0,q5_0,q5_1,q8_0,q4_k,q5_k,q6_k,q3_k,q2_k,iq4_nl,iq4_xs,mxfp4,iq3_xxs,iq3_s,iq2_s,iq2_xs,iq2_xxs,iq1_s,iq1_m
 bench_formats=" f16 bf16 q4_0 q4_1 q5_0 q5_1 q8_0 q2_k q3_k q4_k q5_k q6_k iq4_nl iq4_xs "
-usage() { sed -n '2,26p' "$0"; exit 2; }
+usage() { sed -n '2,28p' "$0"; exit 2; }
 
 # The long options, taken out before getopts sees the rest.
-formats='' model_1b=''
+formats='' model_1b='' only_1b=''
 for arg; do
   shift
   case $arg in
     --formats) formats=$all_formats ;;
     --formats=*) formats=${arg#--formats=} ;;
     --model-1b) model_1b=1 ;;
+    --only-1b) model_1b=1 only_1b=1 ;;
     --help) usage ;;
     *) set -- "$@" "$arg" ;;
   esac
@@ -63,10 +66,10 @@ models=$(mktemp)
 trap 'rm -f "$models" "$models.membw"' EXIT
 if [ $# -gt 0 ]; then
   printf '%s\n' "$@" > "$models"
-else
+elif [ -z "$only_1b" ]; then
   echo "$cache/SmolLM2-135M-Instruct.Q4_1.gguf" > "$models"
 fi
-if [ -n "$formats" ]; then
+if [ -n "$formats" ] && [ -z "$only_1b" ]; then
   log="$cache/formats/make_formats.log"
   mkdir -p "$cache/formats"
   # llama.cpp's quantizer reports every tensor on stderr: kept in the log
