@@ -14,8 +14,8 @@
 #define TIER_TARGET QUANT_TARGET_AVX2
 #define TIER_VNNI 0
 #define MATVEC_ROWS 4
-#define MATMAT_ROWS 2
-#define MATMAT_TOKENS 2
+#define MATMAT_ROWS 4
+#define MATMAT_TOKENS 4
 #include "iq4_nl_tier.h"
 #include "quant_tile.h"
 
@@ -25,8 +25,8 @@
 #define TIER_VNNI 1
 #define TIER_DPBUSD _mm256_dpbusd_avx_epi32
 #define MATVEC_ROWS 4
-#define MATMAT_ROWS 2
-#define MATMAT_TOKENS 2
+#define MATMAT_ROWS 4
+#define MATMAT_TOKENS 4
 #include "iq4_nl_tier.h"
 #include "quant_tile.h"
 
@@ -36,7 +36,7 @@
 #define TIER_VNNI 0
 #define MATVEC_ROWS 4
 #define MATMAT_ROWS 4
-#define MATMAT_TOKENS 3
+#define MATMAT_TOKENS 4
 #include "iq4_nl_tier.h"
 #include "quant_tile.h"
 
@@ -47,7 +47,7 @@
 #define TIER_DPBUSD _mm256_dpbusd_epi32
 #define MATVEC_ROWS 4
 #define MATMAT_ROWS 4
-#define MATMAT_TOKENS 3
+#define MATMAT_TOKENS 4
 #include "iq4_nl_tier.h"
 #include "quant_tile.h"
 

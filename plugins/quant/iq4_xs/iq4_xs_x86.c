@@ -9,8 +9,8 @@
 #define TIER_TARGET QUANT_TARGET_AVX2
 #define TIER_VNNI 0
 #define MATVEC_ROWS 2
-#define MATMAT_ROWS 2
-#define MATMAT_TOKENS 2
+#define MATMAT_ROWS 4
+#define MATMAT_TOKENS 4
 #include "iq4_xs_tier.h"
 #include "quant_tile.h"
 
@@ -20,8 +20,8 @@
 #define TIER_VNNI 1
 #define TIER_DPBUSD _mm256_dpbusd_avx_epi32
 #define MATVEC_ROWS 2
-#define MATMAT_ROWS 2
-#define MATMAT_TOKENS 2
+#define MATMAT_ROWS 4
+#define MATMAT_TOKENS 4
 #include "iq4_xs_tier.h"
 #include "quant_tile.h"
 
@@ -31,7 +31,7 @@
 #define TIER_VNNI 0
 #define MATVEC_ROWS 4
 #define MATMAT_ROWS 4
-#define MATMAT_TOKENS 2
+#define MATMAT_TOKENS 4
 #include "iq4_xs_tier.h"
 #include "quant_tile.h"
 
@@ -42,7 +42,7 @@
 #define TIER_DPBUSD _mm256_dpbusd_epi32
 #define MATVEC_ROWS 4
 #define MATMAT_ROWS 4
-#define MATMAT_TOKENS 2
+#define MATMAT_TOKENS 4
 #include "iq4_xs_tier.h"
 #include "quant_tile.h"
 

@@ -25,8 +25,8 @@
 #define TIER_VNNI 1
 #define TIER_DPBUSD _mm256_dpbusd_avx_epi32
 #define MATVEC_ROWS 4
-#define MATMAT_ROWS 2
-#define MATMAT_TOKENS 2
+#define MATMAT_ROWS 4
+#define MATMAT_TOKENS 4
 #include "q4_1_tier.h"
 #include "quant_tile.h"
 

@@ -10,8 +10,8 @@
 #define TIER_AVX512 0
 #define TIER_VNNI 0
 #define MATVEC_ROWS 4
-#define MATMAT_ROWS 2
-#define MATMAT_TOKENS 2
+#define MATMAT_ROWS 4
+#define MATMAT_TOKENS 4
 #include "q5_0_tier.h"
 #include "quant_tile.h"
 
@@ -22,8 +22,8 @@
 #define TIER_VNNI 1
 #define TIER_DPBUSD _mm256_dpbusd_avx_epi32
 #define MATVEC_ROWS 4
-#define MATMAT_ROWS 2
-#define MATMAT_TOKENS 2
+#define MATMAT_ROWS 4
+#define MATMAT_TOKENS 4
 #include "q5_0_tier.h"
 #include "quant_tile.h"
 
@@ -34,7 +34,7 @@
 #define TIER_VNNI 0
 #define MATVEC_ROWS 4
 #define MATMAT_ROWS 4
-#define MATMAT_TOKENS 3
+#define MATMAT_TOKENS 4
 #include "q5_0_tier.h"
 #include "quant_tile.h"
 
@@ -46,7 +46,7 @@
 #define TIER_DPBUSD _mm256_dpbusd_epi32
 #define MATVEC_ROWS 4
 #define MATMAT_ROWS 4
-#define MATMAT_TOKENS 3
+#define MATMAT_TOKENS 4
 #include "q5_0_tier.h"
 #include "quant_tile.h"
 

@@ -27,8 +27,8 @@
 #define TIER_DPBUSD _mm256_dpbusd_avx_epi32
 #define TIER_Q8_BLOCK quant_q8_block_avx2
 #define MATVEC_ROWS 4
-#define MATMAT_ROWS 2
-#define MATMAT_TOKENS 2
+#define MATMAT_ROWS 4
+#define MATMAT_TOKENS 4
 #include "q8_0_tier.h"
 #include "quant_tile.h"
 
@@ -39,7 +39,7 @@
 #define TIER_Q8_BLOCK quant_q8_block_avx512
 #define MATVEC_ROWS 4
 #define MATMAT_ROWS 4
-#define MATMAT_TOKENS 3
+#define MATMAT_TOKENS 4
 #include "q8_0_tier.h"
 #include "quant_tile.h"
 
@@ -51,7 +51,7 @@
 #define TIER_Q8_BLOCK quant_q8_block_avx512
 #define MATVEC_ROWS 4
 #define MATMAT_ROWS 4
-#define MATMAT_TOKENS 3
+#define MATMAT_TOKENS 4
 #include "q8_0_tier.h"
 #include "quant_tile.h"
 
