@@ -153,6 +153,140 @@ Test(quant, bf16_simd_products_match_scalar_reference)
     quanttest_check_products("bf16", float_cols, 5, &per_block);
 }
 
+/* bf16 on AVX512-BF16 (the path "native" picks where the CPU has it)
+ * rounds its f32 activations to bfloat16, nearest even, as ggml's bf16
+ * products do; elsewhere the products take the floats as they are. */
+static bool has_avx512bf16(uint32_t features)
+{
+    const uint32_t need = TSR_CPU_AVX | TSR_CPU_AVX2 | TSR_CPU_FMA | TSR_CPU_F16C |
+                          TSR_CPU_AVX512F | TSR_CPU_AVX512BW | TSR_CPU_AVX512VL |
+                          TSR_CPU_AVX512BF16;
+    return (features & need) == need;
+}
+
+/* f rounded to bfloat16, nearest even (finite f) */
+static float test_bf16_round(float f)
+{
+    uint32_t u = quanttest_bits(f);
+    u = (u + 0x7fffu + ((u >> 16) & 1u)) & 0xffff0000u;
+    float r;
+    memcpy(&r, &u, sizeof r);
+    return r;
+}
+
+/* Row r holds 1.0 in column 3r % n_cols and zeros elsewhere, so y[t][r] is
+ * that activation as the path takes it: bfloat16 nearest even (ties
+ * included) on AVX512-BF16, the float itself otherwise. 45 columns: one
+ * whole 32-column step and a masked one. */
+Test(quant, bf16_native_path_rounds_activations_to_nearest_even_or_not_at_all)
+{
+    const tsr_quant_vtable *vt = quanttest_find("bf16");
+    quanttest_use_level("native", vt, NULL);
+    bool bf16_path = has_avx512bf16(tsr_cpu_features());
+    cr_assert_eq(strcmp(vt->kernel_name(), "avx512bf16") == 0, bf16_path,
+                 "kernel %s with%s AVX512-BF16", vt->kernel_name(), bf16_path ? "" : "out");
+    enum { COLS = 45, ROWS = 13, TOKENS = 6 };
+    uint8_t w[ROWS * COLS * 2] = {0};
+    float x[TOKENS * COLS], y[TOKENS * ROWS], y_matvec[ROWS];
+    for (int r = 0; r < ROWS; r++)
+        quanttest_put_half(w + 2 * (r * COLS + (3 * r) % COLS), 0x3f80); /* bf16 1.0 */
+    quanttest_rng rng = {0xbf16};
+    for (int i = 0; i < TOKENS * COLS; i++) {
+        /* normal floats with every low half: exact ties (0x8000) on odd
+         * and even bfloat16s, just below and above them */
+        static const uint32_t lows[] = {0x8000, 0x7fff, 0x8001, 0x0000, 0xffff};
+        uint32_t u = (uint32_t)(quanttest_next(&rng) >> 32);
+        u = (u & 0x80ff0000u) | (0x3c000000u + ((u >> 8) & 0x03000000u));
+        u |= i % 7 < 5 ? lows[i % 7] : (u >> 5 & 0xffffu);
+        memcpy(&x[i], &u, sizeof u);
+    }
+    vt->matmat(w, COLS * 2, x, COLS * 4, y, ROWS, COLS, TOKENS, 0, ROWS);
+    for (int t = 0; t < TOKENS; t++) {
+        vt->matvec(w, COLS * 2, x + t * COLS, y_matvec, COLS, 0, ROWS);
+        for (int r = 0; r < ROWS; r++) {
+            float a = x[t * COLS + (3 * r) % COLS];
+            float want = bf16_path ? test_bf16_round(a) : a;
+            cr_assert_eq(quanttest_bits(y[t * ROWS + r]), quanttest_bits(want),
+                         "%s: token %d row %d: %a for activation %a, want %a", vt->kernel_name(),
+                         t, r, (double)y[t * ROWS + r], (double)a, (double)want);
+            cr_assert_eq(quanttest_bits(y_matvec[r]), quanttest_bits(want),
+                         "%s matvec: token %d row %d", vt->kernel_name(), t, r);
+        }
+    }
+}
+
+/* Random rows on the native path against (a) the exact sum of w * x with
+ * x as the path rounds it, within the summation bound of the float paths
+ * (2 (n + 3) u of sum |w x|: nothing but the activations' rounding may
+ * differ), and (b) matmat_reference within that plus the product_rounding
+ * bf16 declares (2^-8 of sum |w x|; each activation moves by at most 2^-9 of
+ * itself). Columns across whole and masked 32-column steps; matvec and
+ * matmat over several row ranges and token counts. */
+Test(quant, bf16_native_products_match_exact_sums_and_reference_within_declared_rounding)
+{
+    const tsr_quant_vtable *vt = quanttest_find("bf16");
+    quanttest_use_level("native", vt, NULL);
+    bool bf16_path = has_avx512bf16(tsr_cpu_features());
+    cr_assert_float_eq(vt->product_rounding, 0x1p-8f, 0.0f);
+    static const int64_t cols[] = {1, 7, 31, 32, 33, 64, 203, 576};
+    static const int ranges[][2] = {{0, 13}, {3, 11}, {5, 6}, {1, 9}};
+    static const int token_counts[] = {1, 2, 3, 4, 5, 9, 33, 70};
+    enum { ROWS = 13, MAX_T = 70 };
+    quanttest_rng rng = {0x5eed0bf16};
+    for (size_t k = 0; k < sizeof cols / sizeof cols[0]; k++) {
+        int64_t n = cols[k];
+        uint8_t *w = malloc((size_t)(ROWS * n * 2));
+        float *x = malloc(sizeof(float) * (size_t)(MAX_T * n));
+        float *wf = malloc(sizeof(float) * (size_t)(ROWS * n));
+        float *y = malloc(sizeof(float) * ROWS * MAX_T), *y_ref = malloc(sizeof(float) * ROWS * MAX_T);
+        for (int64_t i = 0; i < ROWS * n; i++)
+            wf[i] = quanttest_normalish(&rng);
+        vt->quantize_reference(wf, w, ROWS * n);
+        vt->dequantize(w, wf, ROWS * n);
+        for (int64_t i = 0; i < MAX_T * n; i++)
+            x[i] = quanttest_normalish(&rng) * (float)(1 + i % 5);
+        vt->matmat_reference(w, (size_t)n * 2, x, (size_t)n * 4, y_ref, ROWS, n, MAX_T, 0, ROWS);
+        for (size_t kt = 0; kt < sizeof token_counts / sizeof token_counts[0]; kt++)
+            for (size_t g = 0; g < sizeof ranges / sizeof ranges[0]; g++) {
+                int n_t = token_counts[kt], r0 = ranges[g][0], r1 = ranges[g][1];
+                for (int i = 0; i < ROWS * MAX_T; i++)
+                    y[i] = -1234.5f;
+                if (n_t == 1)
+                    vt->matvec(w, (size_t)n * 2, x, y, n, r0, r1);
+                else
+                    vt->matmat(w, (size_t)n * 2, x, (size_t)n * 4, y, ROWS, n, n_t, r0, r1);
+                for (int t = 0; t < MAX_T; t++)
+                    for (int r = 0; r < ROWS; r++) {
+                        float got = y[t * ROWS + r];
+                        if (t >= n_t || r < r0 || r >= r1) {
+                            cr_assert_eq(got, -1234.5f, "wrote y[%d][%d] outside its range", t, r);
+                            continue;
+                        }
+                        double exact = 0.0, mag = 0.0, mag_x = 0.0;
+                        for (int64_t c = 0; c < n; c++) {
+                            float a = x[t * n + c];
+                            float xa = bf16_path ? test_bf16_round(a) : a;
+                            exact += (double)wf[r * n + c] * xa;
+                            mag += fabs((double)wf[r * n + c] * xa);
+                            mag_x += fabs((double)wf[r * n + c] * a);
+                        }
+                        double sums = 2.0 * (double)(n + 3) * FLT_EPSILON;
+                        cr_assert(fabs(got - exact) <= sums * mag + FLT_MIN,
+                                  "%s: %lld columns, %d tokens, rows [%d, %d): y[%d][%d] = %.9g, "
+                                  "the exact sum %.9g (bound %.3g)",
+                                  vt->kernel_name(), (long long)n, n_t, r0, r1, t, r,
+                                  (double)got, exact, sums * mag);
+                        double declared = (sums + vt->product_rounding) * mag_x + FLT_MIN;
+                        cr_assert(fabs((double)got - y_ref[t * ROWS + r]) <= declared,
+                                  "%s: %lld columns: y[%d][%d] = %.9g, reference %.9g",
+                                  vt->kernel_name(), (long long)n, t, r, (double)got,
+                                  (double)y_ref[t * ROWS + r]);
+                    }
+            }
+        free(w), free(x), free(wf), free(y), free(y_ref);
+    }
+}
+
 /* Exact products (quanttest_check_exact_products). q4_1: d = 1, m in
  * {-2, 0, 3}, every nibble random. */
 static void fill_q4_1_exact(uint8_t *block, quanttest_rng *rng, const void *ctx)

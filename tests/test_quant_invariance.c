@@ -216,9 +216,9 @@ static void matmat_splits_into_token_batches(operands *o)
 
 /* Checks a property of plugin `name` at two column counts (one block, and
  * an odd number of blocks: pairs with a block left over; for the float
- * formats a count with a tail past the vectors) at every ISA level that
- * chooses other kernels than the level below (on a machine without a
- * level, the plugin runs the best it has, already checked). */
+ * formats a count with a tail past the vectors) at every ISA level, and
+ * native, that chooses other kernels than the level below (on a machine
+ * without a level, the plugin runs the best it has, already checked). */
 static void check_every_isa(const char *name, quanttest_fill *random_w, property_fn *property)
 {
     const tsr_quant_vtable *vt = quanttest_find(name);
@@ -227,12 +227,14 @@ static void check_every_isa(const char *name, quanttest_fill *random_w, property
     for (int c = 0; c < 2; c++) {
         operands o = make_operands(name, col_counts[c], random_w);
         const char *previous = NULL;
-        for (int level = 0; level < QUANTTEST_N_LEVELS; level++) {
-            quanttest_use_level(quanttest_levels[level], o.vt, o.act);
+        /* every level, then native: paths no level names (bf16's AVX512-BF16) */
+        for (int level = 0; level <= QUANTTEST_N_LEVELS; level++) {
+            const char *name = level < QUANTTEST_N_LEVELS ? quanttest_levels[level] : "native";
+            quanttest_use_level(name, o.vt, o.act);
             if (previous && strcmp(o.vt->kernel_name(), previous) == 0)
                 continue;
             previous = o.vt->kernel_name();
-            o.level = quanttest_levels[level];
+            o.level = name;
             for (int i = 0; i < N_Y; i++)
                 o.alone[i] = sentinel;
             for (int t = 0; t < MAX_TOKENS; t++)

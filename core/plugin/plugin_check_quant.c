@@ -5,8 +5,8 @@
  *
  * Tolerances. A product's fast path may sum in another order than the
  * reference, so results are compared within 1e-4 of the sum of |w * x| of
- * the row (what reordering can change, with room to spare), never bit for
- * bit. A round trip is judged by its relative RMS error, at most 0.5: loose
+ * the row (what reordering can change, with room to spare), plus the
+ * product_rounding the plugin declares (ABI 1.2), never bit for bit. A round trip is judged by its relative RMS error, at most 0.5: loose
  * enough for 2-bit formats, tight enough to catch a wrong layout. */
 #include <math.h>
 #include <pthread.h>
@@ -276,7 +276,11 @@ static bool products_agree(const quant_run *r, const float *y, const float *ref,
                 continue;
             }
             float want = ref[t * CHECK_ROWS + row];
-            double tol = 1e-4 * r->abs_dot[t * CHECK_ROWS + row] + 1e-6;
+            /* plus what the plugin declares its paths round beyond the
+             * reference (ABI 1.2; 0 for older plugins, whose copy the
+             * loader zero-fills) */
+            double rounding = r->q->product_rounding > 0 ? r->q->product_rounding : 0.0;
+            double tol = (1e-4 + rounding) * r->abs_dot[t * CHECK_ROWS + row] + 1e-6;
             if (!(fabs((double)got - want) <= tol)) {
                 snprintf(why, why_bytes, "token %d row %d: %.9g where the reference gives "
                          "%.9g", t, row, (double)got, (double)want);

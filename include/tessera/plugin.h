@@ -16,9 +16,10 @@
  * declared, so a member an older plugin does not have reads as 0/NULL, which
  * always means "unsupported". A plugin whose minor is newer than the core's
  * is refused too: it may rely on members the core would ignore. ABI 1.1
- * (this header) appended the allocator's parameters and flags, the host's
- * fp16/bf16 conversions and a quant format's device kernels; plugins built
- * for 1.0 load unchanged.
+ * appended the allocator's parameters and flags, the host's fp16/bf16
+ * conversions and a quant format's device kernels; ABI 1.2 (this header) a
+ * quant format's product_rounding. Plugins built for 1.0 and 1.1 load
+ * unchanged.
  *
  * Required and optional. Every vtable member is required unless its comment
  * says "optional"; a plugin lacking a required one is refused at load with
@@ -75,7 +76,7 @@ extern "C" {
 #endif
 
 #define TSR_ABI_MAJOR 1
-#define TSR_ABI_MINOR 1
+#define TSR_ABI_MINOR 2
 
 /* Head of every descriptor and vtable. A plugin fills it with
  * TSR_ABI_INIT(its_struct_type). */
@@ -408,6 +409,16 @@ typedef struct tsr_quant_vtable {
      * plugin built without CUDA has none on CUDA); a format without them
      * is never placed on such a device. Static table; any thread. */
     const tsr_quant_device_kernels *(*device_kernels)(uint32_t device_kind);
+
+    /* ABI 1.2, optional (0: none beyond reordering): how far a fast path's
+     * products may stray from matmat_reference because it rounds an operand
+     * further than the reference does, as a fraction of the row's
+     * sum |w * x| (bf16 on AVX512-BF16 rounds the f32 activations to
+     * bfloat16, half an ulp of 8 bits each: 2^-9, declared as 2^-8 for the
+     * sums around it). `tessera plugin check` allows this on top of its
+     * reordering tolerance. A path must still agree with itself: matvec and
+     * every batch of matmat give the same bits for a (row, token). */
+    float product_rounding;
 } tsr_quant_vtable;
 
 /* ---------------------------------------------------------------------------
@@ -690,6 +701,10 @@ static_assert(sizeof(void *) != 8 || offsetof(tsr_plugin_desc, kind) == 12, "des
 static_assert(sizeof(void *) != 8 || offsetof(tsr_plugin_desc, vtable) == 56, "descriptor layout");
 static_assert(sizeof(void *) != 8 || offsetof(tsr_quant_vtable, init) == 32, "quant layout");
 static_assert(offsetof(tsr_quant_device_kernels, abi) == 0, "device kernels start with their abi");
+/* ABI 1.2 members follow the 1.1 ones. */
+static_assert(offsetof(tsr_quant_vtable, product_rounding) >
+                  offsetof(tsr_quant_vtable, device_kernels),
+              "quant layout: 1.2 members appended");
 static_assert(sizeof(void *) != 8 || offsetof(tsr_alloc_config, params) == 24, "alloc config");
 static_assert(sizeof(void *) != 8 || offsetof(tsr_alloc_vtable, flags) == 88, "alloc layout");
 static_assert(sizeof(void *) != 8 || offsetof(tsr_host, fp16_from_float) == 152, "host layout");

@@ -193,6 +193,7 @@ typedef enum quant_isa {
     QUANT_ISA_AVXVNNI,    /* the AVX2 tier + AVX-VNNI (vpdpbusd on ymm, VEX) */
     QUANT_ISA_AVX512,     /* the AVX2 tier + AVX-512 F/BW/VL (32 vector registers) */
     QUANT_ISA_AVX512VNNI, /* the AVX-512 tier + AVX-512 VNNI */
+    QUANT_ISA_AVX512BF16, /* the AVX-512 tier + AVX512-BF16 (vdpbf16ps) */
 } quant_isa;
 
 static inline bool quant_isa_usable(quant_isa isa, uint32_t features)
@@ -207,6 +208,8 @@ static inline bool quant_isa_usable(quant_isa isa, uint32_t features)
     case QUANT_ISA_AVX512: return (features & avx512) == avx512;
     case QUANT_ISA_AVX512VNNI:
         return (features & (avx512 | TSR_CPU_AVX512VNNI)) == (avx512 | TSR_CPU_AVX512VNNI);
+    case QUANT_ISA_AVX512BF16:
+        return (features & (avx512 | TSR_CPU_AVX512BF16)) == (avx512 | TSR_CPU_AVX512BF16);
     }
     return false;
 #else
@@ -235,6 +238,8 @@ static inline const quant_kernels *quant_pick(const quant_kernels *const *candid
     __attribute__((target("avx,avx2,fma,f16c,avx512f,avx512bw,avx512vl")))
 #define QUANT_TARGET_AVX512VNNI \
     __attribute__((target("avx,avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")))
+#define QUANT_TARGET_AVX512BF16 \
+    __attribute__((target("avx,avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512bf16")))
 #define QUANT_INLINE static inline __attribute__((always_inline))
 
 /* How far ahead of a product's reads the weights are prefetched. */
@@ -354,6 +359,18 @@ QUANT_INLINE QUANT_TARGET_AVX512 __m512i quant_round_half_away_epi32_512(__m512 
     return _mm512_cvttps_epi32(_mm512_add_ps(v, nudge));
 }
 
+/* The sum of the 16 int32 lanes of v, wrapping on overflow (GCC's
+ * _mm512_reduce_add_epi32 adds as signed C ints, which UBSan reports when
+ * out-of-range input, which the quantizers leave unspecified, overflows). */
+QUANT_INLINE QUANT_TARGET_AVX512 int32_t quant_hsum_epi32_512(__m512i v)
+{
+    __m256i s8 = _mm256_add_epi32(_mm512_castsi512_si256(v), _mm512_extracti64x4_epi64(v, 1));
+    __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(s8), _mm256_extracti128_si256(s8, 1));
+    s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, _MM_SHUFFLE(1, 0, 3, 2)));
+    s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, _MM_SHUFFLE(2, 3, 0, 1)));
+    return _mm_cvtsi128_si32(s4);
+}
+
 QUANT_INLINE QUANT_TARGET_AVX512 float quant_q8_block_avx512(const float *x, int8_t *q, int *sum)
 {
     __m512 v0 = _mm512_loadu_ps(x), v1 = _mm512_loadu_ps(x + 16);
@@ -363,7 +380,7 @@ QUANT_INLINE QUANT_TARGET_AVX512 float quant_q8_block_avx512(const float *x, int
     __m512i i0 = quant_round_half_away_epi32_512(_mm512_mul_ps(v0, scale));
     __m512i i1 = quant_round_half_away_epi32_512(_mm512_mul_ps(v1, scale));
     if (sum)
-        *sum = _mm512_reduce_add_epi32(_mm512_add_epi32(i0, i1));
+        *sum = quant_hsum_epi32_512(_mm512_add_epi32(i0, i1));
     _mm_storeu_si128((__m128i *)q, _mm512_cvtsepi32_epi8(i0));
     _mm_storeu_si128((__m128i *)(q + 16), _mm512_cvtsepi32_epi8(i1));
     return d;

@@ -160,7 +160,7 @@ static QUANT_TARGET_AVX512 void q8_k_quantize_avx512(const float *src, void *dst
                 _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_loadu_ps(x + 16 * g), scale)), top);
             _mm_storeu_si128((__m128i *)(p + 16 * g), _mm512_cvtsepi32_epi8(q));
             quant_store_u16(block + Q8_K_BSUMS + 2 * g,
-                            (uint16_t)(int16_t)_mm512_reduce_add_epi32(q));
+                            (uint16_t)(int16_t)quant_hsum_epi32_512(q));
         }
         float d = 1.0f / iscale;
         memcpy(block, &d, sizeof d);
