@@ -45,6 +45,12 @@
 #include "model_fixture.h"
 
 #define NEAR_TIE 0.5
+/* A wider gap may still flip where neither of the two logits is further
+ * from llama.cpp's than llama.cpp's own two paths are from each other on
+ * these files (0.48, below): on an AVX-512 machine mxfp4's step 10 flips a
+ * 0.505 gap with the two logits 0.26 and 0.27 off, in opposite directions.
+ * A token outside llama.cpp's top 5 never qualifies. */
+#define LLAMA_CPP_SELF 0.48
 
 static int32_t *json_tokens(json_t *array, size_t *n)
 {
@@ -53,6 +59,17 @@ static int32_t *json_tokens(json_t *array, size_t *n)
     for (size_t i = 0; i < *n; i++)
         tokens[i] = (int32_t)json_integer_value(json_array_get(array, i));
     return tokens;
+}
+
+/* llama.cpp's logit of token id in a step's top list (NAN: not in it). */
+static double top_logit(json_t *top, int32_t id)
+{
+    for (size_t k = 0; k < json_array_size(top); k++) {
+        json_t *pair = json_array_get(top, k);
+        if (json_integer_value(json_array_get(pair, 0)) == id)
+            return json_real_value(json_array_get(pair, 1));
+    }
+    return NAN;
 }
 
 static size_t argmax(const float *x, size_t n)
@@ -106,12 +123,16 @@ static void check_follows_llama_cpp(const char *name, const char *path, const in
                           name, i, id, (double)logits[id], theirs);
         }
         int32_t ours = (int32_t)argmax(logits, n_vocab);
+        double ours_off = fabs(logits[ours] - top_logit(top, ours));
+        double forced_off = fabs(logits[forced[i]] - top_logit(top, forced[i]));
         if (ours == forced[i])
             same++;
-        else
+        else if (!(ours_off <= LLAMA_CPP_SELF && forced_off <= LLAMA_CPP_SELF))
             cr_expect_lt(gap, NEAR_TIE,
-                         "%s step %zu: tessera chooses %d, llama.cpp %d with a clear gap %.3f",
-                         name, i, ours, forced[i], gap);
+                         "%s step %zu: tessera chooses %d (logit %.4f, llama.cpp's %.4f), "
+                         "llama.cpp %d (logit %.4f, ours %.4f) with a clear gap %.3f",
+                         name, i, ours, (double)logits[ours], top_logit(top, ours), forced[i],
+                         top_logit(top, forced[i]), (double)logits[forced[i]], gap);
         cr_assert_eq(tsr_model_eval(m.model, &forced[i], 1, &err), TSR_OK, "%s", err.message);
     }
     double mean = sum_diff / (double)n_diff;
