@@ -2,8 +2,9 @@
 # tessera against llama.cpp's own llama-bench in one run, on the same GGUF,
 # threads, prompt and generation lengths and repetitions: pp and tg tokens/s
 # of both, the ratio, and for tg the decode roofline (this machine's read
-# bandwidth, measured here with the widest loads the CPU has, divided by the
-# weight bytes one token reads) and the share of it each runtime reaches.
+# bandwidth, measured by membw beside each model's runs with every load
+# width the CPU has, divided by the weight bytes one token reads) and the
+# share of it each runtime reaches.
 #
 # Run from a build tree configured without sanitizers:
 #   contrib/bench/compare.sh [-t THREADS[,THREADS...]] [-r REPS] [-p 512] [-n 128]
@@ -112,7 +113,7 @@ for line in sys.stdin:
     print(test, "%.2f" % r["avg_ts"], "%.2f" % r["stddev_ts"])'
 }
 
-printf '%-28s %3s %-6s %15s %15s %6s %9s %13s\n' model thr test "tessera t/s" "llama-bench t/s" ratio roofline "%roof ts/llb"
+printf '%-28s %3s %-6s %15s %15s %6s %6s %9s %13s\n' model thr test "tessera t/s" "llama-bench t/s" ratio "GB/s" roofline "%roof ts/llb"
 order=0
 for t in $(echo "$threads" | tr ',' ' '); do
   # the best of every load width the CPU has; stderr says each one's figure
@@ -125,6 +126,10 @@ for t in $(echo "$threads" | tr ',' ' '); do
     printf 'model: {path: "%s"}\n' "$model" > "$profile"
     bytes=$(./tessera plan "$profile" --json | "$python" -c 'import json,sys; print(json.load(sys.stdin)["models"][0]["weights_bytes"])')
     rm -f "$profile"
+    # the bandwidth beside each model's runs, before and after (the better
+    # one): other work on the machine takes its share of memory too, and a
+    # figure from the start of a long run would not be this model's
+    bw_before=$(./contrib/bench/membw "$t" 1024 2>/dev/null)
     # alternate which runtime goes first, so that neither always runs on
     # the cooler (or the busier) machine
     order=$((order + 1))
@@ -135,20 +140,23 @@ for t in $(echo "$threads" | tr ',' ' '); do
       theirs=$(run_llama_bench "$model" "$t")
       ours=$(run_tessera "$model" "$t")
     fi
+    bw_after=$(./contrib/bench/membw "$t" 1024 2>/dev/null)
+    bw=$(awk -v a="$bw_before" -v b="$bw_after" 'BEGIN { print (a > b ? a : b) }')
     [ -n "$theirs" ] || echo "# $name: llama-bench gave no result ($llama_bench -m $model)" >&2
     for test in "pp$pp" "tg$tg"; do
       o=$(echo "$ours" | awk -v t="$test" '$1 == t { print $2 " ± " $3 }')
       l=$(echo "$theirs" | awk -v t="$test" '$1 == t { print $2 " ± " $3 }')
       [ -n "$o$l" ] || continue
       ratio=$(awk -v a="${o%% *}" -v b="${l%% *}" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }')
-      roof=- share=-
+      roof=- share=- gbs=-
       if [ "$test" = "tg$tg" ]; then
         # tokens/s if every token read all the weights at the measured bandwidth
+        gbs=$bw
         roof=$(awk -v bw="$bw" -v by="$bytes" 'BEGIN { printf "%.1f", bw * 1e9 / by }')
         share=$(awk -v a="${o%% *}" -v b="${l%% *}" -v r="$roof" \
                 'BEGIN { if (r > 0) printf "%.0f%%/%.0f%%", 100 * a / r, 100 * b / r; else print "-" }')
       fi
-      printf '%-28s %3s %-6s %15s %15s %6s %9s %13s\n' "$name" "$t" "$test" "$o" "$l" "$ratio" "$roof" "$share"
+      printf '%-28s %3s %-6s %15s %15s %6s %6s %9s %13s\n' "$name" "$t" "$test" "$o" "$l" "$ratio" "$gbs" "$roof" "$share"
     done
   done < "$models"
 done
