@@ -238,7 +238,8 @@ Test(quant, bf16_native_products_match_exact_sums_and_reference_within_declared_
         uint8_t *w = malloc((size_t)(ROWS * n * 2));
         float *x = malloc(sizeof(float) * (size_t)(MAX_T * n));
         float *wf = malloc(sizeof(float) * (size_t)(ROWS * n));
-        float *y = malloc(sizeof(float) * ROWS * MAX_T), *y_ref = malloc(sizeof(float) * ROWS * MAX_T);
+        float *y = malloc(sizeof(float) * ROWS * MAX_T);
+        float *y_ref = malloc(sizeof(float) * ROWS * MAX_T);
         for (int64_t i = 0; i < ROWS * n; i++)
             wf[i] = quanttest_normalish(&rng);
         vt->quantize_reference(wf, w, ROWS * n);
@@ -259,7 +260,8 @@ Test(quant, bf16_native_products_match_exact_sums_and_reference_within_declared_
                     for (int r = 0; r < ROWS; r++) {
                         float got = y[t * ROWS + r];
                         if (t >= n_t || r < r0 || r >= r1) {
-                            cr_assert_eq(got, -1234.5f, "wrote y[%d][%d] outside its range", t, r);
+                            cr_assert_eq(got, -1234.5f, "wrote y[%d][%d] outside its range", t,
+                                         r);
                             continue;
                         }
                         double exact = 0.0, mag = 0.0, mag_x = 0.0;
