@@ -161,7 +161,11 @@ static tsr_status validate(tsr_deployment *d, const tsr_deployment_params *o, ts
     return s;
 }
 
-static tsr_status make_plan(tsr_deployment *d, const tsr_deployment_params *o, tsr_error *err)
+/* Plans the deployment: every layer, or (first_layer < end_layer) one
+ * pipeline stage's. Unless judge, the verdict is neither reported nor
+ * enforced (the whole model's plan of a rank that will hold a stage). */
+static tsr_status make_plan(tsr_deployment *d, const tsr_deployment_params *o,
+                            uint32_t first_layer, uint32_t end_layer, bool judge, tsr_error *err)
 {
     const tsr_profile *p = d->profile;
     tsr_plan_device_spec specs[TSR_PROFILE_MAX_DEVICES];
@@ -176,8 +180,10 @@ static tsr_status make_plan(tsr_deployment *d, const tsr_deployment_params *o, t
     if (o->n_seq_max)
         request.n_sequences = o->n_seq_max;
     request.all_logits[TSR_PLAN_MAIN] = o->all_logits;
+    request.models[TSR_PLAN_MAIN].first_layer = first_layer;
+    request.models[TSR_PLAN_MAIN].end_layer = end_layer;
     tsr_status s = tsr_plan_make(&request, &d->plan, err);
-    if (s != TSR_OK)
+    if (s != TSR_OK || !judge)
         return s;
     s = d->plan->fits ? TSR_OK : TSR_ERR_REFUSED;
     report_diagnostics(d, &d->plan->diags, o, s, err);
@@ -246,9 +252,21 @@ static tsr_status load(tsr_deployment *d, const tsr_deployment_params *o, tsr_er
     tsr_profile_alloc_config(&p->devices, &alloc_config);
     if ((s = d->alloc->open(tsr_host_services(), &alloc_config, &d->alloc_state, err)) != TSR_OK)
         return s;
-    s = make_plan(d, o, err);
+    /* Under mpirun each rank plans the layers the handshake gives it, and
+     * maps and reserves only those. */
+    bool staged = tsr_net_size() > 1 && !d->headers_only;
+    s = make_plan(d, o, 0, 0, !staged, err);
     if (s != TSR_OK || d->headers_only)
         return s;
+    uint32_t first_layer = 0, end_layer = 0;
+    if (staged) {
+        if ((s = join_pipeline(d, &first_layer, &end_layer, err)) != TSR_OK)
+            return s;
+        tsr_plan_free(d->plan);
+        d->plan = NULL;
+        if ((s = make_plan(d, o, first_layer, end_layer, true, err)) != TSR_OK)
+            return s;
+    }
     d->progress = o->progress;
     d->progress_ctx = o->progress_ctx;
     tsr_model_options mo = {
@@ -259,9 +277,6 @@ static tsr_status load(tsr_deployment *d, const tsr_deployment_params *o, tsr_er
         .progress_ctx = d,
         .plan = &d->plan->models[TSR_PLAN_MAIN],
     };
-    uint32_t first_layer = 0, end_layer = 0;
-    if (tsr_net_size() > 1 && (s = join_pipeline(d, &first_layer, &end_layer, err)) != TSR_OK)
-        return s;
     if ((s = tsr_model_open(d->gguf, &mo, &d->model, err)) != TSR_OK)
         return s;
     if ((s = tsr_pipeline_open(d->model, &p->dist, first_layer, end_layer, &d->pipeline,

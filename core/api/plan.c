@@ -58,7 +58,7 @@ static tsr_status describe(tsr_plan_report *r, tsr_error *err)
             m->weights_bytes,            m->bits_per_weight,
             m->n_layer,                  m->max_seq_len,
             m->n_sequences,              m->cache_type,
-            m->kv_layer_bytes * m->n_layer * m->n_sequences};
+            m->kv_layer_bytes * (m->end_layer - m->first_layer) * m->n_sequences};
     }
     r->n_models = plan ? plan->n_models : 0;
     return TSR_OK;
@@ -262,7 +262,9 @@ static void print_models(const tsr_plan *plan, FILE *out)
                 params >= 1e11 ? 0 : 1, params >= 1e9 ? params / 1e9 : params / 1e6,
                 params >= 1e9 ? "B" : "M", tsr_size_format(m->weights_bytes, weights, sizeof weights),
                 m->bits_per_weight, m->n_layer, m->max_seq_len, m->cache_type, sequences,
-                tsr_size_format(m->kv_layer_bytes * m->n_layer * m->n_sequences, kv, sizeof kv));
+                tsr_size_format(m->kv_layer_bytes * (m->end_layer - m->first_layer) *
+                                    m->n_sequences,
+                                kv, sizeof kv));
     }
 }
 

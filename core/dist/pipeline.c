@@ -177,7 +177,7 @@ static size_t pack_chunk(tsr_pipeline *p, uint8_t *buf, const stage_header *h,
         rows[3 * i + 1] = chunk->pos[i];
         rows[3 * i + 2] = chunk->output[i] != 0;
     }
-    const float *x = tsr_model_stage_activations(p->model);
+    const float *x = tsr_model_stage_result(p->model);
     uint8_t *act = message_activations(buf, chunk->n_tokens);
     size_t n = (size_t)chunk->n_tokens * p->n_embd;
     if (p->f16)

@@ -1,6 +1,9 @@
 /* Pipeline stages across hosts: one stage per rank of an mpirun job, each a
  * contiguous range of layers (the first with the embeddings, the last with
- * the output head), the model's activations handed from rank to rank.
+ * the output head), the model's activations handed from rank to rank. Each
+ * rank's model is planned and opened as its stage alone
+ * (tsr_plan_model_request.first_layer, end_layer): it maps and reserves
+ * nothing of the other stages'.
  *
  * Rank 0 owns the batch. tsr_pipeline_decode splits it into chunks of
  * consecutive rows (dist.in_flight of them, by default one per stage), runs

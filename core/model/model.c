@@ -64,7 +64,13 @@ static const uint8_t *tensor_data(tsr_model *m, const tsr_gguf_tensor *t, tsr_er
                       tsr_gguf_path(m->gguf), t->name);
         return NULL;
     }
-    int32_t unit = tsr_llama_tensor_unit(t->name, m->config.n_layer);
+    int32_t unit = tsr_plan_model_unit(m->plan, t->name);
+    if (unit == TSR_PLAN_UNIT_NONE) {
+        tsr_error_set(err, TSR_ERR_INTERNAL, "%s: tensor %s is outside the layers %u to %u "
+                      "this model holds", tsr_gguf_path(m->gguf), t->name,
+                      m->plan->first_layer, m->plan->end_layer - 1);
+        return NULL;
+    }
     uint32_t device = tsr_plan_unit_device(m->plan, unit);
     uint64_t bytes = tsr_tensor_bytes(m->options.registry, t);
     for (size_t i = 0; i < m->n_extents; i++) {
@@ -156,23 +162,29 @@ static tsr_status bind_tensor(tsr_model *m, tsr_llama_tensor_id id, uint32_t lay
     return bind_weight(m, name, rows, cols, weight, err);
 }
 
+/* Binds what the plan placed: a stage's layers, the token embedding on the
+ * first stage, the output head on the last, rope_freqs on every one. */
 static tsr_status bind_all(tsr_model *m, tsr_error *err)
 {
     const tsr_llama_config *c = &m->config;
-    tsr_status s = bind_tensor(m, TSR_LLAMA_TOKEN_EMBD, 0, NULL, NULL, &m->token_embd, err);
-    if (s == TSR_OK && !m->token_embd.q->dequantize)
-        s = tsr_error_set(err, TSR_ERR_UNSUPPORTED, "token_embd.weight cannot be dequantized");
-    if (s == TSR_OK)
+    tsr_status s = TSR_OK;
+    if (tsr_plan_has_input(m->plan)) {
+        s = bind_tensor(m, TSR_LLAMA_TOKEN_EMBD, 0, NULL, NULL, &m->token_embd, err);
+        if (s == TSR_OK && !m->token_embd.q->dequantize)
+            s = tsr_error_set(err, TSR_ERR_UNSUPPORTED, "token_embd.weight cannot be "
+                              "dequantized");
+    }
+    if (s == TSR_OK && tsr_plan_has_output(m->plan))
         s = bind_tensor(m, TSR_LLAMA_OUTPUT_NORM, 0, NULL, &m->output_norm, NULL, err);
     /* A tied head reads the token embedding, in the output's shape. */
-    if (s == TSR_OK)
+    if (s == TSR_OK && tsr_plan_has_output(m->plan))
         s = bind_tensor(m, TSR_LLAMA_OUTPUT, 0,
                         c->tied_output ? tsr_llama_tensor_info(TSR_LLAMA_TOKEN_EMBD)->name : NULL,
                         NULL, &m->output, err);
     if (s == TSR_OK &&
         tsr_gguf_find_tensor(m->gguf, tsr_llama_tensor_info(TSR_LLAMA_ROPE_FREQS)->name))
         s = bind_tensor(m, TSR_LLAMA_ROPE_FREQS, 0, NULL, &m->rope_freqs, NULL, err);
-    for (uint32_t i = 0; s == TSR_OK && i < c->n_layer; i++) {
+    for (uint32_t i = m->plan->first_layer; s == TSR_OK && i < m->plan->end_layer; i++) {
         tsr_layer *l = &m->layers[i];
         const struct {
             tsr_llama_tensor_id id;
@@ -334,7 +346,7 @@ static tsr_status reserve_cache_and_scratch(tsr_model *m, tsr_error *err)
         if (s != TSR_OK)
             return s;
         uint64_t used = 0;
-        for (uint32_t i = 0; i < m->config.n_layer; i++) {
+        for (uint32_t i = p->first_layer; i < p->end_layer; i++) {
             if (p->layer_device[i] != d)
                 continue;
             m->layers[i].k_cache = kv + used;
@@ -348,7 +360,7 @@ static tsr_status reserve_cache_and_scratch(tsr_model *m, tsr_error *err)
                                  (unsigned long long)share->kv_cache_bytes,
                                  (unsigned long long)used);
         uint64_t want = used ? m->layout.logits : 0;
-        if (d == p->output_device)
+        if (d == p->output_device && tsr_plan_holds_logits(p))
             want += m->layout.total - m->layout.logits;
         if (want != share->scratch_bytes)
             return tsr_error_set(err, TSR_ERR_INTERNAL, "the plan gives device %u %llu bytes of "
@@ -356,8 +368,8 @@ static tsr_status reserve_cache_and_scratch(tsr_model *m, tsr_error *err)
                                  (unsigned long long)share->scratch_bytes,
                                  (unsigned long long)want);
     }
-    m->input_scratch = m->layers[0].scratch;
-    m->output_scratch = m->layers[m->config.n_layer - 1].scratch;
+    m->input_scratch = m->layers[p->first_layer].scratch;
+    m->output_scratch = m->layers[p->end_layer - 1].scratch;
     m->scratch = m->input_scratch;
     return TSR_OK;
 }
@@ -487,6 +499,11 @@ void tsr_model_close(tsr_model *m)
     free(m);
 }
 
+bool tsr_model_is_whole(const tsr_model *m)
+{
+    return m->plan->first_layer == 0 && m->plan->end_layer == m->config.n_layer;
+}
+
 const tsr_llama_config *tsr_model_config(const tsr_model *m)
 {
     return &m->config;
@@ -518,21 +535,51 @@ static size_t note_format(tsr_model_format_use *found, size_t n, tsr_model_forma
 
 enum { MAX_MATRICES_PER_STEP = 7 };
 
+/* A matrix's formats: as bound, or, outside the layers this model holds (a
+ * pipeline stage), as the file and the plugins say it would be bound on the
+ * rank that holds it (every rank runs the same build, plugins and file). */
+static tsr_weight matrix(const tsr_model *m, tsr_llama_tensor_id id, uint32_t layer,
+                         const tsr_weight *bound)
+{
+    if (bound->q)
+        return *bound;
+    char buf[96];
+    const char *name = id == TSR_LLAMA_OUTPUT && m->config.tied_output
+                           ? tsr_llama_tensor_info(TSR_LLAMA_TOKEN_EMBD)->name
+                           : tsr_llama_tensor_name(id, layer, buf, sizeof buf);
+    tsr_weight w = {0};
+    const tsr_gguf_tensor *t = tsr_gguf_find_tensor(m->gguf, name);
+    if (!t)
+        return w;
+    w.q = m->quantize && tsr_model_tensor_requantized(t, m->quantize)
+              ? m->quantize
+              : quant_for_type(m->options.registry, t->type);
+    w.act = w.q ? quant_for_type(m->options.registry, w.q->act_gguf_type) : NULL;
+    return w;
+}
+
 /* The matrices of step -1 (the token embedding and, untied, the output
  * head) or of one layer; returns how many. */
 static size_t step_matrices(const tsr_model *m, int64_t step,
-                            const tsr_weight *out[MAX_MATRICES_PER_STEP])
+                            tsr_weight out[MAX_MATRICES_PER_STEP])
 {
     if (step < 0) {
-        out[0] = &m->token_embd;
-        out[1] = &m->output;
+        out[0] = matrix(m, TSR_LLAMA_TOKEN_EMBD, 0, &m->token_embd);
+        out[1] = matrix(m, TSR_LLAMA_OUTPUT, 0, &m->output);
         return m->config.tied_output ? 1 : 2;
     }
     const tsr_layer *l = &m->layers[step];
-    const tsr_weight *of_layer[MAX_MATRICES_PER_STEP] = {&l->wq,     &l->wk,   &l->wv,
-                                                         &l->wo,     &l->w_gate, &l->w_up,
-                                                         &l->w_down};
-    memcpy(out, of_layer, sizeof of_layer);
+    const struct {
+        tsr_llama_tensor_id id;
+        const tsr_weight *bound;
+    } of_layer[MAX_MATRICES_PER_STEP] = {
+        {TSR_LLAMA_ATTN_Q, &l->wq},         {TSR_LLAMA_ATTN_K, &l->wk},
+        {TSR_LLAMA_ATTN_V, &l->wv},         {TSR_LLAMA_ATTN_OUTPUT, &l->wo},
+        {TSR_LLAMA_FFN_GATE, &l->w_gate},   {TSR_LLAMA_FFN_UP, &l->w_up},
+        {TSR_LLAMA_FFN_DOWN, &l->w_down},
+    };
+    for (size_t i = 0; i < MAX_MATRICES_PER_STEP; i++)
+        out[i] = matrix(m, of_layer[i].id, (uint32_t)step, of_layer[i].bound);
     return MAX_MATRICES_PER_STEP;
 }
 
@@ -544,15 +591,20 @@ size_t tsr_model_formats(const tsr_model *m, tsr_model_format_use *out, size_t m
     if (!found)
         return 0;
     size_t n = 0;
-    const tsr_weight *w[MAX_MATRICES_PER_STEP];
+    tsr_weight w[MAX_MATRICES_PER_STEP];
+    /* The whole model's, on every rank of a pipeline alike. */
     for (int64_t step = -1; step < (int64_t)m->config.n_layer; step++)
         for (size_t j = 0, k = step_matrices(m, step, w); j < k; j++)
-            n = note_format(found, n, TSR_MODEL_FORMAT_WEIGHTS, w[j]->q, true);
+            if (w[j].q)
+                n = note_format(found, n, TSR_MODEL_FORMAT_WEIGHTS, w[j].q, true);
     /* The embedding is only dequantized: its activation form is the output head's. */
-    n = note_format(found, n, TSR_MODEL_FORMAT_ACTIVATIONS, m->output.act, false);
+    tsr_weight head = matrix(m, TSR_LLAMA_OUTPUT, 0, &m->output);
+    if (head.act)
+        n = note_format(found, n, TSR_MODEL_FORMAT_ACTIVATIONS, head.act, false);
     for (int64_t step = 0; step < (int64_t)m->config.n_layer; step++)
         for (size_t j = 0, k = step_matrices(m, step, w); j < k; j++)
-            n = note_format(found, n, TSR_MODEL_FORMAT_ACTIVATIONS, w[j]->act, false);
+            if (w[j].act)
+                n = note_format(found, n, TSR_MODEL_FORMAT_ACTIVATIONS, w[j].act, false);
     n = note_format(found, n, TSR_MODEL_FORMAT_CACHE, m->cache_q, false);
     if (out)
         memcpy(out, found, (n < max ? n : max) * sizeof *out);

@@ -112,6 +112,14 @@ tsr_status tsr_model_decode(tsr_model *model, const tsr_batch *batch,
  * not an output (or i is out of range). Valid until the next decode. */
 const float *tsr_model_decode_logits(const tsr_model *model, int32_t i);
 
+/* Whether the model holds every layer (else one pipeline stage's, as its
+ * plan says: tsr_plan_model_request.first_layer, end_layer). A stage maps,
+ * binds and reserves only its own layers, KV cache and scratch, the token
+ * embedding on the first stage and the output head on the last; it runs
+ * through tsr_model_stage_run alone (tsr_model_decode, saving and loading
+ * a sequence refuse it, TSR_ERR_UNSUPPORTED). */
+bool tsr_model_is_whole(const tsr_model *model);
+
 /* One stage of a pipeline across hosts (core/dist/pipeline.c). Rank 0
  * checks the whole batch (tsr_model_decode_check: the errors of
  * tsr_model_decode, nothing changed), runs its stage over each chunk of it
@@ -128,9 +136,12 @@ tsr_status tsr_model_decode_check(tsr_model *model, const tsr_batch *batch, tsr_
 uint32_t tsr_model_stage_run(tsr_model *model, const tsr_batch *chunk, uint32_t first_layer,
                              uint32_t end_layer, bool embed, bool logits);
 void tsr_model_decode_commit(tsr_model *model, const tsr_batch *batch);
-/* The residual stream, n_batch rows of n_embd floats (a stage's input and
- * output), and the logits, n_outputs rows of n_vocab floats. */
+/* The residual stream, n_batch rows of n_embd floats: where a stage takes
+ * its input (its first layer's device), and where it leaves its output (its
+ * last layer's device; the same buffer unless the stage spans devices); and
+ * the logits, n_outputs rows of n_vocab floats. */
 float *tsr_model_stage_activations(tsr_model *model);
+const float *tsr_model_stage_result(const tsr_model *model);
 float *tsr_model_stage_logits(tsr_model *model);
 
 /* Drops positions [p0, p1) of seq (p1 < 0: to the end; seq < 0: every

@@ -113,7 +113,7 @@ static tsr_status list_tensors(tsr_model *m, requant_tensor **out, size_t *n_out
     *max_cols = 0;
     for (uint64_t i = 0; s == TSR_OK && i < n_tensors; i++) {
         const tsr_gguf_tensor *t = tsr_gguf_tensor_at(m->gguf, i);
-        int32_t unit = tsr_llama_tensor_unit(t->name, m->config.n_layer);
+        int32_t unit = tsr_plan_model_unit(p, t->name);
         if (unit == TSR_LLAMA_UNIT_NONE)
             continue;
         requant_tensor *r = &list[n++];

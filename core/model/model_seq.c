@@ -95,6 +95,10 @@ tsr_status tsr_model_decode(tsr_model *m, const tsr_batch *b, bool (*abort)(void
 {
     m->n_rows = 0;
     m->n_out = 0;
+    if (!tsr_model_is_whole(m))
+        return tsr_error_set(err, TSR_ERR_UNSUPPORTED, "this model holds layers %u to %u of "
+                             "%u, one stage of a pipeline: it decodes through its pipeline",
+                             m->plan->first_layer, m->plan->end_layer - 1, m->config.n_layer);
     tsr_status s = check_batch(m, b, err);
     if (s != TSR_OK)
         return s;
@@ -135,6 +139,11 @@ void tsr_model_decode_commit(tsr_model *m, const tsr_batch *b)
 float *tsr_model_stage_activations(tsr_model *m)
 {
     return (float *)(m->input_scratch + m->layout.x);
+}
+
+const float *tsr_model_stage_result(const tsr_model *m)
+{
+    return (const float *)(m->output_scratch + m->layout.x);
 }
 
 float *tsr_model_stage_logits(tsr_model *m)
@@ -256,7 +265,7 @@ tsr_status tsr_model_seq_copy(tsr_model *m, int32_t src, int32_t dst, uint32_t n
         return TSR_OK;
     }
     size_t bytes = (size_t)n_tokens * m->kv_pos_bytes;
-    for (uint32_t i = 0; i < m->config.n_layer; i++) {
+    for (uint32_t i = m->plan->first_layer; i < m->plan->end_layer; i++) {
         tsr_layer *l = &m->layers[i];
         memcpy(l->k_cache + (size_t)dst * m->kv_seq_bytes,
                l->k_cache + (size_t)src * m->kv_seq_bytes, bytes);
@@ -355,6 +364,9 @@ tsr_status tsr_model_seq_save(const tsr_model *m, int32_t seq, const int32_t *to
     tsr_status s = check_seq(m, seq, "save", err);
     if (s != TSR_OK)
         return s;
+    if (!tsr_model_is_whole(m))
+        return tsr_error_set(err, TSR_ERR_UNSUPPORTED, "save: this model holds one stage of a "
+                             "pipeline, not a sequence's whole state");
     if (n_tokens > m->max_seq_len)
         return tsr_error_set(err, TSR_ERR_INVALID, "save: %zu tokens are more than a sequence "
                              "holds (%u)", n_tokens, m->max_seq_len);
@@ -447,6 +459,9 @@ tsr_status tsr_model_seq_load(tsr_model *m, int32_t seq, int32_t *tokens, size_t
     tsr_status s = check_seq(m, seq, "load", err);
     if (s != TSR_OK)
         return s;
+    if (!tsr_model_is_whole(m))
+        return tsr_error_set(err, TSR_ERR_UNSUPPORTED, "load: this model holds one stage of a "
+                             "pipeline, not a sequence's whole state");
     state_header want, got;
     if ((s = fill_header(m, 0, &want, err)) != TSR_OK)
         return s;

@@ -49,6 +49,16 @@ static tsr_status read_model(const tsr_plan_request *r, uint32_t k, plan_model_i
                                  "plugin of that name can quantize weights",
                                  k == TSR_PLAN_MAIN ? "model" : "draft", q->quantize);
     }
+    m->first = 0;
+    m->end = c->n_layer;
+    if (k == TSR_PLAN_MAIN && (q->first_layer || q->end_layer)) {
+        if (q->first_layer >= q->end_layer || q->end_layer > c->n_layer)
+            return tsr_error_set(err, TSR_ERR_INVALID, "%s: a stage of layers %u to %u does "
+                                 "not fit a model of layers 0 to %u", m->path, q->first_layer,
+                                 q->end_layer - 1, c->n_layer - 1);
+        m->first = q->first_layer;
+        m->end = q->end_layer;
+    }
     m->n_tensors = tsr_gguf_tensor_count(q->gguf);
     m->tensors = calloc(m->n_tensors ? m->n_tensors : 1, sizeof *m->tensors);
     m->layer_weights = calloc(c->n_layer, sizeof *m->layer_weights);
@@ -60,7 +70,7 @@ static tsr_status read_model(const tsr_plan_request *r, uint32_t k, plan_model_i
         pt->name = t->name;
         pt->offset = t->offset;
         pt->n_elems = t->n_elems;
-        pt->unit = tsr_plan_tensor_unit(t->name, c->n_layer);
+        pt->unit = tsr_plan_stage_unit(t->name, c->n_layer, m->first, m->end, c->tied_output);
         pt->bytes = tsr_plan_tensor_bytes(r->registry, t);
         if (pt->bytes == 0 && t->n_elems > 0)
             return tsr_error_set(err, TSR_ERR_UNSUPPORTED,
@@ -160,6 +170,9 @@ static tsr_status build_model(const planner *p, const plan_layout *l, uint32_t k
     memcpy(out->layer_device, l->layer_device[k], n * sizeof *out->layer_device);
     out->input_device = out->layer_device[0];
     out->output_device = out->layer_device[n - 1];
+    out->first_layer = m->first;
+    out->end_layer = m->end;
+    out->tied_output = m->config.tied_output;
     extent_sink sink = {out->shares, TSR_OK};
     plan_for_each_run(m, out->layer_device, add_extent, &sink);
     if (sink.status != TSR_OK)
@@ -169,8 +182,8 @@ static tsr_status build_model(const planner *p, const plan_layout *l, uint32_t k
         const plan_sums *sums = &l->sums[k][d];
         share->first_layer = sums->first;
         share->last_layer = sums->last;
-        share->input = out->input_device == d;
-        share->output = out->output_device == d;
+        share->input = tsr_plan_has_input(out) && out->input_device == d;
+        share->output = tsr_plan_has_output(out) && out->output_device == d;
         share->weights_bytes = sums->weights;
         share->kv_cache_bytes = sums->kv;
         share->scratch_bytes = sums->scratch;

@@ -93,6 +93,12 @@ typedef struct tsr_plan_model_request {
                                   the main model takes its own context_length */
     const char *cache_type;    /* a quant plugin with TSR_QUANT_KV_CACHE; NULL: "f16" */
     const char *quantize;      /* re-quantize weights to this quant plugin; NULL: as stored */
+    /* A pipeline stage (core/dist/pipeline.h): the main model's layers
+     * [first_layer, end_layer) alone, with the input unit's token_embd
+     * when first_layer is 0, the output unit when end_layer is n_layer (a
+     * tied head there with its own token_embd) and rope_freqs in every
+     * stage. Both 0: every layer (the draft always). */
+    uint32_t first_layer, end_layer;
 } tsr_plan_model_request;
 
 typedef struct tsr_plan_request {
@@ -150,8 +156,14 @@ typedef struct tsr_plan_model {
     char *quantize;                    /* NULL: as stored */
     uint64_t kv_layer_bytes;           /* K and V of one layer, one sequence */
     uint64_t activations_bytes, logits_bytes; /* the scratch layout's two parts */
-    uint32_t *layer_device;            /* n_layer entries */
+    uint32_t *layer_device;            /* n_layer entries; outside [first_layer, end_layer)
+                                          the device of the nearest layer placed */
     uint32_t input_device, output_device;
+    /* The layers placed: [0, n_layer), or a pipeline stage's. The input
+     * unit is placed when first_layer is 0, the output unit when end_layer
+     * is n_layer; share.input / share.output say so too. */
+    uint32_t first_layer, end_layer;
+    bool tied_output;                  /* the head reads token_embd */
     tsr_plan_share *shares;            /* one per device of the plan */
 } tsr_plan_model;
 
@@ -218,6 +230,32 @@ static inline int32_t tsr_plan_tensor_unit(const char *name, uint32_t n_layer)
 
 /* The device a placed unit (a layer, or TSR_PLAN_UNIT_INPUT/OUTPUT) is on. */
 uint32_t tsr_plan_unit_device(const tsr_plan_model *model, int32_t unit);
+
+/* The unit of the tensor named name in a stage of layers [first, end) of a
+ * model of n_layer layers: its layer when the stage holds it; the output
+ * unit's when the stage ends the model; token_embd with the first stage,
+ * or (tied) with the last as the head's own copy; rope_freqs in every
+ * stage (as the input unit: with the stage's first layer); otherwise
+ * TSR_PLAN_UNIT_NONE, not placed. The whole model: tsr_plan_tensor_unit. */
+int32_t tsr_plan_stage_unit(const char *name, uint32_t n_layer, uint32_t first, uint32_t end,
+                            bool tied_output);
+/* The same for a planned model. */
+int32_t tsr_plan_model_unit(const tsr_plan_model *model, const char *name);
+/* Whether a planned model holds its input unit (token_embd) / output unit. */
+static inline bool tsr_plan_has_input(const tsr_plan_model *model)
+{
+    return model->first_layer == 0;
+}
+static inline bool tsr_plan_has_output(const tsr_plan_model *model)
+{
+    return model->end_layer == model->n_layer;
+}
+/* Whether its scratch holds the logits (on the output device): the last
+ * stage computes them; the first (rank 0) receives them from the last. */
+static inline bool tsr_plan_holds_logits(const tsr_plan_model *model)
+{
+    return model->first_layer == 0 || model->end_layer == model->n_layer;
+}
 
 /* The plan of one model on one device alone, without capacity checks: what
  * tsr_model_open uses when it is given no plan. */

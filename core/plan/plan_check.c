@@ -228,7 +228,7 @@ static uint64_t kv_total(const planner *p, const plan_settings *s)
 {
     uint64_t n = 0;
     for (uint32_t k = 0; k < s->n_models; k++)
-        n += (uint64_t)p->models[k].config.n_layer * plan_kv_layer_bytes(p, s, k);
+        n += (uint64_t)(p->models[k].end - p->models[k].first) * plan_kv_layer_bytes(p, s, k);
     return n;
 }
 
@@ -411,7 +411,7 @@ static void report_does_not_fit(const planner *p, const plan_layout *l, tsr_diag
             p, diags, TSR_SEVERITY_ERROR, "does-not-fit", devices_place(p),
             "devices.split budgets %s for the main model's weights, and they need %s: layers "
             "%d to %u are left over (planned on %s, beyond its budget)",
-            size(budget, a), size(m->weights, b), l->first_over_budget, m->config.n_layer - 1,
+            size(budget, a), size(m->weights, b), l->first_over_budget, m->end - 1,
             r->devices[p->n_devices - 1].name);
         if (d && hint[0])
             tsr_diag_set_hint(d, "%s", hint);

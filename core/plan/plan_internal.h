@@ -33,6 +33,7 @@ typedef struct plan_model_in {
     uint64_t activations_bytes, logits_bytes;
     bool all_logits;
     uint32_t outputs_per_seq;    /* logit rows per sequence in one decode */
+    uint32_t first, end;         /* the layers placed: every one, or a stage's */
 } plan_model_in;
 
 /* The settings one placement is made with; the hints vary one of them. */
@@ -86,6 +87,12 @@ uint64_t plan_scaled(uint64_t bytes, double scale);
 void plan_for_each_run(const plan_model_in *m, const uint32_t *layer_device,
                        void (*run)(void *ctx, uint32_t device, uint64_t offset, uint64_t bytes),
                        void *ctx);
+
+/* Whether the model's scratch holds its logits (tsr_plan_holds_logits). */
+static inline bool plan_holds_logits(const plan_model_in *m)
+{
+    return m->first == 0 || m->end == m->config.n_layer;
+}
 
 /* Re-quantized tensors sit at 64-byte boundaries, as the loader places them. */
 static inline uint64_t plan_align_up(uint64_t n)

@@ -24,6 +24,41 @@ uint32_t tsr_plan_unit_device(const tsr_plan_model *model, int32_t unit)
     return device_of(model->layer_device, model->n_layer, unit);
 }
 
+int32_t tsr_plan_stage_unit(const char *name, uint32_t n_layer, uint32_t first, uint32_t end,
+                            bool tied_output)
+{
+    int32_t unit = tsr_llama_tensor_unit(name, n_layer);
+    if (first == 0 && end == n_layer)
+        return unit;
+    if (unit >= 0)
+        return (uint32_t)unit >= first && (uint32_t)unit < end ? unit : TSR_PLAN_UNIT_NONE;
+    if (unit == TSR_PLAN_UNIT_OUTPUT)
+        return end == n_layer ? unit : TSR_PLAN_UNIT_NONE;
+    if (unit == TSR_PLAN_UNIT_INPUT &&
+        strcmp(name, tsr_llama_tensor_info(TSR_LLAMA_TOKEN_EMBD)->name) == 0) {
+        if (first == 0)
+            return unit;
+        return tied_output && end == n_layer ? TSR_PLAN_UNIT_OUTPUT : TSR_PLAN_UNIT_NONE;
+    }
+    return unit;
+}
+
+int32_t tsr_plan_model_unit(const tsr_plan_model *model, const char *name)
+{
+    return tsr_plan_stage_unit(name, model->n_layer, model->first_layer, model->end_layer,
+                               model->tied_output);
+}
+
+/* Layers outside a stage take the device of the nearest layer it places,
+ * so that the input and output units follow the stage's ends. */
+static void fill_outside(const plan_model_in *m, uint32_t *layer_device)
+{
+    for (uint32_t l = 0; l < m->first; l++)
+        layer_device[l] = layer_device[m->first];
+    for (uint32_t l = m->end; l < m->config.n_layer; l++)
+        layer_device[l] = layer_device[m->end - 1];
+}
+
 uint64_t plan_scaled(uint64_t bytes, double scale)
 {
     return scale >= 1.0 ? bytes : (uint64_t)((double)bytes * scale);
@@ -70,7 +105,7 @@ static void spread(const plan_model_in *m, double scale, uint64_t kv_layer, cons
                    uint32_t n_devices, uint32_t *layer_device)
 {
     double total = (double)plan_scaled(m->input_weights + m->output_weights, scale);
-    for (uint32_t l = 0; l < m->config.n_layer; l++)
+    for (uint32_t l = m->first; l < m->end; l++)
         total += (double)plan_scaled(m->layer_weights[l], scale) + (double)kv_layer;
     double sum_room = 0;
     for (uint32_t d = 0; d < n_devices; d++)
@@ -79,7 +114,7 @@ static void spread(const plan_model_in *m, double scale, uint64_t kv_layer, cons
 #define SHARE(i) (sum_room > 0 ? (room[i] > 0 ? room[i] : 0) / sum_room : 1.0 / n_devices)
     double bound = total * SHARE(0);
     double pos = (double)plan_scaled(m->input_weights, scale);
-    for (uint32_t l = 0; l < m->config.n_layer; l++) {
+    for (uint32_t l = m->first; l < m->end; l++) {
         double cost = (double)plan_scaled(m->layer_weights[l], scale) + (double)kv_layer;
         double mid = pos + cost / 2;
         while (d + 1 < n_devices && mid > bound) {
@@ -90,6 +125,7 @@ static void spread(const plan_model_in *m, double scale, uint64_t kv_layer, cons
         pos += cost;
     }
 #undef SHARE
+    fill_outside(m, layer_device);
 }
 
 /* Fills devices with the main model's weights up to each budget, in order;
@@ -97,12 +133,12 @@ static void spread(const plan_model_in *m, double scale, uint64_t kv_layer, cons
 static int32_t fill_budgets(const plan_model_in *m, double scale, const uint64_t *budgets,
                             uint32_t n_devices, uint32_t *layer_device)
 {
-    uint32_t d = 0, n = m->config.n_layer;
+    uint32_t d = 0;
     uint64_t used = 0;
     int32_t first_over = -1;
-    for (uint32_t l = 0; l < n; l++) {
-        uint64_t w = m->layer_weights[l] + (l == 0 ? m->input_weights : 0) +
-                     (l + 1 == n ? m->output_weights : 0);
+    for (uint32_t l = m->first; l < m->end; l++) {
+        uint64_t w = m->layer_weights[l] + (l == m->first ? m->input_weights : 0) +
+                     (l + 1 == m->end ? m->output_weights : 0);
         w = plan_scaled(w, scale);
         while (d < n_devices && used + w > budgets[d]) {
             d++;
@@ -117,6 +153,7 @@ static int32_t fill_budgets(const plan_model_in *m, double scale, const uint64_t
         layer_device[l] = d;
         used += w;
     }
+    fill_outside(m, layer_device);
     return first_over;
 }
 
@@ -172,7 +209,7 @@ static void account_model(const planner *p, const plan_settings *s, uint32_t k, 
     for (uint32_t d = 0; d < p->n_devices; d++)
         sums[d] = (plan_sums){0, 0, 0, TSR_PLAN_NO_LAYER, TSR_PLAN_NO_LAYER};
     uint64_t kv_layer = plan_kv_layer_bytes(p, s, k);
-    for (uint32_t i = 0; i < n; i++) {
+    for (uint32_t i = m->first; i < m->end; i++) {
         plan_sums *d = &sums[l->layer_device[k][i]];
         d->kv += kv_layer;
         if (d->first == TSR_PLAN_NO_LAYER)
@@ -185,7 +222,8 @@ static void account_model(const planner *p, const plan_settings *s, uint32_t k, 
         if (sums[d].first != TSR_PLAN_NO_LAYER)
             sums[d].scratch += m->activations_bytes;
     }
-    sums[l->layer_device[k][n - 1]].scratch += m->logits_bytes;
+    if (plan_holds_logits(m))
+        sums[l->layer_device[k][n - 1]].scratch += m->logits_bytes;
 }
 
 /* What a model would take whole: its weights, every layer's K and V, and
@@ -194,8 +232,8 @@ static uint64_t whole_footprint(const planner *p, const plan_settings *s, uint32
 {
     const plan_model_in *m = &p->models[k];
     return plan_scaled(m->weights, s->weight_scale[k]) +
-           (uint64_t)m->config.n_layer * plan_kv_layer_bytes(p, s, k) + m->activations_bytes +
-           m->logits_bytes;
+           (uint64_t)(m->end - m->first) * plan_kv_layer_bytes(p, s, k) +
+           m->activations_bytes + (plan_holds_logits(m) ? m->logits_bytes : 0);
 }
 
 static uint64_t fixed_costs(const planner *p, uint32_t d)
@@ -216,7 +254,7 @@ bool plan_place(const planner *p, const plan_settings *s, plan_layout *l)
         for (uint32_t d = 0; d < nd; d++) {
             room[d] = (double)r->devices[d].capacity_bytes - (double)fixed_costs(p, d) -
                       (double)first->activations_bytes;
-            if (d + 1 == nd)
+            if (d + 1 == nd && plan_holds_logits(first))
                 room[d] -= (double)first->logits_bytes;
         }
         spread(first, s->weight_scale[0], plan_kv_layer_bytes(p, s, 0), room, nd,
