@@ -63,6 +63,10 @@ int cli_output_failed(int errnum);
  * the exit status; ends it with the command's exit status (a failure ends
  * every rank: the others may be waiting for this one). */
 int cli_dist_begin(int *argc, char ***argv);
+/* Under mpirun, on rank 0: one line per pipeline stage (its rank and host,
+ * layers, weights held, compute and wait time, idle share, bytes sent per
+ * token), collected from every rank; nothing in a job of one. */
+void cli_print_stages(FILE *out, tsr_deployment *d);
 int cli_dist_end(int exit_code);
 
 /* Turns a SIGBUS from a mapped file truncated under tessera (a model file

@@ -279,6 +279,7 @@ static void print_stats(const cli_session *d, const tsr_generate_stats *st)
                 st->n_verifications ? (double)st->n_accepted / (double)st->n_verifications : 0.0,
                 st->n_plain_steps);
     cli_print_formats(stderr, d->d, "[", "]");
+    cli_print_stages(stderr, d->d);
 }
 
 static tsr_generate_params generate_params(const run_args *a, int *write_errno)

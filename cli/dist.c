@@ -1,5 +1,6 @@
 /* A command under mpirun: every rank runs it; rank 0 does the command's
  * work, the others serve their pipeline stage (tessera.h, "across hosts"). */
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "cli.h"
@@ -23,4 +24,25 @@ int cli_dist_end(int exit_code)
     }
     tsr_dist_finalize();
     return exit_code;
+}
+
+void cli_print_stages(FILE *out, tsr_deployment *d)
+{
+    if (tsr_dist_size() < 2 || tsr_dist_rank() != 0)
+        return;
+    tsr_error err = {0};
+    if (tsr_dist_collect_stats(d, &err) != TSR_OK) {
+        cli_error("the stages' figures: %s", err.message);
+        return;
+    }
+    for (uint32_t r = 0; r < tsr_dist_size(); r++) {
+        tsr_dist_stats s = {.struct_size = sizeof s};
+        if (!tsr_dist_stage_stats(d, r, &s))
+            return;
+        fprintf(out, "[stage %u (rank %u, host %s): layers %u-%u, %.1f MiB of weights held | "
+                "compute %.3f s, wait %.3f s, idle %.1f%% | %.0f bytes sent per token]\n",
+                r, s.rank, s.host, s.first_layer, s.last_layer,
+                (double)s.weights_bytes / (1024.0 * 1024.0), s.compute_s, s.wait_s,
+                100.0 * s.idle_share, s.rows ? (double)s.bytes_sent / (double)s.rows : 0.0);
+    }
 }

@@ -25,7 +25,7 @@ trap '[ -n "$job_pid" ] && kill -KILL "$job_pid" 2>/dev/null; rm -rf "$dir"' EXI
 # CI runs as root; ranks share the machine's cores; no binding, so that
 # oversubscribed ranks do not fight over one core each.
 mpi="mpirun --allow-run-as-root --oversubscribe --bind-to none"
-echo "1..10"
+echo "1..11"
 n=0
 check() { # check STATUS DESCRIPTION
   n=$((n + 1))
@@ -61,6 +61,17 @@ $mpi -np 3 "$tessera" run "$src/conf/smollm2-cpu.yaml" -m "$model" \
   -p "Tell me a story about a cat." -n 24 --seed 7 -t 1 > "$dir/out" 2> "$dir/err"
 [ $? -eq 0 ] && [ -s "$dir/out" ] && cmp -s "$dir/seeded.one" "$dir/out"
 check $? "3 ranks: seeded sampling text as one process's"
+
+# Each rank holds only its share, as the model file lays it out (the gguf
+# package reads it), and says what its stage did.
+py=/opt/tsr-venv/bin/python
+[ -x "$py" ] || py=python3
+$mpi -np 3 "$tessera" run -m "$model" -p "The capital of France is" -n 8 --greedy --no-chat \
+  -t 1 --stats > "$dir/out" 2> "$dir/err"
+[ $? -eq 0 ] && "$py" "$src/tests/dist_stages.py" "$model" "$dir/err" 3 > "$dir/stages"
+rc=$?
+cat "$dir/stages"
+check $rc "3 ranks: run --stats gives each stage's layers, weights held (only its tensors), compute, wait, idle, bytes per token"
 
 TSR_TEST_DIST_FAKE_VERSION=1 $mpi -np 2 "$tessera" run -m "$model" -p hi -n 2 -t 1 \
   > "$dir/out" 2> "$dir/err"
@@ -106,7 +117,7 @@ stop_rank_1() {
   rc=$?
   job_pid=
   [ -n "$victim" ] && kill -KILL "$victim" 2> /dev/null
-  echo "$(($(date +%s) - start)) $rc $victim"
+  echo "$(($(date +%s) - start)) $rc ${victim:-none}"
 }
 # 2 s of waiting and 1 s of probing, then mpirun's teardown (3 to 4 s here;
 # the bound leaves room for a loaded machine).

@@ -262,6 +262,21 @@ Test(api, reports_the_models_metadata_and_what_was_provisioned)
     close_fixture(&f);
 }
 
+Test(api, a_job_of_one_has_no_stages_to_report)
+{
+    fixture f;
+    open_fixture(&f, 1, 1, false);
+    tsr_error err = {0};
+    cr_expect_eq(tsr_dist_size(), 1u);
+    cr_expect_eq(tsr_dist_collect_stats(f.d, &err), TSR_ERR_INVALID);
+    cr_expect_not_null(strstr(err.message, "rank 0 of a job started by mpirun"), "%s",
+                       err.message);
+    tsr_dist_stats s = {.struct_size = sizeof s, .rank = 7};
+    cr_expect(!tsr_dist_stage_stats(f.d, 0, &s));
+    cr_expect_eq(s.rank, 7u, "untouched");
+    close_fixture(&f);
+}
+
 Test(api, tokenize_and_detokenize_round_trip_and_special_tokens_need_asking)
 {
     fixture f;

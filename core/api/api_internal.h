@@ -33,6 +33,7 @@ struct tsr_deployment {
     bool headers_only;
     tsr_diagnostics *collect;      /* when set, every diagnostic is also copied here */
     struct tsr_pipeline *pipeline; /* under mpirun: this rank's stage; NULL in a job of one */
+    struct tsr_pipeline_stage_stats *stage_stats; /* rank 0: the last collect's, per rank */
 };
 
 /* How tsr_plan_profile opens a deployment: only as far as the plan. */

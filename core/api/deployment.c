@@ -279,7 +279,8 @@ static tsr_status load(tsr_deployment *d, const tsr_deployment_params *o, tsr_er
     };
     if ((s = tsr_model_open(d->gguf, &mo, &d->model, err)) != TSR_OK)
         return s;
-    if ((s = tsr_pipeline_open(d->model, &p->dist, first_layer, end_layer, &d->pipeline,
+    if ((s = tsr_pipeline_open(d->model, &p->dist, first_layer, end_layer,
+                               d->plan->models[TSR_PLAN_MAIN].weights_bytes, &d->pipeline,
                                err)) != TSR_OK)
         return s;
     if ((s = tsr_api_describe_formats(d, err)) != TSR_OK)
@@ -459,6 +460,7 @@ void tsr_deployment_close(tsr_deployment *d)
     free(d->chat_source);
     free(d->formats);
     tsr_pipeline_close(d->pipeline);
+    free(d->stage_stats);
     tsr_tokenizer_close(d->tokenizer);
     tsr_model_close(d->draft_model);
     tsr_model_close(d->model);

@@ -1,5 +1,8 @@
 /* The runtime API's side of a job across hosts: joining and leaving it
  * (core/dist/net.h), and the stages of a deployment (core/dist/pipeline.h). */
+#include <stdlib.h>
+#include <string.h>
+
 #include "api_internal.h"
 #include "net.h"
 #include "pipeline.h"
@@ -36,4 +39,40 @@ tsr_status tsr_dist_serve(tsr_deployment *d, tsr_error *err)
                              "of a job started by mpirun; this is rank %u of %u",
                              tsr_net_rank(), tsr_net_size());
     return tsr_pipeline_serve(d->pipeline, err);
+}
+
+tsr_status tsr_dist_collect_stats(tsr_deployment *d, tsr_error *err)
+{
+    if (!d->pipeline || tsr_net_rank() != 0)
+        return tsr_error_set(err, TSR_ERR_INVALID, "tsr_dist_collect_stats is for rank 0 of a "
+                             "job started by mpirun; this is rank %u of %u", tsr_net_rank(),
+                             tsr_net_size());
+    if (!d->stage_stats && !(d->stage_stats = calloc(tsr_net_size(), sizeof *d->stage_stats)))
+        return tsr_error_set(err, TSR_ERR_NOMEM, "out of memory");
+    return tsr_pipeline_stats(d->pipeline, d->stage_stats, err);
+}
+
+bool tsr_dist_stage_stats(const tsr_deployment *d, uint32_t rank, tsr_dist_stats *out)
+{
+    if (!d->stage_stats || rank >= tsr_net_size() || !out)
+        return false;
+    const tsr_pipeline_stage_stats *s = &d->stage_stats[rank];
+    tsr_dist_stats all = {
+        .struct_size = sizeof all,
+        .rank = s->rank,
+        .first_layer = s->first_layer,
+        .last_layer = s->end_layer - 1,
+        .weights_bytes = s->weights_bytes,
+        .compute_s = s->compute_s,
+        .wait_s = s->wait_s,
+        .busy_s = s->busy_s,
+        .idle_share = s->busy_s > s->compute_s ? 1.0 - s->compute_s / s->busy_s : 0.0,
+        .rows = s->rows,
+        .bytes_sent = s->bytes_sent,
+        .host = s->host,
+    };
+    uint32_t size = out->struct_size;
+    memcpy(out, &all, size < sizeof all ? size : sizeof all);
+    out->struct_size = size < sizeof all ? size : (uint32_t)sizeof all;
+    return true;
 }

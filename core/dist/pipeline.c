@@ -55,8 +55,8 @@ static double now_s(void)
 }
 
 tsr_status tsr_pipeline_open(tsr_model *model, const tsr_profile_dist *settings,
-                             uint32_t first_layer, uint32_t end_layer, tsr_pipeline **out,
-                             tsr_error *err)
+                             uint32_t first_layer, uint32_t end_layer, uint64_t weights_bytes,
+                             tsr_pipeline **out, tsr_error *err)
 {
     *out = NULL;
     if (tsr_net_size() < 2)
@@ -91,7 +91,9 @@ tsr_status tsr_pipeline_open(tsr_model *model, const tsr_profile_dist *settings,
          (p->rows_seq = calloc(p->n_batch, sizeof *p->rows_seq)) &&
          (p->rows_out = calloc(p->n_batch, sizeof *p->rows_out));
     p->stats = (tsr_pipeline_stage_stats){.rank = p->rank, .first_layer = first_layer,
-                                          .end_layer = end_layer};
+                                          .end_layer = end_layer,
+                                          .weights_bytes = weights_bytes};
+    snprintf(p->stats.host, sizeof p->stats.host, "%s", tsr_net_host());
     if (!ok) {
         tsr_pipeline_close(p);
         return tsr_error_set(err, TSR_ERR_NOMEM, "out of memory for the pipeline's buffers");
@@ -111,7 +113,9 @@ static tsr_status wait_for(tsr_pipeline *p, tsr_net_request *req, double timeout
 {
     double t0 = now_s();
     tsr_status s = tsr_net_wait(req, timeout_s, what, received, err);
-    p->stats.wait_s += now_s() - t0;
+    /* Before its first chunk a stage is not yet at work (the others load). */
+    if (p->first_chunk_at > 0)
+        p->stats.wait_s += now_s() - t0;
     return s;
 }
 
@@ -237,8 +241,10 @@ static uint32_t compute(tsr_pipeline *p, const tsr_batch *chunk, bool embed)
         p->first_chunk_at = t0;
     uint32_t n_out = tsr_model_stage_run(p->model, chunk, p->first_layer, p->end_layer, embed,
                                          is_last(p));
-    p->last_chunk_at = now_s();
-    p->stats.compute_s += p->last_chunk_at - t0;
+    double t1 = now_s();
+    if (t1 > p->last_chunk_at)
+        p->last_chunk_at = t1;
+    p->stats.compute_s += t1 - t0;
     p->stats.rows += chunk->n_tokens;
     return n_out;
 }
@@ -306,6 +312,8 @@ tsr_status tsr_pipeline_decode(tsr_pipeline *p, const tsr_batch *b, tsr_error *e
         snprintf(what, sizeof what, "the logits of step %u, chunk %u", p->step, c);
         s = wait_for(p, &pending[c], p->timeout_s, what, NULL, err);
     }
+    /* Rank 0's step ends when the logits are in. */
+    p->last_chunk_at = now_s();
     for (uint32_t c = 0; c < n_chunks; c++)
         tsr_net_cancel(&pending[c]);
     free(pending);
@@ -356,6 +364,17 @@ static tsr_status serve_one(tsr_pipeline *p, uint32_t k, uint8_t *buf, size_t by
     case KIND_STOP:
         *stop = true;
         return is_last(p) ? TSR_OK : send_control(p, &head, err);
+    case KIND_STATS: {
+        tsr_status s = is_last(p) ? TSR_OK : send_control(p, &head, err);
+        if (s != TSR_OK)
+            return s;
+        p->stats.busy_s = p->last_chunk_at - p->first_chunk_at;
+        tsr_net_request req = {0};
+        s = tsr_net_isend(&p->stats, sizeof p->stats, 0, TSR_NET_TAG_STATS, &req, err);
+        return s == TSR_OK ? wait_for(p, &req, p->timeout_s, "rank 0 to take this stage's "
+                                      "figures", NULL, err)
+                           : s;
+    }
     case KIND_COPY: {
         tsr_status s = tsr_model_seq_copy(p->model, head.copy_src, head.copy_dst, head.copy_n,
                                           err);
@@ -409,8 +428,30 @@ tsr_status tsr_pipeline_serve(tsr_pipeline *p, tsr_error *err)
 
 tsr_status tsr_pipeline_stats(tsr_pipeline *p, tsr_pipeline_stage_stats *out, tsr_error *err)
 {
-    (void)err;
     p->stats.busy_s = p->last_chunk_at - p->first_chunk_at;
     out[0] = p->stats;
-    return TSR_OK;
+    tsr_net_request *reqs = calloc(p->n_ranks, sizeof *reqs);
+    if (!reqs)
+        return tsr_error_set(err, TSR_ERR_NOMEM, "out of memory");
+    tsr_status s = TSR_OK;
+    for (uint32_t r = 1; s == TSR_OK && r < p->n_ranks; r++)
+        s = tsr_net_irecv(&out[r], sizeof *out, r, TSR_NET_TAG_STATS, &reqs[r], err);
+    stage_header h = {.kind = KIND_STATS, .step = p->step};
+    if (s == TSR_OK)
+        s = send_control(p, &h, err);
+    for (uint32_t r = 1; s == TSR_OK && r < p->n_ranks; r++) {
+        char what[64];
+        snprintf(what, sizeof what, "the figures of rank %u's stage", r);
+        size_t got = 0;
+        s = tsr_net_wait(&reqs[r], p->timeout_s, what, &got, err);
+        if (s == TSR_OK && (got != sizeof *out || out[r].rank != r))
+            s = tsr_error_set(err, TSR_ERR_PEER, "rank %u sent rank 0 malformed figures "
+                              "(%zu bytes)", r, got);
+        if (s == TSR_OK)
+            out[r].host[sizeof out[r].host - 1] = '\0';
+    }
+    for (uint32_t r = 1; r < p->n_ranks; r++)
+        tsr_net_cancel(&reqs[r]);
+    free(reqs);
+    return s;
 }

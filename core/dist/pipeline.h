@@ -57,8 +57,8 @@ tsr_status tsr_pipeline_handshake(const tsr_pipeline_setup *setup, uint32_t *fir
 /* Opens this rank's stage of model (which holds layers [first_layer,
  * end_layer)). In a job of one rank *out is NULL: nothing to do. */
 tsr_status tsr_pipeline_open(tsr_model *model, const tsr_profile_dist *settings,
-                             uint32_t first_layer, uint32_t end_layer, tsr_pipeline **out,
-                             tsr_error *err);
+                             uint32_t first_layer, uint32_t end_layer, uint64_t weights_bytes,
+                             tsr_pipeline **out, tsr_error *err);
 /* Rank 0: tells every stage to stop (they return from tsr_pipeline_serve);
  * then frees. Other ranks: frees. */
 void tsr_pipeline_close(tsr_pipeline *pipeline);
@@ -73,17 +73,22 @@ tsr_status tsr_pipeline_seq_copy(tsr_pipeline *pipeline, int32_t src, int32_t ds
 /* Other ranks: runs this stage until rank 0 closes its pipeline. */
 tsr_status tsr_pipeline_serve(tsr_pipeline *pipeline, tsr_error *err);
 
-/* What one stage did, summed since the pipeline opened. */
+/* What one stage did, summed since the pipeline opened. Crosses the wire
+ * as it is (every rank runs the same build). */
 typedef struct tsr_pipeline_stage_stats {
     uint32_t rank, first_layer, end_layer;
+    uint32_t reserved;
+    uint64_t weights_bytes;       /* the weights its plan maps or holds */
     double compute_s;             /* running its layers (and head) */
-    double wait_s;                /* waiting for the stage before or for a send to leave */
-    double busy_s;                /* from its first chunk to its last: compute + wait + idle */
+    double wait_s;                /* blocked on the stage before, a send, or the logits */
+    double busy_s;                /* from its first chunk's start to its last's end */
     uint64_t bytes_sent, rows;    /* what it sent on; rows it computed */
+    char host[64];
 } tsr_pipeline_stage_stats;
 
-/* Rank 0: every stage's figures, collected from the ranks (out has
- * tsr_dist_size() entries). */
+/* Rank 0, between decodes: every stage's figures, asked of every rank and
+ * awaited within dist.timeout (out has tsr_net_size() entries, in rank
+ * order). TSR_ERR_PEER names a rank that did not answer. */
 tsr_status tsr_pipeline_stats(tsr_pipeline *pipeline, tsr_pipeline_stage_stats *out,
                               tsr_error *err);
 

@@ -836,6 +836,36 @@ TSR_EXPORT uint32_t tsr_dist_size(void);
  * cannot use. On rank 0, or in a job of one: TSR_ERR_INVALID. */
 TSR_EXPORT tsr_status tsr_dist_serve(tsr_deployment *d, tsr_error *err);
 
+/* What one pipeline stage did since the deployment opened (run --stats).
+ * Members are only appended: the caller sets struct_size, and
+ * tsr_dist_stage_stats writes only what it covers. */
+typedef struct tsr_dist_stats {
+    uint32_t struct_size;
+    uint32_t rank;                 /* stage i runs on rank i */
+    uint32_t first_layer, last_layer; /* the layers it holds */
+    uint64_t weights_bytes;        /* the weights it maps or holds (its plan's) */
+    double compute_s;              /* running its layers (the last stage: and the head) */
+    double wait_s;                 /* blocked on the stage before, a send, or (rank 0) the
+                                      logits, since its first chunk */
+    double busy_s;                 /* from its first chunk's start to its last one's end */
+    double idle_share;             /* 1 - compute_s / busy_s (0 before any chunk) */
+    uint64_t rows;                 /* token rows it ran */
+    uint64_t bytes_sent;           /* activations it sent on (the last: logits to rank 0) */
+    const char *host;              /* where it runs; valid until the next collect or close */
+} tsr_dist_stats;
+static_assert(offsetof(tsr_dist_stats, struct_size) == 0, "struct_size first");
+static_assert(sizeof(void *) != 8 || offsetof(tsr_dist_stats, host) == 72, "dist stats layout");
+
+/* Rank 0 of a job of several ranks, between decodes: asks every stage for
+ * its figures and waits for them within dist.timeout (the other ranks
+ * answer while they serve). TSR_ERR_PEER names a rank that did not answer;
+ * TSR_ERR_INVALID on another rank or in a job of one. */
+TSR_EXPORT tsr_status tsr_dist_collect_stats(tsr_deployment *d, tsr_error *err);
+/* Stage `rank`'s figures as the last tsr_dist_collect_stats gathered them;
+ * false (out untouched) when none were gathered or rank is out of range. */
+TSR_EXPORT bool tsr_dist_stage_stats(const tsr_deployment *d, uint32_t rank,
+                                     tsr_dist_stats *out);
+
 /* ---- reading text a user hands over --------------------------------------- */
 
 /* A prompt file, standard input, the lines of a chat: each may be endless
