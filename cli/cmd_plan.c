@@ -18,6 +18,9 @@ typedef struct plan_args {
     const char *devices;        /* --devices as given */
     uint64_t sim_bytes[MAX_DEVICES];
     size_t n_sim;
+    const char *hosts;          /* --hosts as given */
+    uint64_t host_bytes[MAX_DEVICES];
+    size_t n_hosts;
     const char *plugin_dirs[MAX_PLUGIN_DIRS];
     size_t n_plugin_dirs;
     uint32_t parallel;          /* --parallel; 0: from the profile */
@@ -26,7 +29,7 @@ typedef struct plan_args {
 static void plan_help(FILE *out)
 {
     fputs("Usage: tessera plan PROFILE [--json] [--devices NxSIZE[,SIZE...]] [--parallel N]\n"
-          "                    [--plugins DIR]...\n"
+          "                    [--hosts NxSIZE[,SIZE...]] [--plugins DIR]...\n"
           "\n"
           "Works out, from the model files' headers alone (no tensor data is read, so\n"
           "sparse or partly downloaded files work), what the deployment PROFILE would put\n"
@@ -68,6 +71,17 @@ static void plan_help(FILE *out)
           "  --devices SPEC         plan for hardware you do not have: simulated devices of\n"
           "                         these sizes instead of the profile's, e.g. 2x24GiB,\n"
           "                         24GiB,16GiB or 2x24GiB,80GiB (a bare number is GiB)\n"
+          "  --hosts SPEC           plan a job across hosts you do not have, as mpirun would\n"
+          "                         run it (no mpirun needed): one rank per host, host0,\n"
+          "                         host1, ..., each with one device sim0 of these sizes,\n"
+          "                         e.g. 2x64GiB; the layers as dist.layers gives them\n"
+          "                         (auto: by each host's room). Under mpirun the plan spans\n"
+          "                         the job's own ranks and hosts; rank 0 prints it. In\n"
+          "                         JSON each device then has \"rank\" and \"host\" too.\n"
+          "                         Besides the codes above, across hosts:\n"
+          "                           rank-without-layers  a rank gets no layers\n"
+          "                           split-across-hosts   (warning) one host alone could\n"
+          "                                                hold the whole model\n"
           "  --parallel N           provision N sequences' KV caches per model (default:\n"
           "                         server.parallel when the profile has a server section,\n"
           "                         as `tessera serve` decodes them; else 1, as `run` and\n"
@@ -84,8 +98,8 @@ static void plan_help(FILE *out)
     cli_print_environment(out);
 }
 
-/* --devices: comma-separated entries, each SIZE or NxSIZE. */
-static bool parse_devices(const char *text, plan_args *a)
+/* --devices (or --hosts): comma-separated entries, each SIZE or NxSIZE. */
+static bool parse_sizes(const char *option, const char *text, uint64_t *sizes, size_t *n_sizes)
 {
     char *copy = strdup(text), *save = NULL;
     if (!copy)
@@ -105,21 +119,21 @@ static bool parse_devices(const char *text, plan_args *a)
         }
         uint64_t bytes;
         tsr_error err = {0};
-        if (count == 0 || count > MAX_DEVICES - a->n_sim) {
-            cli_error("plan: --devices %s: between 1 and %d devices", text, MAX_DEVICES);
+        if (count == 0 || count > MAX_DEVICES - *n_sizes) {
+            cli_error("plan: %s %s: between 1 and %d entries", option, text, MAX_DEVICES);
             ok = false;
         } else if (tsr_parse_size(item, GIB, &bytes, &err) != TSR_OK || bytes == 0) {
-            cli_error("plan: --devices %s: %s", text,
-                      bytes == 0 && !err.message[0] ? "a device of 0 bytes" : err.message);
+            cli_error("plan: %s %s: %s", option, text,
+                      bytes == 0 && !err.message[0] ? "an entry of 0 bytes" : err.message);
             ok = false;
         } else {
             for (unsigned long i = 0; i < count; i++)
-                a->sim_bytes[a->n_sim++] = bytes;
+                sizes[(*n_sizes)++] = bytes;
         }
     }
     free(copy);
-    if (ok && a->n_sim == 0) {
-        cli_error("plan: --devices %s: expected NxSIZE[,SIZE...], e.g. 2x24GiB", text);
+    if (ok && *n_sizes == 0) {
+        cli_error("plan: %s %s: expected NxSIZE[,SIZE...], e.g. 2x24GiB", option, text);
         ok = false;
     }
     return ok;
@@ -147,7 +161,19 @@ static int parse_args(int argc, char **argv, plan_args *a)
                 i++;
             a->devices = spec;
             a->n_sim = 0;
-            if (!parse_devices(spec, a))
+            if (!parse_sizes("--devices", spec, a->sim_bytes, &a->n_sim))
+                return CLI_EXIT_USAGE;
+        } else if (strcmp(arg, "--hosts") == 0 || strncmp(arg, "--hosts=", 8) == 0) {
+            const char *spec = arg[7] == '=' ? arg + 8 : value;
+            if (!spec) {
+                cli_error("plan: --hosts needs a value, e.g. 2x64GiB");
+                return CLI_EXIT_USAGE;
+            }
+            if (arg[7] != '=')
+                i++;
+            a->hosts = spec;
+            a->n_hosts = 0;
+            if (!parse_sizes("--hosts", spec, a->host_bytes, &a->n_hosts))
                 return CLI_EXIT_USAGE;
         } else if (strcmp(arg, "--parallel") == 0) {
             char *end = NULL;
@@ -180,6 +206,11 @@ static int parse_args(int argc, char **argv, plan_args *a)
     }
     if (!a->profile) {
         cli_error("plan: give a PROFILE (see tessera plan --help)");
+        return CLI_EXIT_USAGE;
+    }
+    if (a->hosts && (a->devices || tsr_dist_size() > 1)) {
+        cli_error("plan: --hosts plans hosts you do not have, alone: not with %s",
+                  a->devices ? "--devices" : "mpirun (which plans the job's own hosts)");
         return CLI_EXIT_USAGE;
     }
     return -1;
@@ -223,10 +254,19 @@ static int plan_run(int argc, char **argv)
     params.n_seq_max = a.parallel;
     params.plugin_dirs = a.plugin_dirs;
     params.n_plugin_dirs = a.n_plugin_dirs;
+    params.host_bytes = a.n_hosts ? a.host_bytes : NULL;
+    params.n_hosts = a.n_hosts;
     tsr_plan_report *report;
     tsr_status s = tsr_plan_profile(a.profile, &params, &report, &err);
     if (!report)
         return cli_fail(&err, CLI_EXIT_FAILURE);
+    if (tsr_dist_rank() != 0) {
+        /* Rank 0 prints the job's plan; another rank only what it alone saw. */
+        tsr_plan_report_free(report);
+        if (s != TSR_OK && err.message[0])
+            cli_error("%s", err.message);
+        return cli_exit_for(s);
+    }
     bool planned = s == TSR_OK || s == TSR_ERR_REFUSED;
     bool printed = true;
     if (a.json) {
@@ -234,8 +274,9 @@ static int plan_run(int argc, char **argv)
         if (printed)
             fputc('\n', stdout);
     } else if (planned) {
-        printf("plan for %s%s%s\n\n", a.profile, a.devices ? " on --devices " : "",
-               a.devices ? a.devices : "");
+        printf("plan for %s%s%s%s%s%s\n\n", a.profile, a.devices ? " on --devices " : "",
+               a.devices ? a.devices : "", a.hosts ? " on --hosts " : "",
+               a.hosts ? a.hosts : "", tsr_dist_size() > 1 ? " across the job's hosts" : "");
         printed = print_text(tsr_plan_report_table(report), "");
     }
     fflush(stdout);

@@ -38,7 +38,9 @@ int cli_fail(const tsr_error *err, int exit_code)
             cli_error("out of memory: %s", err->message);
         return CLI_EXIT_FAILURE;
     }
-    cli_error("%s", err->message);
+    /* Under mpirun, an empty message: rank 0 says why, for every rank. */
+    if (err->message[0] || tsr_dist_rank() == 0)
+        cli_error("%s", err->message);
     /* Whatever the command was doing, another rank ended it. */
     return err->code == TSR_ERR_PEER ? CLI_EXIT_PEER : exit_code;
 }

@@ -17,7 +17,9 @@ int cli_dist_begin(int *argc, char ***argv)
 
 int cli_dist_end(int exit_code)
 {
-    if (tsr_dist_size() > 1 && exit_code != CLI_EXIT_OK) {
+    /* A refusal is every rank's verdict alike (the job plan): each rank ends
+     * on its own with it. Anything else may leave other ranks waiting. */
+    if (tsr_dist_size() > 1 && exit_code != CLI_EXIT_OK && exit_code != CLI_EXIT_REFUSED) {
         fflush(stdout);
         fflush(stderr);
         tsr_dist_abort(exit_code);

@@ -126,9 +126,13 @@ int cli_session_open(const char *profile_path, const cli_overrides *o,
     if (rc != CLI_EXIT_OK)
         return rc;
     if (st == TSR_ERR_REFUSED) {
-        cli_error("the planner refused this deployment, before allocating anything; "
-                  "`tessera plan %s` shows what each device would hold",
-                  profile_path ? profile_path : "PROFILE");
+        /* Under mpirun every rank refuses the job alike; rank 0 says so. */
+        if (tsr_dist_rank() == 0)
+            cli_error("the planner refused this %s, before allocating anything; "
+                      "`%stessera plan %s` shows what each device would hold",
+                      tsr_dist_size() > 1 ? "job" : "deployment",
+                      tsr_dist_size() > 1 ? "mpirun ... " : "",
+                      profile_path ? profile_path : "PROFILE");
         return CLI_EXIT_REFUSED;
     }
     /* What the diagnostics already said is not said again. */

@@ -91,7 +91,7 @@ libtessera_core_la_SOURCES += core/api/api_internal.h core/api/deployment.c core
 	core/api/context.c core/api/sampler.c core/api/plan.c \
 	core/api/profile.c core/api/generate.c core/api/weights_check.c \
 	core/api/formats.c core/api/speculate.c core/api/speculate.h core/api/draft.h \
-	core/api/spec_control.c core/api/spec_control.h core/api/dist.c
+	core/api/spec_control.c core/api/spec_control.h core/api/dist.c core/api/job.c
 # tessera quantize: a model file written in another format.
 libtessera_core_la_SOURCES += core/api/quantize.c
 # A profile's server section, read before the deployment loads (tessera serve).

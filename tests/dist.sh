@@ -25,7 +25,7 @@ trap '[ -n "$job_pid" ] && kill -KILL "$job_pid" 2>/dev/null; rm -rf "$dir"' EXI
 # CI runs as root; ranks share the machine's cores; no binding, so that
 # oversubscribed ranks do not fight over one core each.
 mpi="mpirun --allow-run-as-root --oversubscribe --bind-to none"
-echo "1..11"
+echo "1..13"
 n=0
 check() { # check STATUS DESCRIPTION
   n=$((n + 1))
@@ -72,6 +72,30 @@ $mpi -np 3 "$tessera" run -m "$model" -p "The capital of France is" -n 8 --greed
 rc=$?
 cat "$dir/stages"
 check $rc "3 ranks: run --stats gives each stage's layers, weights held (only its tensors), compute, wait, idle, bytes per token"
+
+# The plan spans the job: rank 0 prints every rank, its host and layers.
+printf 'model: {path: %s, max_seq_len: 256}\n' "$model" > "$dir/plan.yaml"
+$mpi -np 3 "$tessera" plan "$dir/plan.yaml" > "$dir/out" 2> "$dir/err"
+rc=$?
+host=$(hostname)
+[ $rc -eq 0 ] && grep -q "^rank 0 on host $host: layers 0-" "$dir/out" &&
+  grep -q "^rank 1 on host $host: layers " "$dir/out" &&
+  grep -q "^rank 2 on host $host: layers .*-29\$" "$dir/out" &&
+  [ "$(grep -c '^plan for' "$dir/out")" -eq 1 ] &&
+  $mpi -np 2 "$tessera" plan "$dir/plan.yaml" --json > "$dir/json" 2>> "$dir/err" &&
+  "$py" -c 'import json, sys; d = json.load(open(sys.argv[1]))["devices"]
+assert [x["rank"] for x in d] == [0, 1] and all(x["host"] == sys.argv[2] for x in d), d' \
+    "$dir/json" "$host" 2>> "$dir/err"
+check $? "mpirun tessera plan: rank 0 prints every rank with its host and layers (JSON: rank, host)"
+
+# A stage that does not fit: refused before allocating, named, said once; every rank exits 3.
+printf 'model: {path: %s, max_seq_len: 256}\ndevices: {allocator: sim, sim: [100MiB], reserve: 0}\ndist: {layers: [[0, 0], [1, 29]]}\n' \
+  "$model" > "$dir/lopsided.yaml"
+$mpi -np 2 "$tessera" run "$dir/lopsided.yaml" -p hi -n 2 -t 1 > "$dir/out" 2> "$dir/err"
+rc=$?
+[ $rc -eq 3 ] && [ "$(grep -c "device sim0 of rank 1 (host $host) would need" "$dir/err")" -eq 1 ] &&
+  ! grep -q "of rank 0 (host" "$dir/err" && [ "$(grep -c 'refused this job' "$dir/err")" -eq 1 ]
+check $? "a stage that does not fit: exit $rc, refused once naming sim0 of rank 1 and its host"
 
 TSR_TEST_DIST_FAKE_VERSION=1 $mpi -np 2 "$tessera" run -m "$model" -p hi -n 2 -t 1 \
   > "$dir/out" 2> "$dir/err"

@@ -175,7 +175,19 @@ static void expect_profile_md_shape(json_t *root)
     json_t *item;
     size_t i;
     json_array_foreach(json_object_get(root, "devices"), i, item) {
-        expect_keys(item, device, 9, "a device");
+        /* Across hosts only, two more keys: whose device it is. */
+        bool across = json_object_get(item, "host") != NULL;
+        if (across) {
+            cr_expect_eq(json_object_size(item), 11, "a device across hosts has 9 + 2 keys");
+            for (size_t k = 0; k < 9; k++)
+                cr_expect_not_null(json_object_get(item, device[k]), "%s", device[k]);
+        } else {
+            expect_keys(item, device, 9, "a device");
+        }
+        if (across) {
+            cr_expect(json_is_integer(json_object_get(item, "rank")));
+            cr_expect(json_is_string(json_object_get(item, "host")));
+        }
         cr_expect(json_is_string(json_object_get(item, "name")));
         for (size_t k = 1; k < 8; k++)
             cr_expect(json_is_integer(json_object_get(item, device[k])), "%s", device[k]);
@@ -379,5 +391,126 @@ Test(cmd_plan, a_server_plans_server_parallel_sequences_and_parallel_overrides_i
     ran r = tessera("plan served.yaml");
     cr_expect_eq(r.status, 0, "%s", r.err);
     cr_expect_not_null(strstr(r.out, "KV cache for each of 3 sequences"), "%s", r.out);
+    ran_free(&r);
+}
+
+/* ---- across hosts: --hosts plans a job you cannot run here ----------------------------------- */
+
+/* The 70B at ~3 bits with a q8_0 cache of 64k positions takes about 36 GiB:
+ * two 24 GiB hosts hold it together, no one of them alone. */
+Test(cmd_plan, hosts_plans_a_job_across_hosts_you_do_not_have)
+{
+    copy_examples();
+    json_t *root = plan_json("plan examples/70b-long-context-q8_0.yaml --hosts 2x24GiB --json", 0);
+    cr_expect(json_is_true(json_object_get(root, "fits")));
+    json_t *devices = json_object_get(root, "devices");
+    cr_assert_eq(json_array_size(devices), 2, "one device sim0 per host");
+    json_int_t next = 0;
+    for (size_t i = 0; i < 2; i++) {
+        json_t *d = json_array_get(devices, i);
+        char host[16];
+        snprintf(host, sizeof host, "host%zu", i);
+        cr_expect_str_eq(json_string_value(json_object_get(d, "name")), "sim0");
+        cr_expect_str_eq(json_string_value(json_object_get(d, "host")), host);
+        cr_expect_eq(json_integer_value(json_object_get(d, "rank")), (json_int_t)i);
+        cr_expect_eq(json_integer_value(json_object_get(d, "capacity_bytes")), 24LL << 30);
+        json_t *layers = json_object_get(d, "layers");
+        cr_expect_eq(json_integer_value(json_array_get(layers, 0)), next, "contiguous");
+        next = json_integer_value(json_array_get(layers, 1)) + 1;
+        cr_expect_lt(json_integer_value(json_object_get(d, "total_bytes")), 24LL << 30);
+    }
+    cr_expect_eq(next, 80, "every layer, once");
+    cr_expect_eq(json_array_size(json_object_get(root, "diagnostics")), 0);
+    json_decref(root);
+    /* Without --hosts a device has PROFILE.md's keys alone. */
+    root = plan_json("plan examples/70b-long-context-q8_0.yaml --json", 0);
+    cr_expect_null(json_object_get(json_array_get(json_object_get(root, "devices"), 0), "host"));
+    json_decref(root);
+    ran r = tessera("plan examples/70b-long-context-q8_0.yaml --hosts 2x24GiB");
+    cr_expect_eq(r.status, 0);
+    cr_expect_not_null(strstr(r.out, "rank 0 on host host0: layers 0-"), "%s", r.out);
+    cr_expect_not_null(strstr(r.out, "rank 1 on host host1: layers "), "%s", r.out);
+    ran_free(&r);
+}
+
+Test(cmd_plan, a_stage_that_does_not_fit_is_refused_once_naming_its_rank_and_host)
+{
+    copy_examples();
+    write_text("lopsided.yaml", "model: {path: llama-3.1-70b-iq3_xxs.gguf, "
+                                "max_seq_len: 65536, cache_type: q8_0}\n"
+                                "threads: 8\n"
+                                "dist:\n  layers: [[0, 9], [10, 79]]\n");
+    ran r = tessera("plan lopsided.yaml --hosts 2x24GiB");
+    cr_expect_eq(r.status, 3, "%s", r.err);
+    const char *named = strstr(r.err, "device sim0 of rank 1 (host host1) would need");
+    cr_expect_not_null(named, "%s", r.err);
+    cr_expect(named && !strstr(named + 1, "device sim0 of rank 1 (host host1) would need"),
+              "reported once:\n%s", r.err);
+    cr_expect_null(strstr(r.err, "rank 0 (host host0) would need"), "rank 0 fits:\n%s", r.err);
+    ran_free(&r);
+    json_t *root = plan_json("plan --json lopsided.yaml --hosts 2x24GiB", 3);
+    cr_expect(has_code(root, "does-not-fit"));
+    json_decref(root);
+}
+
+Test(cmd_plan, dist_layers_that_do_not_fit_the_job_are_a_profile_error_or_a_refusal)
+{
+    copy_examples();
+    /* Ranges that stop short of the model's last layer: the profile's fault, at its place. */
+    write_text("short.yaml", "model: {path: llama-3.1-70b-iq3_xxs.gguf}\n"
+                             "dist:\n  layers: [[0, 39], [40, 70]]\n");
+    ran r = tessera("plan short.yaml --hosts 2x64GiB");
+    cr_expect_eq(r.status, 2, "%s", r.err);
+    cr_expect_not_null(strstr(r.err, "short.yaml:3:"), "%s", r.err);
+    cr_expect_not_null(strstr(r.err, "dist.layers ends at layer 70"), "%s", r.err);
+    ran_free(&r);
+    json_t *root = plan_json("plan --json short.yaml --hosts 2x64GiB", 2);
+    cr_expect(has_code(root, "profile"));
+    cr_expect(!has_code(root, "model-file"), "not the model file's fault");
+    json_decref(root);
+    /* Three ranges for two hosts. */
+    write_text("three.yaml", "model: {path: llama-3.1-70b-iq3_xxs.gguf}\n"
+                             "dist:\n  layers: [[0, 9], [10, 19], [20, 79]]\n");
+    root = plan_json("plan --json three.yaml --hosts 2x64GiB", 2);
+    cr_expect(has_code(root, "profile"));
+    json_decref(root);
+    /* One range for two hosts: rank 1 would hold nothing. */
+    write_text("one.yaml", "model: {path: llama-3.1-70b-iq3_xxs.gguf}\n"
+                           "dist:\n  layers: [[0, 79]]\n");
+    root = plan_json("plan --json one.yaml --hosts 2x64GiB", 3);
+    cr_expect(has_code(root, "rank-without-layers"));
+    json_decref(root);
+    r = tessera("plan one.yaml --hosts 2x64GiB");
+    cr_expect_not_null(strstr(r.err, "rank 1 (host host1) gets no layers"), "%s", r.err);
+    ran_free(&r);
+    /* More hosts than layers (the 1B has 16): auto gives each layer a host. */
+    write_text("small.yaml", "model: {path: llama-3.2-1b-q8_0.gguf, max_seq_len: 4096}\n");
+    root = plan_json("plan --json small.yaml --hosts 17x8GiB", 3);
+    cr_expect(has_code(root, "rank-without-layers"));
+    json_decref(root);
+    /* As many hosts as layers, one far larger: still one layer each. */
+    root = plan_json("plan --json small.yaml --hosts 15x8GiB,512GiB", 0);
+    json_t *d;
+    size_t i;
+    cr_expect_eq(json_array_size(json_object_get(root, "devices")), 16);
+    json_array_foreach(json_object_get(root, "devices"), i, d) {
+        json_t *layers = json_object_get(d, "layers");
+        cr_expect_eq(json_integer_value(json_array_get(layers, 0)), (json_int_t)i);
+        cr_expect_eq(json_integer_value(json_array_get(layers, 1)), (json_int_t)i);
+    }
+    json_decref(root);
+}
+
+Test(cmd_plan, a_model_one_host_could_hold_split_across_hosts_is_warned)
+{
+    copy_examples();
+    json_t *root = plan_json("plan --json examples/70b-long-context-q8_0.yaml --hosts 2x64GiB", 0);
+    cr_expect(has_code(root, "split-across-hosts"));
+    json_decref(root);
+    root = plan_json("plan --json examples/70b-long-context-q8_0.yaml --hosts 2x24GiB", 0);
+    cr_expect(!has_code(root, "split-across-hosts"), "no one 24 GiB host holds it");
+    json_decref(root);
+    ran r = tessera("plan examples/70b-long-context-q8_0.yaml --hosts 2x24GiB --devices 2x24GiB");
+    cr_expect_eq(r.status, 2, "--hosts and --devices together");
     ran_free(&r);
 }

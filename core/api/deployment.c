@@ -161,20 +161,14 @@ static tsr_status validate(tsr_deployment *d, const tsr_deployment_params *o, ts
     return s;
 }
 
-/* Plans the deployment: every layer, or (first_layer < end_layer) one
- * pipeline stage's. Unless judge, the verdict is neither reported nor
- * enforced (the whole model's plan of a rank that will hold a stage). */
-static tsr_status make_plan(tsr_deployment *d, const tsr_deployment_params *o,
-                            uint32_t first_layer, uint32_t end_layer, bool judge, tsr_error *err)
+tsr_status tsr_api_make_plan(const tsr_deployment *d, const tsr_deployment_params *o,
+                             tsr_plan_device_spec *specs, uint32_t n_specs, uint32_t first_layer,
+                             uint32_t end_layer, tsr_plan **out, tsr_error *err)
 {
     const tsr_profile *p = d->profile;
-    tsr_plan_device_spec specs[TSR_PROFILE_MAX_DEVICES];
-    uint32_t n = tsr_plan_devices_from_alloc(d->alloc, d->alloc_state, specs,
-                                             TSR_PROFILE_MAX_DEVICES, err);
-    if (n == 0)
-        return tsr_error_prefix(err, "devices.allocator %s", p->devices.allocator);
     tsr_plan_request request;
-    tsr_plan_request_from_profile(p, d->registry, d->gguf, d->draft_gguf, specs, n, &request);
+    tsr_plan_request_from_profile(p, d->registry, d->gguf, d->draft_gguf, specs, n_specs,
+                                  &request);
     request.n_threads = p->threads ? p->threads : (uint32_t)d->config.threads;
     request.n_batch = o->n_batch;
     if (o->n_seq_max)
@@ -182,7 +176,22 @@ static tsr_status make_plan(tsr_deployment *d, const tsr_deployment_params *o,
     request.all_logits[TSR_PLAN_MAIN] = o->all_logits;
     request.models[TSR_PLAN_MAIN].first_layer = first_layer;
     request.models[TSR_PLAN_MAIN].end_layer = end_layer;
-    tsr_status s = tsr_plan_make(&request, &d->plan, err);
+    return tsr_plan_make(&request, out, err);
+}
+
+/* Plans the deployment on this process's devices. Unless judge, the
+ * verdict is neither reported nor enforced (the whole model's plan of a
+ * rank of a job, which plans its stage next). */
+static tsr_status make_plan(tsr_deployment *d, const tsr_deployment_params *o, bool judge,
+                            tsr_error *err)
+{
+    const tsr_profile *p = d->profile;
+    uint32_t n = tsr_plan_devices_from_alloc(d->alloc, d->alloc_state, d->specs,
+                                             TSR_PROFILE_MAX_DEVICES, err);
+    if (n == 0)
+        return tsr_error_prefix(err, "devices.allocator %s", p->devices.allocator);
+    d->n_specs = n;
+    tsr_status s = tsr_api_make_plan(d, o, d->specs, n, 0, 0, &d->plan, err);
     if (s != TSR_OK || !judge)
         return s;
     s = d->plan->fits ? TSR_OK : TSR_ERR_REFUSED;
@@ -190,6 +199,12 @@ static tsr_status make_plan(tsr_deployment *d, const tsr_deployment_params *o,
     if (s != TSR_OK)
         tsr_error_prefix(err, "the planner refused this deployment, before allocating anything");
     return s;
+}
+
+void tsr_api_report_findings(const tsr_deployment *d, const tsr_diagnostics *diags,
+                             const tsr_deployment_params *o, tsr_status code, tsr_error *err)
+{
+    report_diagnostics(d, diags, o, code, err);
 }
 
 static bool forward_progress(void *ctx, double fraction)
@@ -207,9 +222,9 @@ static bool uses_draft(const tsr_profile *p)
     return p->has_draft && vt && (vt->flags & TSR_SPEC_NEEDS_DRAFT);
 }
 
-/* Under mpirun: the handshake with every other rank, and this rank's layers. */
-static tsr_status join_pipeline(tsr_deployment *d, uint32_t *first_layer, uint32_t *end_layer,
-                                tsr_error *err)
+/* Under mpirun: the handshake with every other rank, which gathers every
+ * rank's host and devices into ranks. */
+static tsr_status join_pipeline(tsr_deployment *d, tsr_pipeline_rank *ranks, tsr_error *err)
 {
     const tsr_profile *p = d->profile;
     if (uses_draft(p) || p->has_speculative)
@@ -217,15 +232,13 @@ static tsr_status join_pipeline(tsr_deployment *d, uint32_t *first_layer, uint32
                              "(mpirun) is not supported yet; drop the speculative section",
                              p->file);
     const tsr_plan_model *m = &d->plan->models[TSR_PLAN_MAIN];
-    uint64_t room = 0;
-    for (uint32_t i = 0; i < d->plan->n_devices; i++)
-        room += d->plan->devices[i].spec.capacity_bytes;
     tsr_pipeline_setup setup = {
         .profile = p,
         .gguf = d->gguf,
         .model_path = p->model.path,
         .registry = d->registry,
-        .room_bytes = room,
+        .devices = d->specs,
+        .n_devices = d->n_specs,
         .n_batch = m->n_batch,
         .n_sequences = m->n_sequences,
         .max_seq_len = m->max_seq_len,
@@ -233,10 +246,11 @@ static tsr_status join_pipeline(tsr_deployment *d, uint32_t *first_layer, uint32
         .cache_type = m->cache_type,
         .quantize = m->quantize,
     };
-    return tsr_pipeline_handshake(&setup, first_layer, end_layer, err);
+    return tsr_pipeline_handshake(&setup, ranks, err);
 }
 
-static tsr_status load(tsr_deployment *d, const tsr_deployment_params *o, tsr_error *err)
+static tsr_status load(tsr_deployment *d, const tsr_deployment_params *o,
+                       const tsr_open_extra *extra_hosts, tsr_error *err)
 {
     const tsr_profile *p = d->profile;
     tsr_status s = d->headers_only ? tsr_gguf_open_headers(p->model.path, &d->gguf, err)
@@ -252,21 +266,35 @@ static tsr_status load(tsr_deployment *d, const tsr_deployment_params *o, tsr_er
     tsr_profile_alloc_config(&p->devices, &alloc_config);
     if ((s = d->alloc->open(tsr_host_services(), &alloc_config, &d->alloc_state, err)) != TSR_OK)
         return s;
-    /* Under mpirun each rank plans the layers the handshake gives it, and
-     * maps and reserves only those. */
-    bool staged = tsr_net_size() > 1 && !d->headers_only;
-    s = make_plan(d, o, 0, 0, !staged, err);
-    if (s != TSR_OK || d->headers_only)
+    /* Under mpirun (or for simulated hosts) the job is planned as one: each
+     * rank its layers on its devices, the verdict every rank's; a rank maps
+     * and reserves only its stage. */
+    bool job = tsr_net_size() > 1 || (extra_hosts && extra_hosts->n_hosts > 0);
+    s = make_plan(d, o, !job, err);
+    if (s != TSR_OK)
         return s;
     uint32_t first_layer = 0, end_layer = 0;
-    if (staged) {
-        if ((s = join_pipeline(d, &first_layer, &end_layer, err)) != TSR_OK)
+    if (job) {
+        uint32_t n_ranks = extra_hosts && extra_hosts->n_hosts ? (uint32_t)extra_hosts->n_hosts
+                                                               : tsr_net_size();
+        tsr_pipeline_rank *ranks = calloc(n_ranks, sizeof *ranks);
+        if (!ranks)
+            return tsr_error_set(err, TSR_ERR_NOMEM, "out of memory");
+        if (extra_hosts && extra_hosts->n_hosts)
+            tsr_api_simulate_hosts(extra_hosts->host_bytes, n_ranks, ranks);
+        else if ((s = join_pipeline(d, ranks, err)) != TSR_OK) {
+            free(ranks);
             return s;
-        tsr_plan_free(d->plan);
-        d->plan = NULL;
-        if ((s = make_plan(d, o, first_layer, end_layer, true, err)) != TSR_OK)
+        }
+        uint32_t me = extra_hosts && extra_hosts->n_hosts ? 0 : tsr_net_rank();
+        s = tsr_api_plan_job(d, o, ranks, n_ranks, me, err);
+        if (s != TSR_OK)
             return s;
+        first_layer = d->job[me].first_layer;
+        end_layer = d->job[me].end_layer;
     }
+    if (d->headers_only)
+        return s;
     d->progress = o->progress;
     d->progress_ctx = o->progress_ctx;
     tsr_model_options mo = {
@@ -380,7 +408,7 @@ tsr_status tsr_api_open(const char *path, const char *yaml, size_t n_bytes, cons
     if (s == TSR_OK)
         s = validate(d, &o, err);
     if (s == TSR_OK)
-        s = load(d, &o, err);
+        s = load(d, &o, extra, err);
     if (s != TSR_OK && !d->headers_only) {
         tsr_deployment_close(d);
         return s;
@@ -466,6 +494,7 @@ void tsr_deployment_close(tsr_deployment *d)
     tsr_model_close(d->model);
     if (d->alloc_state)
         d->alloc->close(d->alloc_state);
+    tsr_api_free_job(d);
     tsr_plan_free(d->plan);
     tsr_gguf_close(d->draft_gguf);
     tsr_gguf_close(d->gguf);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "api_internal.h"
+#include "pipeline.h"
 #include "units.h"
 
 struct tsr_plan_report {
@@ -25,31 +26,66 @@ void tsr_plan_params_init(tsr_plan_params *p)
     p->struct_size = sizeof *p;
 }
 
+/* The plan of the model (a job's: the whole model's, on this process). */
 static const tsr_plan *plan_of(const tsr_plan_report *r)
 {
-    return r->d ? r->d->plan : NULL;
+    if (!r->d)
+        return NULL;
+    return r->d->whole_plan ? r->d->whole_plan : r->d->plan;
+}
+
+/* A job across hosts: its ranks, each with its stage's plan (NULL for a
+ * rank without layers). */
+static const tsr_deployment *job_of(const tsr_plan_report *r)
+{
+    return r->d && r->d->job_plans ? r->d : NULL;
+}
+
+static bool report_fits(const tsr_plan_report *r)
+{
+    if (job_of(r))
+        return r->d->job_fits;
+    return plan_of(r) && plan_of(r)->fits;
+}
+
+static tsr_plan_device_info device_info(const tsr_plan_device *d, int32_t rank,
+                                        const char *host)
+{
+    return (tsr_plan_device_info){
+        sizeof(tsr_plan_device_info), d->spec.name,    d->spec.capacity_bytes,
+        d->weights_bytes,             d->kv_cache_bytes, d->scratch_bytes,
+        d->overhead_bytes,            d->reserve_bytes,  d->total_bytes,
+        d->first_layer,               d->last_layer,     rank,
+        host};
 }
 
 /* The public views of the plan and of the findings. */
 static tsr_status describe(tsr_plan_report *r, tsr_error *err)
 {
     const tsr_plan *plan = plan_of(r);
+    const tsr_deployment *job = job_of(r);
+    size_t n_devices = plan ? plan->n_devices : 0;
+    if (job) {
+        n_devices = 0;
+        for (uint32_t k = 0; k < job->n_job; k++)
+            n_devices += job->job_plans[k] ? job->job_plans[k]->n_devices : 0;
+    }
     r->infos = calloc(r->diags.count + 1, sizeof *r->infos);
-    if (plan)
-        r->devices = calloc(plan->n_devices + 1, sizeof *r->devices);
-    if (!r->infos || (plan && !r->devices))
+    r->devices = calloc(n_devices + 1, sizeof *r->devices);
+    if (!r->infos || !r->devices)
         return tsr_error_set(err, TSR_ERR_NOMEM, "out of memory");
     for (size_t i = 0; i < r->diags.count; i++)
         r->infos[i] = tsr_api_diagnostic_info(&r->diags.items[i]);
-    for (uint32_t i = 0; plan && i < plan->n_devices; i++) {
-        const tsr_plan_device *d = &plan->devices[i];
-        r->devices[i] = (tsr_plan_device_info){
-            sizeof(tsr_plan_device_info), d->spec.name,    d->spec.capacity_bytes,
-            d->weights_bytes,             d->kv_cache_bytes, d->scratch_bytes,
-            d->overhead_bytes,            d->reserve_bytes,  d->total_bytes,
-            d->first_layer,               d->last_layer};
+    if (job) {
+        for (uint32_t k = 0; k < job->n_job; k++)
+            for (uint32_t i = 0; job->job_plans[k] && i < job->job_plans[k]->n_devices; i++)
+                r->devices[r->n_devices++] = device_info(&job->job_plans[k]->devices[i],
+                                                         (int32_t)k, job->job[k].host);
+    } else {
+        for (uint32_t i = 0; plan && i < plan->n_devices; i++)
+            r->devices[i] = device_info(&plan->devices[i], -1, NULL);
+        r->n_devices = plan ? plan->n_devices : 0;
     }
-    r->n_devices = plan ? plan->n_devices : 0;
     for (uint32_t k = 0; plan && k < plan->n_models; k++) {
         const tsr_plan_model *m = &plan->models[k];
         r->models[k] = (tsr_plan_model_info){
@@ -82,6 +118,8 @@ tsr_status tsr_plan_profile(const char *path, const tsr_plan_params *params,
     tsr_open_extra extra = {.headers_only = true,
                             .sim_bytes = p.device_bytes,
                             .n_sim = p.device_bytes ? p.n_devices : 0,
+                            .host_bytes = p.host_bytes,
+                            .n_hosts = p.host_bytes ? p.n_hosts : 0,
                             .collect = &r->diags};
     tsr_status s = path ? tsr_api_open(path, NULL, 0, NULL, NULL, &o, &extra, &r->d, err)
                         : tsr_error_set(err, TSR_ERR_INVALID, "no profile path given");
@@ -119,7 +157,7 @@ void tsr_plan_report_free(tsr_plan_report *r)
 
 bool tsr_plan_report_fits(const tsr_plan_report *r)
 {
-    return plan_of(r) && plan_of(r)->fits;
+    return report_fits(r);
 }
 
 const tsr_plan_device_info *tsr_plan_report_device(const tsr_plan_report *r, size_t index)
@@ -150,21 +188,25 @@ char *tsr_plan_report_json(const tsr_plan_report *r)
 {
     const tsr_plan *plan = plan_of(r);
     json_t *devices = json_array(), *models = json_array(), *diags = json_array();
-    for (uint32_t i = 0; plan && i < plan->n_devices; i++) {
-        const tsr_plan_device *d = &plan->devices[i];
+    for (size_t i = 0; i < r->n_devices; i++) {
+        const tsr_plan_device_info *d = &r->devices[i];
         json_t *layers = d->first_layer == TSR_PLAN_NO_LAYER
                              ? json_null()
                              : json_pack("[I, I]", (json_int_t)d->first_layer,
                                          (json_int_t)d->last_layer);
-        json_array_append_new(
-            devices, json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o}", "name",
-                               d->spec.name, "capacity_bytes", (json_int_t)d->spec.capacity_bytes,
-                               "weights_bytes", (json_int_t)d->weights_bytes, "kv_cache_bytes",
-                               (json_int_t)d->kv_cache_bytes, "scratch_bytes",
-                               (json_int_t)d->scratch_bytes, "overhead_bytes",
-                               (json_int_t)d->overhead_bytes, "reserve_bytes",
-                               (json_int_t)d->reserve_bytes, "total_bytes",
-                               (json_int_t)d->total_bytes, "layers", layers));
+        json_t *device = json_pack(
+            "{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o}", "name", d->name, "capacity_bytes",
+            (json_int_t)d->capacity_bytes, "weights_bytes", (json_int_t)d->weights_bytes,
+            "kv_cache_bytes", (json_int_t)d->kv_cache_bytes, "scratch_bytes",
+            (json_int_t)d->scratch_bytes, "overhead_bytes", (json_int_t)d->overhead_bytes,
+            "reserve_bytes", (json_int_t)d->reserve_bytes, "total_bytes",
+            (json_int_t)d->total_bytes, "layers", layers);
+        /* Across hosts only: whose device it is (additive to PROFILE.md's). */
+        if (device && d->host) {
+            json_object_set_new(device, "rank", json_integer(d->rank));
+            json_object_set_new(device, "host", json_string(d->host));
+        }
+        json_array_append_new(devices, device);
     }
     for (uint32_t k = 0; plan && k < plan->n_models; k++) {
         const tsr_plan_model *m = &plan->models[k];
@@ -176,7 +218,7 @@ char *tsr_plan_report_json(const tsr_plan_report *r)
     }
     for (size_t i = 0; i < r->diags.count; i++)
         json_array_append_new(diags, json_diagnostic(&r->diags.items[i]));
-    json_t *root = json_pack("{s:b, s:o, s:o, s:o}", "fits", plan && plan->fits, "devices",
+    json_t *root = json_pack("{s:b, s:o, s:o, s:o}", "fits", report_fits(r), "devices",
                              devices, "models", models, "diagnostics", diags);
     char *text = root ? json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
     json_decref(root);
@@ -276,7 +318,27 @@ char *tsr_plan_report_table(const tsr_plan_report *r)
     FILE *out = open_memstream(&text, &n_bytes);
     if (!out)
         return NULL;
-    if (plan) {
+    const tsr_deployment *job = job_of(r);
+    if (job) {
+        for (uint32_t k = 0; k < job->n_job; k++) {
+            const tsr_pipeline_rank *rank = &job->job[k];
+            if (rank->end_layer > rank->first_layer)
+                fprintf(out, "rank %u on host %s: layers %u-%u\n", k, rank->host,
+                        rank->first_layer, rank->end_layer - 1);
+            else
+                fprintf(out, "rank %u on host %s: no layers\n", k, rank->host);
+            if (job->job_plans[k])
+                print_devices(job->job_plans[k], out);
+            fputc('\n', out);
+        }
+        print_models(plan, out);
+        fputc('\n', out);
+        size_t errors = tsr_diag_error_count(&r->diags);
+        if (job->job_fits)
+            fprintf(out, "fits: every device of every rank holds its share\n");
+        else
+            fprintf(out, "refused: %zu error%s (below)\n", errors, errors == 1 ? "" : "s");
+    } else if (plan) {
         print_devices(plan, out);
         fputc('\n', out);
         print_models(plan, out);

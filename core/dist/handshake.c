@@ -34,7 +34,9 @@ typedef struct rank_record {
     uint32_t n_batch, n_sequences, max_seq_len, n_outputs;
     uint32_t in_flight, activations_f16, n_ranges;
     uint64_t timeout_ms, ranges_hash;
-    uint64_t room_bytes;
+    char host[64];
+    uint32_t n_devices, reserved;
+    tsr_plan_device_spec devices[TSR_PIPELINE_MAX_DEVICES];
 } rank_record;
 
 static uint64_t fnv1a(uint64_t hash, const void *data, size_t n)
@@ -104,7 +106,13 @@ static tsr_status fill_record(const tsr_pipeline_setup *s, rank_record *r, tsr_e
         uint32_t ends[2] = {d->layers[i].first, d->layers[i].last};
         r->ranges_hash = fnv1a(r->ranges_hash, ends, sizeof ends);
     }
-    r->room_bytes = s->room_bytes;
+    snprintf(r->host, sizeof r->host, "%s", tsr_net_host());
+    if (s->n_devices > TSR_PIPELINE_MAX_DEVICES)
+        return tsr_error_set(err, TSR_ERR_UNSUPPORTED, "rank %u offers %u devices; a rank of a "
+                             "job across hosts takes at most %u", tsr_net_rank(), s->n_devices,
+                             TSR_PIPELINE_MAX_DEVICES);
+    r->n_devices = s->n_devices;
+    memcpy(r->devices, s->devices, s->n_devices * sizeof *s->devices);
     return TSR_OK;
 }
 
@@ -164,68 +172,119 @@ static const char *first_difference(const rank_record *a, const rank_record *b, 
     return NULL;
 }
 
+/* A rank's room for dist.layers: auto: its devices' capacity less their
+ * overhead (the profile's devices.overhead unless auto) and the reserve. */
+static double rank_room(const tsr_profile *profile, const tsr_pipeline_rank *rank)
+{
+    const tsr_profile_devices *dev = &profile->devices;
+    double room = 0;
+    for (uint32_t i = 0; i < rank->n_devices; i++) {
+        double overhead = dev->overhead_auto ? (double)rank->devices[i].overhead_bytes
+                                             : (double)dev->overhead_bytes;
+        double spare = (double)rank->devices[i].capacity_bytes - overhead -
+                      (double)dev->reserve_bytes;
+        room += spare > 0 ? spare : 0;
+    }
+    return room;
+}
+
 /* dist.layers: auto: each rank's share of the layers in proportion to its
- * room; a layer goes to the rank whose share its midpoint falls in. */
-static void assign_auto(const rank_record *all, uint32_t n_ranks, uint32_t n_layer,
-                        uint32_t *first)
+ * room; a layer goes to the rank whose share its midpoint falls in; then
+ * every rank gets at least one layer, while there are enough. */
+static void assign_auto(const tsr_profile *profile, tsr_pipeline_rank *ranks, uint32_t n_ranks,
+                        uint32_t n_layer, uint32_t *first)
 {
     double total = 0;
     for (uint32_t r = 0; r < n_ranks; r++)
-        total += (double)all[r].room_bytes;
+        total += rank_room(profile, &ranks[r]);
+#define SHARE(i) (total > 0 ? rank_room(profile, &ranks[i]) / total : 1.0 / n_ranks)
     uint32_t r = 0;
-    double bound = total > 0 ? (double)all[0].room_bytes / total : 1.0 / n_ranks;
+    double bound = SHARE(0);
     first[0] = 0;
     for (uint32_t l = 0; l < n_layer; l++) {
         double mid = (l + 0.5) / n_layer;
         while (r + 1 < n_ranks && mid > bound) {
             r++;
             first[r] = l;
-            bound += total > 0 ? (double)all[r].room_bytes / total : 1.0 / n_ranks;
+            bound += SHARE(r);
         }
     }
+#undef SHARE
     for (r++; r < n_ranks; r++)
         first[r] = n_layer;
     first[n_ranks] = n_layer;
+    if (n_layer < n_ranks)
+        return;
+    for (r = 1; r < n_ranks; r++)
+        if (first[r] <= first[r - 1])
+            first[r] = first[r - 1] + 1;
+    for (r = n_ranks; r-- > 1;)
+        if (first[r] > n_layer - (n_ranks - r))
+            first[r] = n_layer - (n_ranks - r);
 }
 
-static tsr_status assign_layers(const tsr_pipeline_setup *s, const rank_record *all,
-                                uint32_t n_ranks, uint32_t *first, tsr_error *err)
+tsr_status tsr_pipeline_assign_layers(const tsr_profile *profile, const char *model_path,
+                                      uint32_t n_layer, tsr_pipeline_rank *ranks,
+                                      uint32_t n_ranks, tsr_diagnostics *diags)
 {
-    const tsr_profile_dist *d = &s->profile->dist;
-    uint32_t n_layer = all[0].n_layer;
-    const char *file = s->profile->file;
-    if (n_layer < n_ranks)
-        return tsr_error_set(err, TSR_ERR_INVALID, "%s: a job of %u ranks needs a model of at "
-                             "least %u layers, one per stage; %s has %u", file, n_ranks, n_ranks,
-                             s->model_path, n_layer);
+    const tsr_profile_dist *d = &profile->dist;
+    const char *file = profile->file;
+    uint32_t *first = calloc(n_ranks + 1, sizeof *first);
+    if (!first) {
+        diags->out_of_memory = true;
+        return TSR_ERR_NOMEM;
+    }
+    tsr_status s = TSR_OK;
     if (d->layers_auto) {
-        assign_auto(all, n_ranks, n_layer, first);
+        assign_auto(profile, ranks, n_ranks, n_layer, first);
+    } else if (d->n_layers > n_ranks) {
+        tsr_diag_add(diags, TSR_SEVERITY_ERROR, file, d->layers_loc.line, d->layers_loc.column,
+                     "dist.layers gives %zu layer ranges for a job of %u ranks; give one per "
+                     "rank, or auto", d->n_layers, n_ranks);
+        s = TSR_ERR_INVALID;
     } else {
-        if (d->n_layers != n_ranks)
-            return tsr_error_set(err, TSR_ERR_INVALID, "%s:%u:%u: dist.layers gives %zu layer "
-                                 "ranges for a job of %u ranks; give one per rank, or auto",
-                                 file, d->layers_loc.line, d->layers_loc.column, d->n_layers,
-                                 n_ranks);
-        const tsr_profile_dist_range *last = &d->layers[n_ranks - 1];
-        if (last->last + 1 != n_layer)
-            return tsr_error_set(err, TSR_ERR_INVALID, "%s:%u:%u: dist.layers ends at layer %u; "
-                                 "%s has layers 0 to %u, and the last range must end there",
-                                 file, last->loc.line, last->loc.column, last->last,
-                                 s->model_path, n_layer - 1);
+        const tsr_profile_dist_range *last = &d->layers[d->n_layers - 1];
+        if (last->last + 1 != n_layer) {
+            tsr_diag_add(diags, TSR_SEVERITY_ERROR, file, last->loc.line, last->loc.column,
+                         "dist.layers ends at layer %u; %s has layers 0 to %u, and the last "
+                         "range must end there", last->last, model_path, n_layer - 1);
+            s = TSR_ERR_INVALID;
+        }
         for (uint32_t r = 0; r < n_ranks; r++)
-            first[r] = d->layers[r].first;
+            first[r] = r < d->n_layers ? d->layers[r].first : n_layer;
         first[n_ranks] = n_layer;
     }
-    for (uint32_t r = 0; r < n_ranks; r++)
-        if (first[r] >= first[r + 1])
-            return tsr_error_set(err, TSR_ERR_INVALID, "%s: dist.layers: auto leaves rank %u "
-                                 "without a layer (its room is too small beside the others'); "
-                                 "give the ranges by hand", file, r);
-    return TSR_OK;
+    for (uint32_t r = 0; s == TSR_OK && r < n_ranks; r++) {
+        ranks[r].first_layer = first[r];
+        ranks[r].end_layer = first[r + 1] > first[r] ? first[r + 1] : first[r];
+        if (ranks[r].end_layer > ranks[r].first_layer)
+            continue;
+        tsr_diagnostic *diag;
+        if (d->layers_auto)
+            diag = tsr_diag_add(diags, TSR_SEVERITY_ERROR, file, d->layers_loc.line,
+                                d->layers_loc.column, "rank %u (host %s) gets no layers: %s "
+                                "has %u layers for %u ranks, and a stage needs one at least",
+                                r, ranks[r].host, model_path, n_layer, n_ranks);
+        else
+            diag = tsr_diag_add(diags, TSR_SEVERITY_ERROR, file, d->layers_loc.line,
+                                d->layers_loc.column, "rank %u (host %s) gets no layers: "
+                                "dist.layers gives %zu ranges for %u ranks", r, ranks[r].host,
+                                d->n_layers, n_ranks);
+        if (diag) {
+            diag->code = "rank-without-layers";
+            if (d->layers_auto)
+                tsr_diag_set_hint(diag, "run at most %u ranks, one per layer", n_layer);
+            else
+                tsr_diag_set_hint(diag, "run %zu ranks, or give dist.layers one range per "
+                                  "rank", d->n_layers);
+        }
+    }
+    free(first);
+    return s;
 }
 
-tsr_status tsr_pipeline_handshake(const tsr_pipeline_setup *setup, uint32_t *first_layer,
-                                  uint32_t *end_layer, tsr_error *err)
+tsr_status tsr_pipeline_handshake(const tsr_pipeline_setup *setup, tsr_pipeline_rank *ranks,
+                                  tsr_error *err)
 {
     uint32_t n_ranks = tsr_net_size(), me = tsr_net_rank();
     rank_record mine;
@@ -233,12 +292,8 @@ tsr_status tsr_pipeline_handshake(const tsr_pipeline_setup *setup, uint32_t *fir
     if (s != TSR_OK)
         return s;
     rank_record *all = calloc(n_ranks, sizeof *all);
-    uint32_t *first = calloc(n_ranks + 1, sizeof *first);
-    if (!all || !first) {
-        free(all);
-        free(first);
+    if (!all)
         return tsr_error_set(err, TSR_ERR_NOMEM, "out of memory");
-    }
     s = tsr_net_allgather(&mine, sizeof mine, all, (double)mine.timeout_ms / 1000, err);
     for (uint32_t r = 1; s == TSR_OK && r < n_ranks; r++) {
         char va[2 * TEXT_BYTES], vb[2 * TEXT_BYTES];
@@ -254,13 +309,17 @@ tsr_status tsr_pipeline_handshake(const tsr_pipeline_setup *setup, uint32_t *fir
             s = tsr_error_set(err, TSR_ERR_PEER, "rank %u: the handshake failed (rank %u "
                               "differs from rank 0 in its %s; rank 0 says how)", me, r, field);
     }
-    if (s == TSR_OK)
-        s = assign_layers(setup, all, n_ranks, first, err);
-    if (s == TSR_OK) {
-        *first_layer = first[me];
-        *end_layer = first[me + 1];
+    for (uint32_t r = 0; s == TSR_OK && r < n_ranks; r++) {
+        memset(&ranks[r], 0, sizeof ranks[r]);
+        all[r].host[sizeof all[r].host - 1] = '\0';
+        snprintf(ranks[r].host, sizeof ranks[r].host, "%s", all[r].host);
+        ranks[r].n_devices = all[r].n_devices < TSR_PIPELINE_MAX_DEVICES
+                                 ? all[r].n_devices
+                                 : TSR_PIPELINE_MAX_DEVICES;
+        memcpy(ranks[r].devices, all[r].devices, ranks[r].n_devices * sizeof *ranks[r].devices);
+        for (uint32_t i = 0; i < ranks[r].n_devices; i++)
+            ranks[r].devices[i].name[sizeof ranks[r].devices[i].name - 1] = '\0';
     }
     free(all);
-    free(first);
     return s;
 }

@@ -25,7 +25,9 @@
 #define TSR_CORE_DIST_PIPELINE_H
 
 #include "gguf.h"
+#include "diag.h"
 #include "model.h"
+#include "plan.h"
 #include "profile.h"
 #include "tessera/tessera.h"
 
@@ -35,24 +37,49 @@ enum { TSR_WIRE_VERSION = 1 };
 
 typedef struct tsr_pipeline tsr_pipeline;
 
+enum { TSR_PIPELINE_MAX_DEVICES = 16 };
+
+/* One rank of the job as every rank sees it after the handshake: where it
+ * runs, the devices it offers the planner and the layers it gets
+ * (tsr_pipeline_assign_layers; first_layer == end_layer: none). */
+typedef struct tsr_pipeline_rank {
+    char host[64];
+    tsr_plan_device_spec devices[TSR_PIPELINE_MAX_DEVICES];
+    uint32_t n_devices;
+    uint32_t first_layer, end_layer;
+} tsr_pipeline_rank;
+
 /* What a rank brings to the handshake besides its build and model file. */
 typedef struct tsr_pipeline_setup {
     const tsr_profile *profile;   /* its dist: section (and its file, for messages) */
     const tsr_gguf *gguf;         /* the main model's file */
     const char *model_path;
     const tsr_registry *registry; /* the plugin set */
-    uint64_t room_bytes;          /* what this rank's devices hold, for dist.layers: auto */
+    const tsr_plan_device_spec *devices; /* this rank's, as its allocator offers them */
+    uint32_t n_devices;
     uint32_t n_batch, n_sequences, max_seq_len, n_outputs; /* the plan's, on every rank alike */
     const char *cache_type, *quantize;
 } tsr_pipeline_setup;
 
 /* Shakes hands with every rank (tessera and wire version, CPU features,
  * plugin set, the model's fingerprint and shape, the settings every rank
- * must share) and assigns each rank its layers. TSR_ERR_PEER names the first
- * rank that differs and the field; TSR_ERR_INVALID a dist.layers that does
- * not fit the job (FILE:LINE:COLUMN). Collective: every rank calls it. */
-tsr_status tsr_pipeline_handshake(const tsr_pipeline_setup *setup, uint32_t *first_layer,
-                                  uint32_t *end_layer, tsr_error *err);
+ * must share) and gathers every rank's host and devices into ranks
+ * (tsr_net_size() entries, layers not yet assigned). TSR_ERR_PEER names the
+ * first rank that differs and the field. Collective: every rank calls it. */
+tsr_status tsr_pipeline_handshake(const tsr_pipeline_setup *setup, tsr_pipeline_rank *ranks,
+                                  tsr_error *err);
+
+/* Gives each of n_ranks ranks its layers of a model of n_layer layers:
+ * profile's dist.layers, or auto in proportion to each rank's room (its
+ * devices' capacity less overhead and reserve), at least one layer per rank
+ * while there are enough. Adds to diags a profile error at dist.layers'
+ * place (FILE:LINE:COLUMN) for a list that does not end at the model's last
+ * layer or gives more ranges than ranks (and returns TSR_ERR_INVALID), and a
+ * rank-without-layers error per rank left without (TSR_OK: the job plan
+ * refuses it). Every rank computes the same; needs no MPI. */
+tsr_status tsr_pipeline_assign_layers(const tsr_profile *profile, const char *model_path,
+                                      uint32_t n_layer, tsr_pipeline_rank *ranks,
+                                      uint32_t n_ranks, tsr_diagnostics *diags);
 
 /* Opens this rank's stage of model (which holds layers [first_layer,
  * end_layer)). In a job of one rank *out is NULL: nothing to do. */

@@ -432,6 +432,10 @@ typedef struct tsr_plan_params {
                                      section, else 1 */
     const char *const *plugin_dirs; /* searched before the profile's plugins.path */
     size_t n_plugin_dirs;
+    const uint64_t *host_bytes;   /* plan a job across hosts you do not have: one rank per
+                                     host, host0, host1, ..., each with one device sim0 of
+                                     this capacity; NULL: none (under mpirun: the job's) */
+    size_t n_hosts;
 } tsr_plan_params;
 
 TSR_EXPORT void tsr_plan_params_init(tsr_plan_params *p);
@@ -452,6 +456,10 @@ typedef struct tsr_plan_device_info {
     uint64_t capacity_bytes, weights_bytes, kv_cache_bytes, scratch_bytes, overhead_bytes,
         reserve_bytes, total_bytes;
     int32_t first_layer, last_layer; /* of the main model; -1 when none */
+    /* Across hosts (under mpirun, or tsr_plan_params.host_bytes): the rank
+     * whose device it is and its host; -1 and NULL otherwise. */
+    int32_t rank;
+    const char *host;
 } tsr_plan_device_info;
 TSR_EXPORT const tsr_plan_device_info *tsr_plan_report_device(const tsr_plan_report *report,
                                                               size_t index);
