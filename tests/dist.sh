@@ -121,10 +121,10 @@ rank_pid() {
     case $(readlink "$p/exe") in *tessera*) echo "${p#/proc/}"; return ;; esac
   done
 }
-# Starts a long generation over 2 ranks (dist.timeout 2s), waits for its
+# Starts a long generation over 2 ranks (dist.timeout $2), waits for its
 # first text, sends rank 1 signal $1; prints the seconds until the job ended.
 stop_rank_1() {
-  printf 'model: {path: %s}\ndist: {timeout: 2s}\n' "$model" > "$dir/job.yaml"
+  printf 'model: {path: %s}\ndist: {timeout: %s}\n' "$model" "$2" > "$dir/job.yaml"
   rm -f "$dir/out"
   TSR_TEST_DIST_JOB=$dir $mpi -np 2 "$tessera" run "$dir/job.yaml" -p "Write a long essay." \
     -n 100000 -t 1 --ignore-eos > "$dir/out" 2> "$dir/err" &
@@ -145,11 +145,13 @@ stop_rank_1() {
 }
 # 2 s of waiting and 1 s of probing, then mpirun's teardown (3 to 4 s here;
 # the bound leaves room for a loaded machine).
-set -- $(stop_rank_1 STOP)
+set -- $(stop_rank_1 STOP 2s)
 [ "$1" -le 15 ] && [ "$2" -eq 4 ] && grep -q "rank 1 (pid $3 on .*) stopped answering" "$dir/err"
 check $? "a paused rank ends the job in $1 s (timeout 2s), exit 4, naming rank 1 and its pid"
 
-set -- $(stop_rank_1 KILL)
+# mpirun notices a death by itself: a long dist.timeout keeps a loaded
+# machine's slow step from passing for a stall before the kill.
+set -- $(stop_rank_1 KILL 30s)
 # mpirun itself notices a rank that died, ends the others and says so (its
 # message gives the rank; Open MPI 4.1 prints its PID as 0).
 [ "$1" -le 10 ] && [ "$2" -ne 0 ] && grep -q "process rank 1 with PID .* exited on signal 9" \
