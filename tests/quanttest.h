@@ -572,6 +572,72 @@ static inline void quanttest_check_products(const char *name, const int64_t *col
     }
 }
 
+/* A format whose products at ISA level `level` compute each (row, token)
+ * as its scalar reference does, term by term in block order, equals the
+ * reference bit for bit: on 1 to 40 rows (every remainder of 16-row groups
+ * and 4-row passes), the rows split into ranges as the core's threads split
+ * them (1, 2, 3 and 5 uneven ranges), 1 to 9, 33 and 70 tokens, 32 to 1056
+ * columns. On a CPU without that level's path the best one it has is left
+ * to quanttest_check_products. */
+static inline void quanttest_check_tier_equals_reference(const char *name, const char *level)
+{
+    const tsr_quant_vtable *vt = quanttest_find(name);
+    const tsr_quant_vtable *act = quanttest_activation_of(vt);
+    quanttest_use_level(level, vt, act);
+    if (strcmp(vt->kernel_name(), level) != 0) {
+        cr_assert_str_neq(quanttest_expected_path(tsr_cpu_features(), true), level);
+        return;
+    }
+    enum { MAX_ROWS = 40, MAX_T = 70 };
+    static const int64_t cols[] = {32, 64, 96, 1056};
+    static const int token_counts[] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 33, 70};
+    static const int n_splits[] = {1, 2, 3, 5};
+    quanttest_rng rng = {0x40f0a512 ^ vt->gguf_type};
+    for (size_t k = 0; k < sizeof cols / sizeof cols[0]; k++) {
+        int64_t n = cols[k];
+        size_t w_row_bytes = (size_t)(n / vt->block_elems) * vt->block_bytes;
+        size_t x_row_bytes = (size_t)(n / act->block_elems) * act->block_bytes;
+        uint8_t *w = malloc(w_row_bytes * MAX_ROWS), *x = malloc(x_row_bytes * MAX_T);
+        float *y = malloc(sizeof(float) * MAX_ROWS * MAX_T);
+        float *y_ref = malloc(sizeof(float) * MAX_ROWS * MAX_T);
+        quanttest_random_weights(name, vt, NULL, NULL, w, w_row_bytes, MAX_ROWS, n, &rng);
+        quanttest_random_activations(act, x, x_row_bytes, MAX_T, n, &rng);
+        vt->matmat_reference(w, w_row_bytes, x, x_row_bytes, y_ref, MAX_ROWS, n, MAX_T, 0,
+                             MAX_ROWS);
+        for (int rows = 1; rows <= MAX_ROWS; rows++)
+            for (size_t kt = 0; kt < sizeof token_counts / sizeof token_counts[0]; kt++)
+                for (size_t ks = 0; ks < sizeof n_splits / sizeof n_splits[0]; ks++) {
+                    int n_t = token_counts[kt], parts = n_splits[ks];
+                    for (int i = 0; i < MAX_ROWS * MAX_T; i++)
+                        y[i] = -1234.5f;
+                    /* uneven ranges: part p ends at rows * (p + 1)^2 / parts^2 */
+                    int begin = 0;
+                    for (int part = 0; part < parts; part++) {
+                        int end = part + 1 == parts ? rows : rows * (part + 1) * (part + 1) /
+                                                                 (parts * parts);
+                        if (n_t == 1)
+                            vt->matvec(w, w_row_bytes, x, y, n, begin, end);
+                        else
+                            vt->matmat(w, w_row_bytes, x, x_row_bytes, y, MAX_ROWS, n, n_t,
+                                       begin, end);
+                        begin = end;
+                    }
+                    for (int t = 0; t < MAX_T; t++)
+                        for (int r = 0; r < MAX_ROWS; r++) {
+                            float got = y[t * MAX_ROWS + r];
+                            float want =
+                                t < n_t && r < rows ? y_ref[t * MAX_ROWS + r] : -1234.5f;
+                            cr_assert_eq(quanttest_bits(got), quanttest_bits(want),
+                                         "%s: %lld columns, %d rows in %d ranges, %d tokens: "
+                                         "y[%d][%d] = %a, want %a",
+                                         name, (long long)n, rows, parts, n_t, t, r, (double)got,
+                                         (double)want);
+                        }
+                }
+        free(w), free(x), free(y), free(y_ref);
+    }
+}
+
 /* With data whose every block term and partial sum is an integer below 2^24
  * (scales 1, integer minimums and sums), sums are exact in float in any
  * order: the SIMD paths must then equal the reference bit for bit, which

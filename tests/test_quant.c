@@ -289,6 +289,13 @@ Test(quant, bf16_native_products_match_exact_sums_and_reference_within_declared_
     }
 }
 
+/* q8_0's AVX-512 VNNI products (16 rows a zmm for matmat, 4 rows for
+ * matvec) compute what the scalar reference computes, in its order. */
+Test(quant, q8_0_avx512vnni_products_equal_the_scalar_reference_bit_for_bit)
+{
+    quanttest_check_tier_equals_reference("q8_0", "avx512vnni");
+}
+
 /* Exact products (quanttest_check_exact_products). q4_1: d = 1, m in
  * {-2, 0, 3}, every nibble random. */
 static void fill_q4_1_exact(uint8_t *block, quanttest_rng *rng, const void *ctx)

@@ -285,69 +285,10 @@ static void fill_q8_k_exact(uint8_t *block, quanttest_rng *rng, const void *ctx)
 }
 
 /* q4_0's AVX-512 VNNI products (16 rows a zmm for matmat, 4 rows for
- * matvec) compute each (row, token) as the scalar reference does, term by
- * term in block order, so they equal it bit for bit: on 1 to 40 rows
- * (every remainder of the 16-row groups and of the 4-row passes), the rows
- * split into ranges as the core's threads split them (2, 3 and 5 ranges of
- * uneven sizes), 1 to 9, 33 and 70 tokens, 1, 2 and 3 blocks and 1056
- * columns. On a CPU without the tier this checks the best path it has
- * against the same bound the other products get (quanttest_check_products). */
+ * matvec) compute what the scalar reference computes, in its order. */
 Test(quant_legacy, q4_0_avx512vnni_products_equal_the_scalar_reference_bit_for_bit)
 {
-    const tsr_quant_vtable *vt = quanttest_find("q4_0");
-    const tsr_quant_vtable *act = quanttest_activation_of(vt);
-    quanttest_use_level("avx512vnni", vt, act);
-    if (strcmp(vt->kernel_name(), "avx512vnni") != 0) {
-        cr_assert_str_neq(quanttest_expected_path(tsr_cpu_features(), true), "avx512vnni");
-        return;
-    }
-    enum { MAX_ROWS = 40, MAX_T = 70 };
-    static const int64_t cols[] = {32, 64, 96, 1056};
-    static const int token_counts[] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 33, 70};
-    static const int n_splits[] = {1, 2, 3, 5};
-    quanttest_rng rng = {0x40f0a512};
-    for (size_t k = 0; k < sizeof cols / sizeof cols[0]; k++) {
-        int64_t n = cols[k];
-        size_t w_row_bytes = (size_t)(n / 32) * 18, x_row_bytes = (size_t)(n / 32) * 34;
-        uint8_t *w = malloc(w_row_bytes * MAX_ROWS), *x = malloc(x_row_bytes * MAX_T);
-        float *y = malloc(sizeof(float) * MAX_ROWS * MAX_T);
-        float *y_ref = malloc(sizeof(float) * MAX_ROWS * MAX_T);
-        quanttest_random_weights("q4_0", vt, NULL, NULL, w, w_row_bytes, MAX_ROWS, n, &rng);
-        quanttest_random_activations(act, x, x_row_bytes, MAX_T, n, &rng);
-        vt->matmat_reference(w, w_row_bytes, x, x_row_bytes, y_ref, MAX_ROWS, n, MAX_T, 0,
-                             MAX_ROWS);
-        for (int rows = 1; rows <= MAX_ROWS; rows++)
-            for (size_t kt = 0; kt < sizeof token_counts / sizeof token_counts[0]; kt++)
-                for (size_t ks = 0; ks < sizeof n_splits / sizeof n_splits[0]; ks++) {
-                    int n_t = token_counts[kt], parts = n_splits[ks];
-                    for (int i = 0; i < MAX_ROWS * MAX_T; i++)
-                        y[i] = -1234.5f;
-                    /* uneven ranges: part p ends at rows * (p + 1)^2 / parts^2 */
-                    int begin = 0;
-                    for (int part = 0; part < parts; part++) {
-                        int end = part + 1 == parts ? rows : rows * (part + 1) * (part + 1) /
-                                                                 (parts * parts);
-                        if (n_t == 1)
-                            vt->matvec(w, w_row_bytes, x, y, n, begin, end);
-                        else
-                            vt->matmat(w, w_row_bytes, x, x_row_bytes, y, MAX_ROWS, n, n_t,
-                                       begin, end);
-                        begin = end;
-                    }
-                    for (int t = 0; t < MAX_T; t++)
-                        for (int r = 0; r < MAX_ROWS; r++) {
-                            float got = y[t * MAX_ROWS + r];
-                            float want =
-                                t < n_t && r < rows ? y_ref[t * MAX_ROWS + r] : -1234.5f;
-                            cr_assert_eq(quanttest_bits(got), quanttest_bits(want),
-                                         "%lld columns, %d rows in %d ranges, %d tokens: "
-                                         "y[%d][%d] = %a, want %a",
-                                         (long long)n, rows, parts, n_t, t, r, (double)got,
-                                         (double)want);
-                        }
-                }
-        free(w), free(x), free(y), free(y_ref);
-    }
+    quanttest_check_tier_equals_reference("q4_0", "avx512vnni");
 }
 
 Test(quant_legacy, q4_0_integer_products_are_exact_on_every_isa)
