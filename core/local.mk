@@ -62,9 +62,10 @@ libtessera_core_la_SOURCES += core/arch/llama_arch.h core/arch/llama_config.c \
 
 # plan: the memory planner: sizing from headers and the plan as a value
 # (plan.c), the layout step (plan_layout.c: placement and accounting), and its
-# checks (plan_check.c: diagnostics and their hints).
+# checks (plan_check.c: diagnostics and their hints; plan_device.c: what a
+# device of a kind other than the CPU can run).
 libtessera_core_la_SOURCES += core/plan/plan.c core/plan/plan.h core/plan/plan_internal.h \
-	core/plan/plan_layout.c core/plan/plan_check.c
+	core/plan/plan_layout.c core/plan/plan_check.c core/plan/plan_device.c
 
 # model: the Llama-family model loaded as its plan says: weights (mapped,
 # read or re-quantized at load), the forward pass, sequences and their state.

@@ -376,6 +376,11 @@ tests_test_plan_SOURCES = tests/test_plan.c tests/plan_testutil.h tests/testutil
 tests_test_plan_CFLAGS = $(TEST_CFLAGS)
 tests_test_plan_LDADD = $(TEST_LIBS) -lm
 TESTS += tests/test_plan
+check_PROGRAMS += tests/test_plan_device
+tests_test_plan_device_SOURCES = tests/test_plan_device.c tests/plan_testutil.h tests/testutil.h
+tests_test_plan_device_CFLAGS = $(TEST_CFLAGS)
+tests_test_plan_device_LDADD = $(TEST_LIBS)
+TESTS += tests/test_plan_device
 endif
 # The model reserves exactly its plan, on the plan's devices (the default model).
 if HAVE_CRITERION

@@ -52,16 +52,24 @@ typedef struct planned {
     tsr_diagnostics profile_diags;
 } planned;
 
-/* The devices of a profile's sim allocator, as the planner sees them. */
+/* The devices of a profile's sim allocator, as the planner sees them: the
+ * allocator opened with the profile's devices.sim and devices.options, as
+ * tsr_api_open does. */
 static inline uint32_t sim_specs(const tsr_profile *p, tsr_plan_device_spec *specs)
 {
     cr_assert_str_eq(p->devices.allocator, "sim", "the planner's tests simulate devices");
-    for (size_t d = 0; d < p->devices.n_sim; d++) {
-        memset(&specs[d], 0, sizeof specs[d]);
-        snprintf(specs[d].name, sizeof specs[d].name, "sim%zu", d);
-        specs[d].capacity_bytes = p->devices.sim_bytes[d];
-    }
-    return (uint32_t)p->devices.n_sim;
+    const tsr_alloc_vtable *vt = tsr_plugin_alloc(p->devices.plugin);
+    cr_assert_not_null(vt);
+    tsr_alloc_config config;
+    tsr_profile_alloc_config(&p->devices, &config);
+    void *state = NULL;
+    tsr_error err = {0};
+    cr_assert_eq(vt->open(tsr_host_services(), &config, &state, &err), TSR_OK, "%s",
+                 err.message);
+    uint32_t n = tsr_plan_devices_from_alloc(vt, state, specs, TSR_PROFILE_MAX_DEVICES, &err);
+    vt->close(state);
+    cr_assert_gt(n, 0, "%s", err.message);
+    return n;
 }
 
 /* Parses yaml (paths relative to the fixtures), validates it as `tessera

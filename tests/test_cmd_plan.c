@@ -297,6 +297,32 @@ Test(cmd_plan, devices_plans_the_profile_for_hardware_you_do_not_have)
     json_decref(root);
 }
 
+Test(cmd_plan, a_format_without_cuda_kernels_on_cuda_devices_exits_3_naming_it)
+{
+    write_text("gpu.yaml", "model: {path: llama-3.1-8b-q4_k_m.gguf, max_seq_len: 4096}\n"
+                           "devices: {allocator: sim, sim: [24GiB], options: {kind: cuda}}\n");
+    ran r = tessera("plan gpu.yaml");
+    cr_expect_eq(r.status, 3, "exit %d\n%s%s", r.status, r.out, r.err);
+    cr_expect_not_null(strstr(r.out, "refused"), "%s", r.out);
+    cr_expect_not_null(strstr(r.err, "gpu.yaml:1:"), "%s", r.err);
+    cr_expect_not_null(strstr(r.err, "[no-device-kernels]"), "%s", r.err);
+    cr_expect_not_null(strstr(r.err, "llama-3.1-8b-q4_k_m.gguf (the main model)"), "%s", r.err);
+    cr_expect_not_null(strstr(r.err, "tensors in q4_k (token_embd.weight and "), "%s", r.err);
+    cr_expect_not_null(strstr(r.err, "CUDA device sim0"), "%s", r.err);
+    cr_expect_not_null(strstr(r.err, "model.quantize") ? r.err : strstr(r.err, "--enable-cuda"),
+                       "no way out in the hint:\n%s", r.err);
+    ran_free(&r);
+    json_t *root = plan_json("plan --json gpu.yaml", 3);
+    cr_expect(has_code(root, "no-device-kernels"));
+    json_decref(root);
+    /* The same on simulated CPUs fits. */
+    write_text("cpu.yaml", "model: {path: llama-3.1-8b-q4_k_m.gguf, max_seq_len: 4096}\n"
+                           "devices: {allocator: sim, sim: [24GiB]}\n");
+    r = tessera("plan cpu.yaml");
+    cr_expect_eq(r.status, 0, "exit %d\n%s", r.status, r.err);
+    ran_free(&r);
+}
+
 /* ---- exit status 2: the input is unusable ---------------------------------------------------- */
 
 Test(cmd_plan, an_unusable_profile_exits_2_with_its_problems)

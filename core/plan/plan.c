@@ -77,8 +77,11 @@ static tsr_status read_model(const tsr_plan_request *r, uint32_t k, plan_model_i
                                  "%s: tensor %s has GGUF type %u, which neither a quant plugin "
                                  "nor the GGUF type table knows: its size cannot be planned",
                                  m->path, t->name, t->type);
+        pt->type = t->type;
+        pt->n_dims = t->n_dims;
         pt->placed_bytes = pt->bytes;
-        if (tsr_model_tensor_requantized(t, m->quantize))
+        pt->requantized = tsr_model_tensor_requantized(t, m->quantize);
+        if (pt->requantized)
             pt->placed_bytes = t->n_elems / m->quantize->block_elems * m->quantize->block_bytes;
         if (pt->unit == TSR_PLAN_UNIT_NONE)
             continue;
@@ -299,6 +302,7 @@ tsr_status tsr_plan_make(const tsr_plan_request *r, tsr_plan **out, tsr_error *e
         plan_place(&p, &p.settings, &layout);
         plan_diagnose(&p, &layout, &plan->diags);
         plan_check_split(&p, &plan->diags);
+        plan_check_device_kernels(&p, &layout, &plan->diags);
         s = build_plan(&p, &layout, plan, err);
     }
     if (s == TSR_OK && plan->diags.out_of_memory)
@@ -403,6 +407,7 @@ uint32_t tsr_plan_devices_from_alloc(const tsr_alloc_vtable *alloc, void *state,
         specs[d].name[sizeof specs[d].name - 1] = '\0';
         specs[d].capacity_bytes = info.capacity_bytes;
         specs[d].overhead_bytes = info.overhead_bytes;
+        specs[d].device_kind = info.device_kind; /* 0 from a plugin older than ABI 1.2 */
     }
     return n;
 }

@@ -58,7 +58,10 @@
  * bits per weight the weights would need), split-mismatch and
  * split-exceeds-device (a warning: a split entry is a ceiling, clamped to
  * what its device can hold beside the overhead and the reserve; only a
- * clamped split that cannot hold the weights is refused, as does-not-fit).
+ * clamped split that cannot hold the weights is refused, as does-not-fit)
+ * and no-device-kernels (plan_device.c: a tensor placed on a device whose
+ * kind its format has no kernels for, or a KV cache type the device's
+ * attention cannot read; never run on the host instead).
  *
  * Nothing here is thread-safe; a plan is made once, then only read.
  */
@@ -83,6 +86,7 @@ typedef struct tsr_plan_device_spec {
     char name[64];           /* "cpu", "sim0", "cuda1" */
     uint64_t capacity_bytes;
     uint64_t overhead_bytes; /* the runtime's cost on it besides our arenas */
+    uint32_t device_kind;    /* TSR_DEVICE_KIND_*: what computes there; 0, the CPU */
 } tsr_plan_device_spec;
 
 /* One model to plan. */

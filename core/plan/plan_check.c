@@ -64,11 +64,8 @@ static tsr_profile_loc first_place(tsr_profile_loc a, tsr_profile_loc b, tsr_pro
     return a.line ? a : b.line ? b : c;
 }
 
-static tsr_diagnostic *report(const planner *p, tsr_diagnostics *diags, tsr_severity severity,
-                              const char *code, tsr_profile_loc at, const char *fmt, ...)
-    TSR_PRINTF(6, 7);
-static tsr_diagnostic *report(const planner *p, tsr_diagnostics *diags, tsr_severity severity,
-                              const char *code, tsr_profile_loc at, const char *fmt, ...)
+tsr_diagnostic *plan_report(const planner *p, tsr_diagnostics *diags, tsr_severity severity,
+                            const char *code, tsr_profile_loc at, const char *fmt, ...)
 {
     const tsr_profile *profile = p->request->profile;
     va_list args;
@@ -86,7 +83,7 @@ static tsr_profile_loc no_place(void)
     return (tsr_profile_loc){0, 0};
 }
 
-static tsr_profile_loc devices_place(const planner *p)
+tsr_profile_loc plan_devices_place(const planner *p)
 {
     const tsr_profile *profile = p->request->profile;
     if (!profile)
@@ -157,8 +154,8 @@ void plan_check_split(const planner *p, tsr_diagnostics *diags)
         for (uint32_t d = 0; d < p->n_devices && used < sizeof names; d++)
             used += (size_t)snprintf(names + used, sizeof names - used, "%s%s", d ? ", " : "",
                                      r->devices[d].name);
-        tsr_diagnostic *diag = report(
-            p, diags, TSR_SEVERITY_ERROR, "split-mismatch", devices_place(p),
+        tsr_diagnostic *diag = plan_report(
+            p, diags, TSR_SEVERITY_ERROR, "split-mismatch", plan_devices_place(p),
             "devices.split gives %u budget%s, but there %s %u device%s (%s): it needs one "
             "budget per device",
             r->n_split, r->n_split == 1 ? "" : "s", p->n_devices == 1 ? "is" : "are",
@@ -190,9 +187,9 @@ void plan_check_split(const planner *p, tsr_diagnostics *diags)
                                  ? profile->devices.split_locs[d]
                                  : no_place();
         /* A ceiling: planning went on with the entry clamped (tsr_plan_make). */
-        tsr_diagnostic *diag = report(
+        tsr_diagnostic *diag = plan_report(
             p, diags, TSR_SEVERITY_WARNING, "split-exceeds-device",
-            first_place(at, devices_place(p), no_place()),
+            first_place(at, plan_devices_place(p), no_place()),
             "devices.split gives %s %s of weights, more than it can hold: its %s less the "
             "reserve (%s) and the runtime overhead (%s) leave %s, so the entry, a ceiling, "
             "is clamped to that",
@@ -288,6 +285,10 @@ static const tsr_plugin *smaller_cache(const planner *p, const plan_settings *ba
     const tsr_registry *reg = p->request->registry;
     const tsr_plugin *best = NULL;
     double current = bytes_per_value(base->cache_q[0]);
+    /* A device's attention reads one cache type (plan_device.c): no other
+     * type is an option there. */
+    if (plan_has_device_kind(p))
+        return NULL;
     for (size_t i = 0; reg && i < tsr_registry_count(reg); i++) {
         const tsr_plugin *plugin = tsr_registry_get(reg, i);
         const tsr_quant_vtable *q = tsr_plugin_quant(plugin);
@@ -407,8 +408,8 @@ static void report_does_not_fit(const planner *p, const plan_layout *l, tsr_diag
         uint64_t budget = 0;
         for (uint32_t d = 0; d < p->n_devices; d++)
             budget += p->settings.split_bytes[d];
-        tsr_diagnostic *d = report(
-            p, diags, TSR_SEVERITY_ERROR, "does-not-fit", devices_place(p),
+        tsr_diagnostic *d = plan_report(
+            p, diags, TSR_SEVERITY_ERROR, "does-not-fit", plan_devices_place(p),
             "devices.split budgets %s for the main model's weights, and they need %s: layers "
             "%d to %u are left over (planned on %s, beyond its budget)",
             size(budget, a), size(m->weights, b), l->first_over_budget, m->end - 1,
@@ -430,8 +431,8 @@ static void report_does_not_fit(const planner *p, const plan_layout *l, tsr_diag
         if (p->settings.n_models > 1 && l->sums[1][dev].weights)
             snprintf(draft_part, sizeof draft_part, " (%s of them the draft's)",
                      size(l->sums[1][dev].weights, a));
-        tsr_diagnostic *d = report(
-            p, diags, TSR_SEVERITY_ERROR, "does-not-fit", devices_place(p),
+        tsr_diagnostic *d = plan_report(
+            p, diags, TSR_SEVERITY_ERROR, "does-not-fit", plan_devices_place(p),
             "device %s would need %s but holds %s: weights %s%s, KV cache %s, scratch %s, "
             "runtime overhead %s, reserve %s",
             spec->name, size(l->totals[dev], b), size(spec->capacity_bytes, c), size(weights, e),
@@ -492,7 +493,7 @@ static bool check_draft_is_main(const planner *p, const plan_layout *l, tsr_diag
     if (!same_quantize(m->request->quantize, dr->request->quantize)) {
         /* The same weights at another format: self-speculation. */
         const char *mq = m->request->quantize, *dq = dr->request->quantize;
-        report(p, diags, TSR_SEVERITY_NOTE, "self-draft", draft_place(p),
+        plan_report(p, diags, TSR_SEVERITY_NOTE, "self-draft", draft_place(p),
                "the draft is the main model's own weights at another format (%s%s as the main "
                "model, %s%s as the draft): self-speculation; it pays when the draft's format "
                "decodes much faster than the main model's",
@@ -509,7 +510,7 @@ static bool check_draft_is_main(const planner *p, const plan_layout *l, tsr_diag
     };
     size_text a, b, c;
     char range[64];
-    tsr_diagnostic *d = report(
+    tsr_diagnostic *d = plan_report(
         p, diags, TSR_SEVERITY_ERROR, "draft-is-main", draft_place(p),
         "the draft model is the main model itself (%s): it would double the weight memory and "
         "cannot speed anything up, since drafting would cost as much as decoding",
@@ -542,17 +543,17 @@ static void check_draft_vocab(const planner *p, tsr_diagnostics *diags)
         return;
     tsr_diagnostic *d;
     if (v.other[0])
-        d = report(p, diags, TSR_SEVERITY_ERROR, "draft-vocab-mismatch", draft_place(p),
+        d = plan_report(p, diags, TSR_SEVERITY_ERROR, "draft-vocab-mismatch", draft_place(p),
                    "the draft and the main model have the same %llu tokens, but %s: the main "
                    "model would check the draft's tokens against other rules",
                    (unsigned long long)v.n_a, v.other);
     else if (v.first_token < 0)
-        d = report(p, diags, TSR_SEVERITY_ERROR, "draft-vocab-mismatch", draft_place(p),
+        d = plan_report(p, diags, TSR_SEVERITY_ERROR, "draft-vocab-mismatch", draft_place(p),
                    "the draft's vocabulary has %llu tokens and the main model's %llu: the two "
                    "tokenize text differently, so the main model cannot check the draft's tokens",
                    (unsigned long long)v.n_b, (unsigned long long)v.n_a);
     else
-        d = report(p, diags, TSR_SEVERITY_ERROR, "draft-vocab-mismatch", draft_place(p),
+        d = plan_report(p, diags, TSR_SEVERITY_ERROR, "draft-vocab-mismatch", draft_place(p),
                    "the draft and the main model both have %llu tokens, but token %lld is %s in "
                    "the draft and %s in the main model: the two tokenize text differently, so "
                    "the main model cannot check the draft's tokens",
@@ -569,7 +570,7 @@ static void check_draft_size(const planner *p, tsr_diagnostics *diags)
     if (dr->params * 4 <= m->params)
         return;
     char a[32], b[32], c[32], range[64];
-    tsr_diagnostic *d = report(
+    tsr_diagnostic *d = plan_report(
         p, diags, TSR_SEVERITY_WARNING, "draft-too-large", draft_place(p),
         "the draft has %s parameters, %.0f%% of the main model's %s (more than a quarter): "
         "drafting would cost nearly as much as decoding, so speculation cannot make decoding "

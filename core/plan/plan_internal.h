@@ -14,6 +14,9 @@ typedef struct plan_tensor {
     uint64_t placed_bytes;    /* in memory: bytes, or its size re-quantized */
     uint64_t n_elems;
     int32_t unit;             /* a layer, TSR_PLAN_UNIT_INPUT/OUTPUT, or _NONE: not loaded */
+    uint32_t type;            /* the GGUF type as stored */
+    uint32_t n_dims;
+    bool requantized;         /* placed in the model's quantize format, not as stored */
 } plan_tensor;
 
 /* What is fixed about one model while the planner tries settings. */
@@ -100,7 +103,22 @@ static inline uint64_t plan_align_up(uint64_t n)
     return (n + 63) & ~(uint64_t)63;
 }
 
-/* ---- the checks (plan_check.c) ---- */
+/* ---- the checks (plan_check.c, plan_device.c) ---- */
+/* Adds a diagnostic of the planner's, placed in the profile when there is
+ * one; NULL when out of memory. */
+tsr_diagnostic *plan_report(const planner *p, tsr_diagnostics *diags, tsr_severity severity,
+                            const char *code, tsr_profile_loc at, const char *fmt, ...)
+    TSR_PRINTF(6, 7);
+/* Where a diagnostic about the devices points: the split, the devices
+ * section or the model. */
+tsr_profile_loc plan_devices_place(const planner *p);
+/* Whether some device of the request is not the CPU. */
+bool plan_has_device_kind(const planner *p);
+/* The no-device-kernels checks: every tensor placed on a device of a kind
+ * other than the CPU has a format with kernels of that kind, and every
+ * KV cache there is of a type that kind's attention reads. */
+void plan_check_device_kernels(const planner *p, const plan_layout *layout,
+                               tsr_diagnostics *diags);
 /* Adds the planner's diagnostics about layout (placed with p->settings). */
 void plan_diagnose(const planner *p, const plan_layout *layout, tsr_diagnostics *diags);
 /* The split-mismatch and split-exceeds-device checks (a split of the

@@ -18,7 +18,8 @@
  * is refused too: it may rely on members the core would ignore. ABI 1.1
  * appended the allocator's parameters and flags, the host's fp16/bf16
  * conversions and a quant format's device kernels; ABI 1.2 (this header) a
- * quant format's product_rounding. Plugins built for 1.0 and 1.1 load
+ * quant format's product_rounding and a device's kind
+ * (tsr_device_info.device_kind). Plugins built for 1.0 and 1.1 load
  * unchanged.
  *
  * Required and optional. Every vtable member is required unless its comment
@@ -324,8 +325,10 @@ enum {
     TSR_QUANT_ACTIVATION = 1u << 1,   /* an activation form only (q8_1, q8_K): no products */
 };
 
-/* ABI 1.1: kinds of device a format may carry kernels for. */
+/* ABI 1.1: kinds of device a format may carry kernels for; ABI 1.2: the
+ * kind of a device an allocator offers (tsr_device_info.device_kind). */
 enum {
+    TSR_DEVICE_KIND_CPU = 0,  /* the host's own cores and memory (ABI 1.2) */
     TSR_DEVICE_KIND_CUDA = 1, /* NVIDIA GPUs through the CUDA runtime */
 };
 
@@ -589,6 +592,10 @@ typedef struct tsr_device_info {
     uint64_t free_bytes;     /* free now */
     uint64_t overhead_bytes; /* what the runtime costs on it besides our arenas (context, workspaces) */
     uint32_t flags;          /* TSR_DEVICE_* */
+    /* ABI 1.2: what computes on it (TSR_DEVICE_KIND_*); 0, the CPU, for an
+     * older plugin. The planner refuses to place a tensor on a device of a
+     * kind its format has no kernels for (no-device-kernels). */
+    uint32_t device_kind;
 } tsr_device_info;
 
 enum {
@@ -708,6 +715,8 @@ static_assert(offsetof(tsr_quant_vtable, product_rounding) >
 static_assert(sizeof(void *) != 8 || offsetof(tsr_alloc_config, params) == 24, "alloc config");
 static_assert(sizeof(void *) != 8 || offsetof(tsr_alloc_vtable, flags) == 88, "alloc layout");
 static_assert(sizeof(void *) != 8 || offsetof(tsr_host, fp16_from_float) == 152, "host layout");
+static_assert(offsetof(tsr_device_info, flags) == 224, "device info layout (ABI 1.0)");
+static_assert(offsetof(tsr_device_info, device_kind) == 228, "device info layout (ABI 1.2)");
 
 #ifdef __cplusplus
 }

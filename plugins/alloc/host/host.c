@@ -41,6 +41,7 @@ static tsr_status host_open(const tsr_host *host, const tsr_alloc_config *config
     info->free_bytes = available_bytes(physical);
     info->overhead_bytes = 0;
     info->flags = TSR_DEVICE_HOST_MEMORY;
+    info->device_kind = TSR_DEVICE_KIND_CPU;
     *state = s;
     return TSR_OK;
 }

@@ -1,12 +1,43 @@
 /* alloc/sim: N simulated devices of given capacities, for planning hardware
  * you do not have. It enforces each capacity exactly as a GPU allocator
  * would (same error), while the memory itself is lazily committed host
- * memory, so a deployment planned for sim devices also runs on the CPU. */
+ * memory, so a deployment planned for sim devices also runs on the CPU.
+ *
+ * devices.options: {kind: cuda} makes them CUDA devices to the planner
+ * (tsr_device_info.device_kind): it then refuses formats without CUDA
+ * kernels there, as it would on real GPUs, and counts a CUDA context on
+ * each. What runs is still the CPU path on host memory. */
 #include <stdio.h>
+#include <string.h>
 
 #include "../arena.h"
 
 enum { SIM_MAX_DEVICES = 64 };
+
+/* The overhead a simulated CUDA device reports: an estimate of the CUDA
+ * runtime's context on a device of sm_80 to sm_90 (the context itself with
+ * its module images, the stack and printf heaps, cuBLAS's workspace), which
+ * commonly measures 300 to 500 MiB with CUDA 12 and 13; alloc/cuda measures
+ * the real one. devices.overhead replaces it. */
+#define SIM_CUDA_OVERHEAD_BYTES ((uint64_t)512 << 20)
+
+static const char *const sim_kinds[] = {"cpu", "cuda", NULL};
+
+static const tsr_param_desc sim_params[] = {
+    {.name = "kind", .type = TSR_PARAM_STRING, .default_string = "cpu", .choices = sim_kinds,
+     .doc = "what the simulated devices are to the planner: cpu, or cuda (GPUs: formats "
+            "without CUDA kernels are refused and each device counts a 512 MiB context)"},
+};
+
+/* devices.options' kind, as TSR_DEVICE_KIND_*. */
+static uint32_t sim_kind(const tsr_alloc_config *config)
+{
+    if (!config || !TSR_COVERS(config->struct_size, tsr_alloc_config, n_params) ||
+        !config->params || config->n_params < 1 || !config->params[0].string)
+        return TSR_DEVICE_KIND_CPU;
+    return strcmp(config->params[0].string, "cuda") == 0 ? TSR_DEVICE_KIND_CUDA
+                                                          : TSR_DEVICE_KIND_CPU;
+}
 
 typedef struct sim_state {
     const tsr_host *host;
@@ -26,6 +57,7 @@ static tsr_status sim_open(const tsr_host *host, const tsr_alloc_config *config,
         return host->error_set(err, TSR_ERR_INVALID,
                                "alloc/sim simulates at most %d devices, not %u", SIM_MAX_DEVICES,
                                n);
+    uint32_t kind = sim_kind(config);
     sim_state *s = host->alloc(sizeof *s + n * sizeof s->devices[0]);
     if (!s)
         return host->error_set(err, TSR_ERR_NOMEM, "alloc/sim: out of memory");
@@ -38,12 +70,15 @@ static tsr_status sim_open(const tsr_host *host, const tsr_alloc_config *config,
         tsr_device_info *info = &dev->info;
         info->struct_size = sizeof *info;
         snprintf(info->name, sizeof info->name, "sim%u", i);
-        snprintf(info->description, sizeof info->description, "simulated %.1f GiB",
+        snprintf(info->description, sizeof info->description, "simulated %s%.1f GiB",
+                 kind == TSR_DEVICE_KIND_CUDA ? "CUDA device, " : "",
                  (double)config->sim_capacities[i] / (1024.0 * 1024.0 * 1024.0));
         info->capacity_bytes = config->sim_capacities[i];
         info->free_bytes = config->sim_capacities[i];
-        info->overhead_bytes = 0; /* a simulation has no runtime; devices.overhead models one */
+        /* A simulated CPU has no runtime; devices.overhead models one. */
+        info->overhead_bytes = kind == TSR_DEVICE_KIND_CUDA ? SIM_CUDA_OVERHEAD_BYTES : 0;
         info->flags = TSR_DEVICE_HOST_MEMORY;
+        info->device_kind = kind;
     }
     *state = s;
     return TSR_OK;
@@ -145,6 +180,8 @@ static const tsr_plugin_desc sim_desc = {
     .name = "sim",
     .version = "1.0.0",
     .summary = "simulated devices of given capacities (devices.sim), for planning",
+    .params = sim_params,
+    .n_params = sizeof sim_params / sizeof sim_params[0],
     .vtable = &sim_vtable,
 };
 
