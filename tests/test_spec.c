@@ -180,7 +180,8 @@ static void expect_same_tokens(const char *sampler_yaml, int threads, size_t n_g
     deployment *with[2] = {&ngram, &draft};
     const char *names[2] = {"ngram", "draft-model"};
     int stride = prompt_stride();
-    for (int i = stride > 1 ? first : 0; i < N_PROMPTS; i += stride) {
+    size_t n_run = 0;
+    for (int i = stride > 1 ? first : 0; i < N_PROMPTS; i += stride, n_run++) {
         size_t n = prompt_tokens(&ngram, i, prompt);
         tsr_generate_stats a, b;
         generate(&ngram, prompt, n, n_gen, false, &plain, &a);
@@ -194,10 +195,12 @@ static void expect_same_tokens(const char *sampler_yaml, int threads, size_t n_g
             t[k].verifications += b.n_verifications;
         }
     }
-    /* The test means something only when drafts were both kept and rejected. */
+    /* The test means something only when drafts were both kept and rejected,
+     * over more than 8 verifications for the ten prompts (fewer for the
+     * sanitizers' every third prompt: an AVX-512 run there saw 6 in 4). */
     for (int k = 0; k < 2; k++) {
-        cr_expect_gt(t[k].verifications, 8u, "%s: %zu verifications", names[k],
-                     t[k].verifications);
+        cr_expect_gt(t[k].verifications, 8 * n_run / N_PROMPTS, "%s: %zu verifications in %zu prompts",
+                     names[k], t[k].verifications, n_run);
         cr_expect_gt(t[k].accepted, 0u, "%s: no draft accepted", names[k]);
         cr_expect_lt(t[k].accepted, t[k].drafted, "%s: no draft rejected", names[k]);
     }
