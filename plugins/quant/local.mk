@@ -21,7 +21,7 @@ contrib_bench_quant_bench_LDADD = libtessera_core.la
 
 plugins_LTLIBRARIES += plugins/quant_q8_0.la
 plugins_quant_q8_0_la_SOURCES = plugins/quant/q8_0/q8_0.c plugins/quant/q8_0/q8_0_x86.c \
-	plugins/quant/q8_0/q8_0.h plugins/quant/q8_0/q8_0_tier.h plugins/quant/quant_tile.h plugins/quant/common.h
+	plugins/quant/q8_0/q8_0.h plugins/quant/q8_0/q8_0_tier.h plugins/quant/quant_tile.h plugins/quant/quant_r16.h plugins/quant/common.h
 plugins_quant_q8_0_la_CPPFLAGS = $(QUANT_PLUGIN_CPPFLAGS)
 plugins_quant_q8_0_la_LDFLAGS = $(PLUGIN_LDFLAGS)
 
@@ -47,7 +47,7 @@ LEGACY_QUANT_CPPFLAGS = $(QUANT_PLUGIN_CPPFLAGS) -DQUANT_PREFETCH_BYTES=8192
 
 plugins_LTLIBRARIES += plugins/quant_q4_0.la
 plugins_quant_q4_0_la_SOURCES = plugins/quant/q4_0/q4_0.c plugins/quant/q4_0/q4_0_x86.c \
-	plugins/quant/q4_0/q4_0.h plugins/quant/q4_0/q4_0_tier.h plugins/quant/quant_tile.h plugins/quant/common.h
+	plugins/quant/q4_0/q4_0.h plugins/quant/q4_0/q4_0_tier.h plugins/quant/quant_tile.h plugins/quant/quant_r16.h plugins/quant/common.h
 plugins_quant_q4_0_la_CPPFLAGS = $(LEGACY_QUANT_CPPFLAGS)
 plugins_quant_q4_0_la_LDFLAGS = $(PLUGIN_LDFLAGS)
 
