@@ -28,6 +28,14 @@ int cli_dist_end(int exit_code)
     return exit_code;
 }
 
+/* A hop as `tessera plan` prints it under mpirun (core/api/plan.c). */
+static void format_hop(double latency_s, double bytes_per_s, uint64_t row_bytes, char *buf,
+                       size_t bytes)
+{
+    snprintf(buf, bytes, "latency %.1f us per row of %llu bytes, bandwidth %.1f MB/s",
+             latency_s * 1e6, (unsigned long long)row_bytes, bytes_per_s / 1e6);
+}
+
 void cli_print_stages(FILE *out, tsr_deployment *d)
 {
     if (tsr_dist_size() < 2 || tsr_dist_rank() != 0)
@@ -46,5 +54,16 @@ void cli_print_stages(FILE *out, tsr_deployment *d)
                 r, s.rank, s.host, s.first_layer, s.last_layer,
                 (double)s.weights_bytes / (1024.0 * 1024.0), s.compute_s, s.wait_s,
                 100.0 * s.idle_share, s.rows ? (double)s.bytes_sent / (double)s.rows : 0.0);
+    }
+    for (uint32_t r = 0; r + 1 < tsr_dist_size(); r++) {
+        tsr_dist_stats from = {.struct_size = sizeof from}, to = {.struct_size = sizeof to};
+        if (!tsr_dist_stage_stats(d, r, &from) || !tsr_dist_stage_stats(d, r + 1, &to) ||
+            !from.hop_row_bytes)
+            continue;
+        char line[160];
+        format_hop(from.hop_latency_s, from.hop_bytes_per_s, from.hop_row_bytes, line,
+                       sizeof line);
+        fprintf(out, "[hop rank %u -> rank %u (host %s -> %s): %s, timed at the handshake]\n",
+                r, r + 1, from.host, to.host, line);
     }
 }

@@ -76,7 +76,7 @@ libtessera_core_la_SOURCES += core/model/model.c core/model/model.h \
 # dist: across hosts, one pipeline stage per rank of an mpirun job: the
 # transport (Open MPI with --with-mpi, else a job of one), the handshake, the
 # stages.
-libtessera_core_la_SOURCES += core/dist/net.h core/dist/handshake.c core/dist/pipeline.c \
+libtessera_core_la_SOURCES += core/dist/net.h core/dist/handshake.c core/dist/hop.c core/dist/pipeline.c \
 	core/dist/pipeline.h
 if HAVE_MPI
 libtessera_core_la_SOURCES += core/dist/net_mpi.c

@@ -4,8 +4,13 @@
 # bit-identical to one process (perplexity's --save-logits, compared as
 # bytes) and the same greedy and seeded text; the handshake refuses a faked
 # version and a different model file on one rank; a paused and a killed
-# rank end the job within seconds, naming the rank. Skips when tessera was
+# rank end the job within seconds, naming the rank; the handshake's timing
+# of each hop is printed by plan and run --stats. Skips when tessera was
 # built without MPI (configure --with-mpi) or mpirun is missing. TAP.
+#
+# TSR_DIST_CHECKS="exact hop ..." runs only the checks of those names (the
+# others are reported as skipped), for a developer on a loaded machine:
+# one exact greedy seeded stages plan hop refuse version model paused killed.
 set -u
 build=${TSR_TEST_BUILDDIR:-.}
 src=${TSR_TEST_SRCDIR:-.}
@@ -25,8 +30,19 @@ trap '[ -n "$job_pid" ] && kill -KILL "$job_pid" 2>/dev/null; rm -rf "$dir"' EXI
 # CI runs as root; ranks share the machine's cores; no binding, so that
 # oversubscribed ranks do not fight over one core each.
 mpi="mpirun --allow-run-as-root --oversubscribe --bind-to none"
-echo "1..13"
+echo "1..14"
 n=0
+want() { # want NAME: whether TSR_DIST_CHECKS selects the check NAME
+  case " ${TSR_DIST_CHECKS:-$1} " in *" $1 "*) return 0 ;; esac
+  return 1
+}
+skip() { # skip COUNT NAME: the check NAME, not selected
+  i=0
+  while [ $i -lt "$1" ]; do
+    n=$((n + 1)); i=$((i + 1))
+    echo "ok $n - $2 # SKIP not in TSR_DIST_CHECKS"
+  done
+}
 check() { # check STATUS DESCRIPTION
   n=$((n + 1))
   if [ "$1" -eq 0 ]; then echo "ok $n - $2"; else
@@ -37,80 +53,131 @@ check() { # check STATUS DESCRIPTION
 
 # A text of two perplexity chunks of 64 tokens.
 head -c 1200 "$src/README.md" > "$dir/text"
-"$tessera" perplexity -m "$model" -f "$dir/text" -c 64 -t 1 --save-logits "$dir/one.logits" \
-  > "$dir/out" 2> "$dir/err"
-[ $? -eq 0 ] && [ -s "$dir/one.logits" ]
-check $? "one process: perplexity saves the logits of every token"
-for ranks in 2 3 4; do
-  $mpi -np $ranks "$tessera" perplexity -m "$model" -f "$dir/text" -c 64 -t 1 \
-    --save-logits "$dir/$ranks.logits" > "$dir/out" 2> "$dir/err"
-  [ $? -eq 0 ] && cmp -s "$dir/one.logits" "$dir/$ranks.logits"
-  check $? "$ranks ranks: every logit bit-identical to one process's (f32 activations)"
-done
+if want one || want exact; then
+  "$tessera" perplexity -m "$model" -f "$dir/text" -c 64 -t 1 --save-logits "$dir/one.logits" \
+    > "$dir/out" 2> "$dir/err"
+  [ $? -eq 0 ] && [ -s "$dir/one.logits" ]
+  check $? "one process: perplexity saves the logits of every token"
+else skip 1 one; fi
+if want exact; then
+  for ranks in 2 3 4; do
+    $mpi -np $ranks "$tessera" perplexity -m "$model" -f "$dir/text" -c 64 -t 1 \
+      --save-logits "$dir/$ranks.logits" > "$dir/out" 2> "$dir/err"
+    [ $? -eq 0 ] && cmp -s "$dir/one.logits" "$dir/$ranks.logits"
+    check $? "$ranks ranks: every logit bit-identical to one process's (f32 activations)"
+  done
+else skip 3 exact; fi
 
-"$tessera" run -m "$model" -p "The capital of France is" -n 24 --greedy --no-chat -t 1 \
-  > "$dir/greedy.one" 2> "$dir/err"
-$mpi -np 2 "$tessera" run -m "$model" -p "The capital of France is" -n 24 --greedy --no-chat \
-  -t 1 > "$dir/out" 2> "$dir/err"
-[ $? -eq 0 ] && [ -s "$dir/out" ] && cmp -s "$dir/greedy.one" "$dir/out"
-check $? "2 ranks: greedy text as one process's"
+if want greedy; then
+  "$tessera" run -m "$model" -p "The capital of France is" -n 24 --greedy --no-chat -t 1 \
+    > "$dir/greedy.one" 2> "$dir/err"
+  $mpi -np 2 "$tessera" run -m "$model" -p "The capital of France is" -n 24 --greedy --no-chat \
+    -t 1 > "$dir/out" 2> "$dir/err"
+  [ $? -eq 0 ] && [ -s "$dir/out" ] && cmp -s "$dir/greedy.one" "$dir/out"
+  check $? "2 ranks: greedy text as one process's"
+else skip 1 greedy; fi
 
-"$tessera" run "$src/conf/smollm2-cpu.yaml" -m "$model" -p "Tell me a story about a cat." \
-  -n 24 --seed 7 -t 1 > "$dir/seeded.one" 2> "$dir/err"
-$mpi -np 3 "$tessera" run "$src/conf/smollm2-cpu.yaml" -m "$model" \
-  -p "Tell me a story about a cat." -n 24 --seed 7 -t 1 > "$dir/out" 2> "$dir/err"
-[ $? -eq 0 ] && [ -s "$dir/out" ] && cmp -s "$dir/seeded.one" "$dir/out"
-check $? "3 ranks: seeded sampling text as one process's"
+if want seeded; then
+  "$tessera" run "$src/conf/smollm2-cpu.yaml" -m "$model" -p "Tell me a story about a cat." \
+    -n 24 --seed 7 -t 1 > "$dir/seeded.one" 2> "$dir/err"
+  $mpi -np 3 "$tessera" run "$src/conf/smollm2-cpu.yaml" -m "$model" \
+    -p "Tell me a story about a cat." -n 24 --seed 7 -t 1 > "$dir/out" 2> "$dir/err"
+  [ $? -eq 0 ] && [ -s "$dir/out" ] && cmp -s "$dir/seeded.one" "$dir/out"
+  check $? "3 ranks: seeded sampling text as one process's"
+else skip 1 seeded; fi
 
 # Each rank holds only its share, as the model file lays it out (the gguf
 # package reads it), and says what its stage did.
 py=/opt/tsr-venv/bin/python
 [ -x "$py" ] || py=python3
-$mpi -np 3 "$tessera" run -m "$model" -p "The capital of France is" -n 8 --greedy --no-chat \
-  -t 1 --stats > "$dir/out" 2> "$dir/err"
-[ $? -eq 0 ] && "$py" "$src/tests/dist_stages.py" "$model" "$dir/err" 3 > "$dir/stages"
-rc=$?
-cat "$dir/stages"
-check $rc "3 ranks: run --stats gives each stage's layers, weights held (only its tensors), compute, wait, idle, bytes per token"
+if want stages; then
+  $mpi -np 3 "$tessera" run -m "$model" -p "The capital of France is" -n 8 --greedy --no-chat \
+    -t 1 --stats > "$dir/out" 2> "$dir/err"
+  [ $? -eq 0 ] && "$py" "$src/tests/dist_stages.py" "$model" "$dir/err" 3 > "$dir/stages"
+  rc=$?
+  cat "$dir/stages"
+  check $rc "3 ranks: run --stats gives each stage's layers, weights held (only its tensors), compute, wait, idle, bytes per token"
+else skip 1 stages; fi
 
 # The plan spans the job: rank 0 prints every rank, its host and layers.
 printf 'model: {path: %s, max_seq_len: 256}\n' "$model" > "$dir/plan.yaml"
-$mpi -np 3 "$tessera" plan "$dir/plan.yaml" > "$dir/out" 2> "$dir/err"
-rc=$?
 host=$(hostname)
-[ $rc -eq 0 ] && grep -q "^rank 0 on host $host: layers 0-" "$dir/out" &&
-  grep -q "^rank 1 on host $host: layers " "$dir/out" &&
-  grep -q "^rank 2 on host $host: layers .*-29\$" "$dir/out" &&
-  [ "$(grep -c '^plan for' "$dir/out")" -eq 1 ] &&
-  $mpi -np 2 "$tessera" plan "$dir/plan.yaml" --json > "$dir/json" 2>> "$dir/err" &&
-  "$py" -c 'import json, sys; d = json.load(open(sys.argv[1]))["devices"]
+if want plan; then
+  $mpi -np 3 "$tessera" plan "$dir/plan.yaml" > "$dir/out" 2> "$dir/err"
+  rc=$?
+  [ $rc -eq 0 ] && grep -q "^rank 0 on host $host: layers 0-" "$dir/out" &&
+    grep -q "^rank 1 on host $host: layers " "$dir/out" &&
+    grep -q "^rank 2 on host $host: layers .*-29\$" "$dir/out" &&
+    [ "$(grep -c '^plan for' "$dir/out")" -eq 1 ] &&
+    $mpi -np 2 "$tessera" plan "$dir/plan.yaml" --json > "$dir/json" 2>> "$dir/err" &&
+    "$py" -c 'import json, sys; d = json.load(open(sys.argv[1]))["devices"]
 assert [x["rank"] for x in d] == [0, 1] and all(x["host"] == sys.argv[2] for x in d), d' \
-    "$dir/json" "$host" 2>> "$dir/err"
-check $? "mpirun tessera plan: rank 0 prints every rank with its host and layers (JSON: rank, host)"
+      "$dir/json" "$host" 2>> "$dir/err"
+  check $? "mpirun tessera plan: rank 0 prints every rank with its host and layers (JSON: rank, host)"
+else skip 1 plan; fi
+
+# The cost of one hop, timed at the handshake: plan prints it under every
+# rank but the last, its JSON has one link per hop, run --stats a line per
+# hop; each latency and bandwidth positive and finite (a row of the default
+# model's f32 activations is 576 x 4 bytes).
+if want hop; then
+  $mpi -np 3 "$tessera" plan "$dir/plan.yaml" --json > "$dir/json" 2> "$dir/err" &&
+    "$py" - "$dir/json" > "$dir/out" 2>> "$dir/err" <<'PY'
+import json, math, sys
+links = json.load(open(sys.argv[1]))["links"]
+assert [(l["from"], l["to"]) for l in links] == [(0, 1), (1, 2)], links
+for l in links:
+    assert l["row_bytes"] == 576 * 4 and l["chunk_bytes"] > l["row_bytes"], l
+    for k in ("latency_s", "bytes_per_s"):
+        assert math.isfinite(l[k]) and l[k] > 0, l
+    assert l["latency_s"] < 1, l
+    print(f"# hop {l['from']} -> {l['to']}: {l['latency_s'] * 1e6:.1f} us per row, "
+          f"{l['bytes_per_s'] / 1e6:.1f} MB/s")
+PY
+  rc=$?
+  cat "$dir/out"
+  hop='latency [0-9.]* us per row of 2304 bytes, bandwidth [0-9.]* MB/s'
+  [ $rc -eq 0 ] && $mpi -np 3 "$tessera" plan "$dir/plan.yaml" > "$dir/out" 2>> "$dir/err" &&
+    grep -q "^hop to rank 1 (host $host): $hop (timed at the handshake)\$" "$dir/out" &&
+    grep -q "^hop to rank 2 (host $host): $hop" "$dir/out" &&
+    [ "$(grep -c '^hop to' "$dir/out")" -eq 2 ] &&
+    $mpi -np 2 "$tessera" run -m "$model" -p "The capital" -n 2 --greedy --no-chat -t 1 \
+      --stats > "$dir/out" 2> "$dir/err" &&
+    grep -q "^\[hop rank 0 -> rank 1 (host $host -> $host): $hop, timed at the handshake\]\$" \
+      "$dir/err"
+  check $? "the handshake times each hop: plan (table and JSON links) and run --stats print latency and bandwidth, positive and finite"
+else skip 1 hop; fi
 
 # A stage that does not fit: refused before allocating, named, said once; every rank exits 3.
-printf 'model: {path: %s, max_seq_len: 256}\ndevices: {allocator: sim, sim: [100MiB], reserve: 0}\ndist: {layers: [[0, 0], [1, 29]]}\n' \
-  "$model" > "$dir/lopsided.yaml"
-$mpi -np 2 "$tessera" run "$dir/lopsided.yaml" -p hi -n 2 -t 1 > "$dir/out" 2> "$dir/err"
-rc=$?
-[ $rc -eq 3 ] && [ "$(grep -c "device sim0 of rank 1 (host $host) would need" "$dir/err")" -eq 1 ] &&
-  ! grep -q "of rank 0 (host" "$dir/err" && [ "$(grep -c 'refused this job' "$dir/err")" -eq 1 ]
-check $? "a stage that does not fit: exit $rc, refused once naming sim0 of rank 1 and its host"
+if want refuse; then
+  printf 'model: {path: %s, max_seq_len: 256}\ndevices: {allocator: sim, sim: [100MiB], reserve: 0}\ndist: {layers: [[0, 0], [1, 29]]}\n' \
+    "$model" > "$dir/lopsided.yaml"
+  $mpi -np 2 "$tessera" run "$dir/lopsided.yaml" -p hi -n 2 -t 1 > "$dir/out" 2> "$dir/err"
+  rc=$?
+  [ $rc -eq 3 ] && [ "$(grep -c "device sim0 of rank 1 (host $host) would need" "$dir/err")" -eq 1 ] &&
+    ! grep -q "of rank 0 (host" "$dir/err" && [ "$(grep -c 'refused this job' "$dir/err")" -eq 1 ]
+  check $? "a stage that does not fit: exit $rc, refused once naming sim0 of rank 1 and its host"
+else skip 1 refuse; fi
 
-TSR_TEST_DIST_FAKE_VERSION=1 $mpi -np 2 "$tessera" run -m "$model" -p hi -n 2 -t 1 \
-  > "$dir/out" 2> "$dir/err"
-[ $? -eq 4 ] && grep -q "rank 1 differs from rank 0 in its tessera version" "$dir/err"
-check $? "a rank of another version: every rank stops, exit 4, the message names rank and field"
+if want version; then
+  TSR_TEST_DIST_FAKE_VERSION=1 $mpi -np 2 "$tessera" run -m "$model" -p hi -n 2 -t 1 \
+    > "$dir/out" 2> "$dir/err"
+  [ $? -eq 4 ] && grep -q "rank 1 differs from rank 0 in its tessera version" "$dir/err"
+  check $? "a rank of another version: every rank stops, exit 4, the message names rank and field"
+else skip 1 version; fi
 
 # Another model file on rank 1: the default model with one letter of its
 # name (general.name, in the header) changed.
-cp "$model" "$dir/other.gguf"
-at=$(head -c 4096 "$model" | grep -boa 'Smollm2' | head -n 1 | cut -d: -f1)
-printf 'X' | dd of="$dir/other.gguf" bs=1 seek="$at" conv=notrunc 2> /dev/null
-$mpi -np 1 "$tessera" run -m "$model" -p hi -n 2 -t 1 : \
-  -np 1 "$tessera" run -m "$dir/other.gguf" -p hi -n 2 -t 1 > "$dir/out" 2> "$dir/err"
-[ $? -eq 4 ] && grep -q "rank 1 differs from rank 0 in its model file" "$dir/err"
-check $? "a different model file on rank 1 is refused at the handshake, naming it"
+if want model; then
+  cp "$model" "$dir/other.gguf"
+  at=$(head -c 4096 "$model" | grep -boa 'Smollm2' | head -n 1 | cut -d: -f1)
+  printf 'X' | dd of="$dir/other.gguf" bs=1 seek="$at" conv=notrunc 2> /dev/null
+  $mpi -np 1 "$tessera" run -m "$model" -p hi -n 2 -t 1 : \
+    -np 1 "$tessera" run -m "$dir/other.gguf" -p hi -n 2 -t 1 > "$dir/out" 2> "$dir/err"
+  [ $? -eq 4 ] && grep -q "rank 1 differs from rank 0 in its model file" "$dir/err"
+  check $? "a different model file on rank 1 is refused at the handshake, naming it"
+  rm -f "$dir/other.gguf"
+else skip 1 model; fi
 
 # The pid of rank $1 of the job started with TSR_TEST_DIST_JOB=$dir.
 rank_pid() {
@@ -145,15 +212,19 @@ stop_rank_1() {
 }
 # 2 s of waiting and 1 s of probing, then mpirun's teardown (3 to 4 s here;
 # the bound leaves room for a loaded machine).
+if want paused; then
 set -- $(stop_rank_1 STOP 2s)
 [ "$1" -le 15 ] && [ "$2" -eq 4 ] && grep -q "rank 1 (pid $3 on .*) stopped answering" "$dir/err"
 check $? "a paused rank ends the job in $1 s (timeout 2s), exit 4, naming rank 1 and its pid"
+else skip 1 paused; fi
 
 # mpirun notices a death by itself: a long dist.timeout keeps a loaded
 # machine's slow step from passing for a stall before the kill.
+if want killed; then
 set -- $(stop_rank_1 KILL 30s)
 # mpirun itself notices a rank that died, ends the others and says so (its
 # message gives the rank; Open MPI 4.1 prints its PID as 0).
 [ "$1" -le 10 ] && [ "$2" -ne 0 ] && grep -q "process rank 1 with PID .* exited on signal 9" \
   "$dir/err"
 check $? "a killed rank ends the job in $1 s (exit $2), and the message names rank 1"
+else skip 1 killed; fi

@@ -71,6 +71,11 @@ bool tsr_dist_stage_stats(const tsr_deployment *d, uint32_t rank, tsr_dist_stats
         .bytes_sent = s->bytes_sent,
         .host = s->host,
     };
+    if (d->job && rank < d->n_job) {
+        all.hop_latency_s = d->job[rank].hop_latency_s;
+        all.hop_bytes_per_s = d->job[rank].hop_bytes_per_s;
+        all.hop_row_bytes = d->job[rank].hop_row_bytes;
+    }
     uint32_t size = out->struct_size;
     memcpy(out, &all, size < sizeof all ? size : sizeof all);
     out->struct_size = size < sizeof all ? size : (uint32_t)sizeof all;

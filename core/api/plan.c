@@ -220,6 +220,22 @@ char *tsr_plan_report_json(const tsr_plan_report *r)
         json_array_append_new(diags, json_diagnostic(&r->diags.items[i]));
     json_t *root = json_pack("{s:b, s:o, s:o, s:o}", "fits", report_fits(r), "devices",
                              devices, "models", models, "diagnostics", diags);
+    /* Under mpirun only: each link as the handshake timed it (additive to
+     * PROFILE.md's keys). */
+    const tsr_deployment *job = job_of(r);
+    if (root && job && job->n_job > 1 && job->job[0].hop_row_bytes) {
+        json_t *links = json_array();
+        for (uint32_t k = 0; k + 1 < job->n_job; k++) {
+            const tsr_pipeline_rank *rank = &job->job[k];
+            json_array_append_new(
+                links, json_pack("{s:I, s:I, s:f, s:f, s:I, s:I}", "from", (json_int_t)k, "to",
+                                 (json_int_t)k + 1, "latency_s", rank->hop_latency_s,
+                                 "bytes_per_s", rank->hop_bytes_per_s, "row_bytes",
+                                 (json_int_t)rank->hop_row_bytes, "chunk_bytes",
+                                 (json_int_t)rank->hop_chunk_bytes));
+        }
+        json_object_set_new(root, "links", links);
+    }
     char *text = root ? json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
     json_decref(root);
     return text;
@@ -329,6 +345,12 @@ char *tsr_plan_report_table(const tsr_plan_report *r)
                 fprintf(out, "rank %u on host %s: no layers\n", k, rank->host);
             if (job->job_plans[k])
                 print_devices(job->job_plans[k], out);
+            const tsr_pipeline_rank *next = k + 1 < job->n_job ? &job->job[k + 1] : NULL;
+            if (next && rank->hop_row_bytes)
+                fprintf(out, "hop to rank %u (host %s): latency %.1f us per row of %llu bytes, "
+                        "bandwidth %.1f MB/s (timed at the handshake)\n", k + 1, next->host,
+                        rank->hop_latency_s * 1e6, (unsigned long long)rank->hop_row_bytes,
+                        rank->hop_bytes_per_s / 1e6);
             fputc('\n', out);
         }
         print_models(plan, out);

@@ -321,5 +321,15 @@ tsr_status tsr_pipeline_handshake(const tsr_pipeline_setup *setup, tsr_pipeline_
             ranks[r].devices[i].name[sizeof ranks[r].devices[i].name - 1] = '\0';
     }
     free(all);
+    /* One hop's cost: a row of activations as they cross, and a prefill
+     * chunk (the batch split dist.in_flight ways, by default one per stage). */
+    if (s == TSR_OK && n_ranks > 1) {
+        size_t row_bytes = (size_t)mine.n_embd * (mine.activations_f16 ? 2 : 4);
+        uint32_t in_flight = mine.in_flight ? mine.in_flight : n_ranks;
+        size_t rows = (mine.n_batch + in_flight - 1) / in_flight;
+        s = tsr_pipeline_measure_hops(ranks, n_ranks, me, row_bytes,
+                                      (rows > 1 ? rows : 2) * row_bytes,
+                                      (double)mine.timeout_ms / 1000, err);
+    }
     return s;
 }

@@ -27,6 +27,7 @@ enum {
     TSR_NET_TAG_PING = 3,   /* "are you there?" */
     TSR_NET_TAG_PONG = 4,   /* "yes" */
     TSR_NET_TAG_STATS = 5,  /* a stage's figures, to rank 0 */
+    TSR_NET_TAG_HOP = 6,    /* the handshake's timing of a link, and its echo */
 };
 
 /* Starts the job when launched by mpirun (else a job of one). Idempotent. */

@@ -47,6 +47,12 @@ typedef struct tsr_pipeline_rank {
     tsr_plan_device_spec devices[TSR_PIPELINE_MAX_DEVICES];
     uint32_t n_devices;
     uint32_t first_layer, end_layer;
+    /* The link to rank + 1 as the handshake timed it (core/dist/hop.c): the
+     * one-way time of one row of activations (hop_row_bytes) and the
+     * bandwidth a prefill chunk's rows (hop_chunk_bytes) add. All 0 for the
+     * last rank and for hosts simulated by `tessera plan --hosts`. */
+    double hop_latency_s, hop_bytes_per_s;
+    uint64_t hop_row_bytes, hop_chunk_bytes;
 } tsr_pipeline_rank;
 
 /* What a rank brings to the handshake besides its build and model file. */
@@ -68,6 +74,15 @@ typedef struct tsr_pipeline_setup {
  * first rank that differs and the field. Collective: every rank calls it. */
 tsr_status tsr_pipeline_handshake(const tsr_pipeline_setup *setup, tsr_pipeline_rank *ranks,
                                   tsr_error *err);
+
+/* Times the link from each rank to the next (core/dist/hop.c says how):
+ * round trips of row_bytes and chunk_bytes (at most 4 MiB), then every
+ * rank's figures into every rank's ranks[].hop_*. Collective: every rank
+ * of the job calls it, me its own rank. TSR_ERR_PEER names a rank that did
+ * not answer within timeout_s. */
+tsr_status tsr_pipeline_measure_hops(tsr_pipeline_rank *ranks, uint32_t n_ranks, uint32_t me,
+                                     size_t row_bytes, size_t chunk_bytes, double timeout_s,
+                                     tsr_error *err);
 
 /* Gives each of n_ranks ranks its layers of a model of n_layer layers:
  * profile's dist.layers, or auto in proportion to each rank's room (its

@@ -860,6 +860,12 @@ typedef struct tsr_dist_stats {
     uint64_t rows;                 /* token rows it ran */
     uint64_t bytes_sent;           /* activations it sent on (the last: logits to rank 0) */
     const char *host;              /* where it runs; valid until the next collect or close */
+    /* The hop to the next stage's rank, as the handshake timed it (a few
+     * round trips of each size; 0 for the last stage). */
+    double hop_latency_s;          /* one row of activations' one-way time: a decode
+                                      token's cost per hop */
+    double hop_bytes_per_s;        /* what a prefill chunk's further rows cost: bandwidth */
+    uint64_t hop_row_bytes;        /* the row timed: n_embd x 4 bytes (f16: x 2) */
 } tsr_dist_stats;
 static_assert(offsetof(tsr_dist_stats, struct_size) == 0, "struct_size first");
 static_assert(sizeof(void *) != 8 || offsetof(tsr_dist_stats, host) == 72, "dist stats layout");
