@@ -5,7 +5,7 @@ set -eu
 packages="build-essential autoconf automake libtool pkg-config
   libyaml-dev libinih-dev libpcre2-dev libjansson-dev libmicrohttpd-dev
   libcriterion-dev libopenmpi-dev openmpi-bin valgrind clang libclang-rt-14-dev
-  python3 python3-pip python3-venv cmake unzip ca-certificates"
+  python3 python3-pip python3-venv cmake unzip ca-certificates iproute2"
 if [ "$(id -u)" -eq 0 ]; then sudo=""; else sudo="sudo"; fi
 missing=""
 for p in $packages; do

@@ -3,7 +3,8 @@
 #   1. an ASan + UBSan build and `make check` (every unit and end-to-end test);
 #   2. a plain build: the CLI commands under valgrind (no leaks, no errors);
 #      then, when Open MPI is installed, a build --with-mpi and tests/dist.sh
-#      (pipeline stages over mpirun, ranks oversubscribed on this machine);
+#      (pipeline stages over mpirun, ranks oversubscribed on this machine),
+#      once over shared memory and once over TCP (tests/dist-tcp.sh);
 #   3. each libFuzzer target for $TSR_FUZZ_SECONDS seconds (default 60), with clang;
 #   4. `make distcheck` (a tarball that builds and passes its tests elsewhere).
 # Build trees go to $TSR_BUILD_DIR (default _build/ in the source tree).
@@ -80,11 +81,14 @@ if [ "$quick" = no ]; then
     mkdir -p "$build/mpi"
     if (cd "$build/mpi" && { [ -f Makefile ] || "$src/configure" -q --with-mpi; } &&
         make -s -j"$jobs"); then
-      (cd "$build/mpi" && TSR_TEST_BUILDDIR="$build/mpi" TSR_TEST_SRCDIR="$src" \
-        TESSERA_PLUGIN_PATH="$build/mpi/plugins/.libs" TESSERA_CONFIG=/dev/null \
-        sh "$src/tests/dist.sh") > "$build/mpi/dist.log" 2>&1
-      cat "$build/mpi/dist.log"
-      count_tap "$build/mpi/dist.log"
+      # Over shared memory, then over TCP on a slow loopback (as root).
+      for t in dist dist-tcp; do
+        (cd "$build/mpi" && TSR_TEST_BUILDDIR="$build/mpi" TSR_TEST_SRCDIR="$src" \
+          TESSERA_PLUGIN_PATH="$build/mpi/plugins/.libs" TESSERA_CONFIG=/dev/null \
+          sh "$src/tests/$t.sh") > "$build/mpi/$t.log" 2>&1
+        cat "$build/mpi/$t.log"
+        count_tap "$build/mpi/$t.log"
+      done
     else
       record "MPI build" 1
     fi
