@@ -112,13 +112,23 @@ static inline void planned_free(planned *p)
     tsr_profile_free(p->profile);
 }
 
+/* The planner's first diagnostic of that code whose message holds text
+ * (any message when text is NULL), or NULL. */
+static inline const tsr_diagnostic *find_diag_naming(const tsr_plan *plan, const char *code,
+                                                     const char *text)
+{
+    for (size_t i = 0; i < plan->diags.count; i++) {
+        const tsr_diagnostic *d = &plan->diags.items[i];
+        if (d->code && strcmp(d->code, code) == 0 && (!text || strstr(d->message, text)))
+            return d;
+    }
+    return NULL;
+}
+
 /* The planner's diagnostic of that code, or NULL. */
 static inline const tsr_diagnostic *find_diag(const tsr_plan *plan, const char *code)
 {
-    for (size_t i = 0; i < plan->diags.count; i++)
-        if (plan->diags.items[i].code && strcmp(plan->diags.items[i].code, code) == 0)
-            return &plan->diags.items[i];
-    return NULL;
+    return find_diag_naming(plan, code, NULL);
 }
 
 static inline size_t count_diags(const tsr_plan *plan, const char *code)

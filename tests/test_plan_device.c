@@ -23,39 +23,24 @@ static const bool built_with_cuda = false;
 /* The no-device-kernels diagnostic whose message names text, or NULL. */
 static const tsr_diagnostic *refusal_naming(const tsr_plan *plan, const char *text)
 {
-    for (size_t i = 0; i < plan->diags.count; i++) {
-        const tsr_diagnostic *d = &plan->diags.items[i];
-        if (d->code && strcmp(d->code, "no-device-kernels") == 0 && strstr(d->message, text))
-            return d;
-    }
-    return NULL;
+    return find_diag_naming(plan, "no-device-kernels", text);
 }
 
-/* The placed tensors of a file of one type, counted from its header: every
- * tensor the forward pass reads (the fixtures hold no other). */
+/* The tensors of a file of one type (NULL: its matrices, what
+ * model.quantize re-quantizes), counted from its header: every tensor the
+ * forward pass reads (the fixtures hold no other). */
 static size_t tensors_of_type(const char *file, const char *type)
 {
     tsr_gguf *g;
     tsr_error err = {0};
     cr_assert_eq(tsr_gguf_open_headers(fixture(file), &g, &err), TSR_OK, "%s", err.message);
-    int64_t id = tsr_ggml_type_by_name(type);
-    cr_assert_geq(id, 0);
+    int64_t id = type ? tsr_ggml_type_by_name(type) : -1;
+    cr_assert(!type || id >= 0, "no type %s", type);
     size_t n = 0;
-    for (uint64_t i = 0; i < tsr_gguf_tensor_count(g); i++)
-        n += tsr_gguf_tensor_at(g, i)->type == (uint32_t)id;
-    tsr_gguf_close(g);
-    return n;
-}
-
-/* The matrices of a file: what model.quantize re-quantizes. */
-static size_t matrices(const char *file)
-{
-    tsr_gguf *g;
-    tsr_error err = {0};
-    cr_assert_eq(tsr_gguf_open_headers(fixture(file), &g, &err), TSR_OK, "%s", err.message);
-    size_t n = 0;
-    for (uint64_t i = 0; i < tsr_gguf_tensor_count(g); i++)
-        n += tsr_gguf_tensor_at(g, i)->n_dims >= 2;
+    for (uint64_t i = 0; i < tsr_gguf_tensor_count(g); i++) {
+        const tsr_gguf_tensor *t = tsr_gguf_tensor_at(g, i);
+        n += type ? t->type == (uint32_t)id : t->n_dims >= 2;
+    }
     tsr_gguf_close(g);
     return n;
 }
@@ -152,7 +137,7 @@ Test(plan_device, requantized_weights_are_judged_in_the_format_they_load_as)
     } else {
         const tsr_diagnostic *d = refusal_naming(p.plan, " in q8_0 ");
         cr_assert_not_null(d);
-        expect_count(d, matrices("llama-3.1-8b-q4_k_m.gguf"), "q8_0");
+        expect_count(d, tensors_of_type("llama-3.1-8b-q4_k_m.gguf", NULL), "q8_0");
         /* It points at the setting that chose the format. */
         cr_expect_eq(d->line, 1);
         cr_expect_eq(d->column, (uint32_t)strlen("model: {path: llama-3.1-8b-q4_k_m.gguf, "
