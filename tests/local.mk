@@ -600,4 +600,4 @@ EXTRA_DIST += tests/cli-spec.sh
 # Pipeline stages across hosts under mpirun (skips unless configured --with-mpi;
 # contrib/run-tests.sh runs it in an MPI build of its own).
 TESTS += tests/dist.sh tests/dist-tcp.sh
-EXTRA_DIST += tests/dist.sh tests/dist-tcp.sh tests/dist_stages.py
+EXTRA_DIST += tests/dist.sh tests/dist-tcp.sh tests/dist_stages.py tests/dist_f16.py
