@@ -16,3 +16,5 @@ contrib_bench_membw_SOURCES = contrib/bench/membw.c
 # llama-server) they, compare.sh and serve_compare.sh measure against.
 EXTRA_DIST += contrib/bench/make_formats.py contrib/bench/ppl_table.sh contrib/bench/peer.sh \
 	contrib/bench/ppl_table.txt contrib/bench/make_bench_model.py
+# Pipeline stages across hosts, timed on this machine (a build --with-mpi).
+EXTRA_DIST += contrib/bench/dist_bench.sh
