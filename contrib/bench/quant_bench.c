@@ -3,13 +3,16 @@
  * for), and checks them against the plugin's scalar reference.
  *
  *   quant_bench [-p PLUGIN_DIR] [-i ISA_LEVEL] [-s SECONDS] [-g LIBGGML_CPU]
- *               FORMAT ROWS COLS [TOKENS]
+ *               [-c MIB] FORMAT ROWS COLS [TOKENS]
  *
  * With one token it times matvec and reports the weight bytes read per
  * second; with more it times matmat and reports multiply-adds per second.
  * -g names a libggml-cpu.so (llama-cpp-python ships one): its
  * ggml_vec_dot_FORMAT_ACT, called row by row as ggml's matrix-vector
- * product does, is timed on the same bytes for comparison.
+ * product does, is timed on the same bytes for comparison. -c fills MIB
+ * with copies of the matrix and runs each call on the next copy, so that
+ * the weights come from memory as in a model's forward pass (a matrix the
+ * size of a model's stays in the caches when timed alone).
  * Not a test: numbers depend on the machine and what else runs on it. */
 #include <dlfcn.h>
 #include <float.h>
@@ -124,10 +127,11 @@ int main(int argc, char **argv)
     const char *plugin_dir = getenv("TESSERA_PLUGIN_PATH");
     const char *isa = "native";
     const char *ggml_path = NULL;
-    double seconds = 1.0;
+    double seconds = 1.0, cold_mib = 0.0;
     int opt;
-    while ((opt = getopt(argc, argv, "p:i:s:g:")) != -1) {
+    while ((opt = getopt(argc, argv, "p:i:s:g:c:")) != -1) {
         switch (opt) {
+        case 'c': cold_mib = atof(optarg); break;
         case 'p': plugin_dir = optarg; break;
         case 'i': isa = optarg; break;
         case 's': seconds = atof(optarg); break;
@@ -171,7 +175,10 @@ int main(int argc, char **argv)
 
     size_t w_row_bytes = (size_t)(cols / q->block_elems) * q->block_bytes;
     size_t x_row_bytes = (size_t)(cols / a->block_elems) * a->block_bytes;
-    uint8_t *w = xmalloc(w_row_bytes * (size_t)rows);
+    /* -c MIB: copies of the matrix filling MIB, one call on each in turn */
+    size_t matrix_bytes = w_row_bytes * (size_t)rows;
+    size_t copies = cold_mib > 0 ? (size_t)(cold_mib * 1048576.0 / (double)matrix_bytes) + 1 : 1;
+    uint8_t *w = xmalloc(matrix_bytes * copies);
     uint8_t *x = xmalloc(x_row_bytes * (size_t)tokens);
     float *row = xmalloc(sizeof(float) * (size_t)cols);
     float *y = xmalloc(sizeof(float) * (size_t)(rows * tokens));
@@ -185,6 +192,8 @@ int main(int argc, char **argv)
             for (size_t i = 0; i < w_row_bytes; i++)
                 w[r * w_row_bytes + i] = (uint8_t)(random_normalish() * 1000.0f);
     }
+    for (size_t k = 1; k < copies; k++)
+        memcpy(w + k * matrix_bytes, w, matrix_bytes);
     for (int64_t t = 0; t < tokens; t++) {
         for (int64_t c = 0; c < cols; c++)
             row[c] = random_normalish();
@@ -219,11 +228,12 @@ int main(int argc, char **argv)
     long calls = 0;
     start = now_seconds();
     do {
+        const uint8_t *wk = w + (size_t)(calls % (long)copies) * matrix_bytes;
         double t0 = now_seconds();
         if (tokens == 1)
-            q->matvec(w, w_row_bytes, x, y, cols, 0, rows);
+            q->matvec(wk, w_row_bytes, x, y, cols, 0, rows);
         else
-            q->matmat(w, w_row_bytes, x, x_row_bytes, y, (size_t)rows, cols, tokens, 0, rows);
+            q->matmat(wk, w_row_bytes, x, x_row_bytes, y, (size_t)rows, cols, tokens, 0, rows);
         samples[calls++] = now_seconds() - t0;
         elapsed = now_seconds() - start;
     } while (elapsed < seconds && calls < MAX_SAMPLES);
@@ -255,7 +265,7 @@ int main(int argc, char **argv)
     return 0;
 
 usage:
-    fprintf(stderr, "usage: quant_bench [-p PLUGIN_DIR] [-i ISA_LEVEL] [-s SECONDS] FORMAT ROWS "
-                    "COLS [TOKENS]\n");
+    fprintf(stderr, "usage: quant_bench [-p PLUGIN_DIR] [-i ISA_LEVEL] [-s SECONDS] [-c MIB] "
+                    "FORMAT ROWS COLS [TOKENS]\n");
     return 2;
 }
