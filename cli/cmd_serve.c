@@ -278,6 +278,18 @@ static void *wait_signals(void *arg)
     }
 }
 
+/* Threads that did not block the signals (those MPI_Init started, under
+ * mpirun) may still be handed one sent to the process: they pass it on to
+ * the signal thread, where it is blocked and so waits for sigtimedwait. */
+static pthread_t signal_thread;
+static volatile sig_atomic_t signal_thread_lives;
+
+static void pass_signal_on(int signo)
+{
+    if (signal_thread_lives)
+        pthread_kill(signal_thread, signo);
+}
+
 static int signal_count(signals *s)
 {
     pthread_mutex_lock(&s->mutex);
@@ -391,8 +403,27 @@ static void serve_until_signalled(signals *sig, serve_http *http, serve_sched *s
         usleep(20 * 1000);
 }
 
+/* Under mpirun, a rank other than 0 serves no HTTP: it opens the same
+ * deployment (the handshake compares the settings) and runs its pipeline
+ * stage until rank 0 closes its own. mpirun hands it signals too: it
+ * counts them and goes on, for rank 0 decides when the job ends. */
+static int serve_stage(const serve_args *a, const server_setup *s, signals *sig)
+{
+    tsr_deployment *d = NULL;
+    int rc = open_deployment(a, s, sig, &d);
+    if (d) {
+        tsr_error err = {0};
+        if (tsr_dist_serve(d, &err) != TSR_OK)
+            rc = cli_fail(&err, cli_exit_for(err.code));
+        tsr_deployment_close(d);
+    }
+    return rc;
+}
+
 static int serve(const serve_args *a, server_setup *s, signals *sig)
 {
+    if (tsr_dist_rank() != 0)
+        return serve_stage(a, s, sig);
     serve_http_options ho = {
         .host = s->host,
         .port = s->port,
@@ -480,16 +511,25 @@ static int run(int argc, char **argv)
         cli_error("cannot start a thread");
         rc = CLI_EXIT_FAILURE;
     } else {
+        signal_thread = sig.thread;
+        signal_thread_lives = 1;
+        struct sigaction pass = {.sa_handler = pass_signal_on}, old_int, old_term;
+        sigemptyset(&pass.sa_mask);
+        sigaction(SIGINT, &pass, &old_int);
+        sigaction(SIGTERM, &pass, &old_term);
         rc = serve(&a, &setup, &sig);
+        signal_thread_lives = 0;
         pthread_mutex_lock(&sig.mutex);
         sig.quit = true;
         pthread_mutex_unlock(&sig.mutex);
         pthread_join(sig.thread, NULL);
+        sigaction(SIGINT, &old_int, NULL);
+        sigaction(SIGTERM, &old_term, NULL);
     }
     pthread_cond_destroy(&sig.changed);
     pthread_mutex_destroy(&sig.mutex);
     tsr_server_settings_free(&setup.settings);
-    if (rc == CLI_EXIT_OK)
+    if (rc == CLI_EXIT_OK && tsr_dist_rank() == 0)
         fprintf(stderr, "tessera: serve: stopped\n");
     return rc;
 }

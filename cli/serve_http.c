@@ -310,13 +310,10 @@ static enum MHD_Result generate(serve_http *h, struct MHD_Connection *c, serve_k
 
 /* ---- the other endpoints ------------------------------------------------ */
 
-static void metric(char **out, size_t *n, size_t *cap, const char *name, const char *type,
-                   const char *help, double value)
+/* Appends line, k bytes (k < 0: nothing), to the growing text *out. */
+static void append(char **out, size_t *n, size_t *cap, const char *line, int k)
 {
-    char line[512];
-    int k = snprintf(line, sizeof line, "# HELP %s %s\n# TYPE %s %s\n%s %.17g\n", name, help, name,
-                     type, name, value);
-    if (k < 0 || (size_t)k >= sizeof line)
+    if (k < 0)
         return;
     if (*n + (size_t)k + 1 > *cap) {
         size_t cap2 = *cap ? 2 * *cap : 4096;
@@ -328,6 +325,69 @@ static void metric(char **out, size_t *n, size_t *cap, const char *name, const c
     }
     memcpy(*out + *n, line, (size_t)k + 1);
     *n += (size_t)k;
+}
+
+static void metric(char **out, size_t *n, size_t *cap, const char *name, const char *type,
+                   const char *help, double value)
+{
+    char line[512];
+    int k = snprintf(line, sizeof line, "# HELP %s %s\n# TYPE %s %s\n%s %.17g\n", name, help, name,
+                     type, name, value);
+    append(out, n, cap, line, k < (int)sizeof line ? k : -1);
+}
+
+/* Under mpirun: one figure of every pipeline stage, labelled with its rank,
+ * host and layers (what field picks from serve_stage_metrics). */
+static void stage_metric(char **out, size_t *n, size_t *cap, const serve_metrics *m,
+                         const char *name, const char *type, const char *help,
+                         double (*field)(const serve_stage_metrics *))
+{
+    char line[640];
+    int k = snprintf(line, sizeof line, "# HELP tessera_%s %s\n# TYPE tessera_%s %s\n", name,
+                     help, name, type);
+    append(out, n, cap, line, k < (int)sizeof line ? k : -1);
+    for (uint32_t r = 0; r < m->n_stages; r++) {
+        const serve_stage_metrics *st = &m->stages[r];
+        k = snprintf(line, sizeof line, "tessera_%s{rank=\"%u\",host=\"%s\",layers=\"%u-%u\"} "
+                     "%.17g\n", name, st->rank, st->host, st->first_layer, st->last_layer,
+                     field(st));
+        append(out, n, cap, line, k < (int)sizeof line ? k : -1);
+    }
+}
+
+static double stage_compute(const serve_stage_metrics *s) { return s->compute_s; }
+static double stage_wait(const serve_stage_metrics *s) { return s->wait_s; }
+static double stage_idle(const serve_stage_metrics *s) { return s->idle_share; }
+static double stage_rows(const serve_stage_metrics *s) { return (double)s->rows; }
+static double stage_bytes(const serve_stage_metrics *s) { return (double)s->bytes_sent; }
+static double stage_hop_latency(const serve_stage_metrics *s) { return s->hop_latency_s; }
+static double stage_hop_bandwidth(const serve_stage_metrics *s) { return s->hop_bytes_per_s; }
+
+static void stage_metrics(char **out, size_t *n, size_t *cap, const serve_metrics *m)
+{
+    if (m->n_stages == 0)
+        return;
+    static const struct {
+        const char *name, *type, *help;
+        double (*field)(const serve_stage_metrics *);
+    } figures[] = {
+        {"stage_compute_seconds_total", "counter", "Time each pipeline stage spent running its "
+         "layers (across hosts, under mpirun).", stage_compute},
+        {"stage_wait_seconds_total", "counter", "Time each stage was blocked on the stage "
+         "before, a send, or (rank 0) the logits.", stage_wait},
+        {"stage_idle_ratio", "gauge", "Each stage's idle share: 1 - compute / its span from "
+         "first chunk to last.", stage_idle},
+        {"stage_rows_total", "counter", "Token rows each stage ran.", stage_rows},
+        {"stage_sent_bytes_total", "counter", "Bytes each stage sent on (activations; the "
+         "last stage: logits to rank 0).", stage_bytes},
+        {"stage_hop_latency_seconds", "gauge", "One row of activations' one-way time to the "
+         "next stage, timed at the handshake (0: the last stage).", stage_hop_latency},
+        {"stage_hop_bytes_per_second", "gauge", "The bandwidth of the hop to the next stage, "
+         "timed at the handshake (0: the last stage).", stage_hop_bandwidth},
+    };
+    for (size_t i = 0; i < sizeof figures / sizeof figures[0]; i++)
+        stage_metric(out, n, cap, m, figures[i].name, figures[i].type, figures[i].help,
+                     figures[i].field);
 }
 
 static enum MHD_Result metrics(struct MHD_Connection *c, serve_sched *sched)
@@ -366,6 +426,7 @@ static enum MHD_Result metrics(struct MHD_Connection *c, serve_sched *sched)
             "token gained.", m.spec_accepted);
 #undef COUNTER
 #undef GAUGE
+    stage_metrics(&out, &n, &cap, &m);
     return reply(c, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8", out);
 }
 

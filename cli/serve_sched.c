@@ -87,6 +87,10 @@ struct serve_sched {
     bool stopping, draining;
     uint64_t clock;
     serve_metrics metrics;
+    /* Under mpirun (this thread's alone): when the stages' figures were
+     * last gathered, and whether a decode ran since. */
+    double stages_at;
+    bool stages_stale;
 };
 
 double serve_now(void)
@@ -724,18 +728,57 @@ static bool step(serve_sched *s)
     return true;
 }
 
+/* Under mpirun: every stage's figures into the metrics. Only this thread
+ * talks to the other ranks while serving, between decodes. A stage that
+ * does not answer fails the next decode too, which says so. Lock not held. */
+static void collect_stages(serve_sched *s)
+{
+    s->stages_at = serve_now();
+    s->stages_stale = false;
+    tsr_error err = {0};
+    if (tsr_dist_size() < 2 || tsr_dist_collect_stats(s->d, &err) != TSR_OK)
+        return;
+    serve_stage_metrics stages[SERVE_MAX_STAGES];
+    uint32_t n = tsr_dist_size() < SERVE_MAX_STAGES ? tsr_dist_size() : SERVE_MAX_STAGES;
+    for (uint32_t r = 0; r < n; r++) {
+        tsr_dist_stats d = {.struct_size = sizeof d};
+        if (!tsr_dist_stage_stats(s->d, r, &d))
+            return;
+        stages[r] = (serve_stage_metrics){
+            .rank = d.rank, .first_layer = d.first_layer, .last_layer = d.last_layer,
+            .compute_s = d.compute_s, .wait_s = d.wait_s, .idle_share = d.idle_share,
+            .rows = d.rows, .bytes_sent = d.bytes_sent, .hop_latency_s = d.hop_latency_s,
+            .hop_bytes_per_s = d.hop_bytes_per_s};
+        snprintf(stages[r].host, sizeof stages[r].host, "%s", d.host ? d.host : "");
+    }
+    pthread_mutex_lock(&s->mutex);
+    memcpy(s->metrics.stages, stages, n * sizeof *stages);
+    s->metrics.n_stages = n;
+    pthread_mutex_unlock(&s->mutex);
+}
+
 static void *run(void *arg)
 {
     serve_sched *s = arg;
+    if (tsr_dist_size() > 1)
+        collect_stages(s);
     pthread_mutex_lock(&s->mutex);
     while (!s->stopping) {
         housekeeping(s);
         if (s->busy_slots == 0) {
+            if (s->stages_stale) {
+                pthread_mutex_unlock(&s->mutex);
+                collect_stages(s);
+                pthread_mutex_lock(&s->mutex);
+                continue;
+            }
             pthread_cond_wait(&s->wake, &s->mutex);
             continue;
         }
         pthread_mutex_unlock(&s->mutex);
-        step(s);
+        s->stages_stale |= step(s) && tsr_dist_size() > 1;
+        if (s->stages_stale && serve_now() - s->stages_at >= 1.0)
+            collect_stages(s);
         pthread_mutex_lock(&s->mutex);
     }
     /* Stopping: whatever is left ends as failed. */

@@ -119,6 +119,16 @@ void serve_sched_drain(serve_sched *s);
 /* Some job is running or waiting. */
 bool serve_sched_busy(serve_sched *s);
 
+/* One pipeline stage's figures under mpirun (tsr_dist_stats, copied). */
+enum { SERVE_MAX_STAGES = 16 };
+typedef struct serve_stage_metrics {
+    uint32_t rank, first_layer, last_layer;
+    double compute_s, wait_s, idle_share;
+    uint64_t rows, bytes_sent;
+    double hop_latency_s, hop_bytes_per_s; /* to the next stage; 0 for the last */
+    char host[64];
+} serve_stage_metrics;
+
 typedef struct serve_metrics {
     uint64_t prompt_tokens, prompt_tokens_cached, generated_tokens;
     uint64_t requests_finished, requests_cancelled, requests_rejected, requests_failed;
@@ -128,6 +138,10 @@ typedef struct serve_metrics {
     uint64_t spec_verifications, spec_drafted, spec_accepted;
     uint32_t running, waiting, slots, slots_busy;
     uint64_t kv_tokens, kv_capacity;
+    /* Under mpirun: every stage's figures as last gathered (when the
+     * scheduler goes idle, and at most once a second while it decodes). */
+    uint32_t n_stages;
+    serve_stage_metrics stages[SERVE_MAX_STAGES];
 } serve_metrics;
 void serve_sched_metrics(serve_sched *s, serve_metrics *out);
 

@@ -10,7 +10,8 @@
 #
 # TSR_DIST_CHECKS="exact hop ..." runs only the checks of those names (the
 # others are reported as skipped), for a developer on a loaded machine:
-# one exact f16 greedy seeded stages plan hop refuse version model paused killed.
+# one exact f16 greedy seeded stages plan hop refuse version model paused killed
+# serve.
 set -u
 build=${TSR_TEST_BUILDDIR:-.}
 src=${TSR_TEST_SRCDIR:-.}
@@ -42,7 +43,7 @@ if [ "${TSR_DIST_TRANSPORT:-}" = tcp ]; then
     skipped="run over shared memory only (tests/dist.sh)"
   fi
 fi
-echo "1..15"
+echo "1..16"
 n=0
 want() { # want NAME: whether TSR_DIST_CHECKS selects the check NAME
   case " ${TSR_DIST_CHECKS:-$1} " in *" $1 "*) return 0 ;; esac
@@ -262,3 +263,77 @@ set -- $(stop_rank_1 KILL 30s)
   "$dir/err"
 check $? "a killed rank ends the job in $1 s (exit $2), and the message names rank 1"
 else skip 1 killed; fi
+
+# tessera serve across hosts: rank 0 serves HTTP, rank 1 runs its stage. A
+# greedy completion is one process's; /metrics gives every stage's figures
+# and the hop; SIGTERM to rank 0 drains it, and every rank ends (exit 0).
+start_server() { # start_server LOG COMMAND...: sets job_pid and port once ready
+  log=$1
+  shift
+  : > "$log"
+  TSR_TEST_DIST_JOB=$dir "$@" > /dev/null 2> "$log" &
+  job_pid=$!
+  i=0
+  while ! grep -q 'serve: ready' "$log" && [ $i -lt 600 ]; do sleep 0.1; i=$((i + 1)); done
+  port=$(sed -n 's/.*ready: .* on http:[^ ]*:\([0-9]*\)\/,.*/\1/p' "$log")
+}
+complete() { # the text of a greedy completion
+  curl -s --max-time 60 "http://127.0.0.1:$port/v1/completions" \
+    -H 'Content-Type: application/json' \
+    -d '{"prompt": "The capital of France is", "max_tokens": 16, "temperature": 0}' |
+    "$py" -c 'import json, sys; print(json.load(sys.stdin)["choices"][0]["text"])'
+}
+end_job() { # end_job SECONDS: waits for the job (then kills it); its status in $status
+  i=0
+  while kill -0 "$job_pid" 2> /dev/null && [ $i -lt $(($1 * 10)) ]; do sleep 0.1; i=$((i + 1)); done
+  kill -KILL "$job_pid" 2> /dev/null
+  wait "$job_pid"
+  status=$?
+  job_pid=
+}
+if want serve; then
+  start_server "$dir/serve.one" "$tessera" serve -m "$model" --port 0 -t 1
+  complete > "$dir/text.one" 2>> "$dir/err"
+  kill -TERM "$job_pid"
+  end_job 20
+  start_server "$dir/err" $mpi -np 2 "$tessera" serve -m "$model" --port 0 -t 1
+  complete > "$dir/out"
+  # The scheduler gathers the stages' figures when it goes idle.
+  i=0
+  while [ $i -lt 50 ]; do
+    curl -s --max-time 10 "http://127.0.0.1:$port/metrics" > "$dir/metrics"
+    grep -q 'tessera_stage_rows_total{rank="1".*} [1-9]' "$dir/metrics" && break
+    sleep 0.1
+    i=$((i + 1))
+  done
+  "$py" - "$dir/metrics" "$host" > "$dir/figures" 2>> "$dir/err" <<'PY'
+import re, sys
+text, host = open(sys.argv[1]).read(), sys.argv[2]
+value = {}
+for name, rank, h, first, last, v in re.findall(
+        r'^tessera_(stage_\w+)\{rank="(\d+)",host="([^"]*)",layers="(\d+)-(\d+)"\} (\S+)$',
+        text, re.M):
+    assert h == host, h
+    value[name, int(rank)] = float(v)
+    value["layers", int(rank)] = (int(first), int(last))
+assert value["layers", 0][0] == 0 and value["layers", 1][1] == 29, value
+assert value["layers", 1][0] == value["layers", 0][1] + 1, value
+for r in (0, 1):
+    assert value["stage_compute_seconds_total", r] > 0, r
+    assert value["stage_rows_total", r] >= 5 + 15, r   # 5 prompt tokens, 15 decoded
+    assert 0 <= value["stage_idle_ratio", r] < 1, r
+    assert value["stage_sent_bytes_total", r] > 0, r
+assert value["stage_hop_latency_seconds", 0] > 0 and value["stage_hop_bytes_per_second", 0] > 0
+assert value["stage_hop_latency_seconds", 1] == 0
+print(f"# /metrics: stage 0 layers {value['layers', 0]}, stage 1 layers {value['layers', 1]}, "
+      f"{value['stage_rows_total', 1]:.0f} rows each")
+PY
+  rc=$?
+  cat "$dir/figures"
+  victim=$(rank_pid 0)
+  [ -n "$victim" ] && kill -TERM "$victim"
+  end_job 30
+  [ $rc -eq 0 ] && [ -s "$dir/out" ] && cmp -s "$dir/text.one" "$dir/out" && [ "$status" -eq 0 ] &&
+    grep -q 'serve: stopped' "$dir/err"
+  check $? "2 ranks: serve answers as one process, /metrics has every stage's figures and the hop, SIGTERM to rank 0 ends every rank (exit $status)"
+else skip 1 serve; fi
