@@ -5,8 +5,12 @@
 # bytes) and the same greedy and seeded text; the handshake refuses a faked
 # version and a different model file on one rank; a paused and a killed
 # rank end the job within seconds, naming the rank; the handshake's timing
-# of each hop is printed by plan and run --stats. Skips when tessera was
-# built without MPI (configure --with-mpi) or mpirun is missing. TAP.
+# of each hop is printed by plan and run --stats; f16 activations move the
+# logits within bounds (measured, printed); serve over 2 ranks answers as
+# one process, with every stage in /metrics. tests/dist-tcp.sh runs the
+# exactness, hop and paused-rank checks again over TCP on a slow loopback.
+# Skips when tessera was built without MPI (configure --with-mpi) or mpirun
+# is missing. TAP.
 #
 # TSR_DIST_CHECKS="exact hop ..." runs only the checks of those names (the
 # others are reported as skipped), for a developer on a loaded machine:
