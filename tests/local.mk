@@ -582,6 +582,12 @@ tests_test_spec_CFLAGS = $(TEST_CFLAGS)
 tests_test_spec_LDADD = libtessera.la $(CRITERION_LIBS)
 TESTS += tests/test_spec
 
+check_PROGRAMS += tests/test_spec_sampling
+tests_test_spec_sampling_SOURCES = tests/test_spec_sampling.c tests/default_model.h
+tests_test_spec_sampling_CFLAGS = $(TEST_CFLAGS)
+tests_test_spec_sampling_LDADD = libtessera.la $(CRITERION_LIBS) -lm
+TESTS += tests/test_spec_sampling
+
 check_PROGRAMS += tests/test_spec_rule
 tests_test_spec_rule_SOURCES = tests/test_spec_rule.c
 tests_test_spec_rule_CFLAGS = $(TEST_CFLAGS)

@@ -73,12 +73,15 @@ static void teardown(void)
 
 TestSuite(draft_model, .init = setup, .fini = teardown);
 
-/* p_min and n_min as the profile's options would give them. */
+/* p_min and n_min as the profile's options would give them (the core hands
+ * every declared parameter: sample and temperature at their defaults). */
 static void *create_with(tsr_draft *draft, uint32_t max_tokens, double p_min, int64_t n_min)
 {
-    tsr_param_value params[2] = {
+    tsr_param_value params[4] = {
         {.type = TSR_PARAM_FLOAT, .is_set = true, .number = p_min},
         {.type = TSR_PARAM_INT, .is_set = true, .integer = n_min, .number = (double)n_min},
+        {.type = TSR_PARAM_BOOL, .boolean = false},
+        {.type = TSR_PARAM_FLOAT, .number = 1.0},
     };
     tsr_spec_init init = {sizeof init, max_tokens, N_VOCAB, NULL, draft, MAX_POSITIONS};
     void *state = NULL;
@@ -100,7 +103,8 @@ Test(draft_model, it_needs_a_draft)
     tsr_spec_init init = {sizeof init, 4, N_VOCAB, NULL, NULL};
     void *state = NULL;
     tsr_error err = {0};
-    tsr_param_value params[2] = {{.type = TSR_PARAM_FLOAT}, {.type = TSR_PARAM_INT}};
+    tsr_param_value params[4] = {{.type = TSR_PARAM_FLOAT}, {.type = TSR_PARAM_INT},
+                                 {.type = TSR_PARAM_BOOL}, {.type = TSR_PARAM_FLOAT, .number = 1}};
     cr_expect_eq(vt->create(&host, params, &init, &state, &err), TSR_ERR_UNSUPPORTED);
     cr_expect_null(state);
 }

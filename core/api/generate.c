@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "api_internal.h"
+#include "rng.h"
 #include "speculate.h"
 
 double tsr_api_now(void)
@@ -166,20 +167,46 @@ typedef struct gen_state {
      * what a strategy proposes after. NULL without speculation. */
     tsr_token *history;
     size_t n_history, cap_history;
+    /* Where the chain ends in a draw from a distribution (speculate.h): its
+     * generator, lent to strategies that sample their drafts, and room for
+     * the target's distribution p of a row (n_vocab floats). NULL else. */
+    tsr_rng *rng;
+    float *p;
 } gen_state;
+
+/* The token of one row, by the stochastic rule: the draft d was drawn from
+ * q, p is the chain's distribution here; keeps d with probability
+ * min(1, p(d)/q(d)), else draws from max(0, p - q). The chain's generator
+ * gives both uniforms and the chain hears the token, as a plain draw. */
+static tsr_status pick_by_rule(gen_state *g, const float *logits, const float *q, tsr_token d,
+                               tsr_token *token, tsr_error *err)
+{
+    tsr_sampler_chain *chain = g->smp->chain;
+    int32_t n_vocab = (int32_t)tsr_deployment_n_vocab(g->ctx->deployment);
+    tsr_status s = tsr_sampler_chain_distribution(chain, logits, g->p, err);
+    if (s != TSR_OK)
+        return s;
+    double u1 = tsr_rng_uniform(g->rng), u2 = tsr_rng_uniform(g->rng);
+    bool kept;
+    *token = tsr_spec_stochastic_pick(g->p, q, n_vocab, d, u1, u2, &kept);
+    return tsr_sampler_chain_accept(chain, *token, err);
+}
 
 /* Samples from logits and hands the token out: false when generation ends
  * there (*s says whether on an error, g->stopped why otherwise). n_held is
  * what the cache holds before the token (drafts decoded after it do not
- * count: without them the cache would not hold them). */
-static bool take_token(gen_state *g, const float *logits, size_t n_held, tsr_token *token,
-                       tsr_status *s, tsr_error *err)
+ * count: without them the cache would not hold them). q: the distribution
+ * the draft checked here (draft) was drawn from, for the stochastic rule;
+ * NULL: a plain draw, which exact match compares with the draft. */
+static bool take_token(gen_state *g, const float *logits, size_t n_held, const float *q,
+                       tsr_token draft, tsr_token *token, tsr_status *s, tsr_error *err)
 {
     const tsr_deployment *d = g->ctx->deployment;
     const tsr_generate_params *o = g->o;
     if ((*s = check_logits(logits, tsr_deployment_n_vocab(d), g->stats->n_generated,
                            err)) != TSR_OK ||
-        (*s = tsr_sample_logits(g->smp, logits, token, err)) != TSR_OK)
+        (*s = q ? pick_by_rule(g, logits, q, draft, token, err)
+                : tsr_sample_logits(g->smp, logits, token, err)) != TSR_OK)
         return false;
     if (!o->ignore_eos && tsr_token_is_eog(d, *token)) {
         g->stopped = TSR_STOP_EOG;
@@ -234,6 +261,7 @@ static bool step(gen_state *g, tsr_spec_session *spec, tsr_token *t, tsr_status 
     const tsr_deployment *d = ctx->deployment;
     int32_t held = tsr_kv_seq_pos_max(ctx, g->seq) + 1;
     const tsr_token *drafts = NULL;
+    const float *dists = NULL;
     uint32_t n_drafts = 0;
     double propose_seconds = 0;
     if (spec) {
@@ -250,7 +278,8 @@ static bool step(gen_state *g, tsr_spec_session *spec, tsr_token *t, tsr_status 
                                      g->o->no_backoff);
         if (k > 0) {
             double t0 = tsr_api_now();
-            *s = tsr_spec_propose(spec, g->history, g->n_history, k, &drafts, &n_drafts, err);
+            *s = tsr_spec_propose(spec, g->history, g->n_history, k, g->rng, &drafts,
+                                  &n_drafts, &dists, err);
             propose_seconds = tsr_api_now() - t0;
             if (*s != TSR_OK)
                 return false;
@@ -265,11 +294,16 @@ static bool step(gen_state *g, tsr_spec_session *spec, tsr_token *t, tsr_status 
     if ((*s = tsr_decode(ctx, b, err)) != TSR_OK)
         return false;
     double decode_seconds = tsr_api_now() - t0;
-    /* Row i scores the token after t, d0 .. d(i-1). */
+    /* Row i scores the token after t, d0 .. d(i-1). A row that checks a
+     * drawn draft di keeps it by the stochastic rule, which emits another
+     * token only on a rejection; the last row (every draft kept) draws. */
+    uint32_t n_vocab = tsr_deployment_n_vocab(d);
     uint32_t i = 0;
     bool go_on;
     for (;; i++) {
-        go_on = take_token(g, tsr_logits(ctx, (int32_t)i), (size_t)held + 1 + i, t, s, err);
+        const float *q = dists && i < n_drafts ? dists + (size_t)i * n_vocab : NULL;
+        go_on = take_token(g, tsr_logits(ctx, (int32_t)i), (size_t)held + 1 + i, q,
+                           i < n_drafts ? drafts[i] : -1, t, s, err);
         if (!go_on || i == n_drafts || *t != drafts[i])
             break;
     }
@@ -303,10 +337,16 @@ static tsr_status generate_tokens(tsr_context *ctx, tsr_sampler *smp, tsr_batch 
                                   tsr_error *err)
 {
     const tsr_deployment *d = ctx->deployment;
-    gen_state g = {ctx, smp, batch, seq, o, stats, NULL, {0}, TSR_STOP_LENGTH, NULL, 0, 0};
+    gen_state g = {ctx, smp, batch, seq, o, stats, NULL, {0}, TSR_STOP_LENGTH,
+                   NULL, 0, 0, NULL, NULL};
     tsr_spec_session *spec = o->no_speculation ? NULL : tsr_spec_session_of(ctx, seq);
     tsr_status s = TSR_OK;
-    if (spec) {
+    if (spec && tsr_sampler_chain_has_distribution(smp->chain)) {
+        g.rng = tsr_sampler_chain_rng(smp->chain);
+        if (!(g.p = malloc(tsr_deployment_n_vocab(d) * sizeof *g.p)))
+            s = tsr_error_set(err, TSR_ERR_NOMEM, "out of memory");
+    }
+    if (spec && s == TSR_OK) {
         /* The strategy sees the caller's history and the prompt. */
         size_t before = o->history ? o->n_history : 0;
         g.cap_history = before + n_prompt + 256;
@@ -324,12 +364,13 @@ static tsr_status generate_tokens(tsr_context *ctx, tsr_sampler *smp, tsr_batch 
         s = tsr_detokenizer_open(d->tokenizer, 0, &g.detok, err);
     if (s != TSR_OK) {
         free(g.history);
+        free(g.p);
         return s;
     }
     tsr_token t;
     if (o->max_tokens > 0 &&
         take_token(&g, tsr_logits(ctx, (int32_t)batch->n_tokens - 1),
-                   (size_t)(tsr_kv_seq_pos_max(ctx, seq) + 1), &t, &s, err))
+                   (size_t)(tsr_kv_seq_pos_max(ctx, seq) + 1), NULL, -1, &t, &s, err))
         while (step(&g, spec, &t, &s, err))
             ;
     if (spec)
@@ -348,6 +389,7 @@ static tsr_status generate_tokens(tsr_context *ctx, tsr_sampler *smp, tsr_batch 
     stats->stop_reason = stopped;
     free(g.pending.data);
     free(g.history);
+    free(g.p);
     tsr_detokenizer_close(g.detok);
     return s;
 }

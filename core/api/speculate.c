@@ -164,11 +164,13 @@ uint32_t tsr_spec_choose(tsr_spec_session *s, uint32_t cap, bool always)
 }
 
 tsr_status tsr_spec_propose(tsr_spec_session *s, const tsr_token *history, size_t n,
-                            uint32_t max_tokens, const tsr_token **drafts, uint32_t *n_drafts,
-                            tsr_error *err)
+                            uint32_t max_tokens, tsr_rng *rng, const tsr_token **drafts,
+                            uint32_t *n_drafts, const float **dists, tsr_error *err)
 {
     *drafts = s->chain;
     *n_drafts = 0;
+    if (dists)
+        *dists = NULL;
     if (max_tokens > s->capacity)
         max_tokens = s->capacity;
     tsr_status st;
@@ -179,6 +181,7 @@ tsr_status tsr_spec_propose(tsr_spec_session *s, const tsr_token *history, size_
             .capacity = max_tokens,
             .tokens = s->tokens,
             .parents = s->parents,
+            .rng = rng,
         };
         for (uint32_t i = 0; i < max_tokens; i++)
             s->parents[i] = (int32_t)i - 1;
@@ -196,6 +199,9 @@ tsr_status tsr_spec_propose(tsr_spec_session *s, const tsr_token *history, size_
         return st;
     memcpy(s->chain, s->tokens, n_out * sizeof *s->chain);
     *n_drafts = (uint32_t)n_out;
+    /* The chain is tokens 0 .. n_out - 1, so its dists are the first n_out. */
+    if (dists && rng && n_out && s->vt->propose_tree && s->proposal.use_dists)
+        *dists = s->proposal.dists;
     return TSR_OK;
 }
 
@@ -233,7 +239,7 @@ tsr_status tsr_spec_draft(tsr_context *ctx, int32_t seq, const tsr_token *histor
         return TSR_OK;
     const tsr_token *chain;
     double t0 = tsr_api_now();
-    tsr_status st = tsr_spec_propose(s, history, n, k, &chain, n_drafts, err);
+    tsr_status st = tsr_spec_propose(s, history, n, k, NULL, &chain, n_drafts, NULL, err);
     s->propose_seconds = tsr_api_now() - t0;
     if (st == TSR_OK)
         memcpy(drafts, chain, *n_drafts * sizeof *drafts);

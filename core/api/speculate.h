@@ -37,10 +37,14 @@ void tsr_spec_end(tsr_spec_session *s);
 uint32_t tsr_spec_choose(tsr_spec_session *s, uint32_t cap, bool always);
 
 /* The strategy's proposal after history[0..n): the chain of tokens from the
- * first one, at most max_tokens, into *drafts (valid until the next call). */
+ * first one, at most max_tokens, into *drafts (valid until the next call).
+ * rng: the sequence's generator where the caller verifies with the
+ * stochastic rule (NULL: exact match; the strategy proposes greedily);
+ * then *dists (dists may be NULL) is the distribution each draft was drawn
+ * from, n_vocab floats per draft, or NULL where the strategy gave none. */
 tsr_status tsr_spec_propose(tsr_spec_session *s, const tsr_token *history, size_t n,
-                            uint32_t max_tokens, const tsr_token **drafts, uint32_t *n_drafts,
-                            tsr_error *err);
+                            uint32_t max_tokens, tsr_rng *rng, const tsr_token **drafts,
+                            uint32_t *n_drafts, const float **dists, tsr_error *err);
 
 /* After a step: the controller learns, the strategy hears what was kept
  * (committed: the accepted drafts and the token sampled after them). */

@@ -320,8 +320,9 @@ tsr_status tsr_sampler_chain_open(const tsr_registry *registry, const tsr_sample
     return TSR_OK;
 }
 
-tsr_status tsr_sampler_chain_sample(tsr_sampler_chain *chain, const float *logits,
-                                    int32_t *token, tsr_error *err)
+/* The candidates from logits through links [0, n_links). */
+static tsr_status apply_links(tsr_sampler_chain *chain, const float *logits, size_t n_links,
+                              tsr_error *err)
 {
     tsr_candidate *data = chain->storage;
     for (int32_t i = 0; i < chain->n_vocab; i++)
@@ -330,7 +331,7 @@ tsr_status tsr_sampler_chain_sample(tsr_sampler_chain *chain, const float *logit
     *cands = (tsr_candidates){
         .data = data, .size = (size_t)chain->n_vocab, .selected = -1, .sorted = false};
 
-    for (size_t i = 0; i < chain->n_links; i++) {
+    for (size_t i = 0; i < n_links; i++) {
         chain_link *link = &chain->links[i];
         size_t before = cands->size;
         tsr_status status = link->vtable->apply(link->state, cands, err);
@@ -346,6 +347,16 @@ tsr_status tsr_sampler_chain_sample(tsr_sampler_chain *chain, const float *logit
                                  link->plugin->name, cands->size, before,
                                  cands->data != data ? " and moved the array" : "");
     }
+    return TSR_OK;
+}
+
+tsr_status tsr_sampler_chain_sample(tsr_sampler_chain *chain, const float *logits,
+                                    int32_t *token, tsr_error *err)
+{
+    tsr_status status = apply_links(chain, logits, chain->n_links, err);
+    if (status != TSR_OK)
+        return status;
+    const tsr_candidates *cands = &chain->cands;
     const chain_link *last = &chain->links[chain->n_links - 1];
     if (cands->selected < 0 || (size_t)cands->selected >= cands->size)
         return tsr_error_set(err, TSR_ERR_INTERNAL,
@@ -369,6 +380,34 @@ tsr_status tsr_sampler_chain_accept(tsr_sampler_chain *chain, int32_t token, tsr
         if (chain->links[i].vtable->accept)
             chain->links[i].vtable->accept(chain->links[i].state, token);
     return TSR_OK;
+}
+
+bool tsr_sampler_chain_has_distribution(const tsr_sampler_chain *chain)
+{
+    return chain->n_links > 0 &&
+           strcmp(chain->links[chain->n_links - 1].plugin->name, APPENDED_SAMPLER) == 0;
+}
+
+tsr_status tsr_sampler_chain_distribution(tsr_sampler_chain *chain, const float *logits,
+                                          float *p, tsr_error *err)
+{
+    if (!tsr_sampler_chain_has_distribution(chain))
+        return tsr_error_set(err, TSR_ERR_INTERNAL, "the sampler chain does not end in %s: "
+                             "no distribution to verify drafts against", APPENDED_SAMPLER);
+    tsr_status status = apply_links(chain, logits, chain->n_links - 1, err);
+    if (status != TSR_OK)
+        return status;
+    tsr_candidates *cands = &chain->cands;
+    chain->host->candidates_softmax(cands);
+    memset(p, 0, (size_t)chain->n_vocab * sizeof *p);
+    for (size_t i = 0; i < cands->size; i++)
+        p[cands->data[i].token] = cands->data[i].p;
+    return TSR_OK;
+}
+
+tsr_rng *tsr_sampler_chain_rng(tsr_sampler_chain *chain)
+{
+    return &chain->rng;
 }
 
 void tsr_sampler_chain_reset(tsr_sampler_chain *chain)

@@ -99,6 +99,22 @@ tsr_status tsr_sampler_chain_sample(tsr_sampler_chain *chain, const float *logit
  * token outside [0, n_vocab). Hot. */
 tsr_status tsr_sampler_chain_accept(tsr_sampler_chain *chain, int32_t token, tsr_error *err);
 
+/* Speculative verification's stochastic rule (core/api/speculate.h) needs
+ * the distribution the chain draws from rather than a draw. Defined when
+ * the chain ends in `dist`, which draws from softmax(logit) of what the
+ * samplers before it left: then true. (greedy and mirostat: false.) */
+bool tsr_sampler_chain_has_distribution(const tsr_sampler_chain *chain);
+/* That distribution for logits (n_vocab floats) into p (n_vocab floats,
+ * zero for every token the samplers removed), by the same samplers as
+ * sample() but the final draw, so that samplers which draw (xtc) draw
+ * from the same generator. Nothing is accepted: the caller chooses the
+ * token and tells the chain with accept(). Requires
+ * tsr_sampler_chain_has_distribution. Hot: allocates nothing. */
+tsr_status tsr_sampler_chain_distribution(tsr_sampler_chain *chain, const float *logits,
+                                          float *p, tsr_error *err);
+/* The chain's seeded generator: one stream for the sequence. */
+tsr_rng *tsr_sampler_chain_rng(tsr_sampler_chain *chain);
+
 /* A new request: every sampler forgets its history (penalty windows,
  * mirostat's mu) and the generator is seeded again with the same seed, so
  * the chain then behaves as a freshly opened one. Setup. */

@@ -77,7 +77,7 @@ extern "C" {
 #endif
 
 #define TSR_ABI_MAJOR 1
-#define TSR_ABI_MINOR 2
+#define TSR_ABI_MINOR 3
 
 /* Head of every descriptor and vtable. A plugin fills it with
  * TSR_ABI_INIT(its_struct_type). */
@@ -492,11 +492,16 @@ typedef struct tsr_sampler_vtable {
  * sampled token equals the draft token. The text is therefore the text
  * without speculation, token for token, whatever a strategy proposes.
  * Exact match is exact for any draft; a draft that samples from its own
- * distribution q gains from the stochastic rule (keep d with probability
- * min(1, p/q), else draw from max(0, p - q) renormalised), which a proposal
- * asks for with use_dists. This core verifies every proposal by exact match
- * (dists are carried, not yet used); the rule itself is in the core
- * (tsr_spec_stochastic_pick), tested, for the core that uses it.
+ * distribution q gains from the stochastic rule, which a proposal asks for
+ * with dists and use_dists: row i keeps d_i with probability
+ * min(1, p(d_i) / q_i(d_i)), where p is the target's final sampling
+ * distribution (the sequence's chain up to its final `dist` draw:
+ * temperature, top-p, penalties and the rest applied), and on a rejection
+ * draws the token from max(0, p - q_i) renormalised over the whole
+ * vocabulary. Each emitted token is then distributed as plain sampling's,
+ * though no longer the same token for the same seed. The core uses the rule
+ * only where p is defined that way (a chain ending in `dist`); for a greedy
+ * or mirostat chain, and for proposals without dists, it matches exactly.
  * ------------------------------------------------------------------------- */
 
 enum {
@@ -527,11 +532,22 @@ typedef struct tsr_spec_proposal {
     int32_t *parents;
     /* Optional: the draft's probability of each token (NULL: none given). */
     float *probs;
-    /* Optional: the draft's whole distribution at each token (n_vocab floats
-     * each, summing to 1), and use_dists to ask for the stochastic rule (see
-     * above: this core verifies by exact match either way). NULL: none. */
+    /* Optional: the distribution each token was drawn from (n_vocab floats
+     * per token, token i's at dists + i * n_vocab, summing to 1), and
+     * use_dists to ask for the stochastic rule (see above). The core sets
+     * dists NULL before each call; a strategy that sampled points it at an
+     * array of its own, which the core reads until the strategy's next call.
+     * A strategy that gives dists must have drawn each token from its dist
+     * with randomness independent of the target's: rng below. */
     float *dists;
     bool use_dists;
+    /* ABI 1.3: the sequence's seeded generator (host->rng_uniform), for a
+     * strategy that samples its proposal, so that a seed fixes the drafts
+     * too. NULL where the core will match exactly (a greedy or mirostat
+     * chain; an application's own loop through tsr_spec_draft): propose
+     * deterministically then (greedy). Read it only when struct_size covers
+     * it. */
+    tsr_rng *rng;
 } tsr_spec_proposal;
 
 typedef struct tsr_spec_vtable {
@@ -717,6 +733,8 @@ static_assert(sizeof(void *) != 8 || offsetof(tsr_alloc_vtable, flags) == 88, "a
 static_assert(sizeof(void *) != 8 || offsetof(tsr_host, fp16_from_float) == 152, "host layout");
 static_assert(offsetof(tsr_device_info, flags) == 224, "device info layout (ABI 1.0)");
 static_assert(offsetof(tsr_device_info, device_kind) == 228, "device info layout (ABI 1.2)");
+static_assert(sizeof(void *) != 8 || offsetof(tsr_spec_proposal, rng) == 56,
+              "spec proposal layout (ABI 1.3)");
 
 #ifdef __cplusplus
 }
