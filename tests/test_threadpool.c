@@ -116,6 +116,38 @@ Test(threadpool, thousands_of_back_to_back_dispatches_complete)
     }
 }
 
+/* More threads than this machine has cores, and pauses that put workers to
+ * sleep: workers are descheduled mid-protocol, the caller runs the indices
+ * of those that have not started, and a worker that wakes late must find its
+ * index taken, never run a later job's (a first version let a worker that
+ * slept through two jobs claim a third's index: index 1 ran twice). */
+Test(threadpool, indices_run_exactly_once_when_workers_are_descheduled)
+{
+    enum { N = MAX_TEST_THREADS, RUNS = 6000 };
+    tsr_threadpool *pool = open_pool(N);
+    stamp_job job = {0};
+    count_job counts = {.expected_n_threads = N};
+    int64_t first_bad_run = 0;
+    for (job.run = 1; job.run <= RUNS && first_bad_run == 0; job.run++) {
+        if (job.run % 1000 == 0) {
+            struct timespec pause = {0, 2 * TSR_THREADPOOL_SPIN_NS};
+            nanosleep(&pause, NULL);
+        }
+        tsr_threadpool_run(pool, stamp, &job);
+        for (uint32_t i = 0; i < N; i++)
+            atomic_store(&counts.calls[i], 0);
+        tsr_threadpool_run(pool, count_calls, &counts);
+        for (uint32_t i = 0; i < N; i++)
+            if (job.slots[i] != job.run || atomic_load(&counts.calls[i]) != 1)
+                first_bad_run = job.run;
+    }
+    cr_assert_eq(first_bad_run, 0, "run %lld: an index ran twice, never, or unseen",
+                 (long long)first_bad_run);
+    cr_assert_eq(atomic_load(&job.total), (int64_t)RUNS * N * (N + 1) / 2);
+    cr_assert_eq(atomic_load(&counts.wrong_n_threads), 0);
+    tsr_threadpool_close(pool);
+}
+
 Test(threadpool, sleeping_workers_wake_for_the_next_dispatch)
 {
     tsr_threadpool *pool = open_pool(3);

@@ -1,10 +1,23 @@
 /* The core's thread pool (see threadpool.h for the protocol's goals).
  *
  * Protocol. The caller writes the job (fn, ctx) and n_pending = workers, then
- * bumps `generation` (release). A worker that sees a new generation (acquire)
- * runs the job and decrements n_pending (release); the caller, having done
- * its own share as thread 0, waits for n_pending == 0 (acquire), after which
- * no worker reads the job any more and the next one may be written.
+ * bumps `generation` (release). Index i > 0 of the job is claimed by setting
+ * worker i's `claimed` to the generation (compare-and-swap: exactly one
+ * claimant wins). A worker that sees a new generation (acquire) claims its
+ * own index, runs it and decrements n_pending (release). The caller runs
+ * index 0, then claims and runs every index whose worker has not claimed it
+ * yet, then waits for n_pending == 0 (acquire), after which no worker reads
+ * the job any more and the next one may be written; a worker that wakes
+ * later finds its index taken and waits for the next generation.
+ *
+ * So a dispatch never waits for a worker that is not running: on a machine
+ * busier than its cores (other processes, the server's own threads), a
+ * worker descheduled for a time slice (milliseconds) would otherwise hold
+ * up every one of a decode step's hundreds of dispatches (a 2-thread decode
+ * ran at 4.5 tokens/s beside 77 with one thread on a 2-core machine at load
+ * 16). The job functions divide their work by index alone (the forward
+ * pass's stages also steal from each other's ranges), so which thread runs
+ * an index changes nothing in what they compute.
  *
  * Sleeping. An idle worker spins for TSR_THREADPOOL_SPIN_NS, then counts
  * itself in n_sleeping and waits on the condition variable while the
@@ -54,6 +67,9 @@ enum { SPINS_PER_CLOCK_READ = 64 };
 #define PURE_SPIN_NS_DEDICATED 200000
 
 typedef struct worker {
+    /* The generation whose job index `index` was last claimed for (by this
+     * worker or by the caller); on a cache line of its own. */
+    alignas(64) atomic_uint claimed;
     pthread_t thread;
     struct tsr_threadpool *pool;
     uint32_t index;
@@ -70,7 +86,9 @@ struct tsr_threadpool {
     /* The job; written only while no worker reads it (see the protocol). */
     tsr_parallel_fn fn;
     void *ctx;
-    bool stop;
+    /* Atomic: a late worker (its index run by the caller) may read it while
+     * tsr_threadpool_close writes it. */
+    atomic_bool stop;
 
     /* Each counter on its own cache line: workers poll generation while
      * they decrement n_pending. */
@@ -130,6 +148,25 @@ static unsigned wait_for_job(tsr_threadpool *pool, unsigned seen)
     return gen;
 }
 
+/* Claims worker w's index for generation gen: false when it is taken, or
+ * when gen is over. Every job's indices are all claimed before the next job
+ * is published (stop publishes none), so during job gen an index's claim is
+ * gen - 1 (free) or gen (taken); a worker that read gen and slept through
+ * later jobs finds neither and must not claim. */
+static bool claim(worker *w, unsigned gen)
+{
+    unsigned free_mark = gen - 1;
+    return atomic_compare_exchange_strong_explicit(&w->claimed, &free_mark, gen,
+                                                   memory_order_acq_rel, memory_order_relaxed);
+}
+
+/* Runs worker w's index of the job in progress (claimed) and counts it done. */
+static void run_index(tsr_threadpool *pool, const worker *w)
+{
+    pool->fn(pool->ctx, w->index, pool->n_threads);
+    atomic_fetch_sub_explicit(&pool->n_pending, 1, memory_order_release);
+}
+
 static void *worker_main(void *arg)
 {
     worker *self = arg;
@@ -137,30 +174,34 @@ static void *worker_main(void *arg)
     unsigned seen = 0; /* the generation at open */
     for (;;) {
         seen = wait_for_job(pool, seen);
-        if (pool->stop)
+        if (atomic_load_explicit(&pool->stop, memory_order_relaxed))
             return NULL;
-        pool->fn(pool->ctx, self->index, pool->n_threads);
-        atomic_fetch_sub_explicit(&pool->n_pending, 1, memory_order_release);
+        /* A claim that succeeds finds job `seen` still the one published:
+         * it cannot end before this index has run. */
+        if (claim(self, seen))
+            run_index(pool, self);
     }
 }
 
-/* Publishes the job written in pool->fn/ctx/stop and wakes sleepers. */
-static void publish(tsr_threadpool *pool)
+/* Publishes the job written in pool->fn/ctx/stop and wakes sleepers;
+ * returns its generation. */
+static unsigned publish(tsr_threadpool *pool)
 {
     atomic_store_explicit(&pool->n_pending, pool->n_threads - 1, memory_order_relaxed);
-    atomic_fetch_add(&pool->generation, 1);
+    unsigned gen = atomic_fetch_add(&pool->generation, 1) + 1;
     if (atomic_load(&pool->n_sleeping) > 0) {
         pthread_mutex_lock(&pool->mutex);
         pthread_cond_broadcast(&pool->wake);
         pthread_mutex_unlock(&pool->mutex);
     }
+    return gen;
 }
 
 static void stop_workers(tsr_threadpool *pool)
 {
     if (pool->n_started == 0)
         return;
-    pool->stop = true;
+    atomic_store_explicit(&pool->stop, true, memory_order_relaxed);
     publish(pool);
     for (uint32_t i = 0; i < pool->n_started; i++)
         pthread_join(pool->workers[i].thread, NULL);
@@ -187,12 +228,16 @@ tsr_status tsr_threadpool_open(uint32_t n_threads, tsr_threadpool **out, tsr_err
     atomic_init(&pool->generation, 0);
     atomic_init(&pool->n_pending, 0);
     atomic_init(&pool->n_sleeping, 0);
+    atomic_init(&pool->stop, false);
     if (n_threads > 1) {
-        pool->workers = calloc(n_threads - 1, sizeof *pool->workers);
+        pool->workers = aligned_alloc(alignof(worker), (n_threads - 1) * sizeof *pool->workers);
         if (!pool->workers) {
             free(pool);
             return tsr_error_set(err, TSR_ERR_NOMEM, "thread pool: out of memory");
         }
+        memset(pool->workers, 0, (n_threads - 1) * sizeof *pool->workers);
+        for (uint32_t i = 0; i + 1 < n_threads; i++)
+            atomic_init(&pool->workers[i].claimed, 0);
     }
     pthread_mutex_init(&pool->mutex, NULL);
     pthread_cond_init(&pool->wake, NULL);
@@ -237,8 +282,12 @@ void tsr_threadpool_run(tsr_threadpool *pool, tsr_parallel_fn fn, void *ctx)
     }
     pool->fn = fn;
     pool->ctx = ctx;
-    publish(pool);
+    unsigned gen = publish(pool);
     fn(ctx, 0, pool->n_threads);
+    /* The indices no worker has started: here, now. */
+    for (uint32_t i = 0; i + 1 < pool->n_threads; i++)
+        if (claim(&pool->workers[i], gen))
+            run_index(pool, &pool->workers[i]);
     spin_wait w = {.pure_spin_ns = pool->oversubscribed ? PURE_SPIN_NS : PURE_SPIN_NS_DEDICATED};
     while (atomic_load_explicit(&pool->n_pending, memory_order_acquire) != 0)
         spin_wait_step(&w);

@@ -46,8 +46,11 @@ void tsr_threadpool_close(tsr_threadpool *pool);
 /* The pool's thread count, the caller included. */
 uint32_t tsr_threadpool_n_threads(const tsr_threadpool *pool);
 
-/* Runs fn(ctx, i, n) for every i in [0, n) (i = 0 on the calling thread) and
- * returns when all have returned; their writes are visible to the caller.
+/* Runs fn(ctx, i, n) for every i in [0, n), each exactly once, and returns
+ * when all have returned; their writes are visible to the caller. i = 0 runs
+ * on the calling thread, and so does, after it, every index whose worker has
+ * not started yet (a worker descheduled by a busy machine delays nothing), so
+ * fn must divide its work by i alone, never by which thread runs it.
  * Hot: no allocation, no system call while the workers are spinning. One
  * thread at a time may call it on a given pool. */
 void tsr_threadpool_run(tsr_threadpool *pool, tsr_parallel_fn fn, void *ctx);
