@@ -143,7 +143,7 @@ tsr_spec_session *tsr_spec_session_of(const tsr_context *ctx, int32_t seq)
 tsr_status tsr_spec_begin(tsr_spec_session *s, const tsr_token *history, size_t n,
                           tsr_error *err)
 {
-    tsr_spec_control_init(&s->control);
+    tsr_spec_control_begin(&s->control);
     if (s->vt->begin)
         return s->vt->begin(s->state, history, n, err);
     if (s->vt->reset)
