@@ -258,3 +258,41 @@ Test(spec, the_cache_after_rejections_is_a_fresh_prefill)
     tsr_batch_close(batch);
     close_profile(&dep);
 }
+
+/* The example self-draft (the model re-quantized to f16 answers, its Q4_1
+ * file drafts), with back-off on: a verification costs about one row here
+ * and a draft row a third of one, so the controller drafts throughout. The
+ * draft's catch-up on the prompt, charged per draft, once made the first
+ * proposal look dearer than decoding and drafting never started (4
+ * verifications in 128 tokens). */
+Test(spec, the_self_draft_drafts_with_back_off_on)
+{
+    char yaml[1024];
+    snprintf(yaml, sizeof yaml,
+             "model: {path: \"%s\", quantize: f16, max_seq_len: 1024}\n"
+             "draft: {path: \"%s\"}\n"
+             "speculative: {strategy: draft-model, tokens: 4, options: {p_min: 0.5}}\n"
+             "sampler: [greedy]\nthreads: 2\n",
+             test_model_path(), test_model_path());
+    deployment dep;
+    tsr_error err = {0};
+    cr_assert_eq(tsr_deployment_open_profile_text(yaml, strlen(yaml), "(test)", NULL, NULL,
+                                                  &dep.d, &err),
+                 TSR_OK, "%s", err.message);
+    cr_assert_eq(tsr_context_create(dep.d, NULL, &dep.ctx, &err), TSR_OK, "%s", err.message);
+    cr_assert_eq(tsr_sampler_open(dep.d, NULL, 0, NULL, 0, 7, &dep.sampler, &err), TSR_OK);
+    static tsr_token prompt[MAX_TOKENS];
+    static capture out;
+    size_t n = prompt_tokens(&dep, 8, prompt); /* the long document */
+    tsr_generate_params o;
+    tsr_generate_params_init(&o);
+    o.max_tokens = 64;
+    o.on_token = on_token;
+    o.on_token_ctx = &out;
+    tsr_generate_stats st;
+    cr_assert_eq(tsr_generate(dep.ctx, dep.sampler, 0, prompt, n, &o, &st, &err), TSR_OK,
+                 "%s", err.message);
+    cr_expect_gt(st.n_verifications, 12u, "%zu verifications, %zu one-row steps in %zu tokens",
+                 st.n_verifications, st.n_plain_steps, st.n_generated);
+    close_profile(&dep);
+}

@@ -20,11 +20,13 @@ struct tsr_draft {
     tsr_batch *batch;
     size_t last_n;       /* tokens in the last eval */
     int32_t last_row;    /* the batch row of its last token */
+    double row_seconds;  /* an eval of one token, running mean; 0 until one ran */
 };
 
 tsr_status tsr_draft_eval(tsr_draft *d, const int32_t *tokens, size_t n, tsr_error *err)
 {
     d->last_n = 0;
+    double t0 = tsr_api_now();
     for (size_t done = 0; done < n;) {
         tsr_batch_clear(d->batch);
         int32_t pos = (int32_t)tsr_model_seq_len(d->model, d->seq);
@@ -36,6 +38,10 @@ tsr_status tsr_draft_eval(tsr_draft *d, const int32_t *tokens, size_t n, tsr_err
     }
     d->last_n = n;
     d->last_row = (int32_t)d->batch->n_tokens - 1;
+    if (n == 1) {
+        double dt = tsr_api_now() - t0;
+        d->row_seconds = d->row_seconds > 0 ? 0.9 * d->row_seconds + 0.1 * dt : dt;
+    }
     return TSR_OK;
 }
 
@@ -208,8 +214,17 @@ tsr_status tsr_spec_propose(tsr_spec_session *s, const tsr_token *history, size_
 void tsr_spec_observe(tsr_spec_session *s, const tsr_spec_step *step,
                       const tsr_token *committed, size_t n_committed)
 {
+    /* A draft model's proposal also feeds it what the sequence gained since
+     * the last one: 1 or 2 tokens while drafting goes on, the whole prompt
+     * or all a pause generated (batched, once) otherwise. Charged per draft,
+     * that catch-up made the first proposal of a generation look dearer
+     * than decoding, and drafting never started: while drafting, each draft
+     * costs one draft row, which is what the controller is given. */
+    double propose_seconds = step->propose_seconds;
+    if (s->has_draft)
+        propose_seconds = s->draft.row_seconds * step->n_drafted;
     tsr_spec_control_observe(&s->control, step->n_drafted, step->n_accepted,
-                             step->decode_seconds, step->propose_seconds);
+                             step->decode_seconds, propose_seconds);
     if (step->n_drafted && s->vt->accepted)
         s->vt->accepted(s->state, step->n_drafted, step->n_accepted);
     if (s->vt->commit)
