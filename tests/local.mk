@@ -89,6 +89,13 @@ tests_test_alloc_SOURCES = tests/test_alloc.c tests/testutil.h
 tests_test_alloc_CFLAGS = $(TEST_CFLAGS)
 tests_test_alloc_LDADD = $(TEST_LIBS)
 TESTS += tests/test_alloc
+# alloc/cuda's logic over a fake runtime: every build, no GPU.
+check_PROGRAMS += tests/test_alloc_cuda
+tests_test_alloc_cuda_SOURCES = tests/test_alloc_cuda.c $(CUDA_ALLOC_LOGIC)
+tests_test_alloc_cuda_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/plugins/alloc/cuda
+tests_test_alloc_cuda_CFLAGS = $(TEST_CFLAGS)
+tests_test_alloc_cuda_LDADD = $(TEST_LIBS)
+TESTS += tests/test_alloc_cuda
 endif
 
 clean-local: clean-test-scratch

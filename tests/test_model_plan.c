@@ -220,6 +220,45 @@ Test(model_plan, a_model_split_over_devices_computes_what_one_device_computes)
     close_planned(&three);
 }
 
+/* The host allocator as a GPU would describe itself: device memory the CPU
+ * cannot address, of kind CUDA (alloc/cuda's cuda0). */
+static const tsr_alloc_vtable *host_vtable;
+
+static tsr_status gpu_like_device_info(void *state, uint32_t device, tsr_device_info *info,
+                                       tsr_error *err)
+{
+    tsr_status s = host_vtable->device_info(state, device, info, err);
+    snprintf(info->name, sizeof info->name, "cuda%u", device);
+    info->flags &= ~(uint32_t)TSR_DEVICE_HOST_MEMORY;
+    info->device_kind = TSR_DEVICE_KIND_CUDA;
+    return s;
+}
+
+Test(model_plan, a_device_the_cpu_cannot_address_is_refused_before_a_byte_loads)
+{
+    opened o;
+    open_planned(&o, "host", NULL, 0, NULL, NULL);
+    host_vtable = o.alloc;
+    tsr_alloc_vtable gpu_like = *o.alloc;
+    gpu_like.device_info = gpu_like_device_info;
+    tsr_model_options mo = {.registry = o.registry,
+                            .alloc = &gpu_like,
+                            .alloc_state = o.alloc_state,
+                            .plan = &o.plan->models[0]};
+    tsr_model *model = NULL;
+    tsr_error err = {0};
+    uint64_t before = o.alloc->bytes_in_use(o.alloc_state, 0);
+    cr_expect_eq(tsr_model_open(o.gguf, &mo, &model, &err), TSR_ERR_UNSUPPORTED);
+    cr_expect_null(model);
+    cr_expect_not_null(strstr(err.message, ": cannot load onto cuda0, a CUDA device whose "
+                                           "memory the CPU cannot address: this build runs "
+                                           "the forward pass on the CPU only"),
+                       "%s", err.message);
+    cr_expect_not_null(strstr(err.message, "devices.allocator: host"), "%s", err.message);
+    cr_expect_eq(o.alloc->bytes_in_use(o.alloc_state, 0), before, "something was reserved");
+    close_planned(&o);
+}
+
 Test(model_plan, a_plan_for_another_model_is_refused)
 {
     opened o;

@@ -281,6 +281,35 @@ static tsr_status load_extent(tsr_model *m, int fd, uint32_t device, const tsr_p
     return s;
 }
 
+/* The forward pass runs on the CPU: a device the plan gives something to
+ * must be memory the CPU addresses. A CUDA device (alloc/cuda) is not: the
+ * planner plans for it, and loading onto it is refused here, before a byte
+ * is read, rather than crashing the first product. (An ABI 1.0 allocator
+ * sets no flags and no kind: a CPU device, as it always was.) */
+static tsr_status check_devices_addressable(const tsr_model *m, tsr_error *err)
+{
+    const tsr_plan_model *p = m->plan;
+    const tsr_alloc_vtable *a = m->options.alloc;
+    for (uint32_t d = 0; d < p->n_devices; d++) {
+        const tsr_plan_share *share = &p->shares[d];
+        if (!share->weights_bytes && !share->kv_cache_bytes && !share->scratch_bytes)
+            continue;
+        tsr_device_info info = {.struct_size = sizeof info};
+        tsr_status s = a->device_info(m->options.alloc_state, d, &info, err);
+        if (s != TSR_OK)
+            return s;
+        info.name[sizeof info.name - 1] = '\0';
+        if (info.device_kind != TSR_DEVICE_KIND_CPU && !(info.flags & TSR_DEVICE_HOST_MEMORY))
+            return tsr_error_set(err, TSR_ERR_UNSUPPORTED, "%s: cannot load onto %s, a %s "
+                                 "device whose memory the CPU cannot address: this build runs "
+                                 "the forward pass on the CPU only (`tessera plan` plans for "
+                                 "it; to run, use devices.allocator: host)",
+                                 tsr_gguf_path(m->gguf), info.name,
+                                 info.device_kind == TSR_DEVICE_KIND_CUDA ? "CUDA" : "non-CPU");
+    }
+    return TSR_OK;
+}
+
 /* Every device's runs of weights, as the plan lists them. */
 static tsr_status load_weights(tsr_model *m, tsr_error *err)
 {
@@ -463,6 +492,8 @@ tsr_status tsr_model_open(const tsr_gguf *gguf, const tsr_model_options *options
                               "is not the model's (%zu)", (unsigned long long)p->kv_layer_bytes,
                               2 * m->kv_seq_bytes);
     }
+    if (s == TSR_OK)
+        s = check_devices_addressable(m, err);
     if (s == TSR_OK)
         s = load_weights(m, err);
     if (s == TSR_OK && m->cancelled)

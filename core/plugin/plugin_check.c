@@ -310,6 +310,44 @@ static void check_map_file(tsr_checker *c, const tsr_plugin *p, const tsr_alloc_
     tsr_check_report(c, p, !why[0], check, "%s", why);
 }
 
+/* upload (optional, ABI 1.3): a range of an arena is filled, one past its
+ * end and an arena never handed out are TSR_ERR_INVALID. What the bytes
+ * became is the device's to show (tests/test_alloc_cuda reads them back
+ * through its fake; a GPU through make check-gpu). */
+static void check_upload(tsr_checker *c, const tsr_plugin *p, const tsr_alloc_vtable *vt,
+                         void *state, uint32_t device, const char *name)
+{
+    char check[160], why[WHY_BYTES] = "";
+    snprintf(check, sizeof check, "%s: upload fills an arena and refuses a range past its end",
+             name);
+    enum { BYTES = 3 * 4096 + 100, OFFSET = 100 };
+    static unsigned char src[BYTES];
+    for (size_t i = 0; i < BYTES; i++)
+        src[i] = (unsigned char)(i * 7 + 3);
+    tsr_error err = {0};
+    void *arena = NULL;
+    tsr_status s = vt->reserve(state, device, BYTES, 256, &arena, &err);
+    if (s != TSR_OK) {
+        snprintf(why, sizeof why, "reserve of %d bytes failed: %s", BYTES, err.message);
+    } else if ((s = vt->upload(state, device, arena, OFFSET, src, BYTES - OFFSET, &err)) !=
+               TSR_OK) {
+        snprintf(why, sizeof why, "an upload of %d bytes at offset %d failed: %s",
+                 BYTES - OFFSET, OFFSET, err.message);
+    } else if ((s = vt->upload(state, device, arena, 0, src, 0, &err)) != TSR_OK) {
+        snprintf(why, sizeof why, "an upload of 0 bytes failed: %s", err.message);
+    } else if ((s = vt->upload(state, device, arena, OFFSET, src, BYTES - OFFSET + 1, &err)) !=
+               TSR_ERR_INVALID) {
+        snprintf(why, sizeof why, "an upload one byte past the arena's end returned %s, not "
+                 "TSR_ERR_INVALID", tsr_status_name(s));
+    } else if ((s = vt->upload(state, device, src, 0, src, 1, &err)) != TSR_ERR_INVALID) {
+        snprintf(why, sizeof why, "an upload to memory reserve never returned returned %s, "
+                 "not TSR_ERR_INVALID", tsr_status_name(s));
+    }
+    if (arena)
+        vt->release(state, device, arena);
+    tsr_check_report(c, p, !why[0], check, "%s", why);
+}
+
 static void check_device(tsr_checker *c, const tsr_plugin *p, const tsr_alloc_vtable *vt,
                          void *state, uint32_t device)
 {
@@ -400,6 +438,11 @@ static void check_device(tsr_checker *c, const tsr_plugin *p, const tsr_alloc_vt
 
     if (vt->map_file && (info.flags & TSR_DEVICE_HOST_MEMORY))
         check_map_file(c, p, vt, state, device, info.name);
+    if (TSR_COVERS(vt->abi.struct_size, tsr_alloc_vtable, upload) && vt->upload)
+        check_upload(c, p, vt, state, device, info.name);
+    else if (!(info.flags & TSR_DEVICE_HOST_MEMORY) && info.device_kind != TSR_DEVICE_KIND_CPU)
+        tsr_check_report(c, p, false, "its device memory can be filled",
+                         "%s is no host memory, and the allocator has no upload", info.name);
 
     snprintf(check, sizeof check, "%s: an alignment that is not a power of two is refused",
              info.name);
@@ -437,8 +480,15 @@ static void check_alloc(tsr_checker *c, const tsr_plugin *p)
     };
     void *state = NULL;
     tsr_status s = vt->open(tsr_host_services(), &config, &state, &err);
-    tsr_check_report(c, p, s == TSR_OK, "open with its default parameters", "%s: %s",
-                     tsr_status_name(s), err.message);
+    /* TSR_ERR_NOT_FOUND: the hardware is not here (alloc/cuda on a machine
+     * without a GPU or driver). Nothing else can be checked: a skip, which
+     * says why, not a failure. */
+    if (s == TSR_ERR_NOT_FOUND)
+        tsr_check_skip(c, p, "open with its default parameters (and every device check)",
+                       err.message);
+    else
+        tsr_check_report(c, p, s == TSR_OK, "open with its default parameters", "%s: %s",
+                         tsr_status_name(s), err.message);
     if (s != TSR_OK) {
         tsr_param_set_free(&params);
         return;

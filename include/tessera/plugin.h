@@ -17,10 +17,12 @@
  * always means "unsupported". A plugin whose minor is newer than the core's
  * is refused too: it may rely on members the core would ignore. ABI 1.1
  * appended the allocator's parameters and flags, the host's fp16/bf16
- * conversions and a quant format's device kernels; ABI 1.2 (this header) a
- * quant format's product_rounding and a device's kind
- * (tsr_device_info.device_kind). Plugins built for 1.0 and 1.1 load
- * unchanged.
+ * conversions and a quant format's device kernels; ABI 1.2 a quant
+ * format's product_rounding and a device's kind
+ * (tsr_device_info.device_kind); ABI 1.3 (this header) a spec proposal's
+ * rng (tsr_spec_proposal.rng) and the allocator's upload, which fills
+ * device memory the CPU cannot address. Plugins built for 1.0, 1.1 and 1.2
+ * load unchanged.
  *
  * Required and optional. Every vtable member is required unless its comment
  * says "optional"; a plugin lacking a required one is refused at load with
@@ -590,7 +592,11 @@ typedef struct tsr_spec_vtable {
  * Every implementation answers a reservation beyond what a device holds with
  * TSR_ERR_NOMEM and the same message shape (`tessera plugin check` tests it):
  * "DEVICE: cannot reserve N bytes: U of C bytes in use". The tree ships
- * host and sim; a cuda allocator is planned, not implemented yet.
+ * host and sim, and with --enable-cuda cuda (NVIDIA GPUs through the CUDA
+ * runtime). A device without TSR_DEVICE_HOST_MEMORY hands out arenas the
+ * CPU cannot touch, which are filled through upload: an allocator offering
+ * such devices has it. (This core's forward pass runs on the CPU: it plans
+ * for such devices but refuses to load a model onto one, naming it.)
  * ------------------------------------------------------------------------- */
 
 enum {
@@ -681,6 +687,20 @@ typedef struct tsr_alloc_vtable {
                            const void **arena, tsr_error *err);
     /* ABI 1.1, optional: TSR_ALLOC_* */
     uint32_t flags;
+    /* ABI 1.3, optional: copies bytes of host memory src into arena (one
+     * that reserve returned on this device) from offset on: how the core
+     * fills a device whose memory the CPU cannot address (no
+     * TSR_DEVICE_HOST_MEMORY), e.g. with the weights as they load. src is
+     * ordinary (pageable) memory and may be reused as soon as upload
+     * returns: the copy is synchronous, and the allocator stages it through
+     * pinned host memory of its own if its device wants that. bytes may be
+     * 0. An arena it did not hand out on this device, or a range past the
+     * end of its reserved bytes: TSR_ERR_INVALID; the device runtime
+     * failing: TSR_ERR_IO (TSR_ERR_NOMEM when it has no staging memory).
+     * Setup. NULL: every device is host memory, which the core writes
+     * itself. */
+    tsr_status (*upload)(void *state, uint32_t device, void *arena, uint64_t offset,
+                         const void *src, uint64_t bytes, tsr_error *err);
 } tsr_alloc_vtable;
 
 /* ---------------------------------------------------------------------------
@@ -735,6 +755,8 @@ static_assert(offsetof(tsr_device_info, flags) == 224, "device info layout (ABI 
 static_assert(offsetof(tsr_device_info, device_kind) == 228, "device info layout (ABI 1.2)");
 static_assert(sizeof(void *) != 8 || offsetof(tsr_spec_proposal, rng) == 56,
               "spec proposal layout (ABI 1.3)");
+static_assert(sizeof(void *) != 8 || offsetof(tsr_alloc_vtable, upload) == 96,
+              "alloc layout (ABI 1.3)");
 
 #ifdef __cplusplus
 }
