@@ -425,6 +425,10 @@ tests_counting_counting_alloc_la_SOURCES = tests/plugins/counting_alloc.c
 tests_counting_counting_alloc_la_LDFLAGS = $(BROKEN_PLUGIN_LDFLAGS)
 TESTS += tests/run-plan.sh
 EXTRA_DIST += tests/run-plan.sh tests/default-model.sh
+# Planning for GPUs without one: --devices on a cuda profile, alloc/cuda's
+# refusal and hint (--enable-cuda builds; skipped otherwise).
+TESTS += tests/cuda-plan.sh
+EXTRA_DIST += tests/cuda-plan.sh
 
 # `tessera run` and `tessera bench` end to end on the default model.
 TESTS += tests/cli-run.sh

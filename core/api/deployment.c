@@ -16,6 +16,7 @@
 #include "net.h"
 #include "pipeline.h"
 #include "loader.h"
+#include "yaml_tree.h"
 
 void tsr_api_copy_params(void *dst, size_t dst_bytes, const void *src)
 {
@@ -328,9 +329,23 @@ static tsr_status load(tsr_deployment *d, const tsr_deployment_params *o,
     return TSR_OK;
 }
 
-/* Puts devices of the given sizes, allocator sim, in place of the profile's. */
+/* `options: {kind: cuda}`, as sim reads it: what a profile meant for the
+ * cuda allocator plans on when its devices are simulated. Static, read
+ * only; the profile frees only the trees it read. */
+static char kind_text[] = "kind", cuda_text[] = "cuda";
+static tsr_yaml_node kind_key = {.kind = TSR_YAML_SCALAR, .text = kind_text, .length = 4};
+static tsr_yaml_node cuda_value = {.kind = TSR_YAML_SCALAR, .text = cuda_text, .length = 4};
+static tsr_yaml_node *kind_keys[] = {&kind_key}, *kind_values[] = {&cuda_value};
+static tsr_yaml_node kind_cuda = {.kind = TSR_YAML_MAPPING, .keys = kind_keys,
+                                  .items = kind_values, .n_items = 1, .capacity = 1};
+
+/* Puts devices of the given sizes, allocator sim, in place of the profile's.
+ * A profile for the cuda allocator gets simulated CUDA devices (sim's
+ * kind: cuda): the planner then counts a CUDA context on each and refuses
+ * formats without CUDA kernels, as it would on the GPUs themselves. */
 static tsr_status override_devices(tsr_profile *p, const tsr_open_extra *extra, tsr_error *err)
 {
+    bool gpus = p->devices.allocator && strcmp(p->devices.allocator, "cuda") == 0;
     char *allocator = strdup("sim");
     uint64_t *sizes = malloc(extra->n_sim * sizeof *sizes);
     tsr_profile_loc *locs = calloc(extra->n_sim, sizeof *locs);
@@ -351,7 +366,7 @@ static tsr_status override_devices(tsr_profile *p, const tsr_open_extra *extra, 
     p->devices.n_sim = extra->n_sim;
     p->devices.sim_loc = (tsr_profile_loc){0, 0};
     /* The options were the profile's allocator's, not sim's. */
-    p->devices.options = NULL;
+    p->devices.options = gpus ? &kind_cuda : NULL;
     p->devices.options_loc = (tsr_profile_loc){0, 0};
     return TSR_OK;
 }

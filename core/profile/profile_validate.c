@@ -363,9 +363,25 @@ static void check_devices(tsr_profile_checker *c, const tsr_registry *registry)
     tsr_profile_alloc_config(d, &config);
     void *state = NULL;
     tsr_error err = {0};
-    if (vt->open(tsr_host_services(), &config, &state, &err) != TSR_OK) {
+    tsr_status opened = vt->open(tsr_host_services(), &config, &state, &err);
+    if (opened != TSR_OK) {
+        size_t before = c->diags->count;
         ERROR_AT(c, at, "devices.allocator: %s cannot open its devices: %s", d->allocator,
                  err.message);
+        /* TSR_ERR_NOT_FOUND: the hardware is not here (alloc/cuda without a
+         * GPU or driver). Planning for it needs no hardware. */
+        bool gpu = strcmp(d->allocator, "cuda") == 0;
+        if (opened == TSR_ERR_NOT_FOUND && c->diags->count > before &&
+            !tsr_diag_set_hint(&c->diags->items[c->diags->count - 1],
+                               "this machine has no %s; to plan for %s you do not have, "
+                               "run `tessera plan PROFILE --devices 2x24GiB` (simulated %s "
+                               "of those sizes) or write devices.allocator: sim with "
+                               "devices.sim: [24GiB, 24GiB]%s",
+                               gpu ? "usable GPU (the CUDA runtime's words above)" :
+                                     "devices for it",
+                               gpu ? "GPUs" : "devices", gpu ? "CUDA devices" : "devices",
+                               gpu ? " and devices.options: {kind: cuda}" : ""))
+            c->out_of_memory = true;
         return;
     }
     d->n_devices = vt->device_count(state);
