@@ -5,6 +5,10 @@
 #      then, when Open MPI is installed, a build --with-mpi and tests/dist.sh
 #      (pipeline stages over mpirun, ranks oversubscribed on this machine),
 #      once over shared memory and once over TCP (tests/dist-tcp.sh);
+#      then, when the CUDA toolkit (nvcc) is installed, a build --enable-cuda
+#      and its CUDA tests (the kernels emulated on the CPU, alloc/cuda's
+#      logic, every plugin's check with alloc/cuda among them, the device
+#      tests, which skip without a GPU, and planning for GPUs without one);
 #   3. each libFuzzer target for $TSR_FUZZ_SECONDS seconds (default 60), with clang;
 #   4. `make distcheck` (a tarball that builds and passes its tests elsewhere).
 # Build trees go to $TSR_BUILD_DIR (default _build/ in the source tree).
@@ -95,6 +99,35 @@ if [ "$quick" = no ]; then
   else
     echo "Open MPI is not installed (contrib/install-deps.sh installs it)"
     record "MPI build" 77
+  fi
+
+  stage "2c. CUDA build (--enable-cuda), the CUDA tests"
+  # What --enable-cuda changes: nvcc's kernels in the quant plugins and
+  # kernels/cuda, alloc/cuda linked against libcudart, the device tests.
+  # Those tests only: the rest of the tree is the plain build's (stage 2)
+  # and ran under the sanitizers (stage 1), the emulated kernels and
+  # alloc/cuda's logic included. No sanitizers here: cudart runs under ASan
+  # without a driver, but a real driver needs ASAN_OPTIONS=protect_shadow_gap=0.
+  cuda_home=${CUDA_HOME:-/usr/local/cuda}
+  if command -v nvcc > /dev/null 2>&1 || [ -x "$cuda_home/bin/nvcc" ]; then
+    mkdir -p "$build/cuda"
+    # Only these programs are built for the check (the test plugins too):
+    # the other check programs are the plain build's.
+    cuda_programs="tests/test_cuda_emu tests/test_alloc_cuda tests/test_cuda_device"
+    cuda_tests="$cuda_programs tests/plugin-check.sh tests/cuda-plan.sh"
+    if (cd "$build/cuda" && { [ -f Makefile ] || "$src/configure" -q --enable-cuda=yes; } &&
+        make -s -j"$jobs"); then
+      rm -f "$build/cuda/test-suite.log"
+      (cd "$build/cuda" &&
+        make -s -j"$jobs" check TESTS="$cuda_tests" check_PROGRAMS="$cuda_programs")
+      count_suite "$build/cuda/test-suite.log"
+      grep -h '^\(SKIP\|FAIL\|ERROR\)' "$build/cuda/tests/"*.log 2>/dev/null | head -n 20
+    else
+      record "CUDA build" 1
+    fi
+  else
+    echo "no nvcc (neither on PATH nor in $cuda_home/bin): the CUDA build is skipped"
+    record "CUDA build" 77
   fi
 
   stage "3. fuzzing (${TSR_FUZZ_SECONDS:-60} s per target)"
