@@ -420,8 +420,22 @@ Test(plan, a_draft_over_a_quarter_of_the_main_model_is_a_warning)
     const tsr_diagnostic *d = find_diag(p.plan, "draft-too-large");
     cr_assert_not_null(d);
     cr_expect_eq(d->severity, TSR_SEVERITY_WARNING);
-    cr_expect_not_null(d->hint);
+    cr_assert_not_null(d->hint);
     cr_expect(p.plan->fits, "a warning does not refuse");
+    /* As many parameters in under half the bytes: what it costs is its
+     * bytes, so it says so and asks for a measurement. */
+    cr_expect(strstr(d->message, "of its weight bytes"), "%s", d->message);
+    cr_expect(strstr(d->hint, "--spec-compare"), "%s", d->hint);
+    planned_free(&p);
+    /* The other way round the draft reads more than the main model. */
+    plan_yaml("model: {path: llama-3.1-8b-q4_k_m.gguf, max_seq_len: 4096}\n"
+              "draft: {path: llama-3.1-8b-f16.gguf}\n"
+              "devices: {allocator: sim, sim: [80GiB]}\n", &p);
+    d = find_diag(p.plan, "draft-too-large");
+    cr_assert_not_null(d);
+    cr_expect(strstr(d->message, "nearly as much as decoding"), "%s", d->message);
+    cr_assert_not_null(d->hint);
+    cr_expect(strstr(d->hint, "a quarter of the main model's"), "%s", d->hint);
     planned_free(&p);
     plan_yaml("model: {path: llama-3.1-8b-f16.gguf, max_seq_len: 4096}\n"
               "draft: {path: llama-3.2-1b-q8_0.gguf}\n"

@@ -570,19 +570,35 @@ static void check_draft_size(const planner *p, tsr_diagnostics *diags)
     if (dr->params * 4 <= m->params)
         return;
     char a[32], b[32], c[32], range[64];
-    tsr_diagnostic *d = plan_report(
-        p, diags, TSR_SEVERITY_WARNING, "draft-too-large", draft_place(p),
-        "the draft has %s parameters, %.0f%% of the main model's %s (more than a quarter): "
-        "drafting would cost nearly as much as decoding, so speculation cannot make decoding "
-        "much faster",
-        params_text((double)dr->params, a, sizeof a),
-        100.0 * (double)dr->params / (double)(m->params ? m->params : 1),
-        params_text((double)m->params, b, sizeof b));
+    double share = 100.0 * (double)dr->params / (double)(m->params ? m->params : 1);
+    params_text((double)dr->params, a, sizeof a);
+    params_text((double)m->params, b, sizeof b);
+    params_text((double)m->params / 4, c, sizeof c);
+    tsr_diagnostic *d;
+    if (dr->weights * 2 <= m->weights) {
+        /* Many parameters in few bytes (a self-draft, or a low-bit copy of
+         * a model its size): decoding reads bytes, so it may pay. */
+        d = plan_report(p, diags, TSR_SEVERITY_WARNING, "draft-too-large", draft_place(p),
+                        "the draft has %s parameters, %.0f%% of the main model's %s (more than "
+                        "a quarter), in %.0f%% of its weight bytes: a draft token costs about "
+                        "what its bytes cost to read, so speculation gains less than with a "
+                        "small draft, and may still pay",
+                        a, share, b,
+                        100.0 * (double)dr->weights / (double)(m->weights ? m->weights : 1));
+        if (d)
+            tsr_diag_set_hint(d, "measure it (tessera bench PROFILE --spec-compare), or choose "
+                              "a draft of at most %s parameters; %s is typical", c,
+                              draft_size_advice(p, range, sizeof range));
+        return;
+    }
+    d = plan_report(p, diags, TSR_SEVERITY_WARNING, "draft-too-large", draft_place(p),
+                    "the draft has %s parameters, %.0f%% of the main model's %s (more than a "
+                    "quarter): drafting would cost nearly as much as decoding, so speculation "
+                    "cannot make decoding much faster",
+                    a, share, b);
     if (d)
         tsr_diag_set_hint(d, "choose a draft of at most %s parameters (a quarter of the main "
-                          "model's); %s is typical", params_text((double)m->params / 4, c,
-                                                                 sizeof c),
-                          draft_size_advice(p, range, sizeof range));
+                          "model's); %s is typical", c, draft_size_advice(p, range, sizeof range));
 }
 
 void plan_diagnose(const planner *p, const plan_layout *l, tsr_diagnostics *diags)
