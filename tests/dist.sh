@@ -202,7 +202,15 @@ if want version; then
   TSR_TEST_DIST_FAKE_VERSION=1 $mpi -np 2 "$tessera" run -m "$model" -p hi -n 2 -t 1 \
     > "$dir/out" 2> "$dir/err"
   [ $? -eq 4 ] && grep -q "rank 1 differs from rank 0 in its tessera version" "$dir/err"
-  check $? "a rank of another version: every rank stops, exit 4, the message names rank and field"
+  rc=$?
+  # plan says it in JSON with a code of its own (not the model file's)
+  TSR_TEST_DIST_FAKE_VERSION=1 $mpi -np 2 "$tessera" plan "$dir/plan.yaml" --json \
+    > "$dir/json" 2>> "$dir/err"
+  "$py" -c 'import json, sys
+codes = [d.get("code") for d in json.load(open(sys.argv[1]))["diagnostics"]]
+sys.exit(0 if "rank-failed" in codes and "model-file" not in codes else 1)' "$dir/json" \
+    2>> "$dir/err" || rc=1
+  check $rc "a rank of another version: every rank stops, exit 4, the message names rank and field; plan --json calls it rank-failed"
 else skip 1 version; fi
 
 # Another model file on rank 1: the default model with one letter of its

@@ -127,12 +127,14 @@ tsr_status tsr_plan_profile(const char *path, const tsr_plan_params *params,
         tsr_plan_report_free(r);
         return s;
     }
-    /* An unusable model file (or allocator) is a finding of its own. */
+    /* An unusable model file (or allocator) is a finding of its own, and so
+     * is another rank of the job that disagreed at the handshake, failed or
+     * stopped answering (a slow link past dist.timeout, a version). */
     if (s != TSR_OK && s != TSR_ERR_REFUSED && tsr_diag_error_count(&r->diags) == 0) {
         tsr_diagnostic *d = tsr_diag_add(&r->diags, TSR_SEVERITY_ERROR, NULL, 0, 0, "%s",
                                          err->message);
         if (d)
-            d->code = "model-file";
+            d->code = s == TSR_ERR_PEER ? "rank-failed" : "model-file";
     }
     tsr_error describe_err;
     if (describe(r, &describe_err) != TSR_OK) {
